@@ -1,0 +1,17 @@
+// Debian's libxml2 is built with ICU, whose headers clash with Foundation's module map;
+// taggan never uses libxml2's ICU encoders, so hide them.
+#include <libxml/xmlversion.h>
+#undef LIBXML_ICU_ENABLED
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+/// `xmlFree` is a global function pointer, which Swift 6 rejects as shared mutable state.
+static inline void taggan_xml_free(void *pointer) {
+    xmlFree(pointer);
+}
+
+/// The runtime library's version string (e.g. "20914"), which may differ from the headers'.
+static inline const char *taggan_xml_runtime_version(void) {
+    return xmlParserVersion;
+}

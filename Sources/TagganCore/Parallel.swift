@@ -1,0 +1,58 @@
+import Dispatch
+import Foundation
+
+/// Parallel loops over the machine's cores.
+public enum Parallel {
+    /// Worker count: `$TAGGAN_THREADS` when set to a positive number, else the active
+    /// processor count.
+    public static var defaultThreads: Int {
+        if let text = ProcessInfo.processInfo.environment["TAGGAN_THREADS"],
+           let value = Int(text), value > 0 {
+            return value
+        }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }
+
+    /// Calls `body` once for each chunk of `0..<count`; the chunks partition the range
+    /// (every index is covered exactly once) and run on up to `threads` workers at once.
+    /// `body` receives the chunk's number (0..<chunks) and its index range, so a worker
+    /// can pick its own random stream (`SeededRandom.split(stream: chunk)`) and results
+    /// do not depend on scheduling. With one thread or one chunk it runs inline.
+    ///
+    /// - Parameter grain: the smallest chunk worth a task switch.
+    public static func forEachChunk(
+        _ count: Int, threads: Int = defaultThreads, grain: Int = 1,
+        _ body: (_ chunk: Int, _ range: Range<Int>) -> Void
+    ) {
+        guard count > 0 else { return }
+        let workers = max(1, min(threads, (count + max(grain, 1) - 1) / max(grain, 1)))
+        if workers == 1 {
+            body(0, 0..<count)
+            return
+        }
+        // A few chunks per worker balance uneven work without much overhead; when fewer
+        // workers than cores are asked for, one chunk each keeps the limit (Dispatch
+        // would otherwise run chunks on every core).
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let chunks = workers >= cores ? min(count, workers * 4) : workers
+        let size = count / chunks, extra = count % chunks
+        @Sendable func bounds(_ chunk: Int) -> Range<Int> {
+            let start = chunk * size + min(chunk, extra)
+            return start ..< start + size + (chunk < extra ? 1 : 0)
+        }
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let work = body
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                work(chunk, bounds(chunk))
+            }
+        }
+    }
+
+    /// Calls `body(i)` for every i in 0..<count, spread over the workers.
+    public static func forEach(_ count: Int, threads: Int = defaultThreads, grain: Int = 1,
+                               _ body: (Int) -> Void) {
+        forEachChunk(count, threads: threads, grain: grain) { _, range in
+            for i in range { body(i) }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+#ifndef TAGGAN_JPEG_SHIM_H
+#define TAGGAN_JPEG_SHIM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// An open JPEG decoder over a memory buffer. libjpeg reports errors by calling the
+/// error manager's `error_exit`, which by default calls exit(); here every entry point
+/// sets a jump target first, so a corrupt file becomes an error return and a message.
+/// Warnings (corrupt entropy data, premature end of file) are treated as errors too:
+/// a half-grey picture is worse than a skipped one.
+typedef struct taggan_jpeg taggan_jpeg;
+
+/// Colour spaces of the decoded output.
+enum { TAGGAN_JPEG_GRAY = 1, TAGGAN_JPEG_RGB = 2, TAGGAN_JPEG_CMYK = 4 };
+
+/// Reads the header of `data` (which must outlive the decoder). Returns NULL and writes
+/// the reason into `error` when the data is not a readable JPEG.
+taggan_jpeg *taggan_jpeg_open(const unsigned char *data, size_t size,
+                              char *error, size_t error_size);
+
+/// Full-size dimensions and the file's component count; `progressive` is 1 for
+/// progressive files.
+void taggan_jpeg_header(const taggan_jpeg *jpeg, int *width, int *height,
+                        int *components, int *progressive);
+
+/// Starts decompression at scale 1/`scale_denominator` (1, 2, 4 or 8: libjpeg's DCT
+/// scaling) and reports the output size and colour space (TAGGAN_JPEG_*). Gray stays
+/// gray, YCbCr and RGB become RGB, CMYK and YCCK become CMYK (converted by the caller).
+/// Returns 0 on success, -1 on error.
+int taggan_jpeg_start(taggan_jpeg *jpeg, int scale_denominator,
+                      int *out_width, int *out_height, int *out_color_space);
+
+/// Decodes every scanline into `pixels` (rows `stride` bytes apart). 0 or -1.
+int taggan_jpeg_read(taggan_jpeg *jpeg, unsigned char *pixels, size_t stride);
+
+/// The last error's message.
+const char *taggan_jpeg_error(const taggan_jpeg *jpeg);
+
+void taggan_jpeg_close(taggan_jpeg *jpeg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

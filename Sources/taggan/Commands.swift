@@ -1,0 +1,212 @@
+import TagganCore
+
+/// The command-line contract of DESIGN.md: every command is registered here with its
+/// options; the ones later issues build say so and exit 2.
+enum Commands {
+    static let version = "0.1.0"
+
+    static let shardOption = OptionSpec(
+        name: "--shard", value: "I/N",
+        help: "process only shard I of N (a stable hash of each image's path picks its shard)")
+
+    static let all: [CommandSpec] = [
+        CommandSpec(
+            words: ["ingest"],
+            summary: "Read images and their tags into a workspace catalog.",
+            positionals: "SOURCE...", minimumPositionals: 1, maximumPositionals: nil,
+            options: [
+                OptionSpec(name: "--workspace", value: "W", help: "workspace folder (created if missing)", required: true),
+                OptionSpec(name: "--layout", value: "L", help: "mirflickr25k, mirflickr1m, xmp or clipart (default: detected)"),
+                OptionSpec(name: "--export-tag-corpus", value: "F", help: "write the catalog's tag lists as a text corpus to F"),
+                OptionSpec(name: "--max-pixels", value: "N", help: "refuse images with more pixels (default 50000000)"),
+                shardOption,
+            ],
+            discussion: "Layouts: MIR Flickr 25k and 1M, folders with XMP sidecars or embedded XMP, SVG+PNG clip art.",
+            notBuiltYet: "issue 3, Ingest"),
+        CommandSpec(
+            words: ["vectors", "train"],
+            summary: "Train skip-gram word vectors on text corpora (word2vec-compatible output).",
+            positionals: "CORPUS...", minimumPositionals: 1, maximumPositionals: nil,
+            options: [
+                OptionSpec(name: "--out", value: "V.bin", help: "output vectors (word2vec binary; .txt for text)", required: true),
+                OptionSpec(name: "--dim", value: "N", help: "vector size (default 200)"),
+                OptionSpec(name: "--window", value: "N", help: "maximum context window (default 5)"),
+                OptionSpec(name: "--negative", value: "N", help: "negative samples per context word (default 5)"),
+                OptionSpec(name: "--min-count", value: "N", help: "drop words seen fewer times (default 5)"),
+                OptionSpec(name: "--sample", value: "T", help: "sub-sampling threshold (default 1e-3)"),
+                OptionSpec(name: "--epochs", value: "N", help: "passes over the corpus (default 5)"),
+                OptionSpec(name: "--threads", value: "N", help: "worker threads (default: all cores)"),
+                OptionSpec(name: "--seed", value: "N", help: "random seed (default 1)"),
+            ],
+            notBuiltYet: "issue 4, SkipGram"),
+        CommandSpec(
+            words: ["vectors", "eval"],
+            summary: "Evaluate word vectors on analogy and similarity test sets.",
+            positionals: "V.bin", minimumPositionals: 1, maximumPositionals: 1,
+            options: [
+                OptionSpec(name: "--analogies", value: "F", help: "analogy questions (questions-words.txt format)"),
+                OptionSpec(name: "--similarity", value: "F", help: "word pairs with human scores (wordsim353/simlex999)", repeats: true),
+            ],
+            notBuiltYet: "issue 4, SkipGram"),
+        CommandSpec(
+            words: ["vectors", "nearest"],
+            summary: "Print the words nearest to WORD by cosine similarity.",
+            positionals: "V.bin WORD", minimumPositionals: 2, maximumPositionals: 2,
+            options: [OptionSpec(name: "-k", value: "N", help: "how many neighbours (default 10)")],
+            notBuiltYet: "issue 4, SkipGram"),
+        CommandSpec(
+            words: ["features"],
+            summary: "Embed every catalog image with a pretrained conv net.",
+            options: [
+                OptionSpec(name: "--workspace", value: "W", help: "workspace folder", required: true),
+                OptionSpec(name: "--model", value: "M", help: "efficientnet-lite0 (default) or efficientnet-lite2"),
+                OptionSpec(name: "--classify", value: "FILE", help: "print the top-5 ImageNet classes of FILE instead", repeats: true),
+                shardOption,
+            ],
+            notBuiltYet: "issue 5, Features"),
+        CommandSpec(
+            words: ["train"],
+            summary: "Train the conditional GAN that generates tag vectors for an image.",
+            options: [
+                OptionSpec(name: "--workspace", value: "W", help: "workspace folder", required: true),
+                OptionSpec(name: "--vectors", value: "V.bin", help: "word vectors", required: true),
+                OptionSpec(name: "--mode", value: "M", help: "cgan (the paper) or icgan (neighbourhoods; default cgan)"),
+                OptionSpec(name: "--neighbours", value: "K", help: "neighbourhood size for icgan"),
+                OptionSpec(name: "--steps", value: "N", help: "training steps"),
+                OptionSpec(name: "--resume", help: "continue from the last checkpoint"),
+            ],
+            notBuiltYet: "issue 6, TagGAN"),
+        CommandSpec(
+            words: ["eval"],
+            summary: "Tag the test split and report metrics beside baselines.",
+            options: [
+                OptionSpec(name: "--workspace", value: "W", help: "workspace folder", required: true),
+                OptionSpec(name: "--split", value: "S", help: "train, validation or test (default test)"),
+                OptionSpec(name: "--report", value: "DIR", help: "folder for report.json, report.md, report.html", required: true),
+            ],
+            notBuiltYet: "issue 7, Eval"),
+        CommandSpec(
+            words: ["annotate"],
+            summary: "Tag every image under FOLDER.",
+            positionals: "FOLDER", minimumPositionals: 1, maximumPositionals: 1,
+            options: [
+                OptionSpec(name: "--workspace", value: "W", help: "workspace with a trained model", required: true),
+                OptionSpec(name: "--top", value: "N", help: "tags per image (default 10)"),
+                OptionSpec(name: "--threshold", value: "P", help: "drop tags with confidence below P"),
+                OptionSpec(name: "--xmp", help: "write or merge an XMP sidecar per image"),
+                OptionSpec(name: "--jsonl", value: "F", help: "write JSON Lines to F"),
+                OptionSpec(name: "--csv", value: "F", help: "write CSV to F"),
+                OptionSpec(name: "--force", help: "redo images already annotated"),
+                shardOption,
+            ],
+            notBuiltYet: "issue 7, Eval"),
+        CommandSpec(
+            words: ["demo"],
+            summary: "Run the whole pipeline on the bundled default data.",
+            options: [
+                OptionSpec(name: "--workspace", value: "W", help: "where to put the artifacts (default ./demo-workspace)"),
+            ],
+            discussion: "Runs every stage that is built so far and says which are not built yet.",
+            run: Demo.run),
+        CommandSpec(
+            words: ["doctor"],
+            summary: "Show versions, the BLAS backend and kernel, and measured sgemm GFLOP/s.",
+            options: [
+                OptionSpec(name: "--size", value: "N", help: "matrix size for the sgemm measurement (default 1024)"),
+            ],
+            run: Doctor.run),
+        CommandSpec(
+            words: ["bench", "kernels"],
+            summary: "Measure the vectorised element-wise kernels against scalar loops.",
+            options: [OptionSpec(name: "--length", value: "N", help: "vector length (default 4096)")],
+            run: KernelBench.run),
+    ]
+
+    static var topLevelHelp: String {
+        var text = """
+        taggan \(version): tag images with a conditional GAN over word vectors.
+
+        USAGE: taggan COMMAND [options]
+
+        COMMANDS:
+
+        """
+        let width = (all.map { $0.words.joined(separator: " ").count }.max() ?? 0) + 2
+        for command in all {
+            let words = command.words.joined(separator: " ")
+            let note = command.notBuiltYet == nil ? "" : " (not built yet)"
+            text += "  " + words + String(repeating: " ", count: width - words.count) + command.summary + note + "\n"
+        }
+        text += """
+
+        Run 'taggan COMMAND --help' for a command's options. Every command prints progress
+        on stderr and, with --json, one JSON summary on stdout. Exit status: 0 success
+        (skipped items are reported), 1 failure, 2 bad usage or a command not built yet.
+
+        """
+        return text
+    }
+
+    /// Finds the command named by the leading words of `arguments`, or explains why not.
+    static func find(_ arguments: [String]) throws -> (CommandSpec, [String]) {
+        let words = arguments.prefix { !$0.hasPrefix("-") }
+        for length in stride(from: min(words.count, 2), through: 1, by: -1) {
+            if let command = all.first(where: { $0.words == Array(words.prefix(length)) }) {
+                return (command, Array(arguments.dropFirst(length)))
+            }
+        }
+        let first = arguments[0]
+        let group = all.filter { $0.words.count > 1 && $0.words[0] == first }
+        if !group.isEmpty {
+            let names = group.map { $0.words[1] }.joined(separator: ", ")
+            if words.count < 2 {
+                throw TagganError.usage("taggan \(first): missing subcommand (one of: \(names))")
+            }
+            throw TagganError.usage(
+                "taggan \(first): unknown subcommand '\(words[1])' (one of: \(names))")
+        }
+        var message = "unknown command '\(first)'"
+        let names = Set(all.map { $0.words[0] })
+        if let close = closest(first, among: names.sorted()) { message += " (did you mean '\(close)'?)" }
+        throw TagganError.usage(message + "\nRun 'taggan --help' for the list of commands.")
+    }
+
+    /// Runs the command line and returns the exit status.
+    static func main(_ arguments: [String]) -> Int32 {
+        if arguments.isEmpty || arguments == ["help"] || arguments.first == "--help" || arguments.first == "-h" {
+            print(topLevelHelp, terminator: "")
+            return arguments.isEmpty ? 2 : 0
+        }
+        if arguments.first == "--version" {
+            print("taggan \(version)")
+            return 0
+        }
+        do {
+            if arguments.first == "help" {
+                let (command, _) = try find(Array(arguments.dropFirst()))
+                print(command.help, terminator: "")
+                return 0
+            }
+            if arguments.first!.hasPrefix("-") {
+                throw TagganError.usage("unknown option '\(arguments[0])'\nRun 'taggan --help' for the list of commands.")
+            }
+            let (command, rest) = try find(arguments)
+            let parsed = try parse(rest, for: command)
+            if parsed.flag("--help") {
+                print(command.help, terminator: "")
+                return 0
+            }
+            guard let run = command.run else {
+                Log.error("\(command.name) is not built yet (\(command.notBuiltYet ?? "planned")).")
+                return 2
+            }
+            return try run(parsed)
+        } catch let error as TagganError {
+            Log.error(error.description)
+            return error.exitStatus
+        } catch {
+            Log.error("\(error)")
+            return 1
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Ingest
+import TagganCore
+
+/// `taggan doctor`: what taggan runs on, and how fast its BLAS is here.
+enum Doctor {
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let size = try arguments.integer("--size", default: 1024)
+        guard size > 0 else { throw TagganError.usage("taggan doctor: --size must be positive") }
+        let backend: BLAS.Backend
+        do {
+            backend = try BLAS.backend()
+        } catch {
+            throw TagganError.failure("\(error)")
+        }
+        let gflops = try BLAS.measureGFLOPS(size: size)
+        let environment = ProcessInfo.processInfo.environment
+        let kernelNote: String
+        switch backend.kernelChosenBy {
+        case "user": kernelNote = "OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "") set by the user"
+        case "taggan": kernelNote = "OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "") set by taggan from CPU features"
+        default: kernelNote = "the library's own detection"
+        }
+        let rows: [(String, String)] = [
+            ("taggan", Commands.version),
+            ("swift", MachineInfo.swiftVersion),
+            ("cpu", "\(MachineInfo.cpuModel) (\(backend.cpuFeatures))"),
+            ("cores", "\(MachineInfo.cores), memory \(String(format: "%.1f", MachineInfo.memoryGiB)) GiB"),
+            ("threads", "\(Parallel.defaultThreads) (TAGGAN_THREADS \(environment["TAGGAN_THREADS"] ?? "unset"))"),
+            ("blas library", backend.library),
+            ("blas config", backend.config ?? "(not OpenBLAS)"),
+            ("blas kernel", "\(backend.kernel ?? "unknown") (\(kernelNote))"),
+            ("blas threads", backend.threads > 0 ? String(backend.threads) : "unknown"),
+            ("sgemm \(size)^3", String(format: "%.1f GFLOP/s (best of 5)", gflops)),
+        ] + LibraryVersions.all.map { ($0.name, $0.version) }
+        if arguments.json {
+            var libraries: [String: String] = [:]
+            for entry in LibraryVersions.all { libraries[entry.name] = entry.version }
+            JSONSummary.print([
+                "command": "doctor",
+                "version": Commands.version,
+                "cpu": MachineInfo.cpuModel,
+                "cpu_features": backend.cpuFeatures,
+                "cores": MachineInfo.cores,
+                "threads": Parallel.defaultThreads,
+                "blas": [
+                    "library": backend.library,
+                    "config": backend.config ?? "",
+                    "kernel": backend.kernel ?? "",
+                    "kernel_chosen_by": backend.kernelChosenBy,
+                    "threads": backend.threads,
+                ] as [String: Any],
+                "sgemm": ["size": size, "gflops": (gflops * 10).rounded() / 10] as [String: Any],
+                "libraries": libraries,
+            ])
+        } else {
+            let width = (rows.map { $0.0.count }.max() ?? 0) + 2
+            for (name, value) in rows {
+                print(name + ":" + String(repeating: " ", count: width - name.count) + value)
+            }
+        }
+        return 0
+    }
+}
+
+/// `taggan bench kernels`: are the element-wise kernels really vectorised?
+enum KernelBench {
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let length = try arguments.integer("--length", default: 4096)
+        guard length >= 16 else { throw TagganError.usage("taggan bench kernels: --length must be at least 16") }
+        let results = KernelBenchmark.run(length: length)
+        if arguments.json {
+            JSONSummary.print([
+                "command": "bench kernels", "length": length,
+                "kernels": results.map {
+                    ["kernel": $0.kernel, "vector_gops": $0.vectorRate, "scalar_gops": $0.scalarRate,
+                     "speedup": $0.speedup] as [String: Any]
+                },
+            ])
+        } else {
+            print("kernel   vector Gop/s   scalar Gop/s   speed-up   (length \(length), one thread)")
+            for r in results {
+                print(String(format: "%-8@ %12.2f   %12.2f   %7.1fx", r.kernel as NSString, r.vectorRate, r.scalarRate, r.speedup))
+            }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+
+/// Runs the built `taggan` executable as a user would and captures what it prints.
+struct Run {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    /// The `taggan` binary SwiftPM built beside this test bundle.
+    static let executable: URL = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+        ].map { $0.appendingPathComponent("taggan") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }()
+
+    init(_ arguments: String...) throws {
+        try self.init(arguments)
+    }
+
+    init(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting so a full pipe cannot block the child.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+}
+
+@Suite("taggan command line")
+struct CommandLineTests {
+    static let commands = ["ingest", "vectors train", "vectors eval", "vectors nearest", "features",
+                           "train", "eval", "annotate", "demo", "doctor", "bench kernels"]
+
+    @Test func topLevelHelpListsEveryCommand() throws {
+        let run = try Run("--help")
+        #expect(run.status == 0)
+        #expect(run.stdout.hasPrefix("taggan 0.1.0: tag images with a conditional GAN over word vectors."))
+        #expect(run.stdout.contains("USAGE: taggan COMMAND [options]"))
+        for command in Self.commands { #expect(run.stdout.contains("  \(command) "), "\(command) missing") }
+        #expect(run.stderr.isEmpty)
+    }
+
+    @Test func noArgumentsShowsHelpAndIsAUsageError() throws {
+        let run = try Run()
+        #expect(run.status == 2)
+        #expect(run.stdout.contains("USAGE: taggan COMMAND"))
+    }
+
+    @Test func version() throws {
+        let run = try Run("--version")
+        #expect(run.status == 0 && run.stdout == "taggan 0.1.0\n")
+    }
+
+    @Test("each command's --help shows its usage and options", arguments: commands)
+    func commandHelp(_ command: String) throws {
+        let words = command.split(separator: " ").map(String.init)
+        let run = try Run(words + ["--help"])
+        #expect(run.status == 0)
+        #expect(run.stdout.hasPrefix("USAGE: taggan \(command)"))
+        #expect(run.stdout.contains("OPTIONS:"))
+        #expect(run.stdout.contains("  --json "))
+        #expect(run.stdout.contains("  -h, --help "))
+        let viaHelp = try Run(["help"] + words)
+        #expect(viaHelp.status == 0 && viaHelp.stdout == run.stdout)
+    }
+
+    @Test func trainHelpText() throws {
+        let run = try Run("train", "--help")
+        #expect(run.stdout.hasPrefix("""
+            USAGE: taggan train --workspace W --vectors V.bin [options]
+
+            Train the conditional GAN that generates tag vectors for an image.
+            """))
+        #expect(run.stdout.contains("--mode M"))
+        #expect(run.stdout.contains("--neighbours K"))
+        #expect(run.stdout.contains("--resume"))
+    }
+
+    /// Bad usage: each gets exit status 2 and exactly this message on stderr.
+    static let usageErrors: [([String], String)] = [
+        (["frobnicate"], "taggan: error: unknown command 'frobnicate'\nRun 'taggan --help' for the list of commands.\n"),
+        (["doctr"], "taggan: error: unknown command 'doctr' (did you mean 'doctor'?)\nRun 'taggan --help' for the list of commands.\n"),
+        (["--frob"], "taggan: error: unknown option '--frob'\nRun 'taggan --help' for the list of commands.\n"),
+        (["doctor", "--frob"], "taggan: error: taggan doctor: unknown option '--frob'\nRun 'taggan doctor --help' for its options.\n"),
+        (["doctor", "--sise", "3"], "taggan: error: taggan doctor: unknown option '--sise' (did you mean '--size'?)\nRun 'taggan doctor --help' for its options.\n"),
+        (["doctor", "--size"], "taggan: error: taggan doctor: option --size needs a value (N)\n"),
+        (["doctor", "--size", "big"], "taggan: error: taggan doctor: option --size expects an integer, got 'big'\n"),
+        (["doctor", "--size", "0"], "taggan: error: taggan doctor: --size must be positive\n"),
+        (["doctor", "--json=yes"], "taggan: error: taggan doctor: option --json takes no value\n"),
+        (["doctor", "extra"], "taggan: error: taggan doctor: unexpected argument 'extra'\nUSAGE: taggan doctor [options]\n"),
+        (["vectors"], "taggan: error: taggan vectors: missing subcommand (one of: train, eval, nearest)\n"),
+        (["vectors", "trian"], "taggan: error: taggan vectors: unknown subcommand 'trian' (one of: train, eval, nearest)\n"),
+        (["vectors", "nearest", "v.bin"], "taggan: error: taggan vectors nearest: missing V.bin WORD\nUSAGE: taggan vectors nearest V.bin WORD [options]\n"),
+        (["train", "--workspace", "w"], "taggan: error: taggan train: missing required option --vectors\nUSAGE: taggan train --workspace W --vectors V.bin [options]\n"),
+        (["ingest", "--workspace", "w"], "taggan: error: taggan ingest: missing SOURCE...\nUSAGE: taggan ingest SOURCE... --workspace W [options]\n"),
+        (["eval", "--report", "r", "--report", "s", "--workspace", "w"], "taggan: error: taggan eval: option --report given more than once\n"),
+    ]
+
+    @Test("bad usage exits 2 with a message naming the problem", arguments: usageErrors)
+    func usageError(_ arguments: [String], _ message: String) throws {
+        let run = try Run(arguments)
+        #expect(run.status == 2)
+        #expect(run.stderr == message)
+        #expect(!run.stdout.contains("{"))
+    }
+
+    @Test func commandsNotBuiltYetSaySoAndExit2() throws {
+        let run = try Run("train", "--workspace", "w", "--vectors", "v.bin")
+        #expect(run.status == 2)
+        #expect(run.stderr == "taggan: error: taggan train is not built yet (issue 6, TagGAN).\n")
+    }
+
+    @Test func optionValuesMayUseEqualsAndDoubleDashEndsOptions() throws {
+        let run = try Run("doctor", "--size=64", "--json")
+        #expect(run.status == 0)
+        let parsed = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let sgemm = try #require(parsed["sgemm"] as? [String: Any])
+        #expect(sgemm["size"] as? Int == 64)
+        let ended = try Run("vectors", "nearest", "--", "-v.bin", "--word")
+        #expect(ended.status == 2 && ended.stderr.contains("not built yet"))
+    }
+
+    @Test func doctorJSONDescribesTheBLASAndLibraries() throws {
+        let run = try Run("doctor", "--json", "--size", "256")
+        #expect(run.status == 0)
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "one JSON object on stdout")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let blas = try #require(object["blas"] as? [String: Any])
+        #expect((blas["library"] as? String)?.isEmpty == false)
+        let sgemm = try #require(object["sgemm"] as? [String: Any])
+        #expect((sgemm["gflops"] as? Double ?? 0) > 0)
+        let libraries = try #require(object["libraries"] as? [String: String])
+        #expect(libraries["libjpeg"]?.contains("libjpeg") == true)
+        #expect(libraries["libpng"]?.hasPrefix("libpng 1.6") == true)
+        #expect(libraries["libxml2"]?.hasPrefix("libxml2 2.") == true)
+        #expect(libraries["sqlite"]?.hasPrefix("SQLite 3.") == true)
+    }
+
+    @Test func doctorRespectsAUserChosenCoreType() throws {
+        let process = Process()
+        process.executableURL = Run.executable
+        process.arguments = ["doctor", "--json", "--size", "64"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_CORETYPE"] = "Haswell"
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let object = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let blas = try #require(object["blas"] as? [String: Any])
+        if (blas["config"] as? String)?.hasPrefix("OpenBLAS") == true {
+            #expect(blas["kernel_chosen_by"] as? String == "user")
+            #expect(blas["kernel"] as? String == "Haswell")
+        }
+    }
+}

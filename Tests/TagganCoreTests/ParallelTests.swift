@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import TagganCore
+
+@Suite("Parallel loops")
+struct ParallelTests {
+    @Test("every index is visited exactly once",
+          arguments: [0, 1, 2, 7, 1000, 100_003], [1, 2, 3, 16])
+    func coversEveryIndexOnce(count: Int, threads: Int) {
+        let visits = UnsafeMutablePointer<Int32>.allocate(capacity: max(count, 1))
+        visits.initialize(repeating: 0, count: max(count, 1))
+        defer { visits.deallocate() }
+        nonisolated(unsafe) let shared = visits
+        Parallel.forEach(count, threads: threads) { i in
+            // Each index belongs to one chunk, so no two workers write the same slot.
+            shared[i] += 1
+        }
+        let counts = UnsafeBufferPointer(start: visits, count: count)
+        #expect(counts.allSatisfy { $0 == 1 })
+    }
+
+    @Test func chunksPartitionTheRange() {
+        let lock = NSLock()
+        nonisolated(unsafe) var seen: [(Int, Range<Int>)] = []
+        Parallel.forEachChunk(1001, threads: 2) { chunk, range in
+            lock.lock(); seen.append((chunk, range)); lock.unlock()
+        }
+        let ranges = seen.sorted { $0.1.lowerBound < $1.1.lowerBound }.map(\.1)
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == 1001)
+        for (a, b) in zip(ranges, ranges.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
+        #expect(Set(seen.map(\.0)).count == seen.count)
+    }
+
+    @Test func perChunkRandomStreamsMakeResultsIndependentOfScheduling() {
+        func run() -> [Float] {
+            let base = SeededRandom(seed: 42)
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: 10_000)
+            defer { out.deallocate() }
+            nonisolated(unsafe) let shared = out
+            Parallel.forEachChunk(10_000, threads: 2) { chunk, range in
+                var random = base.split(stream: UInt64(chunk))
+                for i in range { shared[i] = random.uniform() }
+            }
+            return Array(UnsafeBufferPointer(start: out, count: 10_000))
+        }
+        #expect(run() == run())
+    }
+}

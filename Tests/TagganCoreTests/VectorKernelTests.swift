@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import TagganCore
+
+@Suite("Vectorised element-wise kernels")
+struct VectorKernelTests {
+    static let lengths = [0, 1, 15, 16, 17, 31, 32, 33, 1000]
+
+    @Test(arguments: lengths)
+    func dotAndSumMatchDoublePrecision(length: Int) {
+        var random = SeededRandom(seed: UInt64(length))
+        let x = (0..<length).map { _ in random.uniform(in: -1..<1) }
+        let y = (0..<length).map { _ in random.uniform(in: -1..<1) }
+        let exact = zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let magnitude = zip(x, y).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+        let dot = x.withUnsafeBufferPointer { px in y.withUnsafeBufferPointer { VectorKernels.dot(px, $0) } }
+        #expect(abs(Double(dot) - exact) <= Double(length + 1) * Double(Float.ulpOfOne) * magnitude + 1e-12)
+        let sum = x.withUnsafeBufferPointer { VectorKernels.sum($0) }
+        let exactSum = x.reduce(0.0) { $0 + Double($1) }
+        #expect(abs(Double(sum) - exactSum) <= Double(length + 1) * Double(Float.ulpOfOne) * Double(length))
+    }
+
+    @Test(arguments: lengths)
+    func axpyScaleMultiplyMatchScalarLoops(length: Int) {
+        var random = SeededRandom(seed: UInt64(100 + length))
+        let x = (0..<length).map { _ in random.uniform(in: -2..<2) }
+        let y0 = (0..<length).map { _ in random.uniform(in: -2..<2) }
+        var y = y0
+        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { VectorKernels.axpy(0.75, px, $0) } }
+        #expect(y == zip(x, y0).map { 0.75 * $0 + $1 })   // one multiply and one add: exact match
+        y = y0
+        y.withUnsafeMutableBufferPointer { VectorKernels.scale($0, by: -3) }
+        #expect(y == y0.map { $0 * -3 })
+        y = y0
+        x.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { VectorKernels.multiply($0, by: px) } }
+        #expect(y == zip(x, y0).map { $0 * $1 })
+    }
+
+    @Test func clampHandlesSpecialValues() {
+        var values: [Float] = [-.infinity, -1, -0.0, 0, 0.5, 6, 7, .infinity, .greatestFiniteMagnitude]
+        values += (0..<20).map { Float($0) - 5 }
+        values.append(.nan)
+        var relu6 = values
+        relu6.withUnsafeMutableBufferPointer { VectorKernels.clamp($0, lower: 0, upper: 6) }
+        for (input, output) in zip(values, relu6) {
+            if input.isNaN { #expect(output.isNaN) } else { #expect(output == min(max(input, 0), 6)) }
+        }
+        var relu = values
+        relu.withUnsafeMutableBufferPointer { VectorKernels.relu($0) }
+        #expect(relu[0] == 0 && relu[7] == .infinity && relu[8] == .greatestFiniteMagnitude)
+    }
+
+    @Test func tensorArithmetic() {
+        let a = Tensor(shape: [2, 2], values: [1, 2, 3, 4])
+        let b = Tensor(shape: [2, 2], values: [10, 20, 30, 40])
+        #expect((a + b).storage == [11, 22, 33, 44])
+        #expect((b - a).storage == [9, 18, 27, 36])
+        #expect((a * b).storage == [10, 40, 90, 160])
+        var c = a
+        c.scale(by: 2)
+        #expect(c.storage == [2, 4, 6, 8] && c.sum() == 20)
+        #expect(a.row(1) == [3, 4] && a.rows == 2 && a.columns == 2)
+        #expect(a.reshaped([4]).shape == [4])
+    }
+}
+
+@Suite("Atomic files and batch accounting")
+struct FileAndBatchTests {
+    @Test func atomicWriteReplacesWholeFileAndLeavesNoTemporary() throws {
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("taggan-atomic-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("out.json")
+        try AtomicFile.write("first", to: file)
+        try AtomicFile.write("second, longer", to: file)
+        #expect(try String(contentsOf: file, encoding: .utf8) == "second, longer")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["out.json"])
+    }
+
+    @Test func atomicWriteFailureKeepsTheOldFile() throws {
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("taggan-atomic-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("model.json")
+        try AtomicFile.write("good", to: file)
+        struct Interrupted: Error {}
+        #expect(throws: TagganError.self) {
+            try AtomicFile.write(to: file) { handle in
+                try handle.write(contentsOf: Data("half".utf8))
+                throw Interrupted()
+            }
+        }
+        #expect(try String(contentsOf: file, encoding: .utf8) == "good")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["model.json"])
+    }
+
+    @Test func skipLogCountsByReason() {
+        let log = SkipLog()
+        #expect(log.summary == "none skipped")
+        log.skip("a.jpg", reason: "truncated")
+        log.skip("b.jpg", reason: "truncated")
+        log.skip("c.png", reason: "not a PNG", detail: "starts with JPEG bytes")
+        #expect(log.count == 3)
+        #expect(log.summary == "3 skipped: 2 truncated, 1 not a PNG")
+        #expect(JSONSummary.render(log.json) == #"{"count":3,"reasons":{"not a PNG":1,"truncated":2}}"#)
+    }
+}
