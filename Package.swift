@@ -49,7 +49,7 @@ let package = Package(
             swiftSettings: releaseOnly),
         .target(
             name: "Ingest",
-            dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite"],
+            dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
             swiftSettings: releaseOnly),
         .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
         .target(name: "Features", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
@@ -90,6 +90,10 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]),
+        // zlib inflates compressed iTXt chunks (XMP embedded in PNG).
+        .systemLibrary(
+            name: "CZlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Tests
 

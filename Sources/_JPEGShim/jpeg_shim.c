@@ -52,7 +52,8 @@ taggan_jpeg *taggan_jpeg_open(const unsigned char *data, size_t size,
 }
 
 void taggan_jpeg_header(const taggan_jpeg *jpeg, int *width, int *height,
-                        int *components, int *progressive) {
+                        int *components, int *progressive, int *adobe) {
+    *adobe = jpeg->info.saw_Adobe_marker ? 1 : 0;
     *width = (int)jpeg->info.image_width;
     *height = (int)jpeg->info.image_height;
     *components = jpeg->info.num_components;

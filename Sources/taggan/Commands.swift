@@ -19,10 +19,16 @@ enum Commands {
                 OptionSpec(name: "--layout", value: "L", help: "mirflickr25k, mirflickr1m, xmp or clipart (default: detected)"),
                 OptionSpec(name: "--export-tag-corpus", value: "F", help: "write the catalog's tag lists as a text corpus to F"),
                 OptionSpec(name: "--max-pixels", value: "N", help: "refuse images with more pixels (default 50000000)"),
+                OptionSpec(name: "--split", value: "T/V/E", help: "train/validation/test percentages (default 80/10/10)"),
                 shardOption,
             ],
-            discussion: "Layouts: MIR Flickr 25k and 1M, folders with XMP sidecars or embedded XMP, SVG+PNG clip art.",
-            notBuiltYet: "issue 3, Ingest"),
+            discussion: """
+            Layouts: MIR Flickr 25k and 1M, folders with XMP sidecars or embedded XMP, SVG+PNG clip art.
+            Images are identified by content (SHA-256): aliases and copies become one image with
+            the union of their tags, and the split follows the content. Re-running reads only new
+            or changed files; broken files are reported and skipped.
+            """,
+            run: IngestCommand.run),
         CommandSpec(
             words: ["vectors", "train"],
             summary: "Train skip-gram word vectors on text corpora (word2vec-compatible output).",

@@ -23,9 +23,10 @@ taggan_jpeg *taggan_jpeg_open(const unsigned char *data, size_t size,
                               char *error, size_t error_size);
 
 /// Full-size dimensions and the file's component count; `progressive` is 1 for
-/// progressive files.
+/// progressive files; `adobe` is 1 when an Adobe APP14 marker was seen (Adobe writes
+/// CMYK inverted).
 void taggan_jpeg_header(const taggan_jpeg *jpeg, int *width, int *height,
-                        int *components, int *progressive);
+                        int *components, int *progressive, int *adobe);
 
 /// Starts decompression at scale 1/`scale_denominator` (1, 2, 4 or 8: libjpeg's DCT
 /// scaling) and reports the output size and colour space (TAGGAN_JPEG_*). Gray stays

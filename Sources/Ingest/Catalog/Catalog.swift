@@ -1,0 +1,225 @@
+import Foundation
+import TagganCore
+
+/// The workspace catalog, `W/catalog.sqlite`: images, the files that show them, tags,
+/// concept annotations, splits, and which stage has processed which image.
+///
+/// Identity is content: an image's id is the first 60 bits of its SHA-256, so aliases
+/// (symlinks, byte-identical copies) are one image whose tags are the union of every
+/// path's tags, and ids are the same on every machine and every run. The split is a
+/// function of the same hash, so one picture never sits on both sides of a split.
+///
+/// Open it with any SQLite client: `sqlite3 W/catalog.sqlite '.tables'`.
+public final class Catalog {
+    public static let fileName = "catalog.sqlite"
+    static let schemaVersion = 1
+
+    public let url: URL
+    let db: SQLiteDatabase
+
+    public enum Split: String, CaseIterable, Sendable { case train, validation, test }
+
+    /// A catalog image with its normalised tags.
+    public struct Image: Sendable, Equatable {
+        public let id: Int
+        public let hash: String
+        /// The first of its files by key (aliases share the image).
+        public let url: URL
+        public let key: String
+        public let width: Int
+        public let height: Int
+        public let split: Split
+        public let title: String?
+        public let tags: [String]
+    }
+
+    /// Opens (creating if needed) the catalog in `workspace`.
+    public init(workspace: URL) throws {
+        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+        url = workspace.appendingPathComponent(Self.fileName)
+        db = try SQLiteDatabase(path: url.path)
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS images(
+                id INTEGER PRIMARY KEY,          -- first 60 bits of the SHA-256
+                hash TEXT NOT NULL UNIQUE,       -- SHA-256 of the file's bytes (hex)
+                format TEXT NOT NULL,
+                width INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                split TEXT NOT NULL CHECK (split IN ('train', 'validation', 'test')));
+            CREATE TABLE IF NOT EXISTS files(
+                key TEXT PRIMARY KEY,            -- <source name>/<relative path>
+                path TEXT NOT NULL,              -- absolute path when ingested
+                image_id INTEGER NOT NULL REFERENCES images(id),
+                size INTEGER NOT NULL,
+                mtime REAL NOT NULL,
+                metadata_mtime REAL NOT NULL,    -- newest change of the tag files read
+                title TEXT);
+            CREATE INDEX IF NOT EXISTS files_image ON files(image_id);
+            CREATE TABLE IF NOT EXISTS tags(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+            CREATE TABLE IF NOT EXISTS file_tags(
+                key TEXT NOT NULL REFERENCES files(key) ON DELETE CASCADE,
+                tag_id INTEGER NOT NULL REFERENCES tags(id),
+                raw TEXT NOT NULL,               -- as written in the source
+                PRIMARY KEY (key, tag_id));
+            CREATE TABLE IF NOT EXISTS concepts(
+                key TEXT NOT NULL REFERENCES files(key) ON DELETE CASCADE,
+                concept TEXT NOT NULL,
+                strict INTEGER NOT NULL,         -- 1: listed in <concept>_r1.txt
+                PRIMARY KEY (key, concept));
+            CREATE TABLE IF NOT EXISTS stages(
+                image_id INTEGER NOT NULL,
+                stage TEXT NOT NULL,             -- e.g. 'features', 'annotate'
+                model TEXT NOT NULL,
+                done_at REAL NOT NULL,
+                PRIMARY KEY (image_id, stage, model));
+            CREATE VIEW IF NOT EXISTS image_tags AS
+                SELECT DISTINCT f.image_id, t.name AS tag FROM files f
+                JOIN file_tags ft ON ft.key = f.key JOIN tags t ON t.id = ft.tag_id;
+            """)
+        let version = try db.prepare("SELECT value FROM meta WHERE key = 'schema_version'")
+        if try version.step() {
+            guard Int(version.string(0)) == Self.schemaVersion else {
+                throw TagganError.file(url.path, "catalog schema version \(version.string(0)), this taggan reads \(Self.schemaVersion)")
+            }
+        } else {
+            try db.prepare("INSERT INTO meta(key, value) VALUES ('schema_version', ?)").bind(String(Self.schemaVersion)).run()
+        }
+    }
+
+    // MARK: Identity and splits
+
+    /// The image id for a hex SHA-256: its first 15 hex digits (60 bits) as an integer.
+    public static func imageID(hash: String) -> Int {
+        Int(hash.prefix(15), radix: 16) ?? 0
+    }
+
+    /// Split fractions in percent (train, validation; test gets the rest).
+    public struct SplitRule: Sendable, Equatable {
+        public var train: Int
+        public var validation: Int
+        public init(train: Int = 80, validation: Int = 10) {
+            self.train = train
+            self.validation = validation
+        }
+
+        /// Parses "80/10/10".
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 3, parts.allSatisfy({ $0 >= 0 }), parts.reduce(0, +) == 100 else { return nil }
+            self.init(train: parts[0], validation: parts[1])
+        }
+
+        /// Bucket = (hash digits 16-23 as an integer) mod 10,000; the hash bits used for
+        /// the id are not reused, and the split is the same on every machine.
+        public func split(hash: String) -> Split {
+            let start = hash.index(hash.startIndex, offsetBy: min(15, hash.count))
+            let bucket = (Int(hash[start...].prefix(8), radix: 16) ?? 0) % 10_000
+            if bucket < train * 100 { return .train }
+            if bucket < (train + validation) * 100 { return .validation }
+            return .test
+        }
+    }
+
+    // MARK: Reading
+
+    /// Every image with at least one file, with its normalised tags, ordered by id.
+    public func images(split: Split? = nil, taggedOnly: Bool = false) throws -> [Image] {
+        var tagsByImage: [Int: [String]] = [:]
+        let tagRows = try db.prepare("SELECT image_id, tag FROM image_tags ORDER BY image_id, tag")
+        while try tagRows.step() { tagsByImage[tagRows.int(0), default: []].append(tagRows.string(1)) }
+        let sql = """
+            SELECT i.id, i.hash, MIN(f.key), i.width, i.height, i.split,
+                   (SELECT path FROM files WHERE key = MIN(f.key)), MAX(f.title)
+            FROM images i JOIN files f ON f.image_id = i.id
+            \(split == nil ? "" : "WHERE i.split = ?")
+            GROUP BY i.id ORDER BY i.id
+            """
+        let rows = try db.prepare(sql)
+        if let split { rows.bind(split.rawValue) }
+        var result: [Image] = []
+        while try rows.step() {
+            let id = rows.int(0)
+            let tags = tagsByImage[id] ?? []
+            if taggedOnly && tags.isEmpty { continue }
+            result.append(Image(
+                id: id, hash: rows.string(1), url: URL(fileURLWithPath: rows.string(6)), key: rows.string(2),
+                width: rows.int(3), height: rows.int(4), split: Split(rawValue: rows.string(5)) ?? .train,
+                title: rows.isNull(7) ? nil : rows.string(7), tags: tags))
+        }
+        return result
+    }
+
+    /// Counts for summaries: files, images, tagged images, distinct tags, per split.
+    public func statistics() throws -> [String: Int] {
+        var result: [String: Int] = [:]
+        let queries: [(String, String)] = [
+            ("files", "SELECT COUNT(*) FROM files"),
+            ("images", "SELECT COUNT(DISTINCT image_id) FROM files"),
+            ("tagged_images", "SELECT COUNT(DISTINCT image_id) FROM image_tags"),
+            ("distinct_tags", "SELECT COUNT(DISTINCT tag) FROM image_tags"),
+            ("tag_assignments", "SELECT COUNT(*) FROM image_tags"),
+            ("aliases", "SELECT COUNT(*) - COUNT(DISTINCT image_id) FROM files"),
+        ]
+        for (name, sql) in queries {
+            let statement = try db.prepare(sql)
+            _ = try statement.step()
+            result[name] = statement.int(0)
+        }
+        let splits = try db.prepare("""
+            SELECT i.split, COUNT(*) FROM images i WHERE i.id IN (SELECT image_id FROM image_tags) GROUP BY i.split
+            """)
+        while try splits.step() { result["split_\(splits.string(0))"] = splits.int(1) }
+        return result
+    }
+
+    /// Concept annotations per image id (MIR Flickr): concept -> strict.
+    public func concepts() throws -> [Int: [String: Bool]] {
+        var result: [Int: [String: Bool]] = [:]
+        let rows = try db.prepare("SELECT f.image_id, c.concept, MAX(c.strict) FROM concepts c JOIN files f ON f.key = c.key GROUP BY 1, 2")
+        while try rows.step() { result[rows.int(0), default: [:]][rows.string(1)] = rows.int(2) != 0 }
+        return result
+    }
+
+    // MARK: Stages
+
+    /// Ids of images `stage` has processed with `model`. Content defines the id, so an
+    /// edited file is a new image and is processed again.
+    public func processed(stage: String, model: String) throws -> Set<Int> {
+        let rows = try db.prepare("SELECT image_id FROM stages WHERE stage = ? AND model = ?").bind(stage, model)
+        var ids = Set<Int>()
+        while try rows.step() { ids.insert(rows.int(0)) }
+        return ids
+    }
+
+    public func markProcessed(_ ids: [Int], stage: String, model: String) throws {
+        let now = Date().timeIntervalSince1970
+        try db.transaction {
+            let insert = try db.prepare("INSERT OR REPLACE INTO stages(image_id, stage, model, done_at) VALUES (?, ?, ?, ?)")
+            for id in ids { try insert.bind(id, stage, model, now).run() }
+        }
+    }
+
+    // MARK: Tag corpus
+
+    /// Writes every tagged image's tags as one line ("sentence"), in id order, for
+    /// training word vectors on tag co-occurrence. Atomic. Returns the line count.
+    @discardableResult
+    public func exportTagCorpus(to destination: URL) throws -> Int {
+        var lines: [String] = []
+        var current = -1
+        var words: [String] = []
+        let rows = try db.prepare("SELECT image_id, tag FROM image_tags ORDER BY image_id, tag")
+        while try rows.step() {
+            if rows.int(0) != current {
+                if !words.isEmpty { lines.append(words.joined(separator: " ")) }
+                current = rows.int(0)
+                words = []
+            }
+            words.append(rows.string(1))
+        }
+        if !words.isEmpty { lines.append(words.joined(separator: " ")) }
+        try AtomicFile.write(lines.joined(separator: "\n") + (lines.isEmpty ? "" : "\n"), to: destination)
+        return lines.count
+    }
+}

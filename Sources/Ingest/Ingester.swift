@@ -1,0 +1,231 @@
+import Foundation
+import TagganCore
+
+/// `taggan ingest`: reads sources into the workspace catalog, incrementally.
+///
+/// A file is (re)read only when it is new or its size, modification time or tag files
+/// changed; reading means hashing its bytes (SHA-256) and decoding it fully, so a
+/// truncated or corrupt image is reported and skipped here rather than in a later stage.
+/// Files that disappeared from a source, or that no longer decode, leave the catalog.
+/// Everything a run changes lands in one SQLite transaction.
+public struct Ingester {
+    public struct Options: Sendable {
+        public var layout: DatasetLayout?
+        public var maxPixels = 50_000_000
+        public var splitRule = Catalog.SplitRule()
+        /// Process only shard `index` of `count` (a stable hash of each file's key).
+        public var shard: (index: Int, count: Int)?
+        public var threads = Parallel.defaultThreads
+        public init() {}
+    }
+
+    public struct Summary: Sendable {
+        public var filesSeen = 0
+        public var unchanged = 0
+        public var read = 0
+        public var removed = 0
+        public var statistics: [String: Int] = [:]
+        public var seconds = 0.0
+    }
+
+    public let workspace: URL
+    public let options: Options
+
+    public init(workspace: URL, options: Options = Options()) {
+        self.workspace = workspace
+        self.options = options
+    }
+
+    /// A stable 64-bit FNV-1a hash of a file's key, which picks its shard.
+    public static func shard(of key: String, count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return Int(hash % UInt64(count))
+    }
+
+    private struct Stamp: Equatable { let size: Int; let mtime: Double; let metadataMTime: Double }
+
+    private struct Decoded: Sendable {
+        let hash: String
+        let format: String
+        let width: Int
+        let height: Int
+        let embeddedTags: [String]
+    }
+
+    public func run(sources: [URL], skipped: SkipLog) throws -> Summary {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let catalog = try Catalog(workspace: workspace)
+        var summary = Summary()
+
+        // Existing state of every file key.
+        var known: [String: Stamp] = [:]
+        let rows = try catalog.db.prepare("SELECT key, size, mtime, metadata_mtime FROM files")
+        while try rows.step() {
+            known[rows.string(0)] = Stamp(size: rows.int(1), mtime: rows.double(2), metadataMTime: rows.double(3))
+        }
+
+        // List every source.
+        var items: [(item: SourceItem, reader: DatasetReader, stamp: Stamp)] = []
+        var sourceNames: [String] = []
+        for source in sources {
+            var name = source.standardizedFileURL.resolvingSymlinksInPath().lastPathComponent
+            while sourceNames.contains(name) { name += "_" }
+            sourceNames.append(name)
+            let reader = DatasetReader(root: source, layout: options.layout, name: name)
+            Log.info("ingest: \(reader.root.path) (layout \(reader.layout.rawValue))")
+            let (found, problems) = try reader.read()
+            for problem in problems { skipped.skip(problem.path, reason: problem.reason, detail: problem.detail) }
+            for item in found {
+                if let shard = options.shard, Self.shard(of: item.key, count: shard.count) != shard.index { continue }
+                guard let stamp = Self.stamp(item) else {
+                    skipped.skip(item.imageURL.path, reason: "unreadable file", detail: "cannot stat")
+                    continue
+                }
+                items.append((item, reader, stamp))
+            }
+        }
+        summary.filesSeen = items.count
+
+        let toRead = items.indices.filter { known[items[$0].item.key] != items[$0].stamp }
+        summary.unchanged = items.count - toRead.count
+
+        // Hash and decode what changed, in parallel.
+        let decoder = ImageDecoder(maxPixels: options.maxPixels)
+        let progress = Progress("ingest", total: toRead.count, unit: "images")
+        let results = ResultBox<Result<Decoded, ImageDecoder.DecodeError>>(count: toRead.count)
+        Parallel.forEach(toRead.count, threads: options.threads) { n in
+            let (item, reader, _) = items[toRead[n]]
+            results[n] = Self.read(item, reader: reader, decoder: decoder)
+            progress.advance()
+        }
+        progress.finish()
+
+        // Apply every change in one transaction.
+        var failedKeys = Set<String>()
+        try catalog.db.transaction {
+            let insertImage = try catalog.db.prepare(
+                "INSERT OR IGNORE INTO images(id, hash, format, width, height, split) VALUES (?, ?, ?, ?, ?, ?)")
+            let upsertFile = try catalog.db.prepare("""
+                INSERT INTO files(key, path, image_id, size, mtime, metadata_mtime, title) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET path = excluded.path, image_id = excluded.image_id, size = excluded.size,
+                  mtime = excluded.mtime, metadata_mtime = excluded.metadata_mtime, title = excluded.title
+                """)
+            let clearTags = try catalog.db.prepare("DELETE FROM file_tags WHERE key = ?")
+            let clearConcepts = try catalog.db.prepare("DELETE FROM concepts WHERE key = ?")
+            let insertTag = try catalog.db.prepare("INSERT OR IGNORE INTO tags(name) VALUES (?)")
+            let tagID = try catalog.db.prepare("SELECT id FROM tags WHERE name = ?")
+            let insertFileTag = try catalog.db.prepare("INSERT OR IGNORE INTO file_tags(key, tag_id, raw) VALUES (?, ?, ?)")
+            let insertConcept = try catalog.db.prepare("INSERT OR REPLACE INTO concepts(key, concept, strict) VALUES (?, ?, ?)")
+            var tagIDs: [String: Int] = [:]
+            for (n, index) in toRead.enumerated() {
+                let (item, _, stamp) = items[index]
+                switch results[n]! {
+                case .failure(let error):
+                    skipped.skip(item.imageURL.path, reason: error.reason, detail: error.detail.isEmpty ? nil : error.detail)
+                    failedKeys.insert(item.key)
+                case .success(let decoded):
+                    let id = Catalog.imageID(hash: decoded.hash)
+                    try insertImage.bind(id, decoded.hash, decoded.format, decoded.width, decoded.height,
+                                         options.splitRule.split(hash: decoded.hash).rawValue).run()
+                    try upsertFile.bind(item.key, item.imageURL.path, id, stamp.size, stamp.mtime,
+                                        stamp.metadataMTime, item.title).run()
+                    try clearTags.bind(item.key).run()
+                    try clearConcepts.bind(item.key).run()
+                    for raw in item.tags + decoded.embeddedTags {
+                        guard let name = TagNormaliser.normalise(raw) else { continue }
+                        if tagIDs[name] == nil {
+                            try insertTag.bind(name).run()
+                            tagID.bind(name)
+                            _ = try tagID.step()
+                            tagIDs[name] = tagID.int(0)
+                        }
+                        try insertFileTag.bind(item.key, tagIDs[name]!, raw).run()
+                    }
+                    for (concept, strict) in item.concepts {
+                        try insertConcept.bind(item.key, concept, strict).run()
+                    }
+                    summary.read += 1
+                }
+            }
+            // Files gone from the scanned sources (or now failing) leave the catalog.
+            let present = Set(items.map(\.item.key)).subtracting(failedKeys)
+            let deleteFile = try catalog.db.prepare("DELETE FROM files WHERE key = ?")
+            for key in known.keys where !present.contains(key) {
+                guard let source = key.split(separator: "/").first, sourceNames.contains(String(source)) else { continue }
+                if let shard = options.shard, Self.shard(of: key, count: shard.count) != shard.index { continue }
+                try deleteFile.bind(key).run()
+                summary.removed += 1
+            }
+            try catalog.db.execute("DELETE FROM images WHERE id NOT IN (SELECT image_id FROM files)")
+            try catalog.db.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM file_tags)")
+        }
+        summary.statistics = try catalog.statistics()
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return summary
+    }
+
+    /// Size and modification time of the image (following symlinks) and the newest
+    /// modification time of its tag files.
+    private static func stamp(_ item: SourceItem) -> Stamp? {
+        func info(_ url: URL) -> (Int, Double)? {
+            var s = stat()
+            guard stat(url.path, &s) == 0 else { return nil }
+            return (Int(s.st_size), Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) * 1e-9)
+        }
+        guard let (size, mtime) = info(item.imageURL) else { return nil }
+        let metadata = item.metadataURLs.compactMap { info($0)?.1 }.max() ?? 0
+        return Stamp(size: size, mtime: mtime, metadataMTime: metadata)
+    }
+
+    private static func read(_ item: SourceItem, reader: DatasetReader,
+                             decoder: ImageDecoder) -> Result<Decoded, ImageDecoder.DecodeError> {
+        guard reader.isInside(item.imageURL) else {
+            return .failure(.init(reason: "path points outside the data set", detail: ""))
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: item.imageURL)
+        } catch {
+            return .failure(.init(reason: "unreadable file", detail: (error as NSError).localizedFailureReason ?? ""))
+        }
+        do {
+            let header = try decoder.header(of: data)
+            // Decoding everything proves the file is whole. A JPEG is checked at 1/8
+            // scale: the entropy-coded data is still read to the end.
+            _ = try decoder.decode(data, targetShorterSide: header.format == .jpeg ? 1 : nil)
+            var embedded: [String] = []
+            if item.embeddedXMP, let packet = ImageMetadata.embeddedXMP(in: data),
+               let metadata = try? XMPReader.parse(packet) {
+                embedded = metadata.tags
+            }
+            return .success(Decoded(hash: SHA256.hex(data), format: header.format.rawValue,
+                                    width: header.width, height: header.height, embeddedTags: embedded))
+        } catch let error as ImageDecoder.DecodeError {
+            return .failure(error)
+        } catch {
+            return .failure(.init(reason: "unreadable file", detail: "\(error)"))
+        }
+    }
+}
+
+/// Fixed-size storage that parallel workers fill at distinct indices (raw memory, so
+/// no copy-on-write check races between workers).
+final class ResultBox<T>: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<T?>
+    init(count: Int) {
+        storage = .allocate(capacity: max(count, 1))
+        storage.initialize(repeating: nil)
+    }
+    deinit {
+        _ = storage.deinitialize()
+        storage.deallocate()
+    }
+    subscript(index: Int) -> T? {
+        get { storage[index] }
+        set { storage[index] = newValue }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Ingest
+import TagganCore
+
+/// `taggan ingest SOURCE... --workspace W`
+enum IngestCommand {
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let workspace = URL(fileURLWithPath: try arguments.required("--workspace"))
+        var options = Ingester.Options()
+        if let layout = arguments.value("--layout") {
+            guard let parsed = DatasetLayout(rawValue: layout) else {
+                throw TagganError.usage("taggan ingest: unknown layout '\(layout)' (one of: \(DatasetLayout.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            options.layout = parsed
+        }
+        options.maxPixels = try arguments.integer("--max-pixels", default: options.maxPixels)
+        guard options.maxPixels > 0 else { throw TagganError.usage("taggan ingest: --max-pixels must be positive") }
+        if let text = arguments.value("--split") {
+            guard let rule = Catalog.SplitRule(text) else {
+                throw TagganError.usage("taggan ingest: --split expects three percentages adding to 100, like 80/10/10")
+            }
+            options.splitRule = rule
+        }
+        options.shard = try Shard.parse(arguments.value("--shard"), command: "taggan ingest")
+        let skipped = SkipLog()
+        let sources = arguments.positionals.map { URL(fileURLWithPath: $0) }
+        let summary = try Ingester(workspace: workspace, options: options).run(sources: sources, skipped: skipped)
+        var corpusLines: Int?
+        if let corpus = arguments.value("--export-tag-corpus") {
+            corpusLines = try Catalog(workspace: workspace).exportTagCorpus(to: URL(fileURLWithPath: corpus))
+        }
+        let s = summary.statistics
+        if arguments.json {
+            var object: [String: Any] = [
+                "command": "ingest", "workspace": workspace.path, "files_seen": summary.filesSeen,
+                "files_read": summary.read, "files_unchanged": summary.unchanged, "files_removed": summary.removed,
+                "skipped": skipped.json, "catalog": s, "seconds": summary.seconds,
+            ]
+            if let corpusLines { object["tag_corpus_lines"] = corpusLines }
+            JSONSummary.print(object)
+        } else {
+            print("""
+                ingest: \(summary.filesSeen) files seen, \(summary.read) read, \(summary.unchanged) unchanged, \
+                \(summary.removed) removed; \(skipped.summary)
+                catalog: \(s["images"] ?? 0) images (\(s["files"] ?? 0) files, \(s["aliases"] ?? 0) aliases), \
+                \(s["tagged_images"] ?? 0) tagged, \(s["distinct_tags"] ?? 0) distinct tags, \
+                \(s["tag_assignments"] ?? 0) image-tag pairs
+                split of tagged images: train \(s["split_train"] ?? 0), validation \(s["split_validation"] ?? 0), \
+                test \(s["split_test"] ?? 0)
+                workspace: \(workspace.path)/\(Catalog.fileName) (\(String(format: "%.1f", summary.seconds)) s)
+                """)
+            if let corpusLines { print("tag corpus: \(corpusLines) lines written to \(arguments.value("--export-tag-corpus")!)") }
+        }
+        return 0
+    }
+}
+
+/// `--shard I/N`: process only shard I (0-based) of N.
+enum Shard {
+    static func parse(_ text: String?, command: String) throws -> (index: Int, count: Int)? {
+        guard let text else { return nil }
+        let parts = text.split(separator: "/").map { Int($0) }
+        guard parts.count == 2, let index = parts[0], let count = parts[1], count > 0, index >= 0, index < count else {
+            throw TagganError.usage("\(command): --shard expects I/N with 0 <= I < N, got '\(text)'")
+        }
+        return (index, count)
+    }
+}
