@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash corpora/fetch-all.sh
 swift build -c release --product taggan
 exec .build/release/taggan demo "$@"

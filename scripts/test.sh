@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash corpora/fetch-all.sh
 swift build --build-tests
 swift test --skip-build "$@"
