@@ -101,6 +101,10 @@ let package = Package(
             name: "TagganCoreTests",
             dependencies: ["TagganCore"]),
         .testTarget(
+            name: "IngestTests",
+            dependencies: ["Ingest", "TagganCore"],
+            exclude: ["Fixtures"]),
+        .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),
     ]

@@ -12,6 +12,9 @@ public struct Ingester {
     public struct Options: Sendable {
         public var layout: DatasetLayout?
         public var maxPixels = 50_000_000
+        /// Images whose shorter side is below this are skipped as "too small": 1x1
+        /// tracking pixels and spacers carry nothing to tag.
+        public var minimumSide = 16
         public var splitRule = Catalog.SplitRule()
         /// Process only shard `index` of `count` (a stable hash of each file's key).
         public var shard: (index: Int, count: Int)?
@@ -99,7 +102,7 @@ public struct Ingester {
         let results = ResultBox<Result<Decoded, ImageDecoder.DecodeError>>(count: toRead.count)
         Parallel.forEach(toRead.count, threads: options.threads) { n in
             let (item, reader, _) = items[toRead[n]]
-            results[n] = Self.read(item, reader: reader, decoder: decoder)
+            results[n] = Self.read(item, reader: reader, decoder: decoder, minimumSide: options.minimumSide)
             progress.advance()
         }
         progress.finish()
@@ -181,8 +184,8 @@ public struct Ingester {
         return Stamp(size: size, mtime: mtime, metadataMTime: metadata)
     }
 
-    private static func read(_ item: SourceItem, reader: DatasetReader,
-                             decoder: ImageDecoder) -> Result<Decoded, ImageDecoder.DecodeError> {
+    private static func read(_ item: SourceItem, reader: DatasetReader, decoder: ImageDecoder,
+                             minimumSide: Int) -> Result<Decoded, ImageDecoder.DecodeError> {
         guard reader.isInside(item.imageURL) else {
             return .failure(.init(reason: "path points outside the data set", detail: ""))
         }
@@ -194,6 +197,10 @@ public struct Ingester {
         }
         do {
             let header = try decoder.header(of: data)
+            if min(header.width, header.height) < minimumSide {
+                return .failure(.init(reason: "too small",
+                                      detail: "\(header.width)x\(header.height), below \(minimumSide) px"))
+            }
             // Decoding everything proves the file is whole. A JPEG is checked at 1/8
             // scale: the entropy-coded data is still read to the end.
             _ = try decoder.decode(data, targetShorterSide: header.format == .jpeg ? 1 : nil)

@@ -129,11 +129,13 @@ public final class Catalog {
         let tagRows = try db.prepare("SELECT image_id, tag FROM image_tags ORDER BY image_id, tag")
         while try tagRows.step() { tagsByImage[tagRows.int(0), default: []].append(tagRows.string(1)) }
         let sql = """
-            SELECT i.id, i.hash, MIN(f.key), i.width, i.height, i.split,
-                   (SELECT path FROM files WHERE key = MIN(f.key)), MAX(f.title)
-            FROM images i JOIN files f ON f.image_id = i.id
+            SELECT i.id, i.hash, k.key, i.width, i.height, i.split, f.path, k.title
+            FROM images i
+            JOIN (SELECT image_id, MIN(key) AS key, MAX(title) AS title FROM files GROUP BY image_id) k
+              ON k.image_id = i.id
+            JOIN files f ON f.key = k.key
             \(split == nil ? "" : "WHERE i.split = ?")
-            GROUP BY i.id ORDER BY i.id
+            ORDER BY i.id
             """
         let rows = try db.prepare(sql)
         if let split { rows.bind(split.rawValue) }
