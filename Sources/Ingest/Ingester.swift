@@ -12,8 +12,9 @@ public struct Ingester {
     public struct Options: Sendable {
         public var layout: DatasetLayout?
         public var maxPixels = 50_000_000
-        /// Images whose shorter side is below this are skipped as "too small": 1x1
-        /// tracking pixels and spacers carry nothing to tag.
+        /// Images smaller than this in both directions are skipped as "too small": 1x1
+        /// tracking pixels and spacers carry nothing to tag, while a long thin rule
+        /// (500x10 clip art) is kept.
         public var minimumSide = 16
         public var splitRule = Catalog.SplitRule()
         /// Process only shard `index` of `count` (a stable hash of each file's key).
@@ -197,7 +198,7 @@ public struct Ingester {
         }
         do {
             let header = try decoder.header(of: data)
-            if min(header.width, header.height) < minimumSide {
+            if max(header.width, header.height) < minimumSide {
                 return .failure(.init(reason: "too small",
                                       detail: "\(header.width)x\(header.height), below \(minimumSide) px"))
             }
