@@ -97,6 +97,14 @@ let package = Package(
 
         // MARK: - Tests
 
+        // The libFuzzer target over Ingest's parsers, only with TAGGAN_FUZZ=1 (README).
+    ] + (ProcessInfo.processInfo.environment["TAGGAN_FUZZ"] == nil ? [] : [
+        .executableTarget(
+            name: "IngestFuzz",
+            dependencies: ["Ingest"],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
+    ]) + [
+
         .testTarget(
             name: "TagganCoreTests",
             dependencies: ["TagganCore"]),

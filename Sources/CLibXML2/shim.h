@@ -15,3 +15,13 @@ static inline void taggan_xml_free(void *pointer) {
 static inline const char *taggan_xml_runtime_version(void) {
     return xmlParserVersion;
 }
+
+static void taggan_xml_ignore_error(void *context, const char *message, ...) {
+    (void)context; (void)message;
+}
+
+/// libxml2 prints some errors (encoding conversion failures) through its generic error
+/// handler even with XML_PARSE_NOERROR; taggan reports errors itself, so silence it.
+static inline void taggan_xml_silence_generic_errors(void) {
+    xmlSetGenericErrorFunc(NULL, taggan_xml_ignore_error);
+}

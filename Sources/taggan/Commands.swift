@@ -126,6 +126,15 @@ enum Commands {
             summary: "Measure the vectorised element-wise kernels against scalar loops.",
             options: [OptionSpec(name: "--length", value: "N", help: "vector length (default 4096)")],
             run: KernelBench.run),
+        CommandSpec(
+            words: ["bench", "decode"],
+            summary: "Measure JPEG decode-to-size throughput on a folder of JPEGs.",
+            positionals: "FOLDER", minimumPositionals: 1, maximumPositionals: 1,
+            options: [
+                OptionSpec(name: "--size", value: "N", help: "shorter side after DCT scaling and resizing (default 224; 0: full size, no resize)"),
+                OptionSpec(name: "--threads", value: "N", help: "worker threads (default 1, as djpeg)"),
+            ],
+            run: DecodeBench.run),
     ]
 
     static var topLevelHelp: String {

@@ -66,3 +66,27 @@ enum Shard {
         return (index, count)
     }
 }
+
+/// `taggan bench decode FOLDER`: JPEG decode-to-size throughput.
+enum DecodeBench {
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let folder = URL(fileURLWithPath: arguments.positionals[0])
+        let size = try arguments.integer("--size", default: 224)
+        let threads = try arguments.integer("--threads", default: 1)
+        guard threads > 0 else { throw TagganError.usage("taggan bench decode: --threads must be positive") }
+        let files = ((try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? [])
+            .filter { ["jpg", "jpeg"].contains($0.pathExtension.lowercased()) }
+            .sorted { $0.path < $1.path }
+        guard !files.isEmpty else { throw TagganError.file(folder.path, "no JPEG files") }
+        let result = try DecodeBenchmark.run(files: files, size: size > 0 ? size : nil, threads: threads)
+        if arguments.json {
+            JSONSummary.print(["command": "bench decode", "images": result.images, "size": size, "threads": threads,
+                               "seconds": result.seconds, "images_per_second": result.imagesPerSecond])
+        } else {
+            print(String(format: "decode%@: %d images in %.2f s, %.1f images/s (%d thread%@)",
+                         size > 0 ? " to \(size) px" as NSString : " at full size" as NSString,
+                         result.images, result.seconds, result.imagesPerSecond, threads, threads == 1 ? "" : "s"))
+        }
+        return 0
+    }
+}

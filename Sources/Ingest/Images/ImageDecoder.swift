@@ -138,9 +138,11 @@ public struct ImageDecoder: Sendable {
             }
             let channels = space == Int32(TAGGAN_JPEG_GRAY) ? 1 : (space == Int32(TAGGAN_JPEG_CMYK) ? 4 : 3)
             let width = Int(outW), height = Int(outH)
-            var buffer = [UInt8](repeating: 0, count: width * height * channels)
-            let status = buffer.withUnsafeMutableBufferPointer {
-                taggan_jpeg_read(jpeg, $0.baseAddress, width * channels)
+            // Every byte is written by the decoder (or the buffer is discarded on error).
+            var status: Int32 = 0
+            let buffer = [UInt8](unsafeUninitializedCapacity: width * height * channels) { out, initialised in
+                status = taggan_jpeg_read(jpeg, out.baseAddress, width * channels)
+                initialised = width * height * channels
             }
             guard status == 0 else {
                 throw DecodeError(reason: "truncated or corrupt JPEG", detail: String(cString: taggan_jpeg_error(jpeg)))

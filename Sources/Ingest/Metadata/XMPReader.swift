@@ -65,6 +65,7 @@ public enum XMPReader {
     public static func parse(_ data: Data) throws -> TagMetadata {
         if data.isEmpty { throw ParseError(reason: "empty file", detail: "") }
         if data.count > maxBytes { throw ParseError(reason: "XML too large", detail: "\(data.count) bytes") }
+        taggan_xml_silence_generic_errors()
         let options = Int32(XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue
                             | XML_PARSE_NOWARNING.rawValue | XML_PARSE_NOCDATA.rawValue)
         let document: xmlDocPtr? = data.withUnsafeBytes { raw in
