@@ -107,6 +107,12 @@ enum Commands {
             ],
             notBuiltYet: "issue 7, Eval"),
         CommandSpec(
+            words: ["merge"],
+            summary: "Join the catalogs of shard workspaces (made with --shard I/N) into one.",
+            positionals: "SHARD_WORKSPACE...", minimumPositionals: 1, maximumPositionals: nil,
+            options: [OptionSpec(name: "--workspace", value: "W", help: "the workspace to merge into", required: true)],
+            run: MergeCommand.run),
+        CommandSpec(
             words: ["demo"],
             summary: "Run the whole pipeline on the bundled default data.",
             options: [

@@ -90,3 +90,22 @@ enum DecodeBench {
         return 0
     }
 }
+
+/// `taggan merge --workspace W SHARD...`: joins shard workspaces' catalogs.
+enum MergeCommand {
+    static func run(_ arguments: ParsedArguments) throws -> Int32 {
+        let workspace = URL(fileURLWithPath: try arguments.required("--workspace"))
+        let catalog = try Catalog(workspace: workspace)
+        for shard in arguments.positionals {
+            try catalog.merge(from: URL(fileURLWithPath: shard))
+            Log.info("merge: \(shard) merged")
+        }
+        let s = try catalog.statistics()
+        if arguments.json {
+            JSONSummary.print(["command": "merge", "workspace": workspace.path, "shards": arguments.positionals.count, "catalog": s])
+        } else {
+            print("merge: \(arguments.positionals.count) shards into \(workspace.path): \(s["images"] ?? 0) images, \(s["tagged_images"] ?? 0) tagged, \(s["distinct_tags"] ?? 0) distinct tags")
+        }
+        return 0
+    }
+}

@@ -41,7 +41,7 @@ struct Run {
 
 @Suite("taggan command line")
 struct CommandLineTests {
-    static let commands = ["ingest", "vectors train", "vectors eval", "vectors nearest", "features",
+    static let commands = ["ingest", "merge", "vectors train", "vectors eval", "vectors nearest", "features",
                            "train", "eval", "annotate", "demo", "doctor", "bench kernels"]
 
     @Test func topLevelHelpListsEveryCommand() throws {

@@ -266,3 +266,32 @@ struct DatasetTests {
         #expect(lines == ["beach sea", "forest"])
     }
 }
+
+@Suite("Merging shard catalogs")
+struct MergeTests {
+    @Test func mergedShardsEqualOneRun() throws {
+        let data = TemporaryFolder()
+        for (n, name) in ["baseline.jpg", "progressive.jpg", "gray.jpg", "rgb8.png", "palette.png", "cmyk.jpg"].enumerated() {
+            try data.write("s/\(n)-\(name)", try Fixtures.data(name))
+            try data.write("s/\(n)-\(name).xmp", DatasetTests.sidecar(["tag\(n % 3)", "shared"]))
+        }
+        try data.link("s/alias.png", to: "3-rgb8.png")
+        let root = data.url.appendingPathComponent("s")
+        func run(_ workspace: URL, shard: (Int, Int)?) throws {
+            var options = Ingester.Options()
+            options.shard = shard
+            _ = try Ingester(workspace: workspace, options: options).run(sources: [root], skipped: SkipLog())
+        }
+        let whole = TemporaryFolder()
+        try run(whole.url, shard: nil)
+        let merged = TemporaryFolder()
+        let shards = (0..<3).map { _ in TemporaryFolder() }
+        for (index, shard) in shards.enumerated() { try run(shard.url, shard: (index, 3)) }
+        let catalog = try Catalog(workspace: merged.url)
+        for shard in shards.reversed() { try catalog.merge(from: shard.url) }
+        let expected = try Catalog(workspace: whole.url)
+        #expect(try catalog.images() == expected.images())
+        #expect(try catalog.statistics() == expected.statistics())
+        #expect(throws: TagganError.self) { try catalog.merge(from: data.url) }
+    }
+}

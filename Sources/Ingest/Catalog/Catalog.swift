@@ -225,3 +225,35 @@ public final class Catalog {
         return lines.count
     }
 }
+
+// MARK: - Merging shards
+
+extension Catalog {
+    /// Adds everything another catalog holds (a shard's workspace) to this one: images,
+    /// files, tags, concepts and stage records. Ids are content hashes, so the same
+    /// image met in two shards is one row, and merging shards in any order gives the
+    /// catalog one unsharded run would have built. One transaction.
+    public func merge(from other: URL) throws {
+        let path = other.appendingPathComponent(Catalog.fileName).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TagganError.file(path, "no catalog to merge")
+        }
+        let quoted = path.replacingOccurrences(of: "'", with: "''")
+        try db.execute("ATTACH DATABASE '\(quoted)' AS shard")
+        defer { try? db.execute("DETACH DATABASE shard") }
+        try db.transaction {
+            try db.execute("""
+                INSERT OR IGNORE INTO images SELECT * FROM shard.images;
+                INSERT OR REPLACE INTO files SELECT * FROM shard.files;
+                INSERT OR IGNORE INTO tags(name) SELECT name FROM shard.tags;
+                DELETE FROM file_tags WHERE key IN (SELECT key FROM shard.files);
+                INSERT OR IGNORE INTO file_tags(key, tag_id, raw)
+                    SELECT ft.key, t.id, ft.raw FROM shard.file_tags ft
+                    JOIN shard.tags st ON st.id = ft.tag_id JOIN tags t ON t.name = st.name;
+                DELETE FROM concepts WHERE key IN (SELECT key FROM shard.files);
+                INSERT OR REPLACE INTO concepts SELECT * FROM shard.concepts;
+                INSERT OR REPLACE INTO stages SELECT * FROM shard.stages;
+                """)
+        }
+    }
+}
