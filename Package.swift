@@ -113,6 +113,9 @@ let package = Package(
             dependencies: ["Ingest", "TagganCore"],
             exclude: ["Fixtures"]),
         .testTarget(
+            name: "EvalTests",
+            dependencies: ["Eval", "TagganCore"]),
+        .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),
     ]
