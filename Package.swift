@@ -114,7 +114,7 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(
             name: "EvalTests",
-            dependencies: ["Eval", "TagganCore"]),
+            dependencies: ["Eval", "Ingest", "TagganCore"]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),
