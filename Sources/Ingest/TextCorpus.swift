@@ -30,7 +30,7 @@ public struct TextCorpus: SentenceSource {
         public let range: Range<Int>
     }
 
-    public static let maximumSentenceWords = 10_000
+    public static var maximumSentenceWords: Int { 10_000 }
 
     public let segments: [Segment]
     public let layout: Layout
@@ -199,10 +199,10 @@ public struct TextTokenizer {
         return result
     }
 
-    /// ASCII classes: 0 separator, 1 letter or digit (lowercase form in `asciiLower`), 2 apostrophe.
-    private static let asciiClass: [UInt8] = (0..<128).map { code -> UInt8 in
-        let c = UInt8(code)
-        if (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) { return 1 }
+    /// ASCII classes: 0 separator, 1 letter or digit, 2 apostrophe.
+    @inline(__always)
+    private static func asciiClass(_ c: UInt8) -> UInt8 {
+        if (c &- 0x30) < 10 || ((c | 0x20) &- 0x61) < 26 { return 1 }
         return c == 0x27 ? 2 : 0
     }
 
@@ -214,7 +214,7 @@ public struct TextTokenizer {
         while i < n {
             let byte = line[i]
             if byte < 0x80 {
-                switch Self.asciiClass[Int(byte)] {
+                switch Self.asciiClass(byte) {
                 case 1:
                     appendWordBytes(byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
                 case 2:

@@ -9,7 +9,23 @@ import TagganCore
 /// BENCHMARKS.md compare them with the classic per-pair loop).
 enum RowKernels {
     typealias Lanes = VectorKernels.Lanes
-    static let width = VectorKernels.width
+    /// A computed constant: a `static let` here (or VectorKernels.width, inlined from
+    /// another module) costs a swift_once call on every use inside these loops.
+    @inline(__always) static var width: Int { 16 }
+
+    /// a . b over padded rows (two accumulators hide the add latency).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Float {
+        var s0 = Lanes(), s1 = Lanes()
+        var i = 0
+        while i + 2 * width <= n {
+            s0 = s0 + load(a, i) * load(b, i)
+            s1 = s1 + load(a, i + width) * load(b, i + width)
+            i += 2 * width
+        }
+        if i < n { s0 = s0 + load(a, i) * load(b, i) }
+        return (s0 + s1).sum()
+    }
 
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ i: Int) -> Lanes {
@@ -69,7 +85,7 @@ enum RowKernels {
             t += 4
         }
         while t < count {
-            scores[t] = VectorKernels.dot(a, rows[t], count: n)
+            scores[t] = dot(a, rows[t], count: n)
             t += 1
         }
     }

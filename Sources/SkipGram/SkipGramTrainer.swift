@@ -159,7 +159,8 @@ public final class SkipGramModel: @unchecked Sendable {
         let root = SeededRandom(seed: options.seed)
         Parallel.forEachChunk(parts.count, threads: parts.count) { _, range in
             for part in range {
-                let worker = Worker(model: self, random: root.split(stream: UInt64(part)), shared: shared)
+                var worker = Worker(model: self, random: root.split(stream: UInt64(part)), shared: shared)
+                defer { worker.release() }
                 do {
                     try worker.run(parts[part])
                 } catch {
@@ -210,8 +211,10 @@ final class SharedProgress: Sendable {
     }
 }
 
-/// One thread's training state: its random stream and scratch buffers, allocated once.
-final class Worker {
+/// One thread's training state: its random stream and scratch buffers, allocated once
+/// (`release()` frees them). A struct, so that the hot loops' accesses to its random
+/// state need no run-time exclusivity checks, as a class's stored properties would.
+struct Worker {
     let model: SkipGramModel
     var random: SeededRandom
     let shared: SharedProgress
@@ -222,7 +225,9 @@ final class Worker {
     let sigmoid = SigmoidTable()
     let exactSigmoid: Bool
 
-    var ids: [Int32] = []
+    /// The current sentence's word ids after sub-sampling.
+    var ids = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
+    var idsCapacity = 1024
     /// Per-pair gradient for the input row (classic), or one row per context (batched).
     let accumulated: UnsafeMutablePointer<Float>
     // Batched: context rows, target rows, labels, scores/gradients.
@@ -253,33 +258,35 @@ final class Worker {
         gradients = .allocate(capacity: contexts * max(maxTargets, 1))
     }
 
-    deinit {
-        accumulated.deallocate(); contextRows.deallocate(); targetRows.deallocate()
+    func release() {
+        ids.deallocate(); accumulated.deallocate(); contextRows.deallocate(); targetRows.deallocate()
         labels.deallocate(); clipSkips.deallocate(); gradients.deallocate()
     }
 
-    func run(_ part: any SentenceSource) throws {
+    mutating func run(_ part: any SentenceSource) throws {
         let vocabulary = model.vocabulary
         let keep = model.keepThreshold
         var read = 0, reported = 0
         for _ in 0..<model.options.epochs {
             try part.forEachSentence { sentence in
                 if shared.isStopped { throw CancellationError() }
-                if ids.count < sentence.count { ids = [Int32](repeating: 0, count: sentence.count) }
+                if idsCapacity < sentence.count {
+                    ids.deallocate()
+                    idsCapacity = sentence.count
+                    ids = .allocate(capacity: idsCapacity)
+                }
                 var n = 0
-                ids.withUnsafeMutableBufferPointer { ids in
-                    for t in 0..<sentence.count {
-                        let id = vocabulary.id(bytes: sentence[t])
-                        if id < 0 { continue }
-                        read += 1
-                        if random.next() >> 32 >= keep[id] { continue }
-                        ids[n] = Int32(id)
-                        n += 1
-                    }
-                    switch model.options.algorithm {
-                    case .classic: trainClassic(ids.baseAddress!, count: n)
-                    case .batched: trainBatched(ids.baseAddress!, count: n)
-                    }
+                for t in 0..<sentence.count {
+                    let id = vocabulary.id(bytes: sentence[t])
+                    if id < 0 { continue }
+                    read += 1
+                    if random.next() >> 32 >= keep[id] { continue }
+                    ids[n] = Int32(id)
+                    n += 1
+                }
+                switch model.options.algorithm {
+                case .classic: trainClassic(ids, count: n)
+                case .batched: trainBatched(ids, count: n)
                 }
                 if read - reported >= 10_000 {
                     alpha = shared.add(read - reported, start: startAlpha)
@@ -301,48 +308,24 @@ final class Worker {
         return alpha * (label - sigmoid(f))
     }
 
-    func trainClassic(_ ids: UnsafeMutablePointer<Int32>, count n: Int) {
-        let input = model.input, stride = self.stride
-        let negative = model.options.negative
+    /// word2vec's loop: every (context, centre) pair draws its own negatives.
+    mutating func trainClassic(_ ids: UnsafeMutablePointer<Int32>, count n: Int) {
+        let input = model.input
         for i in 0..<n {
             let centre = Int(ids[i])
             let span = window - random.index(below: window)
             let low = max(0, i - span), high = min(n - 1, i + span)
             if low > high { continue }
             for j in low...high where j != i {
-                let l1 = input + Int(ids[j]) * stride
-                accumulated.initialize(repeating: 0, count: stride)
-                if let tree = model.outputHierarchical {
-                    for d in model.codeStart[centre] ..< model.codeStart[centre + 1] {
-                        let l2 = tree + Int(model.codePoints[d]) * stride
-                        let f = VectorKernels.dot(l1, l2, count: stride)
-                        guard let g = gradient(label: 1 - model.codeBits[d], score: f, skipWhenSaturated: true) else { continue }
-                        RowKernels.pairUpdate(g, input: l1, output: l2, accumulated: accumulated, count: stride)
-                    }
-                }
-                if let output = model.outputNegative {
-                    for d in 0...negative {
-                        let target: Int, label: Float
-                        if d == 0 {
-                            target = centre; label = 1
-                        } else {
-                            target = model.noise.draw(&random); label = 0
-                            if target == centre { continue }
-                        }
-                        let l2 = output + target * stride
-                        let f = VectorKernels.dot(l1, l2, count: stride)
-                        let g = gradient(label: label, score: f, skipWhenSaturated: false)!
-                        RowKernels.pairUpdate(g, input: l1, output: l2, accumulated: accumulated, count: stride)
-                    }
-                }
-                RowKernels.add(accumulated, to: l1, count: stride)
+                let targets = chooseTargets(centre: centre)
+                updatePair(input: input + Int(ids[j]) * stride, targets: targets)
             }
         }
     }
 
-    func trainBatched(_ ids: UnsafeMutablePointer<Int32>, count n: Int) {
-        let input = model.input, stride = self.stride
-        let negative = model.options.negative
+    /// Ji et al.: the context words of one centre word share one draw of negatives.
+    mutating func trainBatched(_ ids: UnsafeMutablePointer<Int32>, count n: Int) {
+        let input = model.input
         for i in 0..<n {
             let centre = Int(ids[i])
             let span = window - random.index(below: window)
@@ -355,52 +338,83 @@ final class Worker {
                 }
             }
             if contexts == 0 { continue }
-            var targets = 0
-            if let tree = model.outputHierarchical {
-                for d in model.codeStart[centre] ..< model.codeStart[centre + 1] {
-                    targetRows[targets] = tree + Int(model.codePoints[d]) * stride
-                    labels[targets] = 1 - model.codeBits[d]
-                    clipSkips[targets] = true
-                    targets += 1
-                }
+            updateShared(contexts: contexts, targets: chooseTargets(centre: centre))
+        }
+    }
+
+    /// Fills `targetRows`, `labels` and `clipSkips` with the output rows that predict
+    /// `centre`: its Huffman path (hierarchical softmax), then the centre word itself and
+    /// `negative` noise words (a noise draw equal to the centre is dropped, as word2vec
+    /// does). Returns how many.
+    @inline(__always)
+    mutating func chooseTargets(centre: Int) -> Int {
+        let stride = self.stride
+        var targets = 0
+        if let tree = model.outputHierarchical {
+            for d in model.codeStart[centre] ..< model.codeStart[centre + 1] {
+                targetRows[targets] = tree + Int(model.codePoints[d]) * stride
+                labels[targets] = 1 - model.codeBits[d]
+                clipSkips[targets] = true
+                targets += 1
             }
-            if let output = model.outputNegative {
-                targetRows[targets] = output + centre * stride
-                labels[targets] = 1
+        }
+        if let output = model.outputNegative {
+            targetRows[targets] = output + centre * stride
+            labels[targets] = 1
+            clipSkips[targets] = false
+            targets += 1
+            for _ in 0..<model.options.negative {
+                let target = model.noise.draw(&random)
+                if target == centre { continue }
+                targetRows[targets] = output + target * stride
+                labels[targets] = 0
                 clipSkips[targets] = false
                 targets += 1
-                for _ in 0..<negative {
-                    let target = model.noise.draw(&random)
-                    if target == centre { continue }
-                    targetRows[targets] = output + target * stride
-                    labels[targets] = 0
-                    clipSkips[targets] = false
-                    targets += 1
-                }
             }
-            // Scores S = A B^T (contexts x targets), turned into gradients in place.
-            for c in 0..<contexts {
-                let row = gradients + c * targets
-                RowKernels.dots(contextRows[c], targetRows, count: targets, into: row, length: stride)
-                for t in 0..<targets {
-                    row[t] = gradient(label: labels[t], score: row[t], skipWhenSaturated: clipSkips[t]) ?? 0
-                }
-            }
-            // Input updates from the old output rows: dA = G B.
-            for c in 0..<contexts {
-                let delta = accumulated + c * stride
-                delta.initialize(repeating: 0, count: stride)
-                RowKernels.combine(targetRows, count: targets, coefficients: gradients + c * targets,
-                                   coefficientStride: 1, into: delta, length: stride)
-            }
-            // Output updates from the old input rows: B += G^T A.
+        }
+        return targets
+    }
+
+    /// One SGD step for one input row against `targets` output rows (in `targetRows`):
+    /// each output row moves by g * input at once; the input row moves by the sum of
+    /// g * (old output row) at the end.
+    @inline(__always)
+    func updatePair(input l1: UnsafeMutablePointer<Float>, targets: Int) {
+        accumulated.initialize(repeating: 0, count: stride)
+        for t in 0..<targets {
+            let l2 = targetRows[t]
+            let f = RowKernels.dot(l1, l2, count: stride)
+            guard let g = gradient(label: labels[t], score: f, skipWhenSaturated: clipSkips[t]) else { continue }
+            RowKernels.pairUpdate(g, input: l1, output: l2, accumulated: accumulated, count: stride)
+        }
+        RowKernels.add(accumulated, to: l1, count: stride)
+    }
+
+    /// One SGD step for `contexts` input rows (in `contextRows`, A) against the same
+    /// `targets` output rows (B), all from the old values:
+    /// G = alpha * (Y - sigma(A B^T)), A += G B, B += G^T A.
+    @inline(__always)
+    func updateShared(contexts: Int, targets: Int) {
+        let stride = self.stride
+        for c in 0..<contexts {
+            let row = gradients + c * targets
+            RowKernels.dots(contextRows[c], targetRows, count: targets, into: row, length: stride)
             for t in 0..<targets {
-                RowKernels.combine(contextRows, count: contexts, coefficients: gradients + t,
-                                   coefficientStride: targets, into: targetRows[t], length: stride)
+                row[t] = gradient(label: labels[t], score: row[t], skipWhenSaturated: clipSkips[t]) ?? 0
             }
-            for c in 0..<contexts {
-                RowKernels.add(accumulated + c * stride, to: contextRows[c], count: stride)
-            }
+        }
+        for c in 0..<contexts {
+            let delta = accumulated + c * stride
+            delta.initialize(repeating: 0, count: stride)
+            RowKernels.combine(targetRows, count: targets, coefficients: gradients + c * targets,
+                               coefficientStride: 1, into: delta, length: stride)
+        }
+        for t in 0..<targets {
+            RowKernels.combine(contextRows, count: contexts, coefficients: gradients + t,
+                               coefficientStride: targets, into: targetRows[t], length: stride)
+        }
+        for c in 0..<contexts {
+            RowKernels.add(accumulated + c * stride, to: contextRows[c], count: stride)
         }
     }
 }
@@ -409,8 +423,8 @@ final class Worker {
 /// does (its EXP_TABLE), here with 4096 cells, each holding sigma at the cell's centre:
 /// absolute error below 4e-4.
 struct SigmoidTable {
-    static let limit: Float = 6
-    static let size = 4096
+    static var limit: Float { 6 }
+    static var size: Int { 4096 }
     static let values: [Float] = (0..<size).map { i in
         let x = (Double(i) + 0.5) / Double(size) * 2 * Double(limit) - Double(limit)
         return Float(1 / (1 + Foundation.exp(-x)))

@@ -30,24 +30,26 @@ public enum Word2VecFile {
             throw TagganError.file(path, "cannot write the word '\(word)': words must be non-empty without spaces or newlines")
         }
         try AtomicFile.write(to: URL(fileURLWithPath: path)) { handle in
-            var out = Data()
-            out.reserveCapacity(1 << 20)
-            out.append(contentsOf: Array("\(vectors.count) \(vectors.dimension)\n".utf8))
+            var out: [UInt8] = []
+            out.reserveCapacity(1 << 21)
+            out.append(contentsOf: "\(vectors.count) \(vectors.dimension)\n".utf8)
             let dimension = vectors.dimension
             try vectors.values.withUnsafeBufferPointer { values in
                 for (row, word) in vectors.words.enumerated() {
-                    out.append(contentsOf: Array(word.utf8))
+                    out.append(contentsOf: word.utf8)
                     let slice = UnsafeBufferPointer(rebasing: values[row * dimension ..< (row + 1) * dimension])
                     switch format {
                     case .binary:
                         out.append(0x20)
-                        for value in slice {
-                            withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-                        }
+                        #if _endian(big)
+                        for value in slice { withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+                        #else
+                        out.append(contentsOf: UnsafeRawBufferPointer(slice))
+                        #endif
                     case .text:
                         for value in slice {
                             out.append(0x20)
-                            out.append(contentsOf: Array(value.description.utf8))
+                            out.append(contentsOf: value.description.utf8)
                         }
                     }
                     out.append(0x0A)
@@ -111,13 +113,18 @@ public enum Word2VecFile {
             return try parseText(rows: nil, dimension: fields.count - 1, firstLine: 1)
         }
 
-        /// A text row holds only number characters after the word; binary floats do not.
+        /// A text row holds only number characters between the word and the line's end;
+        /// the first binary float almost never does.
         func looksBinary(dimension: Int) -> Bool {
             var i = position
             while i < bytes.count && bytes[i] != 0x20 && bytes[i] != 0x0A { i += 1 }
             let end = min(bytes.count, i + 1 + dimension * 4)
-            let textual = Set(Array("0123456789+-.eEinfaINFA \t\r\n".utf8))
-            for j in min(i + 1, end) ..< end where !textual.contains(bytes[j]) { return true }
+            let textual = Set(Array("0123456789+-.eEinfaINFA \t\r".utf8))
+            var j = min(i + 1, end)
+            while j < end && bytes[j] != 0x0A {
+                if !textual.contains(bytes[j]) { return true }
+                j += 1
+            }
             return false
         }
 
