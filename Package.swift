@@ -51,7 +51,11 @@ let package = Package(
             name: "Ingest",
             dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
             swiftSettings: releaseOnly),
-        .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
+        // Skip-gram training is ~100x slower unoptimised, too slow for the tests that train
+        // on real text; debug builds of SkipGram are optimised but keep bounds checks.
+        .target(
+            name: "SkipGram", dependencies: ["TagganCore"],
+            swiftSettings: releaseOnly + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Features", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
         .target(name: "TagGAN", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
         .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
@@ -115,6 +119,10 @@ let package = Package(
         .testTarget(
             name: "EvalTests",
             dependencies: ["Eval", "Ingest", "TagganCore"]),
+        .testTarget(
+            name: "SkipGramTests",
+            dependencies: ["SkipGram", "Ingest", "TagganCore", "taggan"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),
