@@ -157,10 +157,15 @@ public final class SkipGramModel: @unchecked Sendable {
         let errors = ErrorBox()
         let started = DispatchTime.now().uptimeNanoseconds
         let root = SeededRandom(seed: options.seed)
-        Parallel.forEachChunk(parts.count, threads: parts.count) { _, range in
-            for part in range {
+        // One thread per part, all running at once even beyond the core count (as
+        // word2vec's pthreads): the shared learning-rate schedule assumes the parts
+        // progress together, which a pool of core-count width would not give.
+        let finished = DispatchGroup()
+        for part in parts.indices {
+            finished.enter()
+            let thread = Thread { [self] in
                 var worker = Worker(model: self, random: root.split(stream: UInt64(part)), shared: shared)
-                defer { worker.release() }
+                defer { worker.release(); finished.leave() }
                 do {
                     try worker.run(parts[part])
                 } catch {
@@ -168,7 +173,10 @@ public final class SkipGramModel: @unchecked Sendable {
                     shared.stop()
                 }
             }
+            thread.stackSize = 1 << 22
+            thread.start()
         }
+        finished.wait()
         if let error = errors.first { throw error }
         progress?.finish()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
