@@ -47,6 +47,16 @@ for algorithm in $ALGORITHMS; do
     evaluate "$OUT/taggan-$algorithm.bin" > "$OUT/taggan-$algorithm.eval.json"
     RESULT[taggan-$algorithm]=1
 done
+# Interoperability: gensim must read taggan's word2vec file with the same words and values.
+first="${ALGORITHMS%% *}"
+"$TAGGAN" vectors nearest "$OUT/taggan-$first.bin" king -k 3 >/dev/null
+"$VENV/bin/python" - "$OUT/taggan-$first.bin" <<'PY' >&2
+import sys
+from gensim.models import KeyedVectors
+kv = KeyedVectors.load_word2vec_format(sys.argv[1], binary=True)
+print(f"gensim reads taggan's file: {len(kv)} words x {kv.vector_size}; near 'king':",
+      ", ".join(w for w, _ in kv.most_similar("king", topn=5)))
+PY
 GENSIM_RUNS=(LineSentence)
 [[ "${GENSIM_CORPUS_FILE:-0}" == 1 ]] && GENSIM_RUNS+=(corpus_file)
 for input in "${GENSIM_RUNS[@]}"; do

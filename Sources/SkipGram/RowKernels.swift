@@ -5,8 +5,8 @@ import TagganCore
 ///
 /// These are a few context rows against a few output rows (at most ~2*window by
 /// negative+1): far too small for a BLAS call to pay for its setup, so they are SIMD
-/// loops that keep partial results in registers (bench/skipgram.sh and the notes in
-/// BENCHMARKS.md compare them with the classic per-pair loop).
+/// loops that keep partial results in registers (BENCHMARKS.md: measured against the
+/// same update through sgemm). The classic loop uses them too, with one context row.
 enum RowKernels {
     typealias Lanes = VectorKernels.Lanes
     /// A computed constant: a `static let` here (or VectorKernels.width, inlined from
@@ -35,21 +35,6 @@ enum RowKernels {
     @inline(__always)
     static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
         UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Lanes.self)
-    }
-
-    /// The classic word2vec step for one (input, output) pair, in one pass over the row:
-    /// accumulated += g * output (with the old output row), then output += g * input.
-    @inline(__always)
-    static func pairUpdate(_ g: Float, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-                           accumulated: UnsafeMutablePointer<Float>, count n: Int) {
-        let vg = Lanes(repeating: g)
-        var i = 0
-        while i < n {
-            let o = load(UnsafePointer(output), i)
-            store(load(UnsafePointer(accumulated), i) + vg * o, accumulated, i)
-            store(o + vg * load(input, i), output, i)
-            i += width
-        }
     }
 
     /// y[i] += x[i] (padded rows).

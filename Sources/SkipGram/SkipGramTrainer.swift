@@ -157,10 +157,15 @@ public final class SkipGramModel: @unchecked Sendable {
         let errors = ErrorBox()
         let started = DispatchTime.now().uptimeNanoseconds
         let root = SeededRandom(seed: options.seed)
-        Parallel.forEachChunk(parts.count, threads: parts.count) { _, range in
-            for part in range {
+        // One thread per part, all running at once even beyond the core count (as
+        // word2vec's pthreads): the shared learning-rate schedule assumes the parts
+        // progress together, which a pool of core-count width would not give.
+        let finished = DispatchGroup()
+        for part in parts.indices {
+            finished.enter()
+            let thread = Thread { [self] in
                 var worker = Worker(model: self, random: root.split(stream: UInt64(part)), shared: shared)
-                defer { worker.release() }
+                defer { worker.release(); finished.leave() }
                 do {
                     try worker.run(parts[part])
                 } catch {
@@ -168,7 +173,10 @@ public final class SkipGramModel: @unchecked Sendable {
                     shared.stop()
                 }
             }
+            thread.stackSize = 1 << 22
+            thread.start()
         }
+        finished.wait()
         if let error = errors.first { throw error }
         progress?.finish()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
@@ -228,7 +236,7 @@ struct Worker {
     /// The current sentence's word ids after sub-sampling.
     var ids = UnsafeMutablePointer<Int32>.allocate(capacity: 1024)
     var idsCapacity = 1024
-    /// Per-pair gradient for the input row (classic), or one row per context (batched).
+    /// One gradient row per context word (dA).
     let accumulated: UnsafeMutablePointer<Float>
     // Batched: context rows, target rows, labels, scores/gradients.
     let contextRows: UnsafeMutablePointer<UnsafeMutablePointer<Float>>
@@ -308,7 +316,10 @@ struct Worker {
         return alpha * (label - sigmoid(f))
     }
 
-    /// word2vec's loop: every (context, centre) pair draws its own negatives.
+    /// word2vec's loop: every (context, centre) pair draws its own negatives and is
+    /// applied at once. The pair's scores are all taken before its output rows move, as in
+    /// word2vec (the input row only moves at the end of the pair), except that a noise
+    /// word drawn twice for one pair sees the old row both times.
     mutating func trainClassic(_ ids: UnsafeMutablePointer<Int32>, count n: Int) {
         let input = model.input
         for i in 0..<n {
@@ -318,7 +329,8 @@ struct Worker {
             if low > high { continue }
             for j in low...high where j != i {
                 let targets = chooseTargets(centre: centre)
-                updatePair(input: input + Int(ids[j]) * stride, targets: targets)
+                contextRows[0] = input + Int(ids[j]) * stride
+                updateShared(contexts: 1, targets: targets)
             }
         }
     }
@@ -373,21 +385,6 @@ struct Worker {
             }
         }
         return targets
-    }
-
-    /// One SGD step for one input row against `targets` output rows (in `targetRows`):
-    /// each output row moves by g * input at once; the input row moves by the sum of
-    /// g * (old output row) at the end.
-    @inline(__always)
-    func updatePair(input l1: UnsafeMutablePointer<Float>, targets: Int) {
-        accumulated.initialize(repeating: 0, count: stride)
-        for t in 0..<targets {
-            let l2 = targetRows[t]
-            let f = RowKernels.dot(l1, l2, count: stride)
-            guard let g = gradient(label: labels[t], score: f, skipWhenSaturated: clipSkips[t]) else { continue }
-            RowKernels.pairUpdate(g, input: l1, output: l2, accumulated: accumulated, count: stride)
-        }
-        RowKernels.add(accumulated, to: l1, count: stride)
     }
 
     /// One SGD step for `contexts` input rows (in `contextRows`, A) against the same

@@ -82,12 +82,8 @@ struct GradientTests {
             worker.labels[t] = Float(labels[t])
             worker.clipSkips[t] = false
         }
-        if batched {
-            for (c, context) in contexts.enumerated() { worker.contextRows[c] = model.input + context * stride }
-            worker.updateShared(contexts: contexts.count, targets: targets.count)
-        } else {
-            worker.updatePair(input: model.input + contexts[0] * stride, targets: targets.count)
-        }
+        for (c, context) in contexts.enumerated() { worker.contextRows[c] = model.input + context * stride }
+        worker.updateShared(contexts: contexts.count, targets: targets.count)
         let alpha = Double(worker.alpha)
         let stepInput = zip(snapshot(model.input), input).map { ($0 - $1) / -alpha }
         let stepOutput = zip(snapshot(model.outputNegative!), output).map { ($0 - $1) / -alpha }
@@ -100,6 +96,7 @@ struct GradientTests {
         for r in 0..<rows { for p in d..<stride { #expect(model.input[r * stride + p] == 0) } }
     }
 
+    /// The classic loop's step: one context word against its own targets.
     @Test func classicPairUpdateIsTheNegativeGradientStep() throws { try check(batched: false) }
 
     @Test func batchedSharedUpdateIsTheNegativeGradientStep() throws { try check(batched: true) }

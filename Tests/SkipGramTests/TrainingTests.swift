@@ -21,7 +21,7 @@ struct TrainingTests {
     }
 
     static func train(_ path: String, algorithm: TrainingAlgorithm, threads: Int = 1, epochs: Int = 5,
-                      dimension: Int = 50, seed: UInt64 = 1) throws -> WordVectors {
+                      dimension: Int = 50, seed: UInt64 = 1, hierarchical: Bool = false) throws -> WordVectors {
         let corpus = try TextCorpus(paths: [path])
         let vocabulary = try Vocabulary(counting: corpus, minCount: 5, threads: threads)
         var options = TrainingOptions()
@@ -30,6 +30,10 @@ struct TrainingTests {
         options.threads = threads
         options.seed = seed
         options.algorithm = algorithm
+        if hierarchical {
+            options.hierarchicalSoftmax = true
+            options.negative = 0
+        }
         let model = try SkipGramModel(vocabulary: vocabulary, options: options)
         let report = try model.train(on: corpus)
         #expect(report.words == epochs * vocabulary.trainingTokens)
@@ -51,6 +55,16 @@ struct TrainingTests {
         #expect(north != nil && north! <= 3, "'south' ranks \(north.map(String.init) ?? "beyond 10") near 'north'")
         let colours = try ["yellow", "blue", "green"].compactMap { try Self.rank(of: $0, near: "red", in: vectors) }
         #expect(colours.contains { $0 <= 5 }, "colours near 'red' rank \(colours)")
+    }
+
+    @Test func hierarchicalSoftmaxAloneLearnsToo() throws {
+        let folder = try TemporaryFolder()
+        let vectors = try Self.train(Self.slice(folder, bytes: 2_000_000), algorithm: .batched, threads: 2,
+                                     hierarchical: true)
+        let north = try Self.rank(of: "south", near: "north", in: vectors)
+        #expect(north != nil && north! <= 3, "'south' ranks \(north.map(String.init) ?? "beyond 10") near 'north'")
+        let two = try Self.rank(of: "three", near: "two", in: vectors)
+        #expect(two != nil && two! <= 5, "'three' ranks \(two.map(String.init) ?? "beyond 10") near 'two'")
     }
 
     @Test(arguments: TrainingAlgorithm.allCases)
