@@ -52,7 +52,10 @@ let package = Package(
             dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
             swiftSettings: releaseOnly),
         .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
-        .target(name: "Features", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
+        // Optimised in debug builds too: the conv net's kernels are Swift loops that run
+        // ~100x slower unoptimised, which would make the parity tests take minutes.
+        .target(name: "Features", dependencies: ["TagganCore"],
+                swiftSettings: releaseOnly + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "TagGAN", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
         .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
 
@@ -115,6 +118,10 @@ let package = Package(
         .testTarget(
             name: "EvalTests",
             dependencies: ["Eval", "TagganCore"]),
+        .testTarget(
+            name: "FeaturesTests",
+            dependencies: ["Features", "TagganCore", "Ingest"],  // Ingest: the decode + preprocess test only
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),
