@@ -29,6 +29,11 @@ let releaseOnly: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"] + releaseTargetCPU(), .when(configuration: .release)),
 ]
 
+/// For the stages whose hot loops are Swift code (skip-gram updates, convolutions):
+/// unoptimised they run ~100x slower, which would make the tests that train on real text
+/// or run the real network take many minutes. Debug builds keep their bounds checks.
+let optimisedInDebug: [SwiftSetting] = releaseOnly + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "taggan",
     products: [
@@ -51,12 +56,9 @@ let package = Package(
             name: "Ingest",
             dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
             swiftSettings: releaseOnly),
-        // Skip-gram training is ~100x slower unoptimised, too slow for the tests that train
-        // on real text; debug builds of SkipGram are optimised but keep bounds checks.
-        .target(
-            name: "SkipGram", dependencies: ["TagganCore"],
-            swiftSettings: releaseOnly + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "Features", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
+        // SkipGram and Features are optimised in debug builds too (see `optimisedInDebug`).
+        .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
+        .target(name: "Features", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
         .target(name: "TagGAN", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
         .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
 
@@ -123,6 +125,10 @@ let package = Package(
             name: "SkipGramTests",
             dependencies: ["SkipGram", "Ingest", "TagganCore", "taggan"],
             resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "FeaturesTests",
+            dependencies: ["Features", "TagganCore", "Ingest"],  // Ingest: the decode + preprocess test only
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),

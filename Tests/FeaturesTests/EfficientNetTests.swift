@@ -1,0 +1,195 @@
+import Foundation
+import Testing
+@testable import Features
+import Ingest
+import TagganCore
+
+/// The parity fixture (Fixtures/README.md says how it was made) and the weights from
+/// the corpora cache: `$TAGGAN_CORPORA` or `<repo>/corpora/cache`
+/// (`corpora/fetch-efficientnet.sh` fetches them; tests that need them are skipped
+/// with a note when they are absent).
+enum Support {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let names = ["chelsea", "coffee", "astronaut", "rocket"]
+
+    static var corpora: URL {
+        if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("corpora/cache")
+    }
+
+    static var lite0Weights: URL { corpora.appendingPathComponent("models/efficientnet-lite0.pth") }
+    static var haveWeights: Bool { FileManager.default.fileExists(atPath: lite0Weights.path) }
+
+    /// The network, loaded once for all tests.
+    static let lite0: Result<EfficientNet, Error> = Result { try EfficientNet.load(contentsOf: lite0Weights, config: .lite0) }
+
+    /// A binary PPM (P6, maxval 255).
+    static func readPPM(_ url: URL) throws -> RGBImage {
+        let data = [UInt8](try Data(contentsOf: url))
+        var fields: [String] = [], i = 0
+        while fields.count < 4 {
+            while data[i] == 0x20 || data[i] == 0x0a { i += 1 }
+            var token = ""
+            while data[i] != 0x20 && data[i] != 0x0a { token.append(Character(UnicodeScalar(data[i]))); i += 1 }
+            fields.append(token)
+        }
+        i += 1
+        let width = Int(fields[1])!, height = Int(fields[2])!
+        return RGBImage(width: width, height: height, pixels: Array(data[i ..< i + width * height * 3]))
+    }
+
+    static func crops() throws -> [RGBImage] {
+        try names.map { try readPPM(fixtures.appendingPathComponent("\($0).ppm")) }
+    }
+
+    static func top(_ k: Int, _ row: [Float]) -> [Int] {
+        Array(row.indices.sorted { row[$0] > row[$1] }.prefix(k))
+    }
+}
+
+@Suite("EfficientNet-Lite0 against the reference forward pass", .serialized,
+       .enabled(if: Support.haveWeights, "weights missing: run corpora/fetch-efficientnet.sh"))
+struct EfficientNetParityTests {
+    @Test("logits within 1e-3 of onnxruntime's, same top-5; chelsea is an Egyptian cat, coffee an espresso")
+    func parity() throws {
+        let net = try Support.lite0.get()
+        let expected = try NPY.read(contentsOf: Support.fixtures.appendingPathComponent("logits.npy"))
+        let expectedFeatures = try NPY.read(contentsOf: Support.fixtures.appendingPathComponent("features.npy"))
+        let inputs = ImagePreprocessor(config: .lite0).normalise(try Support.crops())
+        let output = net.forward(inputs, threads: 2)
+        #expect(output.logits.shape == [4, 1000])
+        #expect(output.features.shape == [4, 1280])
+        var worst: Float = 0, worstFeature: Float = 0
+        for i in 0..<expected.count { worst = max(worst, abs(expected[i] - output.logits[i])) }
+        for i in 0..<expectedFeatures.count { worstFeature = max(worstFeature, abs(expectedFeatures[i] - output.features[i])) }
+        print("largest logit difference \(worst), largest feature difference \(worstFeature)")
+        #expect(worst <= 1e-3)      // the tolerance, absolute
+        #expect(worstFeature <= 1e-3)
+        for (n, name) in Support.names.enumerated() {
+            #expect(Support.top(5, output.logits.row(n)) == Support.top(5, expected.row(n)), "top-5 of \(name)")
+        }
+        #expect(Support.top(1, output.logits.row(0)) == [285])  // chelsea: Egyptian cat
+        #expect(Support.top(1, output.logits.row(1)) == [967])  // coffee: espresso
+        #expect(ImageNetClasses.names[285] == "Egyptian cat" && ImageNetClasses.names[967] == "espresso")
+    }
+
+    @Test("one image at a time gives the batch's rows")
+    func batchIndependence() throws {
+        let net = try Support.lite0.get()
+        let inputs = ImagePreprocessor(config: .lite0).normalise(try Support.crops())
+        let batch = net.embed(inputs, threads: 2)
+        let second = ImagePreprocessor(config: .lite0).normalise([try Support.crops()[1]])
+        let single = net.embed(second, threads: 1)
+        for j in 0..<1280 { #expect(abs(single[0, j] - batch[1, j]) <= 1e-5) }
+    }
+
+    @Test("the checkpoint holds 296 tensors, 4.69 M float parameters; safetensors loads the same network")
+    func checkpointAndSafetensors() throws {
+        let weights = try TorchCheckpoint.read(contentsOf: Support.lite0Weights)
+        // 49 BatchNorm `num_batches_tracked` integers are skipped: 296 - 49 float tensors.
+        #expect(weights.tensors.count == 247)
+        #expect(weights.tensors.values.reduce(0) { $0 + $1.count } == 4_694_024)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("lite0-\(UUID()).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try weights.write(to: file)
+        let fromSafetensors = try EfficientNet.load(contentsOf: file, config: .lite0)
+        let net = try Support.lite0.get()
+        #expect(fromSafetensors.parameterCount == net.parameterCount)
+        let inputs = ImagePreprocessor(config: .lite0).normalise([try Support.crops()[0]])
+        #expect(fromSafetensors.forward(inputs).logits == net.forward(inputs).logits)
+    }
+
+    @Test("bad weights are errors that name the tensor", arguments: [
+        ("_fc.bias", "remove", "tensor '_fc.bias' is missing"),
+        ("_blocks.3._depthwise_conv.weight", "reshape", "tensor '_blocks.3._depthwise_conv.weight' has shape [144, 1, 3, 3], expected [144, 1, 5, 5]"),
+        ("_blocks.7._bn1.running_var", "nan", "tensor '_blocks.7._bn1.running_var' holds NaN"),
+    ])
+    func badTensors(name: String, damage: String, message: String) throws {
+        var weights = try TorchCheckpoint.read(contentsOf: Support.lite0Weights)
+        switch damage {
+        case "remove": weights.tensors[name] = nil
+        case "reshape": weights.tensors[name] = Tensor(zeros: [144, 1, 3, 3])
+        default: weights.tensors[name]![0] = .nan
+        }
+        #expect {
+            _ = try EfficientNet(weights: weights, config: .lite0, source: "lite0.pth")
+        } throws: { error in
+            "\(error)".hasPrefix("lite0.pth: ") && "\(error)".contains(message)
+        }
+    }
+
+    @Test("a truncated or missing checkpoint is an error naming the file")
+    func truncated() throws {
+        let data = try Data(contentsOf: Support.lite0Weights)
+        for cut in [10, 5_000, 40_000, data.count / 2, data.count - 3] {
+            #expect(throws: TagganError.self, "cut at \(cut)") {
+                _ = try EfficientNet(weights: try TorchCheckpoint.decode(data.prefix(cut), path: "cut.pth"), config: .lite0)
+            }
+        }
+        let missing = URL(fileURLWithPath: "/nonexistent/efficientnet-lite0.pth")
+        #expect(throws: TagganError.file(missing.path, "weights not found (run corpora/fetch-efficientnet.sh, or pass --weights)")) {
+            _ = try EfficientNet.load(contentsOf: missing, config: .lite0)
+        }
+    }
+
+    @Test("decode (Ingest) + preprocess reproduces the fixture's crops and classes")
+    func decodeAndPreprocess() throws {
+        let preprocessor = ImagePreprocessor(config: .lite0)
+        let decoder = ImageDecoder()
+        for (file, name) in [("chelsea.png", "chelsea"), ("rocket.jpg", "rocket")] {
+            let image = try decoder.decode(contentsOf: Support.fixtures.appendingPathComponent(file),
+                                           targetShorterSide: preprocessor.minimumDecodeSide)
+            let crop = preprocessor.crop(image)
+            let expected = try Support.readPPM(Support.fixtures.appendingPathComponent("\(name).ppm"))
+            let differences = zip(crop.pixels, expected.pixels).map { abs(Int($0) - Int($1)) }
+            // Rounding of float sums may differ by one at exact halves; JPEG decoders
+            // may differ slightly (scikit-image uses Pillow's libjpeg build).
+            #expect(differences.max()! <= (file.hasSuffix("png") ? 1 : 4), "\(file)")
+            #expect(Double(differences.reduce(0, +)) / Double(differences.count) < 0.05, "\(file)")
+        }
+        let net = try Support.lite0.get()
+        let chelsea = try decoder.decode(contentsOf: Support.fixtures.appendingPathComponent("chelsea.png"))
+        #expect(Support.top(1, net.forward(preprocessor.inputs([chelsea])).logits.row(0)) == [285])
+    }
+}
+
+@Suite("EfficientNet configuration and preprocessing")
+struct ConfigurationTests {
+    @Test("lite0: 16 blocks, 320 channels before the head; lite2: 260 px, wider and deeper")
+    func blocks() {
+        let lite0 = EfficientNetConfig.lite0.blocks
+        #expect(lite0.count == 16)
+        #expect(lite0.map(\.outputChannels) == [16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112, 192, 192, 192, 192, 320])
+        #expect(lite0.filter(\.hasResidual).count == 9)
+        let lite2 = EfficientNetConfig.lite2
+        #expect(lite2.imageSize == 260)
+        #expect(lite2.blocks.count == 1 + 3 + 3 + 4 + 4 + 5 + 1)
+        #expect(lite2.blocks.last!.outputChannels == 352)
+        #expect(EfficientNetConfig.named("efficientnet-lite2") == lite2)
+        #expect(EfficientNetConfig.named("resnet50") == nil)
+    }
+
+    @Test("TF same padding puts the odd pixel after", arguments: [
+        (224, 3, 2, 0, 1, 112), (112, 3, 1, 1, 1, 112), (112, 5, 2, 1, 2, 56), (7, 5, 1, 2, 2, 7), (260, 3, 2, 0, 1, 130),
+    ])
+    func padding(size: Int, kernel: Int, stride: Int, before: Int, after: Int, output: Int) {
+        let p = EfficientNetConfig.samePadding(size: size, kernel: kernel, stride: stride)
+        #expect(p.before == before && p.after == after && p.output == output)
+    }
+
+    @Test("crop keeps the centre of the shorter side; normalisation is (p - 127) / 128")
+    func preprocessing() {
+        var pixels = [UInt8](repeating: 0, count: 600 * 300 * 3)
+        for y in 0..<300 { for x in 0..<600 { pixels[(y * 600 + x) * 3] = x < 300 ? 255 : 0; pixels[(y * 600 + x) * 3 + 1] = 127 } }
+        let p = ImagePreprocessor(config: .lite0)
+        let crop = p.crop(RGBImage(width: 600, height: 300, pixels: pixels))
+        #expect(crop.width == 224 && crop.height == 224)
+        #expect(crop[0, 100].0 == 255 && crop[223, 100].0 == 0)   // the red half meets the black one in the middle
+        let x = p.normalise([crop])
+        #expect(x.shape == [1, 224, 224, 3])
+        #expect(x[0] == 1 && x[1] == 0 && x[2] == -127.0 / 128)
+    }
+}
