@@ -97,6 +97,9 @@ let package = Package(
             name: "TagganCoreTests",
             dependencies: ["TagganCore"]),
         .testTarget(
+            name: "TagGANTests",
+            dependencies: ["TagGAN", "TagganCore"]),
+        .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),
     ]
