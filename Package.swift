@@ -98,7 +98,7 @@ let package = Package(
             dependencies: ["TagganCore"]),
         .testTarget(
             name: "TagGANTests",
-            dependencies: ["TagGAN", "TagganCore"]),
+            dependencies: ["TagGAN", "TagganCore", "taggan"]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),

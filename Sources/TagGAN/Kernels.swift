@@ -111,6 +111,51 @@ enum LayerKernels {
         }
     }
 
+    /// Rescales every column of the row-major rows x columns matrix `w` whose Euclidean
+    /// norm exceeds `limit` to norm `limit` (pylearn2's `max_col_norm`). Work is split by
+    /// column blocks, so each column's sum is taken in the same order whatever the
+    /// thread count.
+    static func limitColumnNorms(_ w: UnsafeMutablePointer<Float>, rows: Int, columns: Int, limit: Float,
+                                 threads: Int) {
+        nonisolated(unsafe) let w = w
+        let blocks = columns >= 512 ? min(threads, 2) : 1
+        Parallel.forEachChunk(columns, threads: blocks, grain: 256) { _, range in
+            let n = range.count
+            var squares = [Float](repeating: 0, count: n)
+            squares.withUnsafeMutableBufferPointer { sq in
+                let acc = sq.baseAddress!
+                for r in 0..<rows {
+                    let row = UnsafePointer(w + r * columns + range.lowerBound)
+                    var i = 0
+                    while i + width <= n {
+                        let v = load(row, i)
+                        store(load(UnsafePointer(acc), i) + v * v, acc, i)
+                        i += width
+                    }
+                    while i < n {
+                        acc[i] += row[i] * row[i]
+                        i += 1
+                    }
+                }
+                var any = false
+                for j in 0..<n {
+                    let norm = acc[j].squareRoot()
+                    if norm > limit {
+                        acc[j] = limit / norm
+                        any = true
+                    } else {
+                        acc[j] = 1
+                    }
+                }
+                guard any else { return }
+                for r in 0..<rows {
+                    VectorKernels.multiply(UnsafeMutableBufferPointer(start: w + r * columns + range.lowerBound, count: n),
+                                           by: UnsafeBufferPointer(start: acc, count: n))
+                }
+            }
+        }
+    }
+
     /// True when every value is finite. x * 0 is 0 for finite x and NaN for NaN or
     /// infinity, so the sum of x * 0 stays 0 exactly when all values are finite.
     static func allFinite(_ x: UnsafeBufferPointer<Float>) -> Bool {

@@ -11,10 +11,13 @@ import TagganCore
 /// `weight` has shape [inputs, outputs] (x W, the layout that needs no transpose in the
 /// forward product; PyTorch stores the transpose), `bias` [1, outputs].
 ///
-/// Initialisation: W ~ U(-1/sqrt(inputs), 1/sqrt(inputs)), b = 0. The bound is PyTorch's
-/// `nn.Linear` default for weights (Kaiming-uniform with a = sqrt(5)), which keeps the
-/// variance of x W near that of x for unit-variance inputs; zero biases leave ReLUs
-/// half active at the start.
+/// Initialisation: W ~ U(-scale/sqrt(inputs), scale/sqrt(inputs)), b = 0. With the
+/// default scale 1 this is PyTorch's `nn.Linear` weight default (variance 1/(3 inputs)),
+/// so the PyTorch peer of bench/taggan.sh starts from the same distribution; scale
+/// sqrt(6) is He et al.'s (2015) uniform initialisation for ReLU layers. Measured on
+/// the synthetic tasks (BENCHMARKS.md, TagGAN): scale 1 learned the small task on every
+/// seed and He's scale on none (D overpowered G); on the OpenClipart-sized synthetic
+/// workspace He's scale learned faster at first. `NetworkSizes.initialScale` chooses.
 ///
 /// Gradients (for dy = dL/dy): dW = x^T dy, db = sum over rows of dy, dx = dy W^T, each
 /// one BLAS product.
@@ -27,8 +30,8 @@ public struct Linear: Sendable {
     public var inputs: Int { weight.rows }
     public var outputs: Int { weight.columns }
 
-    public init(inputs: Int, outputs: Int, random: inout SeededRandom) {
-        let bound = 1 / Float(inputs).squareRoot()
+    public init(inputs: Int, outputs: Int, scale: Float = 1, random: inout SeededRandom) {
+        let bound = scale / Float(inputs).squareRoot()
         weight = Tensor.uniform(shape: [inputs, outputs], in: -bound..<bound, using: &random)
         bias = Tensor(zeros: [1, outputs])
         weightGradient = Tensor(zeros: [inputs, outputs])

@@ -16,6 +16,9 @@ public struct NetworkSizes: Codable, Sendable, Equatable {
     public var maxoutPieces = 3
     /// Dropout rate on every hidden layer of G and D.
     public var dropout: Float = 0.5
+    /// Weights start uniform in +-initialScale / sqrt(inputs) (`Linear`): 1 is PyTorch's
+    /// `nn.Linear` default (variance 1/(3 inputs)), sqrt(6) He et al.'s for ReLUs.
+    public var initialScale: Float = 1
 
     public init(featureSize: Int, wordSize: Int = 200) {
         self.featureSize = featureSize
@@ -50,10 +53,10 @@ public struct Generator: Sendable {
 
     public init(sizes: NetworkSizes, random: inout SeededRandom) {
         self.sizes = sizes
-        noiseLayer = Linear(inputs: sizes.noiseSize, outputs: sizes.generatorNoiseHidden, random: &random)
-        featureLayer = Linear(inputs: sizes.featureSize, outputs: sizes.generatorFeatureHidden, random: &random)
+        noiseLayer = Linear(inputs: sizes.noiseSize, outputs: sizes.generatorNoiseHidden, scale: sizes.initialScale, random: &random)
+        featureLayer = Linear(inputs: sizes.featureSize, outputs: sizes.generatorFeatureHidden, scale: sizes.initialScale, random: &random)
         outputLayer = Linear(inputs: sizes.generatorNoiseHidden + sizes.generatorFeatureHidden,
-                             outputs: sizes.wordSize, random: &random)
+                             outputs: sizes.wordSize, scale: sizes.initialScale, random: &random)
         noiseDropout = Dropout(rate: sizes.dropout)
         featureDropout = Dropout(rate: sizes.dropout)
     }
@@ -141,11 +144,11 @@ public struct Discriminator: Sendable {
 
     public init(sizes: NetworkSizes, random: inout SeededRandom) {
         self.sizes = sizes
-        wordLayer = Linear(inputs: sizes.wordSize, outputs: sizes.discriminatorWordHidden, random: &random)
-        featureLayer = Linear(inputs: sizes.featureSize, outputs: sizes.discriminatorFeatureHidden, random: &random)
+        wordLayer = Linear(inputs: sizes.wordSize, outputs: sizes.discriminatorWordHidden, scale: sizes.initialScale, random: &random)
+        featureLayer = Linear(inputs: sizes.featureSize, outputs: sizes.discriminatorFeatureHidden, scale: sizes.initialScale, random: &random)
         maxoutLayer = Linear(inputs: sizes.discriminatorWordHidden + sizes.discriminatorFeatureHidden,
-                             outputs: sizes.maxoutUnits * sizes.maxoutPieces, random: &random)
-        outputLayer = Linear(inputs: sizes.maxoutUnits, outputs: 1, random: &random)
+                             outputs: sizes.maxoutUnits * sizes.maxoutPieces, scale: sizes.initialScale, random: &random)
+        outputLayer = Linear(inputs: sizes.maxoutUnits, outputs: 1, scale: sizes.initialScale, random: &random)
         maxout = Maxout(units: sizes.maxoutUnits, pieces: sizes.maxoutPieces)
         wordDropout = Dropout(rate: sizes.dropout)
         featureDropout = Dropout(rate: sizes.dropout)

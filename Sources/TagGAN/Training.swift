@@ -30,6 +30,14 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var adamBeta1 = 0.5
     public var adamBeta2 = 0.999
     public var adamEpsilon = 1e-8
+    /// After each update, weight columns of G and D (the weights into one unit) longer
+    /// than this are scaled back to this length: pylearn2's `max_col_norm`, the
+    /// constraint of the GAN paper's configurations (1.9365). It bounds how steep D and
+    /// how large G's outputs can become: without it, the paper's rate of 0.1 let G's
+    /// output lengths run away (1e5 after 400 steps on an OpenClipart-sized synthetic
+    /// workspace) while the real tag vectors have length 1. At initialisation columns
+    /// are about sqrt(2) long, so it only acts once weights grow. 0 turns it off.
+    public var maxColumnNorm = 1.9365
     /// IC-GAN neighbourhood size k.
     public var neighbours = 20
     public var seed: UInt64 = 1
@@ -40,6 +48,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// vector's length carries nothing the sampler uses, and word2vec lengths vary with
     /// word frequency.
     public var unitTagVectors = true
+    /// Image features scaled to unit length before G and D see them (and before
+    /// sampling). A layer's effective step is about rate x |input|^2; pooled conv-net
+    /// features have lengths in the tens, which made the paper's rate of 0.1 blow G's
+    /// outputs up within 200 steps; unit rows keep the rate meaningful whatever the
+    /// feature extractor's scale. Cosine neighbourhoods are unchanged by it.
+    public var unitFeatures = true
 
     /// The default schedule: 6,000 steps of batch 100, i.e. about 30 epochs of OpenClipart
     /// (5,400 images x 3.7 tags = 20,000 examples), about 10 minutes on 2 cores.
@@ -117,7 +131,7 @@ public final class GANTrainer {
     var fakeLogitGradient: Tensor
 
     /// A fresh run. `data` should already carry the tag vectors the run trains on (see
-    /// `unitTagVectors`: the trainer applies it). icgan mode needs `neighbours` for the
+    /// `unitTagVectors` and `unitFeatures`: the trainer applies them). icgan mode needs `neighbours` for the
     /// same images.
     public init(data: TrainingData, configuration: TrainingConfiguration, neighbours: NeighbourTable? = nil) throws {
         var configuration = configuration
@@ -131,7 +145,7 @@ public final class GANTrainer {
         }
         self.configuration = configuration
         inputFingerprint = data.fingerprint
-        self.data = configuration.unitTagVectors ? data.withUnitTagVectors() : data
+        self.data = data.withUnitRows(tagVectors: configuration.unitTagVectors, features: configuration.unitFeatures)
         self.neighbours = configuration.mode == .icgan ? neighbours : nil
         var random = SeededRandom(seed: configuration.seed).split(stream: 1 << 61)
         generator = Generator(sizes: configuration.sizes, random: &random)
@@ -210,6 +224,7 @@ public final class GANTrainer {
                                parameters: true, wordGradient: false)
         let rate = configuration.learningRate(atStep: step)
         update(&discriminator, prefix: "discriminator", rate: rate)
+        if configuration.maxColumnNorm > 0 { discriminator.visitParameters(limitColumnNorms) }
 
         // 3. The generator's step through the updated discriminator.
         discriminator.forward(words: generator.output, features: batchFeatures, training: true, random: &random)
@@ -220,6 +235,7 @@ public final class GANTrainer {
                                parameters: false, wordGradient: true)
         generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
         update(&generator, prefix: "generator", rate: rate)
+        if configuration.maxColumnNorm > 0 { generator.visitParameters(limitColumnNorms) }
 
         let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
                                         realProbability: real.meanProbability, fakeProbability: fake.meanProbability)
@@ -285,6 +301,16 @@ public final class GANTrainer {
             state.adamStep(name, weight: &weight, gradient: gradient, rate: rate, t: step + 1,
                            beta1: configuration.adamBeta1, beta2: configuration.adamBeta2,
                            epsilon: configuration.adamEpsilon)
+        }
+    }
+
+    private func limitColumnNorms(_ name: String, _ weight: inout Tensor, _ gradient: inout Tensor) {
+        guard name.hasSuffix(".weight") else { return }
+        let (rows, columns) = (weight.rows, weight.columns)
+        let limit = Float(configuration.maxColumnNorm)
+        weight.withUnsafeMutableBufferPointer {
+            LayerKernels.limitColumnNorms($0.baseAddress!, rows: rows, columns: columns, limit: limit,
+                                          threads: Parallel.defaultThreads)
         }
     }
 

@@ -61,19 +61,12 @@ public struct TrainingData: Sendable {
     public var wordSize: Int { tagVectors.columns }
     public var exampleCount: Int { tags.reduce(0) { $0 + $1.count } }
 
-    /// The same data with every tag vector scaled to unit length (zero vectors stay zero).
-    public func withUnitTagVectors() -> TrainingData {
-        var vectors = tagVectors
-        let d = wordSize
-        vectors.withUnsafeMutableBufferPointer { p in
-            for r in 0 ..< tagVectors.rows {
-                let row = p.baseAddress! + r * d
-                let norm = VectorKernels.dot(row, row, count: d).squareRoot()
-                if norm > 0 { VectorKernels.scale(UnsafeMutableBufferPointer(start: row, count: d), by: 1 / norm) }
-            }
-        }
+    /// The same data with every tag vector (and, when `features`, every feature row)
+    /// scaled to unit length; zero rows stay zero.
+    public func withUnitRows(tagVectors unitVectors: Bool, features unitFeatures: Bool) -> TrainingData {
         // Already validated; the initialiser cannot fail here.
-        return try! TrainingData(features: features, tags: tags, tagVectors: vectors, tagNames: tagNames)
+        try! TrainingData(features: unitFeatures ? features.withUnitRows() : features, tags: tags,
+                          tagVectors: unitVectors ? tagVectors.withUnitRows() : tagVectors, tagNames: tagNames)
     }
 
     /// A 64-bit FNV-1a hash of the shapes, values and tag lists: a checkpoint records it
@@ -96,5 +89,21 @@ public struct TrainingData: Sendable {
             list.forEach { mix(UInt64($0)) }
         }
         return hash
+    }
+}
+
+extension Tensor {
+    /// Every row scaled to unit Euclidean length (zero rows stay zero).
+    func withUnitRows() -> Tensor {
+        var result = self
+        let n = columns
+        result.withUnsafeMutableBufferPointer { p in
+            for r in 0 ..< rows {
+                let row = p.baseAddress! + r * n
+                let norm = VectorKernels.dot(row, row, count: n).squareRoot()
+                if norm > 0 { VectorKernels.scale(UnsafeMutableBufferPointer(start: row, count: n), by: 1 / norm) }
+            }
+        }
+        return result
     }
 }
