@@ -130,6 +130,9 @@ let package = Package(
             dependencies: ["Features", "TagganCore", "Ingest"],  // Ingest: the decode + preprocess test only
             exclude: ["Fixtures"]),
         .testTarget(
+            name: "TagGANTests",
+            dependencies: ["TagGAN", "TagganCore", "taggan"]),
+        .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),
     ]

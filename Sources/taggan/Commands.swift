@@ -93,15 +93,9 @@ enum Commands {
         CommandSpec(
             words: ["train"],
             summary: "Train the conditional GAN that generates tag vectors for an image.",
-            options: [
-                OptionSpec(name: "--workspace", value: "W", help: "workspace folder", required: true),
-                OptionSpec(name: "--vectors", value: "V.bin", help: "word vectors", required: true),
-                OptionSpec(name: "--mode", value: "M", help: "cgan (the paper) or icgan (neighbourhoods; default cgan)"),
-                OptionSpec(name: "--neighbours", value: "K", help: "neighbourhood size for icgan"),
-                OptionSpec(name: "--steps", value: "N", help: "training steps"),
-                OptionSpec(name: "--resume", help: "continue from the last checkpoint"),
-            ],
-            notBuiltYet: "issue 6, TagGAN"),
+            options: TrainCommand.options,
+            discussion: TrainCommand.discussion,
+            run: TrainCommand.run),
         CommandSpec(
             words: ["eval"],
             summary: "Tag the test split and report metrics beside baselines.",

@@ -118,9 +118,9 @@ struct CommandLineTests {
     }
 
     @Test func commandsNotBuiltYetSaySoAndExit2() throws {
-        let run = try Run("train", "--workspace", "w", "--vectors", "v.bin")
+        let run = try Run("eval", "--workspace", "w", "--report", "r")
         #expect(run.status == 2)
-        #expect(run.stderr == "taggan: error: taggan train is not built yet (issue 6, TagGAN).\n")
+        #expect(run.stderr == "taggan: error: taggan eval is not built yet (issue 7, Eval).\n")
     }
 
     @Test func optionValuesMayUseEqualsAndDoubleDashEndsOptions() throws {
