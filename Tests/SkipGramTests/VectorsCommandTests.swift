@@ -72,6 +72,18 @@ struct VectorsCommandTests {
         #expect(!folder.contents.contains { $0.contains(".tmp-") })
     }
 
+    @Test func trainHelpListsTheTrainingOptions() throws {
+        let run = try Run(["vectors", "train", "--help"])
+        #expect(run.status == 0)
+        #expect(run.stdout.hasPrefix("USAGE: taggan vectors train CORPUS... --out V.bin [options]\n"))
+        for option in ["--dim N", "--window N", "--negative N", "--min-count N", "--sample T", "--epochs N",
+                       "--threads N", "--seed N", "--alpha A", "--hs", "--algorithm A", "--max-vocab N",
+                       "--layout L", "--format F", "--save-vocab F", "--json"] {
+            #expect(run.stdout.contains("  \(option) "), "\(option) missing from help")
+        }
+        #expect(!run.stdout.contains("Not built yet"))
+    }
+
     @Test func usageErrorsExit2() throws {
         let folder = try TemporaryFolder()
         let text = try folder.write("c.txt", Self.corpus)
