@@ -24,7 +24,7 @@ import gensim
 from gensim.models import Word2Vec
 from gensim.models.word2vec import LineSentence
 
-TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+TOKEN = re.compile(r"\w+(?:'\w+)*")  # letters, digits, underscores; inner apostrophes
 
 
 def tokens(line):

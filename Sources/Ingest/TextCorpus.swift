@@ -12,9 +12,10 @@ import TagganCore
 /// Either way a sentence longer than `maximumSentenceWords` tokens is cut into pieces of
 /// that length (gensim's limit, 10,000), so one huge line cannot exhaust memory.
 ///
-/// Tokenisation (`TextTokenizer`): lowercase, tokens are maximal runs of letters and
-/// digits, and an apostrophe (' or U+2019) between two letters/digits stays inside the
-/// token with the ASCII spelling: "Don't stop-loss's 2nd" -> ["don't", "stop", "loss's",
+/// Tokenisation (`TextTokenizer`): lowercase, tokens are maximal runs of letters, digits
+/// and underscores (so a catalog tag such as "signs_and_symbols", whose inner spaces
+/// Ingest turned into underscores, stays one word and gets a vector), and an apostrophe
+/// (' or U+2019) between two letters/digits stays inside the token with the ASCII spelling: "Don't stop-loss's 2nd" -> ["don't", "stop", "loss's",
 /// "2nd"]. Every other character separates tokens. Gensim trained through the same rule
 /// (bench/skipgram_gensim.py applies the equivalent regular expression) sees the same
 /// words, so quality comparisons are fair. Invalid UTF-8 is an error naming the file and
@@ -22,6 +23,11 @@ import TagganCore
 public struct TextCorpus: SentenceSource {
     public enum Layout: String, Sendable, CaseIterable {
         case lines, paragraphs
+        /// YFCC100M's metadata TSV: one photo per line; its title, description and user
+        /// tags (URL-encoded, '+' for spaces, tags separated by commas) make one sentence.
+        /// Columns 7, 8, 9 of the 23-column Webscope file; 9, 10, 11 when a line has 25 or
+        /// more columns (the distribution that adds a line number and a hash first).
+        case yfcc
     }
 
     /// A byte range of one file; the part holds the lines that *start* inside the range.
@@ -154,6 +160,11 @@ public struct TextCorpus: SentenceSource {
                 }
                 if start >= segment.range.upperBound { break reading }
                 do {
+                    if layout == .yfcc {
+                        let text = YFCCRecord.sentenceText(line)
+                        try text.withUnsafeBufferPointer { try tokenizer.tokenize(line: $0, layout: .lines, body) }
+                        continue
+                    }
                     try tokenizer.tokenize(line: line, layout: layout, body)
                 } catch let error as TextTokenizer.InvalidUTF8 {
                     throw TagganError.file(path, "invalid UTF-8 at byte \(start + error.offset)")
@@ -199,10 +210,10 @@ public struct TextTokenizer {
         return result
     }
 
-    /// ASCII classes: 0 separator, 1 letter or digit, 2 apostrophe.
+    /// ASCII classes: 0 separator, 1 letter, digit or underscore, 2 apostrophe.
     @inline(__always)
     private static func asciiClass(_ c: UInt8) -> UInt8 {
-        if (c &- 0x30) < 10 || ((c | 0x20) &- 0x61) < 26 { return 1 }
+        if (c &- 0x30) < 10 || ((c | 0x20) &- 0x61) < 26 || c == 0x5F { return 1 }
         return c == 0x27 ? 2 : 0
     }
 
@@ -242,7 +253,7 @@ public struct TextTokenizer {
         }
         try endToken(body)
         switch layout {
-        case .lines: try endSentence(body)
+        case .lines, .yfcc: try endSentence(body)
         case .paragraphs: if ends.count == tokensBefore && Self.isBlank(line) { try endSentence(body) }
         }
     }
@@ -337,5 +348,57 @@ public struct TextTokenizer {
         }
         guard let scalar = Unicode.Scalar(value) else { return nil }
         return (scalar, length)
+    }
+}
+
+/// Reads the text fields of one YFCC100M metadata line (see `TextCorpus.Layout.yfcc`).
+enum YFCCRecord {
+    /// Title, description and tags, URL-decoded and joined by spaces; commas between
+    /// tags become spaces. Bytes only: invalid UTF-8 is left for the tokenizer to report.
+    static func sentenceText(_ line: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var end = line.count
+        while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+        var fields: [Range<Int>] = []
+        var start = 0
+        for i in 0..<end where line[i] == 0x09 {
+            fields.append(start ..< i)
+            start = i + 1
+        }
+        fields.append(start ..< end)
+        let first = fields.count >= 25 ? 8 : 6          // 0-based column of the title
+        var out: [UInt8] = []
+        for column in first ..< first + 3 where column < fields.count {
+            if !out.isEmpty { out.append(0x20) }
+            decode(UnsafeBufferPointer(rebasing: line[fields[column]]), into: &out, commasAreSpaces: column == first + 2)
+        }
+        return out
+    }
+
+    /// application/x-www-form-urlencoded: '+' is a space, %XX a byte.
+    static func decode(_ field: UnsafeBufferPointer<UInt8>, into out: inout [UInt8], commasAreSpaces: Bool) {
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: return c - 0x30
+            case 0x41...0x46: return c - 0x41 + 10
+            case 0x61...0x66: return c - 0x61 + 10
+            default: return nil
+            }
+        }
+        var i = 0
+        while i < field.count {
+            let c = field[i]
+            if c == 0x2B {
+                out.append(0x20)
+            } else if c == 0x25, i + 2 < field.count, let high = hex(field[i + 1]), let low = hex(field[i + 2]) {
+                let byte = high << 4 | low
+                out.append(commasAreSpaces && byte == 0x2C ? 0x2C : byte)
+                i += 2
+            } else if c == 0x2C && commasAreSpaces {
+                out.append(0x20)
+            } else {
+                out.append(c)
+            }
+            i += 1
+        }
     }
 }

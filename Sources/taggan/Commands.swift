@@ -47,7 +47,7 @@ enum Commands {
                 OptionSpec(name: "--hs", help: "add hierarchical softmax (use --negative 0 for hierarchical softmax alone)"),
                 OptionSpec(name: "--algorithm", value: "A", help: "batched (shared negatives per centre word, default) or classic (word2vec's loop)"),
                 OptionSpec(name: "--max-vocab", value: "N", help: "keep at most the N most frequent words"),
-                OptionSpec(name: "--layout", value: "L", help: "lines (one document per line, default) or paragraphs (blank lines end sentences)"),
+                OptionSpec(name: "--layout", value: "L", help: "lines (one document per line, default), paragraphs (blank lines end sentences) or yfcc (YFCC100M metadata TSV: title, description, tags)"),
                 OptionSpec(name: "--format", value: "F", help: "binary or text (default: text for .txt/.vec, else binary)"),
                 OptionSpec(name: "--save-vocab", value: "F", help: "also write the vocabulary as 'word count' lines to F"),
             ],

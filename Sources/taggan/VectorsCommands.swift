@@ -32,7 +32,7 @@ enum VectorsCommands {
         if let maxVocab, maxVocab < 1 { throw TagganError.usage("\(name): --max-vocab must be positive") }
         let layoutName = arguments.value("--layout") ?? "lines"
         guard let layout = TextCorpus.Layout(rawValue: layoutName) else {
-            throw TagganError.usage("\(name): --layout must be lines or paragraphs, got '\(layoutName)'")
+            throw TagganError.usage("\(name): --layout must be lines, paragraphs or yfcc, got '\(layoutName)'")
         }
         do { try options.validate() } catch TagganError.usage(let message) {
             throw TagganError.usage("\(name): \(message)")

@@ -86,3 +86,34 @@ struct TextCorpusTests {
         }
     }
 }
+
+@Suite("YFCC100M metadata and underscores")
+struct YFCCCorpusTests {
+    @Test func underscoresStayInsideWords() throws {
+        #expect(try TextTokenizer.tokens("signs_and_symbols, new_york!") == ["signs_and_symbols", "new_york"])
+    }
+
+    @Test func yfccLinesBecomeOneSentenceOfTitleDescriptionAndTags() throws {
+        // 23 columns (Webscope): id, nsid, nickname, taken, uploaded, device, title,
+        // description, user tags, machine tags, ... ; then a 25-column line (line number
+        // and hash first).
+        var short = ["6985418911", "4e2f7a26a1", "nick", "2012-03-01", "1330598400", "Canon",
+                     "Sunset+over+the+Sea", "A+%22red%22+sky%2C+at+dusk", "sunset,sea,new+york,caf%C3%A9",
+                     "", "", "", "", "", "", "", "", "", "", "", "", "", "0"]
+        #expect(short.count == 23)
+        var long = ["1", "ab12"] + short
+        long[8] = "Mountain+Lake"; long[9] = ""; long[10] = "lake,mountains"
+        short[6] = "Sunset+over+the+Sea"
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-yfcc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("yfcc.tsv")
+        try (short.joined(separator: "\t") + "\n" + long.joined(separator: "\t") + "\r\n")
+            .write(to: file, atomically: true, encoding: .utf8)
+        let corpus = try TextCorpus(paths: [file.path], layout: .yfcc)
+        #expect(try corpus.allSentences() == [
+            ["sunset", "over", "the", "sea", "a", "red", "sky", "at", "dusk", "sunset", "sea", "new", "york", "café"],
+            ["mountain", "lake", "lake", "mountains"],
+        ])
+    }
+}
