@@ -101,10 +101,21 @@ enum Commands {
             summary: "Tag the test split and report metrics beside baselines.",
             options: [
                 OptionSpec(name: "--workspace", value: "W", help: "workspace folder", required: true),
-                OptionSpec(name: "--split", value: "S", help: "train, validation or test (default test)"),
+                OptionSpec(name: "--split", value: "S", help: "validation or test (default test)"),
                 OptionSpec(name: "--report", value: "DIR", help: "folder for report.json, report.md, report.html", required: true),
+                OptionSpec(name: "--vectors", value: "V.bin", help: "word vectors (default: the file each model was trained with)"),
+                OptionSpec(name: "--samples", value: "N", help: "generator samples per image (default 100)"),
+                OptionSpec(name: "--resamples", value: "N", help: "bootstrap resamples for the 95% intervals (default 1000)"),
+                OptionSpec(name: "--examples", value: "N", help: "test images shown with thumbnails in the HTML (default 24)"),
             ],
-            notBuiltYet: "issue 7, Eval"),
+            discussion: """
+            Methods: the tag-frequency prior, k-NN tag transfer (k chosen on the validation split),
+            and each trained model in W/models/ (cgan, icgan) through the paper's protocol: 100
+            samples per image, each votes for its 20 nearest candidate tags by cosine, the 10 most
+            voted are the tags, votes/100 the confidence. Metrics: P/R/F1 at 5 and 10, mAP over
+            tags with at least 5 test images, N+; bootstrap 95% intervals over test images.
+            """,
+            run: EvalCommand.run),
         CommandSpec(
             words: ["annotate"],
             summary: "Tag every image under FOLDER.",

@@ -1,0 +1,52 @@
+import Features
+import Foundation
+import Ingest
+import SkipGram
+import TagganCore
+
+/// The workspace as the later stages see it: the catalog's tagged images that have
+/// embeddings, their feature rows, and the word vectors of their tags. The executable
+/// joins Ingest's catalog, Features' embedding files and SkipGram's vectors into plain
+/// data for TagGAN and Eval, which import none of them.
+struct WorkspaceData {
+    let workspace: URL
+    /// Tagged images with an embedding, ordered by catalog id.
+    let images: [Catalog.Image]
+    /// One row per image of `images`.
+    let features: Tensor
+
+    static func load(_ workspace: URL, model: String = EfficientNetConfig.lite0.name) throws -> WorkspaceData {
+        guard FileManager.default.fileExists(atPath: workspace.appendingPathComponent(Catalog.fileName).path) else {
+            throw TagganError.file(workspace.path, "no \(Catalog.fileName) here (run taggan ingest first)")
+        }
+        let catalog = try Catalog(workspace: workspace)
+        guard let config = EfficientNetConfig.named(model) else { throw TagganError.usage("unknown model '\(model)'") }
+        let files = FeaturesCommand.EmbeddingFiles(workspace: workspace, model: model, shard: nil)
+        let (ids, _, values) = try files.read(featureSize: config.featureSize)
+        guard !ids.isEmpty else {
+            throw TagganError.file(files.matrix.path, "missing: run `taggan features --workspace \(workspace.path)` first")
+        }
+        var row: [Int: Int] = [:]
+        for (r, id) in ids.enumerated() { row[id] = r }
+        let f = config.featureSize
+        var images: [Catalog.Image] = [], matrix: [Float] = []
+        for image in try catalog.images(taggedOnly: true) {
+            guard let r = row[image.id] else { continue }
+            images.append(image)
+            matrix += values[r * f ..< (r + 1) * f]
+        }
+        return WorkspaceData(workspace: workspace, images: images, features: Tensor(shape: [images.count, f], values: matrix))
+    }
+
+    /// Indices of `images` in `split`.
+    func indices(_ split: Catalog.Split) -> [Int] { images.indices.filter { images[$0].split == split } }
+
+    /// The feature rows of `indices`.
+    func features(_ indices: [Int]) -> Tensor {
+        let f = features.columns
+        var values: [Float] = []
+        values.reserveCapacity(indices.count * f)
+        for i in indices { values += features.storage[i * f ..< (i + 1) * f] }
+        return Tensor(shape: [indices.count, f], values: values)
+    }
+}
