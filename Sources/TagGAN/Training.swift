@@ -55,9 +55,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// feature extractor's scale. Cosine neighbourhoods are unchanged by it.
     public var unitFeatures = true
 
-    /// The default schedule: 6,000 steps of batch 100, i.e. about 30 epochs of OpenClipart
-    /// (5,400 images x 3.7 tags = 20,000 examples), about 10 minutes on 2 cores.
-    public static let defaultSteps = 6000
+    /// The default schedule: 5,000 steps of batch 100, about 25 epochs of OpenClipart
+    /// (5,400 images x 3.7 tags = 20,000 examples): about 10 minutes at the 7-9 steps/s
+    /// measured on 2 cores (BENCHMARKS.md, TagGAN).
+    public static let defaultSteps = 5000
 
     public init(sizes: NetworkSizes) { self.sizes = sizes }
 

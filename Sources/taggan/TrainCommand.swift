@@ -25,8 +25,9 @@ enum TrainCommand {
         100, learning rate 0.1 divided by 1.00004 per step (floor 1e-6), momentum 0.5 rising
         to 0.7 over 2,000 steps, dropout 0.5. Examples are (image, tag) pairs, each image once
         per tag, reshuffled every epoch. The default \(TrainingConfiguration.defaultSteps) steps
-        (about 30 epochs of OpenClipart's ~5,400 images x 3.7 tags) take about 10 minutes
-        on 2 cores. --mode icgan conditions on the image and shows D a tag of one of its K
+        (about 25 epochs of OpenClipart's ~5,400 images x 3.7 tags) take about 10 minutes
+        on 2 cores (7-9 steps/s). Features and tag vectors are scaled to unit length and
+        weight columns capped at length 1.9365 (pylearn2's max_col_norm). --mode icgan conditions on the image and shows D a tag of one of its K
         nearest images (cosine of embeddings; the table is cached in W/cache/).
 
         Reads W/embeddings.npy (N x F float32, one row per image) and W/training-set.tsv
