@@ -1,4 +1,6 @@
 import Foundation
+import Ingest
+import SkipGram
 import TagGAN
 import TagganCore
 
@@ -30,10 +32,12 @@ enum TrainCommand {
         weight columns capped at length 1.9365 (pylearn2's max_col_norm). --mode icgan conditions on the image and shows D a tag of one of its K
         nearest images (cosine of embeddings; the table is cached in W/cache/).
 
-        Reads W/embeddings.npy (N x F float32, one row per image) and W/training-set.tsv
-        (one training image per line: ROW<TAB>TAG<TAB>TAG..., ROW a 0-based row of
-        embeddings.npy; '#' starts a comment). Tags missing from the vectors are dropped,
-        and images left without tags. The model goes to W/models/<mode>/ (checkpoint.json
+        Trains on the catalog's train split (taggan ingest) with the embeddings of
+        taggan features (W/embeddings.npy and its row map W/embeddings.tsv). To train on
+        embeddings of your own instead, put W/embeddings.npy (N x F float32) and
+        W/training-set.tsv (one image per line: ROW<TAB>TAG<TAB>TAG..., ROW a 0-based row;
+        '#' starts a comment) in W; that file, when present, is used instead of the catalog.
+        Tags missing from the vectors are dropped, and images left without tags. The model goes to W/models/<mode>/ (checkpoint.json
         + weights-<step>.safetensors), written atomically every --checkpoint-every steps
         and at the end; --resume continues exactly where the last checkpoint stopped.
         """
@@ -173,16 +177,71 @@ struct TrainingInputs {
     }
 }
 
-/// Reads the training split of the workspace and the tag words' vectors.
-///
-/// TODO(merge): the training split and its tags belong to Ingest's catalog
-/// (W/catalog.sqlite), the row of each image to Features' row-to-image mapping, and the
-/// word2vec reader to SkipGram. Until those land, this reads the documented stand-in
-/// layout: W/embeddings.npy + W/training-set.tsv (see `TrainCommand.discussion`), and
-/// word2vec files with `readWord2Vec`. The lead rewires this one function at merge.
+/// Reads the training split of the workspace and the tag words' vectors: the catalog's
+/// train split and Features' embeddings (`WorkspaceData`), or, when the workspace holds
+/// W/training-set.tsv, that list of embedding rows and tags (embeddings of the user's own).
 func loadTrainingInputs(workspace: URL, vectors: URL) throws -> TrainingInputs {
     let embeddingsURL = workspace.appendingPathComponent("embeddings.npy")
     let listURL = workspace.appendingPathComponent("training-set.tsv")
+    let embeddings: Tensor
+    var rows: [Int] = [], tagLists: [[String]] = []
+    var source = ["vectors": vectors.path, "embeddings": embeddingsURL.path]
+    if FileManager.default.fileExists(atPath: listURL.path) {
+        (embeddings, rows, tagLists) = try readTrainingList(listURL, embeddings: embeddingsURL)
+        source["training_set"] = listURL.path
+    } else {
+        let data = try WorkspaceData.load(workspace)
+        let train = data.indices(.train)
+        embeddings = data.features(train)
+        rows = Array(train.indices)
+        tagLists = train.map { data.images[$0].tags }
+        source["catalog"] = workspace.appendingPathComponent(Catalog.fileName).path
+        guard !rows.isEmpty else { throw TagganError.file(workspace.path, "no tagged, embedded images in the train split") }
+    }
+    let table = try Word2VecFile.read(vectors.path)
+
+    var usedRows: [Int] = [], tags: [[Int]] = []
+    var vectorRowOfTag: [Int: Int] = [:], names: [String] = [], vectorRows: [Int] = []
+    var droppedTags = 0, droppedImages = 0
+    for (row, list) in zip(rows, tagLists) {
+        var ids: [Int] = []
+        for tag in list {
+            guard let v = table.id(of: tag) ?? table.id(of: tag.lowercased()) else {
+                droppedTags += 1
+                continue
+            }
+            if vectorRowOfTag[v] == nil {
+                vectorRowOfTag[v] = names.count
+                names.append(table.words[v])
+                vectorRows.append(v)
+            }
+            let id = vectorRowOfTag[v]!
+            if !ids.contains(id) { ids.append(id) }
+        }
+        if ids.isEmpty {
+            droppedImages += 1
+            continue
+        }
+        usedRows.append(row)
+        tags.append(ids)
+    }
+    guard !usedRows.isEmpty else {
+        throw TagganError.file(vectors.path, "none of the training set's tags has a vector in this file")
+    }
+    let f = embeddings.columns, d = table.dimension
+    var features = [Float](), tagVectors = [Float]()
+    features.reserveCapacity(usedRows.count * f)
+    for row in usedRows { features += embeddings.storage[row * f ..< (row + 1) * f] }
+    for v in vectorRows { tagVectors += table.values[v * d ..< (v + 1) * d] }
+    let data = try TrainingData(features: Tensor(shape: [usedRows.count, f], values: features), tags: tags,
+                                tagVectors: Tensor(shape: [vectorRows.count, d], values: tagVectors), tagNames: names)
+    return TrainingInputs(data: data, droppedTags: droppedTags, droppedImages: droppedImages,
+                          source: source)
+}
+
+/// The user-supplied training list: W/embeddings.npy and W/training-set.tsv (one image
+/// per line: ROW<TAB>TAG<TAB>TAG..., ROW a 0-based row of embeddings.npy; '#' comments).
+func readTrainingList(_ listURL: URL, embeddings embeddingsURL: URL) throws -> (Tensor, [Int], [[String]]) {
     guard FileManager.default.fileExists(atPath: embeddingsURL.path) else {
         throw TagganError.file(embeddingsURL.path, "missing: run `taggan features --workspace W` first")
     }
@@ -206,127 +265,5 @@ func loadTrainingInputs(workspace: URL, vectors: URL) throws -> TrainingInputs {
         tagLists.append(fields.dropFirst().filter { !$0.isEmpty })
     }
     guard !rows.isEmpty else { throw TagganError.file(listURL.path, "no training images listed") }
-
-    let wanted = Set(tagLists.joined().flatMap { [$0, $0.lowercased()] })
-    let table = try readWord2Vec(vectors, keeping: wanted)
-    var index: [String: Int] = [:]
-    for (i, word) in table.words.enumerated() where index[word] == nil { index[word] = i }
-
-    var usedRows: [Int] = [], tags: [[Int]] = []
-    var vectorRowOfTag: [Int: Int] = [:], names: [String] = [], vectorRows: [Int] = []
-    var droppedTags = 0, droppedImages = 0
-    for (row, list) in zip(rows, tagLists) {
-        var ids: [Int] = []
-        for tag in list {
-            guard let v = index[tag] ?? index[tag.lowercased()] else {
-                droppedTags += 1
-                continue
-            }
-            if vectorRowOfTag[v] == nil {
-                vectorRowOfTag[v] = names.count
-                names.append(table.words[v])
-                vectorRows.append(v)
-            }
-            let id = vectorRowOfTag[v]!
-            if !ids.contains(id) { ids.append(id) }
-        }
-        if ids.isEmpty {
-            droppedImages += 1
-            continue
-        }
-        usedRows.append(row)
-        tags.append(ids)
-    }
-    guard !usedRows.isEmpty else {
-        throw TagganError.file(vectors.path, "none of the training set's tags has a vector in this file")
-    }
-    let f = embeddings.columns, d = table.vectors.columns
-    var features = [Float](), tagVectors = [Float]()
-    features.reserveCapacity(usedRows.count * f)
-    for row in usedRows { features += embeddings.storage[row * f ..< (row + 1) * f] }
-    for v in vectorRows { tagVectors += table.vectors.storage[v * d ..< (v + 1) * d] }
-    let data = try TrainingData(features: Tensor(shape: [usedRows.count, f], values: features), tags: tags,
-                                tagVectors: Tensor(shape: [vectorRows.count, d], values: tagVectors), tagNames: names)
-    return TrainingInputs(data: data, droppedTags: droppedTags, droppedImages: droppedImages,
-                          source: ["vectors": vectors.path, "embeddings": embeddingsURL.path, "training_set": listURL.path])
-}
-
-/// Reads word2vec vectors (Mikolov's C tool's formats, which gensim also writes), keeping
-/// only the words in `keeping` (all when nil).
-///
-/// Both formats start with a text line "V D". Text: then one line per word, "word v1 ...
-/// vD". Binary: then per word, the word's bytes up to a space, D little-endian float32,
-/// and (in files from the C tool and gensim) a newline, skipped before the next word.
-/// The format is detected from the first entry: text when it parses as a word and D
-/// numbers on one line.
-///
-/// TODO(merge): SkipGram owns word2vec I/O; replace with its reader at merge.
-func readWord2Vec(_ url: URL, keeping: Set<String>? = nil) throws -> (words: [String], vectors: Tensor) {
-    let data: Data
-    do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
-        throw TagganError.file(url.path, "cannot read word vectors: \(error.localizedDescription)")
-    }
-    return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> ([String], Tensor) in
-        let bytes = raw.bindMemory(to: UInt8.self)
-        var position = 0
-        func line() -> Substring? {
-            guard position < bytes.count else { return nil }
-            let start = position
-            while position < bytes.count && bytes[position] != 0x0A { position += 1 }
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start ..< position]), as: UTF8.self)
-            position += 1
-            return Substring(text)
-        }
-        guard let header = line() else { throw TagganError.file(url.path, "empty word-vector file") }
-        let counts = header.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        guard counts.count == 2, counts[0] >= 0, counts[1] > 0 else {
-            throw TagganError.file(url.path, "not a word2vec file: first line '\(header.prefix(40))' is not 'VOCABULARY DIMENSION'")
-        }
-        let (vocabulary, dimension) = (counts[0], counts[1])
-        let afterHeader = position
-        let isText: Bool = {
-            guard let first = line() else { return true }
-            let fields = first.split(separator: " ", omittingEmptySubsequences: true)
-            return fields.count == dimension + 1 && fields.dropFirst().allSatisfy { Float($0.trimmingCharacters(in: .whitespacesAndNewlines)) != nil }
-        }()
-        position = afterHeader
-        var words: [String] = [], values: [Float] = []
-        for entry in 0..<vocabulary {
-            let word: String
-            if isText {
-                guard let text = line() else {
-                    throw TagganError.file(url.path, "text vectors end after \(entry) of \(vocabulary) words")
-                }
-                let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count == dimension + 1 else {
-                    throw TagganError.file(url.path, "entry \(entry + 1) has \(fields.count - 1) values, expected \(dimension)")
-                }
-                word = String(fields[0])
-                if let keeping, !keeping.contains(word) { continue }
-                for field in fields.dropFirst() {
-                    guard let value = Float(field.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                        throw TagganError.file(url.path, "entry \(entry + 1) ('\(word)'): '\(field)' is not a number")
-                    }
-                    values.append(value)
-                }
-            } else {
-                while position < bytes.count && (bytes[position] == 0x0A || bytes[position] == 0x20) { position += 1 }
-                let start = position
-                while position < bytes.count && bytes[position] != 0x20 { position += 1 }
-                guard position + 1 + 4 * dimension <= bytes.count else {
-                    throw TagganError.file(url.path, "binary vectors truncated at word \(entry + 1) of \(vocabulary)")
-                }
-                word = String(decoding: UnsafeBufferPointer(rebasing: bytes[start ..< position]), as: UTF8.self)
-                position += 1
-                let base = position
-                position += 4 * dimension
-                if let keeping, !keeping.contains(word) { continue }
-                for i in 0..<dimension {
-                    values.append(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: base + 4 * i, as: UInt32.self))))
-                }
-            }
-            words.append(word)
-        }
-        return (words, Tensor(shape: [words.count, dimension], values: values))
-    }
+    return (embeddings, rows, tagLists)
 }
