@@ -29,6 +29,11 @@ let releaseOnly: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"] + releaseTargetCPU(), .when(configuration: .release)),
 ]
 
+/// For the stages whose hot loops are Swift code (skip-gram updates, convolutions):
+/// unoptimised they run ~100x slower, which would make the tests that train on real text
+/// or run the real network take many minutes. Debug builds keep their bounds checks.
+let optimisedInDebug: [SwiftSetting] = releaseOnly + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "taggan",
     products: [
@@ -51,11 +56,9 @@ let package = Package(
             name: "Ingest",
             dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
             swiftSettings: releaseOnly),
-        .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
-        // Optimised in debug builds too: the conv net's kernels are Swift loops that run
-        // ~100x slower unoptimised, which would make the parity tests take minutes.
-        .target(name: "Features", dependencies: ["TagganCore"],
-                swiftSettings: releaseOnly + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // SkipGram and Features are optimised in debug builds too (see `optimisedInDebug`).
+        .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
+        .target(name: "Features", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
         .target(name: "TagGAN", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
         .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
 
@@ -117,11 +120,18 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(
             name: "EvalTests",
-            dependencies: ["Eval", "TagganCore"]),
+            dependencies: ["Eval", "Ingest", "TagganCore"]),
+        .testTarget(
+            name: "SkipGramTests",
+            dependencies: ["SkipGram", "Ingest", "TagganCore", "taggan"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "FeaturesTests",
             dependencies: ["Features", "TagganCore", "Ingest"],  // Ingest: the decode + preprocess test only
             exclude: ["Fixtures"]),
+        .testTarget(
+            name: "TagGANTests",
+            dependencies: ["TagGAN", "TagganCore", "taggan"]),
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore"]),

@@ -3,7 +3,7 @@
 # Long runs stay behind flags (see README); the default run fits in ~20 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh libimage-exiftool-perl
+bash scripts/install-deps.sh libimage-exiftool-perl chromium
 bash corpora/fetch-all.sh
 swift build --build-tests
 swift test --skip-build "$@"

@@ -170,6 +170,12 @@ public struct EvaluationReport: Sendable, Codable {
             svg += String(format: "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.2f</text>",
                           left, width - 10, py(v), py(v), left - 4, py(v) + 3, v)
         }
+        for i in 0...4 {
+            let v = xs.0 + (xs.1 - xs.0) * Double(i) / 4
+            let text = v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
+            svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%@</text>",
+                          px(v), height - bottom + 12, text)
+        }
         svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", (left + width) / 2, height - 4, Self.escape(xLabel))
         var legendX = left
         for s in series {

@@ -6,6 +6,17 @@ import Foundation
 /// A crash leaves either the old file or the new one, plus at worst a stray
 /// `.<name>.tmp-*` file that the next write replaces.
 public enum AtomicFile {
+    /// The file's bytes (memory-mapped where safe), or an error naming the file and why
+    /// it cannot be read — the reading counterpart every loader uses.
+    public static func read(_ url: URL) throws -> Data {
+        do {
+            return try Data(contentsOf: url, options: .mappedIfSafe)
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
+            throw TagganError.file(url.path, "cannot read: \(reason)")
+        }
+    }
+
     public static func write(_ data: Data, to url: URL) throws {
         try write(to: url) { handle in try handle.write(contentsOf: data) }
     }

@@ -30,13 +30,7 @@ public enum NPY {
 
     /// Reads a C-order array of float32, float64, int32 or int64 as a Float tensor.
     public static func read(contentsOf url: URL) throws -> Tensor {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
-        } catch {
-            throw TagganError.file(url.path, "cannot read: \(error.localizedDescription)")
-        }
-        return try decode(data, path: url.path)
+        try decode(try AtomicFile.read(url), path: url.path)
     }
 
     public static func decode(_ data: Data, path: String = "array.npy") throws -> Tensor {

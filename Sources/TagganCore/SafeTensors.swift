@@ -32,13 +32,7 @@ public struct SafeTensors: Sendable {
     // MARK: Reading
 
     public static func read(contentsOf url: URL) throws -> SafeTensors {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
-        } catch {
-            throw TagganError.file(url.path, "cannot read: \(error.localizedDescription)")
-        }
-        return try decode(data, path: url.path)
+        try decode(try AtomicFile.read(url), path: url.path)
     }
 
     public static func decode(_ data: Data, path: String = "safetensors") throws -> SafeTensors {

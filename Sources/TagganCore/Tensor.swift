@@ -10,16 +10,27 @@
 public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     public private(set) var shape: [Int]
     /// The values in row-major order; `storage.count == shape.reduce(1, *)`.
+    ///
+    /// A plain stored array sits behind it: a `didSet` that reads `oldValue` would make
+    /// every in-place mutation (subscript, `withUnsafeMutableBufferPointer`,
+    /// `assignProduct`) copy the whole array first, because the old value must survive
+    /// the write. `_modify` yields the array itself and checks the size afterwards.
     public var storage: [Float] {
-        didSet { precondition(storage.count == oldValue.count, "storage size is fixed by the shape") }
+        get { values }
+        _modify {
+            let count = values.count
+            yield &values
+            precondition(values.count == count, "storage size is fixed by the shape")
+        }
     }
+    @usableFromInline var values: [Float]
 
     public init(shape: [Int], values: [Float]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         precondition(values.count == shape.reduce(1, *),
                      "\(values.count) values do not fill shape \(shape)")
         self.shape = shape
-        self.storage = values
+        self.values = values
     }
 
     public init(shape: [Int], repeating value: Float) {
@@ -36,13 +47,13 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     public var columns: Int { shape.dropFirst().reduce(1, *) }
 
     public subscript(index: Int) -> Float {
-        get { storage[index] }
-        set { storage[index] = newValue }
+        get { values[index] }
+        set { values[index] = newValue }
     }
 
     public subscript(row: Int, column: Int) -> Float {
-        get { storage[row * columns + column] }
-        set { storage[row * columns + column] = newValue }
+        get { values[row * columns + column] }
+        set { values[row * columns + column] = newValue }
     }
 
     /// One row as an array (a copy).
@@ -56,13 +67,13 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
     }
 
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        try storage.withUnsafeBufferPointer(body)
+        try values.withUnsafeBufferPointer(body)
     }
 
     public mutating func withUnsafeMutableBufferPointer<R>(
         _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        try storage.withUnsafeMutableBufferPointer(body)
+        try values.withUnsafeMutableBufferPointer(body)
     }
 
     public var description: String {

@@ -10,7 +10,9 @@
 /// `bench/kernels` (`taggan bench kernels`) measures them against scalar loops.
 public enum VectorKernels {
     public typealias Lanes = SIMD16<Float>
-    public static let width = Lanes.scalarCount
+    /// Computed, not stored: a `static let` read inside a loop inlined into another
+    /// module costs a `swift_once` call per use.
+    @inlinable public static var width: Int { Lanes.scalarCount }
 
     @inlinable @inline(__always)
     static func load(_ p: UnsafePointer<Float>, _ i: Int) -> Lanes {

@@ -42,9 +42,21 @@ enum Commands {
                 OptionSpec(name: "--sample", value: "T", help: "sub-sampling threshold (default 1e-3)"),
                 OptionSpec(name: "--epochs", value: "N", help: "passes over the corpus (default 5)"),
                 OptionSpec(name: "--threads", value: "N", help: "worker threads (default: all cores)"),
-                OptionSpec(name: "--seed", value: "N", help: "random seed (default 1)"),
+                OptionSpec(name: "--seed", value: "N", help: "random seed (default 1); with --threads 1 runs are identical"),
+                OptionSpec(name: "--alpha", value: "A", help: "initial learning rate, decaying linearly to A*1e-4 (default 0.025)"),
+                OptionSpec(name: "--hs", help: "add hierarchical softmax (use --negative 0 for hierarchical softmax alone)"),
+                OptionSpec(name: "--algorithm", value: "A", help: "batched (shared negatives per centre word, default) or classic (word2vec's loop)"),
+                OptionSpec(name: "--max-vocab", value: "N", help: "keep at most the N most frequent words"),
+                OptionSpec(name: "--layout", value: "L", help: "lines (one document per line, default), paragraphs (blank lines end sentences) or yfcc (YFCC100M metadata TSV: title, description, tags)"),
+                OptionSpec(name: "--format", value: "F", help: "binary or text (default: text for .txt/.vec, else binary)"),
+                OptionSpec(name: "--save-vocab", value: "F", help: "also write the vocabulary as 'word count' lines to F"),
             ],
-            notBuiltYet: "issue 4, SkipGram"),
+            discussion: """
+            Corpora are UTF-8 text, read in streams (never whole). Tokens: lowercased runs of
+            letters and digits; an apostrophe between two of them stays in the word ("don't").
+            Output is word2vec's binary or text format, which gensim and word2vec read.
+            """,
+            run: VectorsCommands.train),
         CommandSpec(
             words: ["vectors", "eval"],
             summary: "Evaluate word vectors on analogy and similarity test sets.",
@@ -53,13 +65,18 @@ enum Commands {
                 OptionSpec(name: "--analogies", value: "F", help: "analogy questions (questions-words.txt format)"),
                 OptionSpec(name: "--similarity", value: "F", help: "word pairs with human scores (wordsim353/simlex999)", repeats: true),
             ],
-            notBuiltYet: "issue 4, SkipGram"),
+            discussion: """
+            V.bin may be word2vec binary or text, or GloVe text. Analogies: 3CosAdd over the
+            30,000 most frequent words, as word2vec's compute-accuracy; questions with a word
+            outside them are skipped and counted. Similarity: Spearman's rho, ties averaged.
+            """,
+            run: VectorsCommands.eval),
         CommandSpec(
             words: ["vectors", "nearest"],
             summary: "Print the words nearest to WORD by cosine similarity.",
             positionals: "V.bin WORD", minimumPositionals: 2, maximumPositionals: 2,
             options: [OptionSpec(name: "-k", value: "N", help: "how many neighbours (default 10)")],
-            notBuiltYet: "issue 4, SkipGram"),
+            run: VectorsCommands.nearest),
         CommandSpec(
             words: ["features"],
             summary: "Embed every catalog image with a pretrained conv net.",
@@ -76,15 +93,9 @@ enum Commands {
         CommandSpec(
             words: ["train"],
             summary: "Train the conditional GAN that generates tag vectors for an image.",
-            options: [
-                OptionSpec(name: "--workspace", value: "W", help: "workspace folder", required: true),
-                OptionSpec(name: "--vectors", value: "V.bin", help: "word vectors", required: true),
-                OptionSpec(name: "--mode", value: "M", help: "cgan (the paper) or icgan (neighbourhoods; default cgan)"),
-                OptionSpec(name: "--neighbours", value: "K", help: "neighbourhood size for icgan"),
-                OptionSpec(name: "--steps", value: "N", help: "training steps"),
-                OptionSpec(name: "--resume", help: "continue from the last checkpoint"),
-            ],
-            notBuiltYet: "issue 6, TagGAN"),
+            options: TrainCommand.options,
+            discussion: TrainCommand.discussion,
+            run: TrainCommand.run),
         CommandSpec(
             words: ["eval"],
             summary: "Tag the test split and report metrics beside baselines.",

@@ -118,9 +118,9 @@ struct CommandLineTests {
     }
 
     @Test func commandsNotBuiltYetSaySoAndExit2() throws {
-        let run = try Run("train", "--workspace", "w", "--vectors", "v.bin")
+        let run = try Run("eval", "--workspace", "w", "--report", "r")
         #expect(run.status == 2)
-        #expect(run.stderr == "taggan: error: taggan train is not built yet (issue 6, TagGAN).\n")
+        #expect(run.stderr == "taggan: error: taggan eval is not built yet (issue 7, Eval).\n")
     }
 
     @Test func optionValuesMayUseEqualsAndDoubleDashEndsOptions() throws {
@@ -130,7 +130,7 @@ struct CommandLineTests {
         let sgemm = try #require(parsed["sgemm"] as? [String: Any])
         #expect(sgemm["size"] as? Int == 64)
         let ended = try Run("vectors", "nearest", "--", "-v.bin", "--word")
-        #expect(ended.status == 2 && ended.stderr.contains("not built yet"))
+        #expect(ended.status == 1 && ended.stderr == "taggan: error: -v.bin: no such file\n")
     }
 
     @Test func doctorJSONDescribesTheBLASAndLibraries() throws {

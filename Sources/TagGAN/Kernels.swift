@@ -1,0 +1,177 @@
+import TagganCore
+
+/// Element-wise kernels the layers and optimisers need beyond `VectorKernels`, on the
+/// same 16-lane SIMD pattern (`+`, `*`, comparisons and `replace(with:where:)` only, so
+/// the compiler emits packed instructions). Internal: the layers are the public surface.
+enum LayerKernels {
+    typealias Lanes = SIMD16<Float>
+    static let width = Lanes.scalarCount
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> Lanes {
+        UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
+    }
+
+    @inline(__always)
+    static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Lanes.self)
+    }
+
+    /// y[r, :] += b for every row r of the rows x n matrix y.
+    static func addRowVector(_ b: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows: Int, columns n: Int) {
+        for r in 0..<rows { VectorKernels.axpy(1, b, y + r * n, count: n) }
+    }
+
+    /// db[c] = sum_r dy[r, c] (added to db when `accumulate`).
+    static func columnSums(_ dy: UnsafePointer<Float>, rows: Int, columns n: Int,
+                           into db: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if !accumulate { db.update(repeating: 0, count: n) }
+        for r in 0..<rows { VectorKernels.axpy(1, dy + r * n, db, count: n) }
+    }
+
+    /// dy[i] = 0 where y[i] <= 0: the ReLU derivative, read from the ReLU's output.
+    static func reluBackward(output y: UnsafePointer<Float>, gradient dy: UnsafeMutablePointer<Float>, count n: Int) {
+        let zero = Lanes()
+        var i = 0
+        while i + width <= n {
+            var g = load(UnsafePointer(dy), i)
+            g.replace(with: zero, where: load(y, i) .<= zero)
+            store(g, dy, i)
+            i += width
+        }
+        while i < n {
+            if y[i] <= 0 { dy[i] = 0 }
+            i += 1
+        }
+    }
+
+    /// Fills `mask` with 0 (dropped, probability `rate`) or 1 / (1 - rate) (kept).
+    /// Each 64-bit draw gives four 16-bit uniforms, so the keep probability is exact to
+    /// 1/65536 and a mask costs a quarter of a generator call per value.
+    static func dropoutMask(_ mask: UnsafeMutablePointer<Float>, count n: Int, rate: Float,
+                            random: inout SeededRandom) {
+        let keep = 1 - rate
+        let threshold = UInt64((Double(keep) * 65536).rounded())
+        let kept = 1 / keep
+        var i = 0
+        while i < n {
+            let bits = random.next()
+            var lane = 0
+            while lane < 4 && i + lane < n {
+                mask[i + lane] = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
+                lane += 1
+            }
+            i += 4
+        }
+    }
+
+    /// The momentum update of one parameter, fused into one pass over memory:
+    /// v = momentum * v - rate * g;  w += v.
+    static func momentumStep(weight w: UnsafeMutablePointer<Float>, velocity v: UnsafeMutablePointer<Float>,
+                             gradient g: UnsafePointer<Float>, count n: Int, rate: Float, momentum: Float) {
+        let mu = Lanes(repeating: momentum), lr = Lanes(repeating: rate)
+        var i = 0
+        while i + width <= n {
+            let nv = mu * load(UnsafePointer(v), i) - lr * load(g, i)
+            store(nv, v, i)
+            store(load(UnsafePointer(w), i) + nv, w, i)
+            i += width
+        }
+        while i < n {
+            v[i] = momentum * v[i] - rate * g[i]
+            w[i] += v[i]
+            i += 1
+        }
+    }
+
+    /// One Adam step (Kingma & Ba 2015) in one pass, the bias corrections folded into
+    /// `rate` by the caller:
+    /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= rate * m / (sqrt(v) + epsilon).
+    static func adamStep(weight w: UnsafeMutablePointer<Float>, first m: UnsafeMutablePointer<Float>,
+                         second v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count n: Int,
+                         rate: Float, beta1: Float, beta2: Float, epsilon: Float) {
+        let b1 = Lanes(repeating: beta1), c1 = Lanes(repeating: 1 - beta1)
+        let b2 = Lanes(repeating: beta2), c2 = Lanes(repeating: 1 - beta2)
+        let lr = Lanes(repeating: rate), eps = Lanes(repeating: epsilon)
+        var i = 0
+        while i + width <= n {
+            let gi = load(g, i)
+            let mi = b1 * load(UnsafePointer(m), i) + c1 * gi
+            let vi = b2 * load(UnsafePointer(v), i) + c2 * gi * gi
+            store(mi, m, i)
+            store(vi, v, i)
+            store(load(UnsafePointer(w), i) - lr * mi / (vi.squareRoot() + eps), w, i)
+            i += width
+        }
+        while i < n {
+            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+            w[i] -= rate * m[i] / (v[i].squareRoot() + epsilon)
+            i += 1
+        }
+    }
+
+    /// Rescales every column of the row-major rows x columns matrix `w` whose Euclidean
+    /// norm exceeds `limit` to norm `limit` (pylearn2's `max_col_norm`). Work is split by
+    /// column blocks, so each column's sum is taken in the same order whatever the
+    /// thread count.
+    static func limitColumnNorms(_ w: UnsafeMutablePointer<Float>, rows: Int, columns: Int, limit: Float,
+                                 threads: Int) {
+        nonisolated(unsafe) let w = w
+        let blocks = columns >= 512 ? min(threads, 2) : 1
+        Parallel.forEachChunk(columns, threads: blocks, grain: 256) { _, range in
+            let n = range.count
+            var squares = [Float](repeating: 0, count: n)
+            squares.withUnsafeMutableBufferPointer { sq in
+                let acc = sq.baseAddress!
+                for r in 0..<rows {
+                    let row = UnsafePointer(w + r * columns + range.lowerBound)
+                    var i = 0
+                    while i + width <= n {
+                        let v = load(row, i)
+                        store(load(UnsafePointer(acc), i) + v * v, acc, i)
+                        i += width
+                    }
+                    while i < n {
+                        acc[i] += row[i] * row[i]
+                        i += 1
+                    }
+                }
+                var any = false
+                for j in 0..<n {
+                    let norm = acc[j].squareRoot()
+                    if norm > limit {
+                        acc[j] = limit / norm
+                        any = true
+                    } else {
+                        acc[j] = 1
+                    }
+                }
+                guard any else { return }
+                for r in 0..<rows {
+                    VectorKernels.multiply(UnsafeMutableBufferPointer(start: w + r * columns + range.lowerBound, count: n),
+                                           by: UnsafeBufferPointer(start: acc, count: n))
+                }
+            }
+        }
+    }
+
+    /// True when every value is finite. x * 0 is 0 for finite x and NaN for NaN or
+    /// infinity, so the sum of x * 0 stays 0 exactly when all values are finite.
+    static func allFinite(_ x: UnsafeBufferPointer<Float>) -> Bool {
+        guard let p = x.baseAddress else { return true }
+        var acc = Lanes()
+        let zero = Lanes()
+        var i = 0
+        while i + width <= x.count {
+            acc = acc + load(p, i) * zero
+            i += width
+        }
+        var tail: Float = 0
+        while i < x.count {
+            tail += p[i] * 0
+            i += 1
+        }
+        return acc.sum() + tail == 0
+    }
+}

@@ -1,0 +1,249 @@
+import TagganCore
+
+/// The layer sizes of G and D. The defaults are the paper's (Mirza & Osindero 2014,
+/// section 4.2); the feature and word sizes come from the data.
+public struct NetworkSizes: Codable, Sendable, Equatable {
+    /// Length of one image embedding (1280 for EfficientNet-Lite0, 4096 in the paper).
+    public var featureSize: Int
+    /// Length of one word vector (200 in the paper).
+    public var wordSize: Int
+    public var noiseSize = 100
+    public var generatorNoiseHidden = 500
+    public var generatorFeatureHidden = 2000
+    public var discriminatorWordHidden = 500
+    public var discriminatorFeatureHidden = 1200
+    public var maxoutUnits = 1000
+    public var maxoutPieces = 3
+    /// Dropout rate on every hidden layer of G and D.
+    public var dropout: Float = 0.5
+    /// Weights start uniform in +-initialScale / sqrt(inputs) (`Linear`): 1 is PyTorch's
+    /// `nn.Linear` default (variance 1/(3 inputs)), sqrt(6) He et al.'s for ReLUs.
+    public var initialScale: Float = 1
+
+    public init(featureSize: Int, wordSize: Int = 200) {
+        self.featureSize = featureSize
+        self.wordSize = wordSize
+    }
+}
+
+/// The generator: a word vector for an image's embedding and a noise vector.
+///
+///     z (noiseSize, N(0, 1)) -> Linear -> ReLU -> dropout    (generatorNoiseHidden)
+///     x (featureSize)        -> Linear -> ReLU -> dropout    (generatorFeatureHidden)
+///     [both]                 -> Linear                      (wordSize) = the generated vector
+///
+/// Parameters are named `noise.*`, `feature.*`, `output.*` (`weight` [inputs, outputs],
+/// `bias` [1, outputs]).
+public struct Generator: Sendable {
+    public let sizes: NetworkSizes
+    public var noiseLayer: Linear
+    public var featureLayer: Linear
+    public var outputLayer: Linear
+    var noiseDropout: Dropout
+    var featureDropout: Dropout
+
+    var noiseHidden = Tensor(zeros: [0])
+    var featureHidden = Tensor(zeros: [0])
+    var joint = Tensor(zeros: [0])
+    /// The generated vectors of the last forward pass, one row per input row.
+    public private(set) var output = Tensor(zeros: [0])
+    var jointGradient = Tensor(zeros: [0])
+    var noiseHiddenGradient = Tensor(zeros: [0])
+    var featureHiddenGradient = Tensor(zeros: [0])
+
+    public init(sizes: NetworkSizes, random: inout SeededRandom) {
+        self.sizes = sizes
+        noiseLayer = Linear(inputs: sizes.noiseSize, outputs: sizes.generatorNoiseHidden, scale: sizes.initialScale, random: &random)
+        featureLayer = Linear(inputs: sizes.featureSize, outputs: sizes.generatorFeatureHidden, scale: sizes.initialScale, random: &random)
+        outputLayer = Linear(inputs: sizes.generatorNoiseHidden + sizes.generatorFeatureHidden,
+                             outputs: sizes.wordSize, scale: sizes.initialScale, random: &random)
+        noiseDropout = Dropout(rate: sizes.dropout)
+        featureDropout = Dropout(rate: sizes.dropout)
+    }
+
+    /// Generates one vector per row of `noise` (rows x noiseSize) and `features`
+    /// (rows x featureSize) into `output`. Dropout masks come from `random` when training.
+    public mutating func forward(noise z: Tensor, features x: Tensor, training: Bool, random: inout SeededRandom) {
+        precondition(z.rows == x.rows, "\(z.rows) noise rows for \(x.rows) feature rows")
+        noiseLayer.forward(z, into: &noiseHidden)
+        ReLU.forward(&noiseHidden)
+        noiseDropout.forward(&noiseHidden, training: training, random: &random)
+        featureLayer.forward(x, into: &featureHidden)
+        ReLU.forward(&featureHidden)
+        featureDropout.forward(&featureHidden, training: training, random: &random)
+        Concatenation.forward(noiseHidden, featureHidden, into: &joint)
+        outputLayer.forward(joint, into: &output)
+    }
+
+    /// Sets every parameter gradient from dL/d output (the inputs of the last forward).
+    public mutating func backward(noise z: Tensor, features x: Tensor, outputGradient: Tensor) {
+        outputLayer.backwardParameters(input: joint, outputGradient: outputGradient)
+        outputLayer.backwardInput(outputGradient: outputGradient, into: &jointGradient)
+        Concatenation.backward(jointGradient, firstColumns: sizes.generatorNoiseHidden,
+                               into: &noiseHiddenGradient, &featureHiddenGradient)
+        noiseDropout.backward(&noiseHiddenGradient)
+        ReLU.backward(output: noiseHidden, gradient: &noiseHiddenGradient)
+        noiseLayer.backwardParameters(input: z, outputGradient: noiseHiddenGradient)
+        featureDropout.backward(&featureHiddenGradient)
+        ReLU.backward(output: featureHidden, gradient: &featureHiddenGradient)
+        featureLayer.backwardParameters(input: x, outputGradient: featureHiddenGradient)
+    }
+
+    public mutating func visitParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
+        try noiseLayer.visitParameters("noise", body)
+        try featureLayer.visitParameters("feature", body)
+        try outputLayer.visitParameters("output", body)
+    }
+}
+
+/// The discriminator: the probability that a word vector is a real tag of an image.
+///
+///     w (wordSize)    -> Linear -> ReLU -> dropout        (discriminatorWordHidden)
+///     x (featureSize) -> Linear -> ReLU -> dropout        (discriminatorFeatureHidden)
+///     [both]          -> Linear -> maxout (units x pieces) -> dropout -> Linear -> logit
+///
+/// D(w, x) = sigmoid(logit); the loss works on the logit (`SigmoidCrossEntropy`).
+///
+/// A batch may show each image several times (the real and the generated vector for the
+/// same image): rows r of `words` is paired with row r % C of the C feature rows. The
+/// feature branch's product x W + b then runs once per image, and its weight gradient
+/// is one product over the summed row gradients; each row still gets its own dropout
+/// mask, so this is the same function and gradient as repeating the features, at a
+/// fraction of the cost.
+///
+/// Parameters: `word.*`, `feature.*`, `maxout.*` (weight [word + feature hidden,
+/// units * pieces], piece p of unit u in column u * pieces + p), `output.*`.
+public struct Discriminator: Sendable {
+    public let sizes: NetworkSizes
+    public var wordLayer: Linear
+    public var featureLayer: Linear
+    public var maxoutLayer: Linear
+    public var outputLayer: Linear
+    var maxout: Maxout
+    var wordDropout: Dropout
+    var featureDropout: Dropout
+    var maxoutDropout: Dropout
+
+    var wordHidden = Tensor(zeros: [0])
+    var featurePreactivation = Tensor(zeros: [0])
+    var featureHidden = Tensor(zeros: [0])
+    var joint = Tensor(zeros: [0])
+    var maxoutPreactivation = Tensor(zeros: [0])
+    var maxoutOutput = Tensor(zeros: [0])
+    /// The logits of the last forward pass, [rows, 1].
+    public private(set) var logits = Tensor(zeros: [0])
+
+    var maxoutOutputGradient = Tensor(zeros: [0])
+    var maxoutPreactivationGradient = Tensor(zeros: [0])
+    var jointGradient = Tensor(zeros: [0])
+    var wordHiddenGradient = Tensor(zeros: [0])
+    var featureHiddenGradient = Tensor(zeros: [0])
+    var featureGradientSum = Tensor(zeros: [0])
+    /// dL/d words after `backward(..., wordGradient: true)`.
+    public private(set) var wordGradient = Tensor(zeros: [0])
+
+    public init(sizes: NetworkSizes, random: inout SeededRandom) {
+        self.sizes = sizes
+        wordLayer = Linear(inputs: sizes.wordSize, outputs: sizes.discriminatorWordHidden, scale: sizes.initialScale, random: &random)
+        featureLayer = Linear(inputs: sizes.featureSize, outputs: sizes.discriminatorFeatureHidden, scale: sizes.initialScale, random: &random)
+        maxoutLayer = Linear(inputs: sizes.discriminatorWordHidden + sizes.discriminatorFeatureHidden,
+                             outputs: sizes.maxoutUnits * sizes.maxoutPieces, scale: sizes.initialScale, random: &random)
+        outputLayer = Linear(inputs: sizes.maxoutUnits, outputs: 1, scale: sizes.initialScale, random: &random)
+        maxout = Maxout(units: sizes.maxoutUnits, pieces: sizes.maxoutPieces)
+        wordDropout = Dropout(rate: sizes.dropout)
+        featureDropout = Dropout(rate: sizes.dropout)
+        maxoutDropout = Dropout(rate: sizes.dropout)
+    }
+
+    /// Computes `logits` for `words` (R x wordSize) against `features` (C x featureSize),
+    /// where C divides R and row r is conditioned on feature row r % C.
+    public mutating func forward(words: Tensor, features: Tensor, training: Bool, random: inout SeededRandom) {
+        let rows = words.rows, images = features.rows
+        precondition(images > 0 && rows % images == 0, "\(rows) word rows do not repeat \(images) feature rows")
+        wordLayer.forward(words, into: &wordHidden)
+        ReLU.forward(&wordHidden)
+        wordDropout.forward(&wordHidden, training: training, random: &random)
+
+        featureLayer.forward(features, into: &featurePreactivation)
+        ReLU.forward(&featurePreactivation)
+        let hidden = sizes.discriminatorFeatureHidden
+        if featureHidden.count != rows * hidden { featureHidden = Tensor(zeros: [rows, hidden]) }
+        featurePreactivation.withUnsafeBufferPointer { source in
+            featureHidden.withUnsafeMutableBufferPointer { target in
+                for block in 0 ..< rows / images {
+                    (target.baseAddress! + block * images * hidden).update(from: source.baseAddress!, count: images * hidden)
+                }
+            }
+        }
+        featureDropout.forward(&featureHidden, training: training, random: &random)
+
+        Concatenation.forward(wordHidden, featureHidden, into: &joint)
+        maxoutLayer.forward(joint, into: &maxoutPreactivation)
+        maxout.forward(maxoutPreactivation, into: &maxoutOutput)
+        maxoutDropout.forward(&maxoutOutput, training: training, random: &random)
+        outputLayer.forward(maxoutOutput, into: &logits)
+    }
+
+    /// Back-propagates dL/d logits through the last forward pass: sets every parameter
+    /// gradient when `parameters`, and `wordGradient` (dL/d words) when `wordGradient`.
+    /// The feature rows are data, so no gradient flows to them.
+    public mutating func backward(words: Tensor, features: Tensor, logitGradient: Tensor,
+                                  parameters: Bool, wordGradient needWordGradient: Bool) {
+        let rows = words.rows, images = features.rows
+        let wordHiddenSize = sizes.discriminatorWordHidden, hidden = sizes.discriminatorFeatureHidden
+        if parameters { outputLayer.backwardParameters(input: maxoutOutput, outputGradient: logitGradient) }
+        outputLayer.backwardInput(outputGradient: logitGradient, into: &maxoutOutputGradient)
+        maxoutDropout.backward(&maxoutOutputGradient)
+        maxout.backward(maxoutOutputGradient, into: &maxoutPreactivationGradient)
+
+        if parameters {
+            maxoutLayer.backwardParameters(input: joint, outputGradient: maxoutPreactivationGradient)
+            maxoutLayer.backwardInput(outputGradient: maxoutPreactivationGradient, into: &jointGradient)
+            Concatenation.backward(jointGradient, firstColumns: wordHiddenSize,
+                                   into: &wordHiddenGradient, &featureHiddenGradient)
+        } else {
+            // Only the word branch needs a gradient: multiply by the first
+            // wordHiddenSize rows of the maxout weight alone (a contiguous block).
+            if wordHiddenGradient.count != rows * wordHiddenSize {
+                wordHiddenGradient = Tensor(zeros: [rows, wordHiddenSize])
+            }
+            let n = maxoutLayer.outputs
+            maxoutPreactivationGradient.withUnsafeBufferPointer { dz in
+                maxoutLayer.weight.withUnsafeBufferPointer { w in
+                    wordHiddenGradient.withUnsafeMutableBufferPointer { dh in
+                        BLAS.sgemm(.none, .transposed, m: rows, n: wordHiddenSize, k: n, alpha: 1,
+                                   a: dz.baseAddress!, lda: n, b: w.baseAddress!, ldb: n,
+                                   beta: 0, c: dh.baseAddress!, ldc: wordHiddenSize)
+                    }
+                }
+            }
+        }
+
+        wordDropout.backward(&wordHiddenGradient)
+        ReLU.backward(output: wordHidden, gradient: &wordHiddenGradient)
+        if parameters { wordLayer.backwardParameters(input: words, outputGradient: wordHiddenGradient) }
+        if needWordGradient { wordLayer.backwardInput(outputGradient: wordHiddenGradient, into: &wordGradient) }
+
+        guard parameters else { return }
+        featureDropout.backward(&featureHiddenGradient)
+        ReLU.backward(output: featureHidden, gradient: &featureHiddenGradient)
+        if featureGradientSum.count != images * hidden { featureGradientSum = Tensor(zeros: [images, hidden]) }
+        featureHiddenGradient.withUnsafeBufferPointer { source in
+            featureGradientSum.withUnsafeMutableBufferPointer { sum in
+                sum.baseAddress!.update(from: source.baseAddress!, count: images * hidden)
+                for block in 1 ..< rows / images {
+                    VectorKernels.axpy(1, source.baseAddress! + block * images * hidden, sum.baseAddress!,
+                                       count: images * hidden)
+                }
+            }
+        }
+        featureLayer.backwardParameters(input: features, outputGradient: featureGradientSum)
+    }
+
+    public mutating func visitParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
+        try wordLayer.visitParameters("word", body)
+        try featureLayer.visitParameters("feature", body)
+        try maxoutLayer.visitParameters("maxout", body)
+        try outputLayer.visitParameters("output", body)
+    }
+}

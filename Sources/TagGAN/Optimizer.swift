@@ -1,0 +1,70 @@
+import Foundation
+import TagganCore
+
+/// How parameters move: the paper's SGD with momentum, or Adam.
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
+    case sgd, adam
+}
+
+/// The per-parameter state of an optimiser (velocities for SGD, first and second moments
+/// for Adam), keyed by `<network>.<parameter>.<slot>`. Saved with every checkpoint so a
+/// resumed run continues exactly.
+struct OptimizerState {
+    var slots: [String: Tensor] = [:]
+
+    /// SGD with momentum, as pylearn2 (the paper's toolkit) applies it:
+    /// v = momentum * v - rate * g;  w = w + v.
+    mutating func sgdStep(_ name: String, weight: inout Tensor, gradient: Tensor, rate: Float, momentum: Float) {
+        var velocity = slots.removeValue(forKey: name + ".velocity") ?? Tensor(zeros: weight.shape)
+        let n = weight.count
+        weight.withUnsafeMutableBufferPointer { w in
+            velocity.withUnsafeMutableBufferPointer { v in
+                gradient.withUnsafeBufferPointer { g in
+                    nonisolated(unsafe) let wp = w.baseAddress!, vp = v.baseAddress!, gp = g.baseAddress!
+                    Self.parallelRanges(n) { range in
+                        let o = range.lowerBound
+                        LayerKernels.momentumStep(weight: wp + o, velocity: vp + o, gradient: gp + o,
+                                                  count: range.count, rate: rate, momentum: momentum)
+                    }
+                }
+            }
+        }
+        slots[name + ".velocity"] = velocity
+    }
+
+    /// Adam (Kingma & Ba 2015) at step t (1-based), the bias corrections applied to the
+    /// rate: rate_t = rate * sqrt(1 - b2^t) / (1 - b1^t).
+    mutating func adamStep(_ name: String, weight: inout Tensor, gradient: Tensor, rate: Double, t: Int,
+                           beta1: Double, beta2: Double, epsilon: Double) {
+        var first = slots.removeValue(forKey: name + ".adam_m") ?? Tensor(zeros: weight.shape)
+        var second = slots.removeValue(forKey: name + ".adam_v") ?? Tensor(zeros: weight.shape)
+        let corrected = Float(rate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t))))
+        let n = weight.count
+        weight.withUnsafeMutableBufferPointer { w in
+            first.withUnsafeMutableBufferPointer { m in
+                second.withUnsafeMutableBufferPointer { v in
+                    gradient.withUnsafeBufferPointer { g in
+                        nonisolated(unsafe) let wp = w.baseAddress!, mp = m.baseAddress!, vp = v.baseAddress!
+                        nonisolated(unsafe) let gp = g.baseAddress!
+                        Self.parallelRanges(n) { range in
+                            let o = range.lowerBound
+                            LayerKernels.adamStep(weight: wp + o, first: mp + o, second: vp + o, gradient: gp + o,
+                                                  count: range.count, rate: corrected, beta1: Float(beta1),
+                                                  beta2: Float(beta2), epsilon: Float(epsilon))
+                        }
+                    }
+                }
+            }
+        }
+        slots[name + ".adam_m"] = first
+        slots[name + ".adam_v"] = second
+    }
+
+    /// Splits 0..<count into two halves run on two threads when the parameter is big
+    /// enough for the update to be memory-bound. Each element's update is independent, so
+    /// the result does not depend on the split.
+    static func parallelRanges(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let threads = count >= 1 << 18 ? min(2, Parallel.defaultThreads) : 1
+        Parallel.forEachChunk(count, threads: threads, grain: 1 << 17) { _, range in body(range) }
+    }
+}

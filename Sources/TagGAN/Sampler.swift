@@ -1,0 +1,104 @@
+import Foundation
+import TagganCore
+
+/// Draws tag vectors from a trained generator: the entry point the Eval stage uses.
+///
+///     var sampler = try TagSampler(modelFolder: workspace.appendingPathComponent("models/cgan"))
+///     let samples = sampler.sample(features: embeddings, samplesPerImage: 100, seed: 7)
+///     // samples: [N * 100, wordSize]; rows i*100 ..< (i+1)*100 belong to image i
+///
+/// Each sample is G(z, x) with z ~ N(0, I) and dropout off (inverted dropout needs no
+/// rescaling at inference); x is scaled to unit length first when the model was trained
+/// so (`unitFeatures`, the default). The output lives in the space the model was trained in:
+/// unit-length tag vectors when `unitTagVectors` (the default), so compare samples with
+/// words by cosine similarity.
+///
+/// Cost: G's joint layer is linear, so G(z, x) = h(z) W_z + h(x) W_x + b. The image part
+/// h(x) W_x + b is computed once per image and the noise part once per sample, both as
+/// BLAS products over a block of images; sampling 100 per image costs little more than
+/// the 100 noise branches. Image i's noise comes from the stream `split(stream: i)` of
+/// the seed, so results do not depend on the block size or on which other images are
+/// in the batch.
+public struct TagSampler: Sendable {
+    public let generator: Generator
+    public let configuration: TrainingConfiguration
+    /// Steps the model was trained for.
+    public let step: Int
+
+    public init(generator: Generator, configuration: TrainingConfiguration, step: Int = 0) {
+        self.generator = generator
+        self.configuration = configuration
+        self.step = step
+    }
+
+    /// Loads the generator of the checkpoint in `modelFolder` (e.g. `W/models/icgan`).
+    public init(modelFolder: URL) throws {
+        let record = try CheckpointRecord.read(folder: modelFolder)
+        let url = modelFolder.appendingPathComponent(record.weights)
+        let file = try SafeTensors.read(contentsOf: url)
+        var random = SeededRandom(seed: 0)
+        var generator = Generator(sizes: record.configuration.sizes, random: &random)
+        try generator.visitParameters { name, w, _ in
+            w = try file.tensor("generator." + name, shape: w.shape, in: url.path)
+        }
+        self.init(generator: generator, configuration: record.configuration, step: record.step)
+    }
+
+    /// `samplesPerImage` generated vectors for each row of `features` (N x featureSize),
+    /// as an [N * samplesPerImage, wordSize] tensor, image-major.
+    public func sample(features: Tensor, samplesPerImage s: Int, seed: UInt64, blockImages: Int = 64) -> Tensor {
+        let sizes = generator.sizes
+        precondition(features.columns == sizes.featureSize,
+                     "generator takes \(sizes.featureSize)-d features, got \(features.columns)")
+        precondition(s > 0, "at least one sample per image")
+        let features = configuration.unitFeatures ? features.withUnitRows() : features
+        let n = features.rows, d = sizes.wordSize, f = sizes.featureSize
+        let noiseHidden = sizes.generatorNoiseHidden, featureHidden = sizes.generatorFeatureHidden
+        var result = Tensor(zeros: [n * s, d])
+        // W_z and W_x: the joint layer's weight rows for each branch (contiguous blocks).
+        let jointWeight = generator.outputLayer.weight
+        let noiseRows = Tensor(shape: [noiseHidden, d], values: Array(jointWeight.storage[0 ..< noiseHidden * d]))
+        let featureRows = Tensor(shape: [featureHidden, d], values: Array(jointWeight.storage[noiseHidden * d ..< (noiseHidden + featureHidden) * d]))
+        let root = SeededRandom(seed: seed)
+        var hiddenX = Tensor(zeros: [0]), imagePart = Tensor(zeros: [0])
+        var z = Tensor(zeros: [0]), hiddenZ = Tensor(zeros: [0]), noisePart = Tensor(zeros: [0])
+        var start = 0
+        while start < n {
+            let rows = min(blockImages, n - start)
+            let x = Tensor(shape: [rows, f], values: Array(features.storage[start * f ..< (start + rows) * f]))
+            generator.featureLayer.forward(x, into: &hiddenX)
+            ReLU.forward(&hiddenX)
+            imagePart.assignProduct(hiddenX, featureRows)
+            if z.count != rows * s * sizes.noiseSize { z = Tensor(zeros: [rows * s, sizes.noiseSize]) }
+            z.withUnsafeMutableBufferPointer { p in
+                for i in 0..<rows {
+                    var random = root.split(stream: UInt64(start + i))
+                    random.fillGaussian(UnsafeMutableBufferPointer(rebasing: p[i * s * sizes.noiseSize ..< (i + 1) * s * sizes.noiseSize]))
+                }
+            }
+            generator.noiseLayer.forward(z, into: &hiddenZ)
+            ReLU.forward(&hiddenZ)
+            noisePart.assignProduct(hiddenZ, noiseRows)
+            // result rows = noise part + (image part + bias) of their image.
+            generator.outputLayer.bias.withUnsafeBufferPointer { bias in
+                imagePart.withUnsafeMutableBufferPointer { image in
+                    LayerKernels.addRowVector(bias.baseAddress!, to: image.baseAddress!, rows: rows, columns: d)
+                    noisePart.withUnsafeMutableBufferPointer { noise in
+                        for i in 0..<rows {
+                            for j in 0..<s {
+                                VectorKernels.axpy(1, image.baseAddress! + i * d, noise.baseAddress! + (i * s + j) * d, count: d)
+                            }
+                        }
+                    }
+                }
+            }
+            noisePart.withUnsafeBufferPointer { block in
+                result.withUnsafeMutableBufferPointer { out in
+                    (out.baseAddress! + start * s * d).update(from: block.baseAddress!, count: rows * s * d)
+                }
+            }
+            start += rows
+        }
+        return result
+    }
+}

@@ -1,0 +1,338 @@
+import Foundation
+import TagganCore
+
+/// `cgan`: the paper. `icgan`: G and D are conditioned on image i's embedding h_i, and the
+/// real tag vector shown to D with h_i is a tag of a neighbour drawn uniformly from the
+/// k nearest images to i (Casanova et al. 2021), which gives images with few or noisy
+/// tags a denser target.
+public enum TrainingMode: String, Codable, Sendable, CaseIterable {
+    case cgan, icgan
+}
+
+/// Everything that defines a training run. The defaults are the paper's schedule.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    public var mode: TrainingMode = .cgan
+    public var sizes: NetworkSizes
+    public var batchSize = 100
+    /// Total steps (one D update and one G update each).
+    public var steps = TrainingConfiguration.defaultSteps
+    public var optimizer: OptimizerKind = .sgd
+    /// Initial learning rate; divided by `learningRateDecay` every step, never below
+    /// `minimumLearningRate`: rate(s) = max(rate / decay^s, minimum).
+    public var learningRate = 0.1
+    public var learningRateDecay = 1.00004
+    public var minimumLearningRate = 1e-6
+    /// SGD momentum rises linearly from `initialMomentum` to `finalMomentum` over the
+    /// first `momentumRampSteps` steps (pylearn2's MomentumAdjustor, as in the paper).
+    public var initialMomentum = 0.5
+    public var finalMomentum = 0.7
+    public var momentumRampSteps = 2000
+    public var adamBeta1 = 0.5
+    public var adamBeta2 = 0.999
+    public var adamEpsilon = 1e-8
+    /// After each update, weight columns of G and D (the weights into one unit) longer
+    /// than this are scaled back to this length: pylearn2's `max_col_norm`, the
+    /// constraint of the GAN paper's configurations (1.9365). It bounds how steep D and
+    /// how large G's outputs can become: without it, the paper's rate of 0.1 let G's
+    /// output lengths run away (1e5 after 400 steps on an OpenClipart-sized synthetic
+    /// workspace) while the real tag vectors have length 1. At initialisation columns
+    /// are about sqrt(2) long, so it only acts once weights grow. 0 turns it off.
+    public var maxColumnNorm = 1.9365
+    /// IC-GAN neighbourhood size k.
+    public var neighbours = 20
+    public var seed: UInt64 = 1
+    /// Steps between loss-history records.
+    public var historyEvery = 50
+    /// Tag vectors scaled to unit length before training. Chosen by measurement (the
+    /// TagGAN section of BENCHMARKS.md): tags are later found by cosine similarity, so a
+    /// vector's length carries nothing the sampler uses, and word2vec lengths vary with
+    /// word frequency.
+    public var unitTagVectors = true
+    /// Image features scaled to unit length before G and D see them (and before
+    /// sampling). A layer's effective step is about rate x |input|^2; pooled conv-net
+    /// features have lengths in the tens, which made the paper's rate of 0.1 blow G's
+    /// outputs up within 200 steps; unit rows keep the rate meaningful whatever the
+    /// feature extractor's scale. Cosine neighbourhoods are unchanged by it.
+    public var unitFeatures = true
+
+    /// The default schedule: 6,000 steps of batch 100, i.e. about 30 epochs of OpenClipart
+    /// (5,400 images x 3.7 tags = 20,000 examples), about 10 minutes on 2 cores.
+    public static let defaultSteps = 6000
+
+    public init(sizes: NetworkSizes) { self.sizes = sizes }
+
+    public func learningRate(atStep step: Int) -> Double {
+        max(learningRate / pow(learningRateDecay, Double(step)), minimumLearningRate)
+    }
+
+    public func momentum(atStep step: Int) -> Double {
+        guard momentumRampSteps > 0 else { return finalMomentum }
+        let t = min(Double(step) / Double(momentumRampSteps), 1)
+        return initialMomentum + (finalMomentum - initialMomentum) * t
+    }
+}
+
+/// What one step measured.
+public struct StepStatistics: Sendable, Equatable {
+    public var discriminatorLoss: Float
+    /// The non-saturating generator loss, -mean log D(G(z, x), x).
+    public var generatorLoss: Float
+    /// Mean D(real) and D(fake) over the batch (before D's update).
+    public var realProbability: Float
+    public var fakeProbability: Float
+}
+
+/// Mean losses over a stretch of steps, kept in the checkpoint for reports.
+public struct LossRecord: Codable, Sendable, Equatable {
+    /// The step the stretch ends at (exclusive), and how many steps it averages.
+    public var step: Int
+    public var steps: Int
+    public var discriminatorLoss: Double
+    public var generatorLoss: Double
+    public var realProbability: Double
+    public var fakeProbability: Double
+    public var learningRate: Double
+}
+
+/// Trains G and D on `TrainingData`, checkpoints, and resumes exactly.
+///
+/// One step, with B = batch size and the B examples next in this epoch's order:
+/// 1. the real tag vector of each example (cgan: its own tag; icgan: a tag of a uniformly
+///    chosen neighbour), z ~ N(0, I), fake = G(z, x) with dropout;
+/// 2. D sees the 2B rows [real; fake] with the same B images (the image branch computed
+///    once), loss = BCE(D(real), 1) + BCE(D(fake), 0) (means), D's parameters step;
+/// 3. D (updated) sees fake again with fresh dropout; G's loss is the non-saturating
+///    BCE(D(fake), 1); the gradient flows through D into G; G's parameters step.
+///
+/// Every random number of step s comes from the stream `split(stream: s)` of the seed,
+/// and epoch e's order from `split(stream: 2^62 + e)`, so the random state is (seed,
+/// step): a run resumed from a checkpoint draws exactly what the uninterrupted run drew.
+public final class GANTrainer {
+    public let configuration: TrainingConfiguration
+    public let data: TrainingData
+    public internal(set) var generator: Generator
+    public internal(set) var discriminator: Discriminator
+    public internal(set) var step = 0
+    public internal(set) var history: [LossRecord] = []
+    var optimizer = OptimizerState()
+    /// `TrainingData.fingerprint` of the data as given (before unit tag vectors).
+    let inputFingerprint: UInt64
+    let neighbours: NeighbourTable?
+    /// The canonical example order (image, tag row), before each epoch's shuffle.
+    let examples: [(image: Int32, tag: Int32)]
+    var epochOrder: (epoch: Int, order: [Int32]) = (-1, [])
+    /// Sums since the last history record: D loss, G loss, D(real), D(fake), steps.
+    var pending = PendingLosses()
+
+    var batchFeatures: Tensor
+    var words: Tensor
+    var noise: Tensor
+    var logitGradient: Tensor
+    var fakeLogitGradient: Tensor
+
+    /// A fresh run. `data` should already carry the tag vectors the run trains on (see
+    /// `unitTagVectors` and `unitFeatures`: the trainer applies them). icgan mode needs `neighbours` for the
+    /// same images.
+    public init(data: TrainingData, configuration: TrainingConfiguration, neighbours: NeighbourTable? = nil) throws {
+        var configuration = configuration
+        configuration.sizes.featureSize = data.featureSize
+        configuration.sizes.wordSize = data.wordSize
+        guard configuration.batchSize > 0 else { throw TagganError.failure("batch size must be positive") }
+        if configuration.mode == .icgan {
+            guard let neighbours, neighbours.imageCount == data.imageCount else {
+                throw TagganError.failure("icgan mode needs a neighbour table for the \(data.imageCount) training images")
+            }
+        }
+        self.configuration = configuration
+        inputFingerprint = data.fingerprint
+        self.data = data.withUnitRows(tagVectors: configuration.unitTagVectors, features: configuration.unitFeatures)
+        self.neighbours = configuration.mode == .icgan ? neighbours : nil
+        var random = SeededRandom(seed: configuration.seed).split(stream: 1 << 61)
+        generator = Generator(sizes: configuration.sizes, random: &random)
+        discriminator = Discriminator(sizes: configuration.sizes, random: &random)
+        var list: [(image: Int32, tag: Int32)] = []
+        list.reserveCapacity(data.exampleCount)
+        for (image, tags) in data.tags.enumerated() {
+            for tag in tags { list.append((Int32(image), Int32(tag))) }
+        }
+        examples = list
+        let b = configuration.batchSize, s = configuration.sizes
+        batchFeatures = Tensor(zeros: [b, s.featureSize])
+        words = Tensor(zeros: [2 * b, s.wordSize])
+        noise = Tensor(zeros: [b, s.noiseSize])
+        logitGradient = Tensor(zeros: [2 * b, 1])
+        fakeLogitGradient = Tensor(zeros: [b, 1])
+    }
+
+    /// The example at position `position` of the endless sequence of shuffled epochs.
+    func example(at position: Int) -> (image: Int32, tag: Int32) {
+        let epoch = position / examples.count
+        if epochOrder.epoch != epoch {
+            var order = (0 ..< Int32(examples.count)).map { $0 }
+            var random = SeededRandom(seed: configuration.seed).split(stream: 1 << 62 + UInt64(epoch))
+            random.shuffle(&order)
+            epochOrder = (epoch, order)
+        }
+        return examples[Int(epochOrder.order[position % examples.count])]
+    }
+
+    /// One D update and one G update. Throws, before any parameter moves, when a loss is
+    /// not finite.
+    @discardableResult
+    public func trainStep() throws -> StepStatistics {
+        let b = configuration.batchSize, f = data.featureSize, d = data.wordSize
+        var random = SeededRandom(seed: configuration.seed).split(stream: UInt64(step))
+        // 1. The batch: conditions, real tag vectors, noise.
+        data.features.withUnsafeBufferPointer { features in
+            data.tagVectors.withUnsafeBufferPointer { vectors in
+                batchFeatures.withUnsafeMutableBufferPointer { x in
+                    words.withUnsafeMutableBufferPointer { w in
+                        for row in 0..<b {
+                            let (image, ownTag) = example(at: step * b + row)
+                            var tag = Int(ownTag)
+                            if let neighbours {
+                                let neighbour = Int(neighbours.indices[Int(image) * neighbours.k
+                                    + random.index(below: neighbours.k)])
+                                let theirs = data.tags[neighbour]
+                                tag = theirs[random.index(below: theirs.count)]
+                            }
+                            (x.baseAddress! + row * f).update(from: features.baseAddress! + Int(image) * f, count: f)
+                            (w.baseAddress! + row * d).update(from: vectors.baseAddress! + tag * d, count: d)
+                        }
+                    }
+                }
+            }
+        }
+        noise.withUnsafeMutableBufferPointer { random.fillGaussian($0) }
+        generator.forward(noise: noise, features: batchFeatures, training: true, random: &random)
+        generator.output.withUnsafeBufferPointer { fake in
+            words.withUnsafeMutableBufferPointer { w in
+                (w.baseAddress! + b * d).update(from: fake.baseAddress!, count: b * d)
+            }
+        }
+
+        // 2. The discriminator's step on [real; fake].
+        discriminator.forward(words: words, features: batchFeatures, training: true, random: &random)
+        let scale = 1 / Float(b)
+        let real = SigmoidCrossEntropy.meanLoss(logits: discriminator.logits, range: 0..<b, target: 1,
+                                                gradientScale: scale, gradient: &logitGradient)
+        let fake = SigmoidCrossEntropy.meanLoss(logits: discriminator.logits, range: b ..< 2 * b, target: 0,
+                                                gradientScale: scale, gradient: &logitGradient)
+        let discriminatorLoss = real.loss + fake.loss
+        guard discriminatorLoss.isFinite else { throw diverged("discriminator loss is \(discriminatorLoss)") }
+        discriminator.backward(words: words, features: batchFeatures, logitGradient: logitGradient,
+                               parameters: true, wordGradient: false)
+        let rate = configuration.learningRate(atStep: step)
+        update(&discriminator, prefix: "discriminator", rate: rate)
+        if configuration.maxColumnNorm > 0 { discriminator.visitParameters(limitColumnNorms) }
+
+        // 3. The generator's step through the updated discriminator.
+        discriminator.forward(words: generator.output, features: batchFeatures, training: true, random: &random)
+        let generated = SigmoidCrossEntropy.meanLoss(logits: discriminator.logits, range: 0..<b, target: 1,
+                                                     gradientScale: scale, gradient: &fakeLogitGradient)
+        guard generated.loss.isFinite else { throw diverged("generator loss is \(generated.loss)") }
+        discriminator.backward(words: generator.output, features: batchFeatures, logitGradient: fakeLogitGradient,
+                               parameters: false, wordGradient: true)
+        generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
+        update(&generator, prefix: "generator", rate: rate)
+        if configuration.maxColumnNorm > 0 { generator.visitParameters(limitColumnNorms) }
+
+        let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
+                                        realProbability: real.meanProbability, fakeProbability: fake.meanProbability)
+        step += 1
+        pending.add(statistics)
+        if step % configuration.historyEvery == 0 { flushHistory() }
+        return statistics
+    }
+
+    /// Trains until `configuration.steps`, writing a checkpoint into `folder` every
+    /// `checkpointEvery` steps and at the end. `observer` sees every step. A divergence
+    /// (non-finite loss or parameter) throws and leaves the last checkpoint in place.
+    public func train(checkpointEvery: Int, folder: URL?, source: [String: String] = [:],
+                      observer: (GANTrainer, StepStatistics) -> Void = { _, _ in }) throws {
+        while step < configuration.steps {
+            let statistics = try trainStep()
+            observer(self, statistics)
+            if let folder, checkpointEvery > 0, step % checkpointEvery == 0, step < configuration.steps {
+                try saveCheckpoint(to: folder, source: source)
+            }
+        }
+        flushHistory()
+        if let folder { try saveCheckpoint(to: folder, source: source) }
+    }
+
+    func flushHistory() {
+        guard pending.steps > 0 else { return }
+        let n = Double(pending.steps)
+        history.append(LossRecord(step: step, steps: pending.steps, discriminatorLoss: pending.discriminator / n,
+                                  generatorLoss: pending.generator / n, realProbability: pending.real / n,
+                                  fakeProbability: pending.fake / n,
+                                  learningRate: configuration.learningRate(atStep: step - 1)))
+        pending = PendingLosses()
+    }
+
+    func diverged(_ what: String) -> TagganError {
+        .failure("training diverged at step \(step + 1): \(what). Parameters were not updated; "
+                 + "the last checkpoint (if any) is intact. Try a lower --learning-rate or --optimizer adam.")
+    }
+
+    private func update(_ network: inout Generator, prefix: String, rate: Double) {
+        var state = optimizer
+        network.visitParameters { name, weight, gradient in
+            applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
+        }
+        optimizer = state
+    }
+
+    private func update(_ network: inout Discriminator, prefix: String, rate: Double) {
+        var state = optimizer
+        network.visitParameters { name, weight, gradient in
+            applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
+        }
+        optimizer = state
+    }
+
+    private func applyOptimizer(_ state: inout OptimizerState, _ name: String, _ weight: inout Tensor, _ gradient: Tensor, _ rate: Double) {
+        switch configuration.optimizer {
+        case .sgd:
+            state.sgdStep(name, weight: &weight, gradient: gradient, rate: Float(rate),
+                          momentum: Float(configuration.momentum(atStep: step)))
+        case .adam:
+            state.adamStep(name, weight: &weight, gradient: gradient, rate: rate, t: step + 1,
+                           beta1: configuration.adamBeta1, beta2: configuration.adamBeta2,
+                           epsilon: configuration.adamEpsilon)
+        }
+    }
+
+    private func limitColumnNorms(_ name: String, _ weight: inout Tensor, _ gradient: inout Tensor) {
+        guard name.hasSuffix(".weight") else { return }
+        let (rows, columns) = (weight.rows, weight.columns)
+        let limit = Float(configuration.maxColumnNorm)
+        weight.withUnsafeMutableBufferPointer {
+            LayerKernels.limitColumnNorms($0.baseAddress!, rows: rows, columns: columns, limit: limit,
+                                          threads: Parallel.defaultThreads)
+        }
+    }
+
+    /// True when every parameter of G and D is finite.
+    public func parametersAreFinite() -> Bool {
+        var finite = true
+        var g = generator, d = discriminator
+        g.visitParameters { _, w, _ in finite = finite && w.withUnsafeBufferPointer { LayerKernels.allFinite($0) } }
+        d.visitParameters { _, w, _ in finite = finite && w.withUnsafeBufferPointer { LayerKernels.allFinite($0) } }
+        return finite
+    }
+}
+
+struct PendingLosses: Codable, Equatable {
+    var steps = 0
+    var discriminator = 0.0, generator = 0.0, real = 0.0, fake = 0.0
+
+    mutating func add(_ s: StepStatistics) {
+        steps += 1
+        discriminator += Double(s.discriminatorLoss)
+        generator += Double(s.generatorLoss)
+        real += Double(s.realProbability)
+        fake += Double(s.fakeProbability)
+    }
+}

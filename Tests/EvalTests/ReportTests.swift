@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import TagganCore
+import Ingest
+@testable import Eval
+
+@Suite("Evaluation reports")
+struct ReportTests {
+    static func sampleReport() throws -> EvaluationReport {
+        var random = SeededRandom(seed: 5)
+        let truth: [Set<Int>] = (0..<60).map { _ in [random.index(below: 8), 8 + random.index(below: 4)] }
+        let good = truth.map { RankedTags(tags: Array($0) + [20, 21, 22], scores: [0.9, 0.8, 0.3, 0.2, 0.1]) }
+        let prior = Array(repeating: RankedTags(tags: [0, 8, 1, 9, 2], scores: [0.5, 0.4, 0.3, 0.2, 0.1]), count: truth.count)
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("IngestTests/Fixtures/images/baseline.jpg")
+        let thumbnail = try ImageEncoder.thumbnailDataURI(of: fixture, side: 64)
+        return EvaluationReport(
+            title: "taggan evaluation <test>", dataset: "synthetic", split: "test",
+            notes: ["k-NN transfer: k = 10 chosen on the validation split"],
+            methods: [Evaluation.evaluate(method: "oracle-ish", ranked: good, truth: truth, resamples: 100),
+                      Evaluation.evaluate(method: "frequency prior", ranked: prior, truth: truth, resamples: 100)],
+            losses: ["cgan": (0..<50).map { .init(step: $0 * 100, discriminator: 1.4 - Double($0) * 0.01, generator: 0.7 + Double($0) * 0.01) }],
+            examples: (0..<6).map { i in
+                .init(key: "images/\(i).jpg", thumbnail: thumbnail, truth: ["cat", "sofa"],
+                      predictions: [.init(method: "oracle-ish", tags: ["cat", "dog"], confidences: [0.9, 0.4])])
+            })
+    }
+
+    @Test func writesThreeFilesAtomically() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let report = try Self.sampleReport()
+        try report.write(to: folder)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["report.html", "report.json", "report.md"])
+        let json = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("report.json"))) as? [String: Any])
+        let methods = try #require(json["methods"] as? [[String: Any]])
+        #expect(methods.count == 2)
+        let examples = try #require(json["examples"] as? [[String: Any]])
+        #expect(examples.first?["thumbnail"] == nil)       // thumbnails only in the HTML
+        let markdown = try String(contentsOf: folder.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(markdown.contains("| oracle-ish | 0.400 ["))   // 2 of 5 right on every image
+        #expect(markdown.contains("**cat**"))
+        let html = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("taggan evaluation &lt;test&gt;"))
+        #expect(!html.contains("http://") || html.contains("xmlns=\"http://www.w3.org/2000/svg\""))
+        #expect(!html.contains("<script") && !html.contains("<link"))
+        #expect(html.components(separatedBy: "<svg").count - 1 == 3)   // metrics, P/R curves, losses
+    }
+
+    /// Opens the page in headless Chromium (Debian `chromium`), with a probe script
+    /// appended to a copy, and checks that every image decoded and nothing failed; also
+    /// takes a screenshot.
+    @Test func headlessChromiumLoadsThePageAndItsImages() throws {
+        let browser = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let chromium = try #require(browser, "chromium is missing: apt-get install chromium (scripts/test.sh does)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-browser-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Self.sampleReport().write(to: folder)
+        let page = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+        let probe = """
+            <script>window.addEventListener('load', () => {
+              const images = [...document.images];
+              const broken = images.filter(i => !i.complete || i.naturalWidth === 0).length;
+              const svgs = document.querySelectorAll('svg').length;
+              document.body.setAttribute('data-probe', `images=${images.length} broken=${broken} svgs=${svgs}`);
+            });</script>
+            """
+        let probed = folder.appendingPathComponent("probe.html")
+        try page.replacingOccurrences(of: "</body>", with: probe + "</body>").write(to: probed, atomically: true, encoding: .utf8)
+        func run(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: chromium)
+            process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+                                 "--user-data-dir=\(folder.appendingPathComponent("profile").path)"] + arguments
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = Pipe()
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let dom = try run(["--virtual-time-budget=5000", "--dump-dom", probed.absoluteString])
+        #expect(dom.contains("data-probe=\"images=6 broken=0 svgs=3\""), "\(dom.prefix(300))")
+        let screenshot = folder.appendingPathComponent("report.png")
+        _ = try run(["--window-size=1280,1600", "--screenshot=\(screenshot.path)", folder.appendingPathComponent("report.html").absoluteString])
+        let png = try Data(contentsOf: screenshot)
+        // TAGGAN_SCREENSHOT=/path/shot.png keeps the picture for a person to look at.
+        if let keep = ProcessInfo.processInfo.environment["TAGGAN_SCREENSHOT"] {
+            try? png.write(to: URL(fileURLWithPath: keep))
+        }
+        #expect(png.count > 10_000 && Array(png.prefix(4)) == [0x89, 0x50, 0x4E, 0x47])
+    }
+}

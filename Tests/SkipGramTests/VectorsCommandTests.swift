@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+import SkipGram
+import TagganCore
+
+/// `taggan vectors train | eval | nearest` as a user runs them.
+@Suite("taggan vectors commands")
+struct VectorsCommandTests {
+    static let corpus = (0..<200).map { i in
+        ["the cat sat on the mat", "a dog ate the bone", "the king and the queen", "one two three four"][i % 4]
+    }.joined(separator: "\n")
+
+    @Test func trainWritesVectorsThatEvalAndNearestRead() throws {
+        let folder = try TemporaryFolder()
+        let text = try folder.write("c.txt", Self.corpus)
+        let out = folder.path("v.txt")
+        let run = try Run(["vectors", "train", text, "--out", out, "--dim", "12", "--epochs", "2", "--min-count", "1",
+                           "--threads", "1", "--json", "--save-vocab", folder.path("vocab.txt")])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(summary["vocabulary"] as? Int == 16 && summary["format"] as? String == "text")
+        #expect(summary["words_trained"] as? Int == 2 * 1000)
+        #expect(run.stderr.contains("vectors train: 2000/2000 words (100.0%)"))
+        let vectors = try Word2VecFile.read(out)
+        #expect(vectors.count == 16 && vectors.dimension == 12 && vectors.words[0] == "the")
+        #expect(try String(contentsOfFile: folder.path("vocab.txt"), encoding: .utf8).hasPrefix("the 250\n"))
+
+        let nearest = try Run(["vectors", "nearest", out, "King", "-k", "3"])
+        #expect(nearest.status == 0)
+        #expect(nearest.stdout.split(separator: "\n").count == 3)
+        let pairs = try folder.write("pairs.tsv", "cat\tdog\t7\nking\tqueen\t9\none\ttwo\t5\nzebra\tcat\t1\n")
+        let questions = try folder.write("q.txt", ": s\ncat dog king queen\nzebra cat dog mat\n")
+        let eval = try Run(["vectors", "eval", out, "--similarity", pairs, "--analogies", questions, "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])
+        let analogies = try #require(object["analogies"] as? [String: Any])
+        #expect(analogies["answered"] as? Int == 1 && analogies["skipped"] as? Int == 1)
+        let similarity = try #require((object["similarity"] as? [[String: Any]])?.first)
+        #expect(similarity["covered"] as? Int == 3 && similarity["pairs"] as? Int == 4)
+    }
+
+    @Test("bad inputs: exit 1, the file and reason on stderr, no output file")
+    func badInputs() throws {
+        let folder = try TemporaryFolder()
+        let empty = try folder.write("empty.txt", "")
+        let rare = try folder.write("rare.txt", "a b c\n")
+        let binary = try folder.write("bad.txt", Array("fine\n".utf8) + [0xFF, 0x0A])
+        let good = folder.path("good.bin")
+        try Word2VecFile.write(WordVectors(words: ["a", "b"], dimension: 2, values: [1, 2, 3, 4]), to: good, format: .binary)
+        let goodBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
+        let truncated = try folder.write("cut.bin", Array(goodBytes.dropLast(3)))
+        let out = folder.path("out.bin")
+        let cases: [([String], String)] = [
+            (["vectors", "train", empty, "--out", out], "\(empty): the corpus holds no words"),
+            (["vectors", "train", rare, "--out", out],
+             "\(rare): no word occurs --min-count 5 times (3 distinct words, the most frequent occurs 1 times)"),
+            (["vectors", "train", binary, "--out", out, "--min-count", "1"], "\(binary): invalid UTF-8 at byte 5"),
+            (["vectors", "train", folder.path("missing.txt"), "--out", out], "\(folder.path("missing.txt")): no such file"),
+            (["vectors", "eval", truncated, "--similarity", rare],
+             "\(truncated): truncated or wrong header: it promises 2 rows of 2 float32 values (at least 20 bytes) but only 19 bytes follow it"),
+            (["vectors", "nearest", truncated, "a"],
+             "\(truncated): truncated or wrong header: it promises 2 rows of 2 float32 values (at least 20 bytes) but only 19 bytes follow it"),
+            (["vectors", "nearest", good, "zebra"], "\(good): the word 'zebra' is not in the vocabulary (2 words)"),
+        ]
+        for (arguments, message) in cases {
+            let run = try Run(arguments)
+            #expect(run.status == 1, "\(arguments)")
+            #expect(run.stderr.hasSuffix("taggan: error: \(message)\n"), "\(arguments): \(run.stderr)")
+            #expect(run.stdout.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+        #expect(!folder.contents.contains { $0.contains(".tmp-") })
+    }
+
+    @Test func trainHelpListsTheTrainingOptions() throws {
+        let run = try Run(["vectors", "train", "--help"])
+        #expect(run.status == 0)
+        #expect(run.stdout.hasPrefix("USAGE: taggan vectors train CORPUS... --out V.bin [options]\n"))
+        for option in ["--dim N", "--window N", "--negative N", "--min-count N", "--sample T", "--epochs N",
+                       "--threads N", "--seed N", "--alpha A", "--hs", "--algorithm A", "--max-vocab N",
+                       "--layout L", "--format F", "--save-vocab F", "--json"] {
+            #expect(run.stdout.contains("  \(option) "), "\(option) missing from help")
+        }
+        #expect(!run.stdout.contains("Not built yet"))
+    }
+
+    @Test func usageErrorsExit2() throws {
+        let folder = try TemporaryFolder()
+        let text = try folder.write("c.txt", Self.corpus)
+        let cases: [([String], String)] = [
+            (["vectors", "train", text, "--out", "v.bin", "--algorithm", "fast"],
+             "taggan vectors train: --algorithm must be classic or batched, got 'fast'"),
+            (["vectors", "train", text, "--out", "v.bin", "--negative", "0"],
+             "taggan vectors train: --negative 0 needs --hs (nothing to train otherwise)"),
+            (["vectors", "train", text, "--out", "v.bin", "--dim", "0"], "taggan vectors train: --dim must be between 1 and 100000"),
+            (["vectors", "eval", "v.bin"], "taggan vectors eval: give --analogies F and/or --similarity F"),
+        ]
+        for (arguments, message) in cases {
+            let run = try Run(arguments)
+            #expect(run.status == 2, "\(arguments)")
+            #expect(run.stderr == "taggan: error: \(message)\n", "\(arguments)")
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import Testing
+import TagganCore
+import TagGAN
+
+/// `taggan train` run as a user runs it, on a small workspace in the stand-in layout
+/// (W/embeddings.npy, W/training-set.tsv, word2vec vectors). The networks have the
+/// paper's sizes; the data are small.
+struct TrainProcess {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+
+    static let executable: URL = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+        ].map { $0.appendingPathComponent("taggan") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }()
+
+    static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["TAGGAN_THREADS"] = "1"
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    init(_ arguments: String...) throws {
+        let (process, out, err) = try Self.start(arguments)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+}
+
+/// 30 images in 3 clusters with 1-3 tags each; one tag has no vector, one image only
+/// that tag. Vectors in word2vec text (`.txt`) and binary form.
+func writeWorkspace(_ folder: URL) throws {
+    var random = SeededRandom(seed: 5)
+    let features = Tensor.gaussian(shape: [31, 16], using: &random)
+    try NPY.write(features, to: folder.appendingPathComponent("embeddings.npy"))
+    var lines = ["# ROW<TAB>TAG...", ""]
+    for i in 0..<30 {
+        var tags = ["c\(i % 3)"]
+        if i % 2 == 0 { tags.append("even") }
+        if i % 5 == 0 { tags.append("novector") }
+        lines.append("\(i)\t" + tags.joined(separator: "\t"))
+    }
+    lines.append("30\tnovector")
+    try lines.joined(separator: "\n").write(to: folder.appendingPathComponent("training-set.tsv"), atomically: true, encoding: .utf8)
+    let words = ["c0", "c1", "c2", "even", "unused"]
+    let vectors = Tensor.gaussian(shape: [5, 8], using: &random)
+    var text = "5 8\n"
+    var binary = Data("5 8\n".utf8)
+    for (i, word) in words.enumerated() {
+        text += word + " " + vectors.row(i).map { String($0) }.joined(separator: " ") + "\n"
+        binary.append(Data((word + " ").utf8))
+        for v in vectors.row(i) { withUnsafeBytes(of: v.bitPattern.littleEndian) { binary.append(contentsOf: $0) } }
+        binary.append(0x0A)
+    }
+    try text.write(to: folder.appendingPathComponent("vectors.txt"), atomically: true, encoding: .utf8)
+    try binary.write(to: folder.appendingPathComponent("vectors.bin"))
+}
+
+@Suite("taggan train")
+struct TrainCommandTests {
+    @Test func trainsBothModesIntoTheirOwnFoldersAndSummarises() throws {
+        let folder = temporaryFolder("cli")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try writeWorkspace(folder)
+        for (mode, vectors) in [("cgan", "vectors.bin"), ("icgan", "vectors.txt")] {
+            let run = try TrainProcess("train", "--workspace", folder.path, "--vectors", folder.appendingPathComponent(vectors).path,
+                                       "--mode", mode, "--neighbours", "4", "--steps", "6", "--batch-size", "10", "--json")
+            #expect(run.status == 0, "\(run.stderr)")
+            let summary = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            #expect(summary["mode"] as? String == mode)
+            #expect(summary["steps"] as? Int == 6)
+            #expect(summary["images"] as? Int == 30, "image 30 has only a tag without a vector")
+            #expect(summary["tags"] as? Int == 4)
+            #expect(summary["dropped_tags"] as? Int == 7 && summary["dropped_images"] as? Int == 1)
+            #expect(run.stderr.contains("train \(mode): 6/6 steps"))
+            let record = try CheckpointRecord.read(folder: folder.appendingPathComponent("models/\(mode)"))
+            #expect(record.step == 6 && record.configuration.mode.rawValue == mode)
+            #expect(record.configuration.sizes.featureSize == 16 && record.configuration.sizes.wordSize == 8)
+            #expect(record.configuration.sizes.generatorFeatureHidden == 2000, "the paper's sizes by default")
+        }
+        let cache = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("cache").path)
+        #expect(cache.contains { $0.hasPrefix("neighbours-k4-") && $0.hasSuffix(".npy") })
+        // Eval's entry point reads what train wrote.
+        let sampler = try TagSampler(modelFolder: folder.appendingPathComponent("models/icgan"))
+        let samples = sampler.sample(features: try NPY.read(contentsOf: folder.appendingPathComponent("embeddings.npy")),
+                                     samplesPerImage: 3, seed: 1)
+        #expect(samples.shape == [93, 8] && samples.storage.allSatisfy(\.isFinite))
+    }
+
+    /// The process is killed (SIGKILL) after its first checkpoint, resumed with --resume,
+    /// and ends with the same weights and optimiser state, bit for bit, as a run that was
+    /// never interrupted (one thread).
+    @Test func killedAndResumedEqualsUninterrupted() throws {
+        let folder = temporaryFolder("kill")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try writeWorkspace(folder)
+        let vectors = folder.appendingPathComponent("vectors.bin").path
+        let common = ["--vectors", vectors, "--steps", "14", "--batch-size", "10", "--checkpoint-every", "3", "--seed", "9"]
+        let other = temporaryFolder("kill-reference")
+        defer { try? FileManager.default.removeItem(at: other) }
+        try writeWorkspace(other)
+        let reference = try TrainProcess(["train", "--workspace", other.path] + common)
+        #expect(reference.status == 0, "\(reference.stderr)")
+
+        let (process, _, _) = try TrainProcess.start(["train", "--workspace", folder.path] + common)
+        let checkpoint = folder.appendingPathComponent("models/cgan/checkpoint.json")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint.path) && process.isRunning && Date() < deadline {
+            usleep(2000)
+        }
+        let killedWhileRunning = process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(killedWhileRunning, "the run finished before it could be killed")
+        let stoppedAt = try CheckpointRecord.read(folder: folder.appendingPathComponent("models/cgan")).step
+        #expect(stoppedAt < 14)
+
+        let resumed = try TrainProcess(["train", "--workspace", folder.path, "--resume"] + common)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("resuming cgan at step \(stoppedAt) of 14"))
+        let a = try CheckpointRecord.read(folder: other.appendingPathComponent("models/cgan"))
+        let b = try CheckpointRecord.read(folder: folder.appendingPathComponent("models/cgan"))
+        #expect(a.step == 14 && b.step == 14 && a.history == b.history)
+        let wa = try SafeTensors.read(contentsOf: other.appendingPathComponent("models/cgan/" + a.weights))
+        let wb = try SafeTensors.read(contentsOf: folder.appendingPathComponent("models/cgan/" + b.weights))
+        #expect(wa.tensors.keys.sorted() == wb.tensors.keys.sorted())
+        for (name, tensor) in wa.tensors {
+            #expect(tensor.storage.map(\.bitPattern) == wb.tensors[name]?.storage.map(\.bitPattern), "\(name) differs")
+        }
+    }
+
+    /// Each bad input: its exit status and the message a user sees.
+    @Test func badInputsAreReportedWithTheFileAndReason() throws {
+        let folder = temporaryFolder("bad")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let vectors = folder.appendingPathComponent("vectors.bin").path
+        let missing = try TrainProcess("train", "--workspace", folder.path, "--vectors", vectors)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("embeddings.npy: missing: run `taggan features --workspace W` first"))
+        try writeWorkspace(folder)
+        let cases: [([String], Int32, String)] = [
+            (["--mode", "gan"], 2, "taggan train: --mode must be cgan or icgan, got 'gan'"),
+            (["--optimizer", "rmsprop"], 2, "taggan train: --optimizer must be sgd or adam, got 'rmsprop'"),
+            (["--steps", "0"], 2, "taggan train: --steps must be positive"),
+            (["--batch-size", "-3"], 2, "taggan train: --batch-size must be positive"),
+            (["--mode", "icgan", "--neighbours", "30"], 2, "--neighbours 30 needs more training images (have 30)"),
+            (["--resume"], 1, "no checkpoint to resume (run without --resume to start)"),
+        ]
+        for (extra, status, message) in cases {
+            let run = try TrainProcess(["train", "--workspace", folder.path, "--vectors", vectors] + extra)
+            #expect(run.status == status, "\(extra)")
+            #expect(run.stderr.contains(message), "\(extra): \(run.stderr)")
+        }
+        try "3 8\nc0 1 2\n".write(toFile: vectors, atomically: true, encoding: .utf8)
+        let truncated = try TrainProcess("train", "--workspace", folder.path, "--vectors", vectors)
+        #expect(truncated.status == 1 && truncated.stderr.contains("vectors.bin: binary vectors truncated at word 1 of 3"),
+                "\(truncated.stderr)")
+        try "# nothing\n99\tc0\n".write(to: folder.appendingPathComponent("training-set.tsv"), atomically: true, encoding: .utf8)
+        let badRow = try TrainProcess("train", "--workspace", folder.path, "--vectors", vectors)
+        #expect(badRow.status == 1 && badRow.stderr.contains("training-set.tsv: line 2: '99' is not a row of embeddings.npy (0..<31)"),
+                "\(badRow.stderr)")
+    }
+}
+
+extension TrainProcess {
+    init(_ arguments: [String]) throws {
+        let (process, out, err) = try Self.start(arguments)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        status = process.terminationStatus
+        stdout = String(decoding: outData, as: UTF8.self)
+        stderr = String(decoding: errData, as: UTF8.self)
+    }
+}

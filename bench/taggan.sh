@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# TagGAN training speed against PyTorch (CPU) running the same networks and step, in the
+# same run, on the same machine: steps/s at batch 100, feature size 1280, word size 200.
+#
+#   bash bench/taggan.sh            # THREADS=2 STEPS=150 ROUNDS=2 by default
+#
+# Needs python3 with numpy (the synthetic workspace) and a venv with torch==2.13.0 (made
+# on first use at $TAGGAN_BENCH_VENV, default ~/.cache/taggan-bench/venv). Rounds
+# alternate taggan and PyTorch so that other load on the machine hits both; the best
+# round of each is reported. Prints JSON lines, then a summary with the ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-2}
+STEPS=${STEPS:-150}
+ROUNDS=${ROUNDS:-2}
+VENV=${TAGGAN_BENCH_VENV:-$HOME/.cache/taggan-bench/venv}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+swift build -c release >/dev/null
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q torch==2.13.0
+fi
+python3 bench/taggan_fixture.py "$WORK/ws" --images 5400 --features 1280 --dim 200
+
+results="$WORK/results.jsonl"
+for round in $(seq "$ROUNDS"); do
+    rm -rf "$WORK/ws/models"
+    .build/release/taggan train --workspace "$WORK/ws" --vectors "$WORK/ws/vectors.bin" \
+        --steps "$STEPS" --checkpoint-every 0 --threads "$THREADS" --json 2>/dev/null \
+        | python3 -c 'import json,sys; r=json.load(sys.stdin); print(json.dumps({"peer":"taggan","threads":r["threads"],"steps":r["steps"],"steps_per_second":r["steps_per_second"]}))' \
+        | tee -a "$results"
+    "$VENV/bin/python" bench/taggan_torch.py --threads "$THREADS" --steps "$STEPS" | tee -a "$results"
+    "$VENV/bin/python" bench/taggan_torch.py --threads "$THREADS" --steps "$STEPS" --shared-image-branch | tee -a "$results"
+done
+
+python3 - "$results" "$THREADS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def best(pred):
+    return max(r["steps_per_second"] for r in rows if pred(r))
+ours = best(lambda r: r["peer"] == "taggan")
+torch_plain = best(lambda r: r["peer"] == "pytorch" and not r["shared_image_branch"])
+torch_shared = best(lambda r: r["peer"] == "pytorch" and r["shared_image_branch"])
+print(f"threads {sys.argv[2]}: taggan {ours:.2f} steps/s, PyTorch {torch_plain:.2f} "
+      f"(shared image branch {torch_shared:.2f}); ratio {ours / torch_plain:.2f}x "
+      f"({ours / torch_shared:.2f}x against the shared-branch PyTorch)")
+PY
