@@ -66,13 +66,16 @@ public enum TorchCheckpoint {
         var position = reader.position
         let kinds = Dictionary(references.map { ($0.1.storageKey, $0.1.storageKind) }, uniquingKeysWith: { a, _ in a })
         for key in keys {
-            guard position + 8 <= bytes.count else {
-                throw TagganError.file(path, "truncated: data of storage \(key) missing")
+            // Name the tensors whose data is cut off, not just the storage.
+            func truncated() -> TagganError {
+                let names = references.filter { $0.1.storageKey == key }.map { "'\($0.0)'" }
+                return TagganError.file(path, "truncated: the data of tensor \(names.first ?? "(unnamed)")\(names.count > 1 ? " and \(names.count - 1) more" : "") (storage \(key)) is cut off at byte \(bytes.count)")
             }
+            guard position + 8 <= bytes.count else { throw truncated() }
             let count = bytes.withUnsafeBytes { Int(Int64(littleEndian: $0.loadUnaligned(fromByteOffset: position, as: Int64.self))) }
             let kind = kinds[key] ?? "FloatStorage"
-            guard let width = elementWidth[kind], count >= 0, position + 8 + count * width <= bytes.count else {
-                throw TagganError.file(path, "truncated: storage \(key) needs \(count) elements of \(kind)")
+            guard let width = elementWidth[kind], count >= 0, count <= bytes.count, position + 8 + count * width <= bytes.count else {
+                throw truncated()
             }
             storages[key] = (kind, position + 8, count)
             position += 8 + count * width
@@ -188,6 +191,8 @@ struct PickleReader {
     let bytes: [UInt8]
     let path: String
     var position = 0
+    /// The last string read: in a state dict, the name of the tensor being read.
+    private var lastString: String?
 
     init(bytes: [UInt8], path: String) {
         self.bytes = bytes
@@ -195,7 +200,8 @@ struct PickleReader {
     }
 
     private func fail(_ reason: String) -> TagganError {
-        TagganError.file(path, "\(reason) at byte \(position) (truncated or not a torch checkpoint?)")
+        let place = lastString.map { " (in the record of '\($0)')" } ?? ""
+        return TagganError.file(path, "\(reason) at byte \(position)\(place) (truncated or not a torch checkpoint?)")
     }
 
     private mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
@@ -251,7 +257,10 @@ struct PickleReader {
             case 0x47:                                                   // BINFLOAT (big-endian)
                 let raw = try take(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                 stack.append(.float(Double(bitPattern: raw)))
-            case 0x58: stack.append(.string(String(decoding: try take(try unsigned(4)), as: UTF8.self)))  // BINUNICODE
+            case 0x58:                                                   // BINUNICODE
+                let text = String(decoding: try take(try unsigned(4)), as: UTF8.self)
+                if text.hasPrefix("_") { lastString = text }  // state-dict keys
+                stack.append(.string(text))
             case 0x8c: stack.append(.string(String(decoding: try take(try unsigned(1)), as: UTF8.self)))  // SHORT_BINUNICODE
             case 0x55: stack.append(.string(String(decoding: try take(try unsigned(1)), as: UTF8.self)))  // SHORT_BINSTRING
             case 0x54: stack.append(.string(String(decoding: try take(try unsigned(4)), as: UTF8.self)))  // BINSTRING

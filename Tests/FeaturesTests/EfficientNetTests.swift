@@ -129,6 +129,14 @@ struct EfficientNetParityTests {
                 _ = try EfficientNet(weights: try TorchCheckpoint.decode(data.prefix(cut), path: "cut.pth"), config: .lite0)
             }
         }
+        // Cut inside the pickle or inside the data: the message names a tensor.
+        for cut in [5_000, data.count / 2] {
+            #expect {
+                _ = try TorchCheckpoint.decode(data.prefix(cut), path: "cut.pth")
+            } throws: { error in
+                "\(error)".hasPrefix("cut.pth: ") && "\(error)".contains("'_") && "\(error)".contains("truncated")
+            }
+        }
         let missing = URL(fileURLWithPath: "/nonexistent/efficientnet-lite0.pth")
         #expect(throws: TagganError.file(missing.path, "weights not found (run corpora/fetch-efficientnet.sh, or pass --weights)")) {
             _ = try EfficientNet.load(contentsOf: missing, config: .lite0)
