@@ -24,9 +24,7 @@ struct CommandSpec: Sendable {
     var maximumPositionals: Int? = 0
     var options: [OptionSpec] = []
     var discussion: String = ""
-    /// Which issue builds it, while it is not built yet; nil once it runs.
-    var notBuiltYet: String? = nil
-    var run: (@Sendable (ParsedArguments) throws -> Int32)? = nil
+    var run: @Sendable (ParsedArguments) throws -> Int32
 
     var name: String { "taggan " + words.joined(separator: " ") }
 
@@ -51,7 +49,6 @@ struct CommandSpec: Sendable {
     var help: String {
         var text = "USAGE: \(usageLine)\n\n\(summary)\n"
         if !discussion.isEmpty { text += "\n\(discussion)\n" }
-        if let issue = notBuiltYet { text += "\nNot built yet (\(issue)).\n" }
         text += "\nOPTIONS:\n"
         let rows = allOptions.map { option -> (String, String) in
             var left = option.short.map { "\($0), " } ?? ""

@@ -118,19 +118,29 @@ enum Commands {
             run: EvalCommand.run),
         CommandSpec(
             words: ["annotate"],
-            summary: "Tag every image under FOLDER.",
+            summary: "Tag every image under FOLDER with a trained model.",
             positionals: "FOLDER", minimumPositionals: 1, maximumPositionals: 1,
             options: [
                 OptionSpec(name: "--workspace", value: "W", help: "workspace with a trained model", required: true),
+                OptionSpec(name: "--mode", value: "M", help: "cgan or icgan (default: icgan when trained, else cgan)"),
                 OptionSpec(name: "--top", value: "N", help: "tags per image (default 10)"),
-                OptionSpec(name: "--threshold", value: "P", help: "drop tags with confidence below P"),
-                OptionSpec(name: "--xmp", help: "write or merge an XMP sidecar per image"),
+                OptionSpec(name: "--threshold", value: "P", help: "drop tags with confidence below P (votes / samples)"),
+                OptionSpec(name: "--exclude", value: "WORDS", help: "never suggest these (comma-separated, or @FILE)"),
+                OptionSpec(name: "--include", value: "WORDS", help: "suggest only these (comma-separated, or @FILE)"),
+                OptionSpec(name: "--samples", value: "N", help: "generator samples per image (default 100)"),
+                OptionSpec(name: "--xmp", help: "write or merge an XMP sidecar (<image>.xmp) per image"),
                 OptionSpec(name: "--jsonl", value: "F", help: "write JSON Lines to F"),
                 OptionSpec(name: "--csv", value: "F", help: "write CSV to F"),
-                OptionSpec(name: "--force", help: "redo images already annotated"),
-                shardOption,
+                OptionSpec(name: "--vectors", value: "V.bin", help: "word vectors (default: the file the model was trained with)"),
+                OptionSpec(name: "--weights", value: "F", help: "EfficientNet-Lite0 weights (default: corpora cache)"),
             ],
-            notBuiltYet: "issue 7, Eval"),
+            discussion: """
+            Sidecars are merged, never clobbered: the user's tags and every other property stay,
+            and only new tags are appended (dc:subject, digiKam:TagsList, lr:hierarchicalSubject).
+            An image that fails to decode is reported and skipped. Every image is tagged on each
+            run (no incremental skipping yet).
+            """,
+            run: AnnotateCommand.run),
         CommandSpec(
             words: ["merge"],
             summary: "Join the catalogs of shard workspaces (made with --shard I/N) into one.",
@@ -142,8 +152,15 @@ enum Commands {
             summary: "Run the whole pipeline on the bundled default data.",
             options: [
                 OptionSpec(name: "--workspace", value: "W", help: "where to put the artifacts (default ./demo-workspace)"),
+                OptionSpec(name: "--steps", value: "N", help: "training steps per model (default \(Demo.demoSteps), a shorter schedule than train's)"),
             ],
-            discussion: "Runs every stage that is built so far and says which are not built yet.",
+            discussion: """
+            Ingests OpenClipart (without shapes/stars), trains 200-d word vectors on the English
+            corpus plus the tag lists, embeds every image with EfficientNet-Lite0, trains the CGAN
+            and the IC-GAN, writes the evaluation report, and tags a sample folder with XMP
+            sidecars, JSON Lines and CSV. Needs the data of corpora/fetch-all.sh. Re-running
+            resumes where it stopped.
+            """,
             run: Demo.run),
         CommandSpec(
             words: ["doctor"],
@@ -192,14 +209,13 @@ enum Commands {
         let width = (all.map { $0.words.joined(separator: " ").count }.max() ?? 0) + 2
         for command in all {
             let words = command.words.joined(separator: " ")
-            let note = command.notBuiltYet == nil ? "" : " (not built yet)"
-            text += "  " + words + String(repeating: " ", count: width - words.count) + command.summary + note + "\n"
+            text += "  " + words + String(repeating: " ", count: width - words.count) + command.summary + "\n"
         }
         text += """
 
         Run 'taggan COMMAND --help' for a command's options. Every command prints progress
         on stderr and, with --json, one JSON summary on stdout. Exit status: 0 success
-        (skipped items are reported), 1 failure, 2 bad usage or a command not built yet.
+        (skipped items are reported), 1 failure, 2 bad usage.
 
         """
         return text
@@ -254,11 +270,7 @@ enum Commands {
                 print(command.help, terminator: "")
                 return 0
             }
-            guard let run = command.run else {
-                Log.error("\(command.name) is not built yet (\(command.notBuiltYet ?? "planned")).")
-                return 2
-            }
-            return try run(parsed)
+            return try command.run(parsed)
         } catch let error as TagganError {
             Log.error(error.description)
             return error.exitStatus

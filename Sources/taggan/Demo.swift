@@ -1,37 +1,92 @@
 import Foundation
+import Ingest
 import TagganCore
 
-/// `taggan demo`: the whole pipeline on the bundled default data. It runs each stage
-/// that is built and names the ones that are not, so the README's first command always
-/// shows where the project stands.
+/// `taggan demo`: the whole pipeline on the bundled default data (OpenClipart and the
+/// English corpus, fetched by corpora/fetch-all.sh), each step the same command a user
+/// would run, then prints where every artifact is. Re-running resumes: ingest and
+/// features are incremental, and training continues from its checkpoints.
 enum Demo {
+    /// Training steps per model in the demo: a shorter schedule than `taggan train`'s
+    /// default, about 4-5 minutes per model on 2 cores.
+    static let demoSteps = 2_000
+
+    /// `$TAGGAN_CORPORA`, else `corpora/cache` in the current folder or beside the build
+    /// folder of this executable.
+    static func corporaCache() -> URL {
+        if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("corpora/cache"),
+            executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("corpora/cache"),
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("openclipart").path) } ?? candidates[0]
+    }
+
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let workspace = arguments.value("--workspace") ?? "demo-workspace"
-        Log.info("demo: workspace \(workspace)")
-        let start = DispatchTime.now().uptimeNanoseconds
-        let backend: BLAS.Backend
-        do { backend = try BLAS.backend() } catch { throw TagganError.failure("\(error)") }
-        let gflops = try BLAS.measureGFLOPS(size: 1024, repeats: 3)
-        Log.info(String(format: "demo: numeric core ready: %@ kernel %@, sgemm 1024^3 %.1f GFLOP/s",
-                        backend.library as NSString, (backend.kernel ?? "unknown") as NSString, gflops))
-        let stages = Commands.all.filter { ["ingest", "vectors train", "features", "train", "eval", "annotate"]
-            .contains($0.words.joined(separator: " ")) }
-        var pending: [String] = []
-        for stage in stages {
-            if let issue = stage.notBuiltYet {
-                Log.info("demo: \(stage.name): not built yet (\(issue)); skipped")
-                pending.append(stage.name)
-            }
+        let workspace = URL(fileURLWithPath: arguments.value("--workspace") ?? "demo-workspace").standardizedFileURL
+        let steps = try arguments.integer("--steps", default: demoSteps)
+        let cache = corporaCache()
+        let clipart = cache.appendingPathComponent("openclipart"), english = cache.appendingPathComponent("text/english.txt")
+        for needed in [clipart, english, cache.appendingPathComponent("models/efficientnet-lite0.pth")]
+        where !FileManager.default.fileExists(atPath: needed.path) {
+            throw TagganError.file(needed.path, "missing: run `bash corpora/fetch-all.sh` (or set TAGGAN_CORPORA)")
         }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var timings: [(String, Double)] = []
+        func step(_ name: String, _ command: [String]) throws {
+            Log.info("demo: \(name): taggan \(command.joined(separator: " "))")
+            let began = DispatchTime.now().uptimeNanoseconds
+            let status = Commands.main(command)
+            timings.append((name, Double(DispatchTime.now().uptimeNanoseconds - began) * 1e-9))
+            guard status == 0 else { throw TagganError.failure("demo: step '\(name)' failed (exit \(status))") }
+        }
+        let w = workspace.path
+        let tagCorpus = workspace.appendingPathComponent("tag-corpus.txt").path
+        let vectors = workspace.appendingPathComponent("vectors.bin").path
+        let report = workspace.appendingPathComponent("report").path
+        try step("ingest", ["ingest", clipart.path, "--workspace", w, "--export-tag-corpus", tagCorpus])
+        if !FileManager.default.fileExists(atPath: vectors) {
+            // English text plus the tag lists (one image's tags = one sentence), so that
+            // tags such as "signs_and_symbols" get vectors too.
+            try step("word vectors", ["vectors", "train", english.path, tagCorpus, "--out", vectors, "--dim", "200", "--epochs", "5"])
+        }
+        try step("features", ["features", "--workspace", w])
+        for mode in ["cgan", "icgan"] {
+            let resume = FileManager.default.fileExists(atPath: workspace.appendingPathComponent("models/\(mode)/checkpoint.json").path)
+            try step("train \(mode)", ["train", "--workspace", w, "--vectors", vectors, "--mode", mode, "--steps", String(steps)]
+                     + (resume ? ["--resume"] : []))
+        }
+        try step("eval", ["eval", "--workspace", w, "--report", report])
+        // A sample folder: a few test images, and one broken file that is reported and skipped.
+        let sample = workspace.appendingPathComponent("annotate-sample")
+        try? FileManager.default.removeItem(at: sample)
+        try FileManager.default.createDirectory(at: sample, withIntermediateDirectories: true)
+        for image in try Catalog(workspace: workspace).images(split: .test, taggedOnly: true).prefix(12) {
+            try FileManager.default.copyItem(at: image.url.resolvingSymlinksInPath(),
+                                             to: sample.appendingPathComponent(image.url.lastPathComponent))
+        }
+        try AtomicFile.write(Data("not really a picture".utf8), to: sample.appendingPathComponent("broken.png"))
+        let jsonl = workspace.appendingPathComponent("annotations.jsonl").path
+        let csv = workspace.appendingPathComponent("annotations.csv").path
+        try step("annotate", ["annotate", sample.path, "--workspace", w, "--xmp", "--jsonl", jsonl, "--csv", csv])
+
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let artifacts: [(String, String)] = [
+            ("catalog", workspace.appendingPathComponent(Catalog.fileName).path),
+            ("tag corpus", tagCorpus), ("word vectors", vectors),
+            ("embeddings", workspace.appendingPathComponent("embeddings.npy").path),
+            ("CGAN model", workspace.appendingPathComponent("models/cgan").path),
+            ("IC-GAN model", workspace.appendingPathComponent("models/icgan").path),
+            ("report", report + "/report.html"), ("annotations", jsonl), ("sidecars", sample.path + "/*.xmp"),
+        ]
         if arguments.json {
-            JSONSummary.print([
-                "command": "demo", "workspace": workspace, "seconds": seconds,
-                "sgemm_gflops": gflops, "stages_not_built": pending,
-            ])
+            JSONSummary.print(["command": "demo", "workspace": w, "seconds": seconds, "training_steps": steps,
+                               "steps": Dictionary(uniqueKeysWithValues: timings.map { ($0.0, $0.1) }),
+                               "artifacts": Dictionary(uniqueKeysWithValues: artifacts.map { ($0.0, $0.1) })])
         } else {
-            print("demo finished in \(String(format: "%.1f", seconds)) s; stages not built yet: "
-                  + (pending.isEmpty ? "none" : pending.joined(separator: ", ")))
+            print("\ndemo finished in \(String(format: "%.0f", seconds)) s (" + timings.map { "\($0.0) \(String(format: "%.0f", $0.1)) s" }.joined(separator: ", ") + ")")
+            for (name, path) in artifacts { print("  \(name): \(path)") }
         }
         return 0
     }

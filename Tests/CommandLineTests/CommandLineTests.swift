@@ -117,10 +117,14 @@ struct CommandLineTests {
         #expect(!run.stdout.contains("{"))
     }
 
-    @Test func commandsNotBuiltYetSaySoAndExit2() throws {
-        let run = try Run("eval", "--workspace", "w", "--report", "r")
-        #expect(run.status == 2)
-        #expect(run.stderr == "taggan: error: taggan eval is not built yet (issue 7, Eval).\n")
+    @Test("commands on a missing workspace fail with the file and the reason",
+          arguments: [["eval", "--report", "/tmp/taggan-no-report"], ["features"],
+                      ["annotate", "/tmp", "--jsonl", "/tmp/taggan-no.jsonl"]])
+    func missingWorkspace(_ command: [String]) throws {
+        let workspace = "/nonexistent/taggan-workspace"
+        let run = try Run(command + ["--workspace", workspace])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("taggan: error: \(workspace)"), "\(run.stderr)")
     }
 
     @Test func optionValuesMayUseEqualsAndDoubleDashEndsOptions() throws {

@@ -40,7 +40,7 @@ public struct DatasetReader: Sendable {
     // MARK: Helpers
 
     /// Files under `folder` (recursively, symlinks listed as themselves), sorted.
-    func files(under folder: URL) -> [URL] {
+    public func files(under folder: URL) -> [URL] {
         guard let enumerator = FileManager.default.enumerator(
             at: folder, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey],
             options: [], errorHandler: { _, _ in true })
@@ -53,7 +53,7 @@ public struct DatasetReader: Sendable {
         return result.sorted { $0.path < $1.path }
     }
 
-    func relative(_ url: URL, to base: URL) -> String {
+    public func relative(_ url: URL, to base: URL) -> String {
         let path = url.path, basePath = base.path.hasSuffix("/") ? base.path : base.path + "/"
         return path.hasPrefix(basePath) ? String(path.dropFirst(basePath.count)) : url.lastPathComponent
     }
