@@ -25,12 +25,15 @@ enum TrainCommand {
     static let discussion = """
         Trains the paper's generator and discriminator (Mirza & Osindero 2014): SGD, batch
         100, learning rate 0.1 divided by 1.00004 per step (floor 1e-6), momentum 0.5 rising
-        to 0.7 over 2,000 steps, dropout 0.5. Examples are (image, tag) pairs, each image once
-        per tag, reshuffled every epoch. The default \(TrainingConfiguration.defaultSteps) steps
-        (about 25 epochs of OpenClipart's ~5,400 images x 3.7 tags) take about 10 minutes
-        on 2 cores (7-9 steps/s). Features and tag vectors are scaled to unit length and
-        weight columns capped at length 1.9365 (pylearn2's max_col_norm). --mode icgan conditions on the image and shows D a tag of one of its K
-        nearest images (cosine of embeddings; the table is cached in W/cache/).
+        to 0.7 over 2,000 steps, dropout 0.5. Examples are (image, tag) pairs, each image
+        once per tag, reshuffled every epoch. The default \(TrainingConfiguration.defaultSteps) steps (about 25 epochs of
+        OpenClipart's ~5,400 images x 3.7 tags) take about 10 minutes on 2 cores (7-9
+        steps/s). Features and tag vectors are scaled to unit length and weight columns
+        capped at length 1.9365 (pylearn2's max_col_norm). Measured on OpenClipart, the
+        paper's rate collapsed G onto a few tags within 250 steps, while --learning-rate
+        0.01 learned (BENCHMARKS.md, TagGAN). --mode icgan conditions on the image and
+        shows D a tag of one of its K nearest images (cosine of embeddings; the table is
+        cached in W/cache/).
 
         Trains on the catalog's train split (taggan ingest) with the embeddings of
         taggan features (W/embeddings.npy and its row map W/embeddings.tsv). To train on
