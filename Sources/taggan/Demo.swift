@@ -10,6 +10,10 @@ enum Demo {
     /// Training steps per model in the demo: a shorter schedule than `taggan train`'s
     /// default, about 4-5 minutes per model on 2 cores.
     static let demoSteps = 2_000
+    /// The demo trains with SGD at 0.01 rather than the paper's 0.1: on OpenClipart the
+    /// paper's rate collapsed the generator onto a few tags within 250 steps, while 0.01
+    /// learned (BENCHMARKS.md, TagGAN).
+    static let demoLearningRate = "0.01"
 
     /// `$TAGGAN_CORPORA`, else `corpora/cache` in the current folder or beside the build
     /// folder of this executable.
@@ -54,7 +58,8 @@ enum Demo {
         try step("features", ["features", "--workspace", w])
         for mode in ["cgan", "icgan"] {
             let resume = FileManager.default.fileExists(atPath: workspace.appendingPathComponent("models/\(mode)/checkpoint.json").path)
-            try step("train \(mode)", ["train", "--workspace", w, "--vectors", vectors, "--mode", mode, "--steps", String(steps)]
+            try step("train \(mode)", ["train", "--workspace", w, "--vectors", vectors, "--mode", mode, "--steps", String(steps),
+                                          "--learning-rate", demoLearningRate]
                      + (resume ? ["--resume"] : []))
         }
         try step("eval", ["eval", "--workspace", w, "--report", report])
