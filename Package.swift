@@ -111,6 +111,8 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
     ]) + [
 
+        // One-line helpers the tests share (running the built `taggan`); tests only.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "TagganCoreTests",
             dependencies: ["TagganCore"]),
@@ -123,7 +125,7 @@ let package = Package(
             dependencies: ["Eval", "Ingest", "TagganCore"]),
         .testTarget(
             name: "SkipGramTests",
-            dependencies: ["SkipGram", "Ingest", "TagganCore", "taggan"],
+            dependencies: ["SkipGram", "Ingest", "TagganCore", "taggan", "TestSupport"],
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "FeaturesTests",
@@ -131,9 +133,9 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(
             name: "TagGANTests",
-            dependencies: ["TagGAN", "TagganCore", "taggan"]),
+            dependencies: ["TagGAN", "TagganCore", "taggan", "TestSupport"]),
         .testTarget(
             name: "CommandLineTests",
-            dependencies: ["taggan", "TagganCore"]),
+            dependencies: ["taggan", "TagganCore", "TestSupport"]),
     ]
 )

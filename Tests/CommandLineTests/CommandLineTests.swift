@@ -1,43 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// Runs the built `taggan` executable as a user would and captures what it prints.
-struct Run {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-
-    /// The `taggan` binary SwiftPM built beside this test bundle.
-    static let executable: URL = {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            Bundle.main.bundleURL,
-            Bundle.main.bundleURL.deletingLastPathComponent(),
-        ].map { $0.appendingPathComponent("taggan") }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }()
-
-    init(_ arguments: String...) throws {
-        try self.init(arguments)
-    }
-
-    init(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        status = process.terminationStatus
-        stdout = String(decoding: outData, as: UTF8.self)
-        stderr = String(decoding: errData, as: UTF8.self)
-    }
-}
+typealias Run = TagganProcess
 
 @Suite("taggan command line")
 struct CommandLineTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import TagganCore
 import TagGAN
 
@@ -11,39 +12,19 @@ struct TrainProcess {
     let stdout: String
     let stderr: String
 
-    static let executable: URL = {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-            Bundle.main.bundleURL,
-            Bundle.main.bundleURL.deletingLastPathComponent(),
-        ].map { $0.appendingPathComponent("taggan") }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }()
+    /// One thread, so killed-and-resumed runs can be compared bit for bit.
+    static let environment = ["TAGGAN_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"]
 
     static func start(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["TAGGAN_THREADS"] = "1"
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        return (process, out, err)
+        try TagganProcess.start(arguments, environment: environment)
     }
 
-    init(_ arguments: String...) throws {
-        let (process, out, err) = try Self.start(arguments)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        status = process.terminationStatus
-        stdout = String(decoding: outData, as: UTF8.self)
-        stderr = String(decoding: errData, as: UTF8.self)
+    init(_ arguments: [String]) throws {
+        let run = try TagganProcess(arguments, environment: Self.environment)
+        (status, stdout, stderr) = (run.status, run.stdout, run.stderr)
     }
+
+    init(_ arguments: String...) throws { try self.init(arguments) }
 }
 
 /// 30 images in 3 clusters with 1-3 tags each; one tag has no vector, one image only
@@ -178,17 +159,5 @@ struct TrainCommandTests {
         let badRow = try TrainProcess("train", "--workspace", folder.path, "--vectors", vectors)
         #expect(badRow.status == 1 && badRow.stderr.contains("training-set.tsv: line 2: '99' is not a row of embeddings.npy (0..<31)"),
                 "\(badRow.stderr)")
-    }
-}
-
-extension TrainProcess {
-    init(_ arguments: [String]) throws {
-        let (process, out, err) = try Self.start(arguments)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        status = process.terminationStatus
-        stdout = String(decoding: outData, as: UTF8.self)
-        stderr = String(decoding: errData, as: UTF8.self)
     }
 }
