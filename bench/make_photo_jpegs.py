@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes N photo-sized JPEGs (default 200 at 2400x1600, quality 90, 4:2:0) for the
-JPEG decoding benchmark.
+JPEG decoding benchmark; `make_photo_jpegs.py OUT N WIDTH HEIGHT` for other sizes
+(500 333 is MIR Flickr's typical size).
 
 No folder of real photos can be downloaded here, so each picture is a mosaic of
 random crops of scikit-image's bundled photographs (astronaut, coffee, chelsea,
@@ -20,7 +21,8 @@ from skimage import data
 
 out = sys.argv[1]
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-width, height = 2400, 1600
+width = int(sys.argv[3]) if len(sys.argv) > 3 else 2400
+height = int(sys.argv[4]) if len(sys.argv) > 4 else 1600
 os.makedirs(out, exist_ok=True)
 
 photos = []
@@ -44,11 +46,11 @@ for n in range(count):
     y = 0
     while y < height:
         x = 0
-        row_height = rng.randint(180, 420)
+        row_height = rng.randint(min(180, height), min(420, height))
         while x < width:
             photo = rng.choice(photos)
             h = min(row_height, photo.shape[0], height - y)
-            w = min(rng.randint(200, 500), photo.shape[1], width - x)
+            w = min(rng.randint(min(200, width), min(500, width)), photo.shape[1], width - x)
             top = rng.randint(0, photo.shape[0] - h)
             left_edge = rng.randint(0, photo.shape[1] - w)
             patch = photo[top:top + h, left_edge:left_edge + w].astype(np.int16)
