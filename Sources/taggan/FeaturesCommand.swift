@@ -63,6 +63,10 @@ enum FeaturesCommand {
                 crops.set(i, preprocessor.crop(image))
             } catch let error as ImageDecoder.DecodeError {
                 skipped.skip(urls[i].path, reason: error.reason, detail: error.detail.isEmpty ? nil : error.detail)
+            } catch TagganError.file(_, let reason) {
+                // "empty file", "not a JPEG or PNG image: ...": the category, then the detail.
+                let parts = reason.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                skipped.skip(urls[i].path, reason: parts[0], detail: parts.count > 1 ? parts[1] : nil)
             } catch {
                 skipped.skip(urls[i].path, reason: "unreadable", detail: "\(error)")
             }
