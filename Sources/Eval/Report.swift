@@ -170,8 +170,10 @@ public struct EvaluationReport: Sendable, Codable {
             svg += String(format: "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.2f</text>",
                           left, width - 10, py(v), py(v), left - 4, py(v) + 3, v)
         }
-        for i in 0...4 {
-            let v = xs.0 + (xs.1 - xs.0) * Double(i) / 4
+        // Ticks at actual x values (about five of them), so labels are never in between.
+        let tickIndices = Set((0...4).map { xValues.isEmpty ? 0 : Int((Double(xValues.count - 1) * Double($0) / 4).rounded()) })
+        for i in tickIndices.sorted() where i < xValues.count {
+            let v = xValues[i]
             let text = v == v.rounded() ? String(Int(v)) : String(format: "%.1f", v)
             svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">%@</text>",
                           px(v), height - bottom + 12, text)
@@ -231,7 +233,7 @@ public struct EvaluationReport: Sendable, Codable {
             body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}table{border-collapse:collapse;font-size:13px}
             td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}
             .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
-            figure{margin:0;border:1px solid #ddd;padding:6px;font-size:12px}figure img{width:100%;height:auto;background:#fff}
+            figure{margin:0;border:1px solid #ddd;padding:6px;font-size:12px;overflow-wrap:anywhere}figure img{width:100%;height:auto;background:#fff}
             .hit{color:#1a7f37}.miss{color:#c62828}svg{display:block;margin:8px 0}
             """
         return "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(Self.escape(title))</title><style>\(style)</style></head><body>\(body)</body></html>\n"
