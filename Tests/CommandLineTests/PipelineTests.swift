@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The whole pipeline through the command line, as a user runs it, on 60 real
+/// OpenClipart images: ingest, word vectors, features, a short training run, the
+/// evaluation report, and annotation of a folder holding one corrupt image.
+@Suite("Pipeline end to end (real data)")
+struct PipelineTests {
+    static var cache: URL {
+        if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty { return URL(fileURLWithPath: path) }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("corpora/cache")
+    }
+
+    @Test func ingestVectorsFeaturesTrainEvalAnnotate() throws {
+        let source = Self.cache.appendingPathComponent("openclipart")
+        try #require(FileManager.default.fileExists(atPath: source.appendingPathComponent("png/food").path),
+                     "OpenClipart is missing: run bash corpora/fetch-all.sh")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-pipeline-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("art"), w = root.appendingPathComponent("W")
+        // 60 regular PNGs from three folders, each with its SVG, in the clip-art layout.
+        var copied = 0
+        for folder in ["food/fruit", "animals", "buildings"] {
+            let pngFolder = source.appendingPathComponent("png/\(folder)")
+            let names = try FileManager.default.contentsOfDirectory(atPath: pngFolder.path).filter { $0.hasSuffix(".png") }.sorted()
+            for name in names.prefix(20) {
+                let png = pngFolder.appendingPathComponent(name)
+                let svg = source.appendingPathComponent("svg/\(folder)/\(name.dropLast(4)).svg")
+                guard FileManager.default.fileExists(atPath: svg.path) else { continue }
+                for (from, to) in [(png, data.appendingPathComponent("png/\(folder)/\(name)")),
+                                   (svg, data.appendingPathComponent("svg/\(folder)/\(name.dropLast(4)).svg"))] {
+                    try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try FileManager.default.copyItem(at: from.resolvingSymlinksInPath(), to: to)
+                }
+                copied += 1
+            }
+        }
+        #expect(copied >= 50)
+        func run(_ arguments: [String]) throws -> TagganProcess {
+            let result = try TagganProcess(arguments, environment: ["TAGGAN_CORPORA": Self.cache.path])
+            #expect(result.status == 0, "taggan \(arguments.joined(separator: " ")): \(result.stderr.suffix(600))")
+            return result
+        }
+        func json(_ result: TagganProcess) throws -> [String: Any] {
+            try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        let tags = w.appendingPathComponent("tags.txt").path, vectors = w.appendingPathComponent("v.bin").path
+        let ingest = try json(try run(["ingest", data.path, "--workspace", w.path, "--export-tag-corpus", tags, "--json"]))
+        #expect((ingest["files_read"] as? Int ?? 0) >= 50)
+        _ = try run(["vectors", "train", tags, "--out", vectors, "--dim", "16", "--min-count", "1", "--epochs", "20",
+                     "--threads", "1", "--json"])
+        let features = try json(try run(["features", "--workspace", w.path, "--json"]))
+        #expect((features["rows"] as? Int ?? 0) >= 50)
+        let train = try run(["train", "--workspace", w.path, "--vectors", vectors, "--steps", "6", "--checkpoint-every", "3"])
+        #expect(FileManager.default.fileExists(atPath: w.appendingPathComponent("models/cgan/checkpoint.json").path), "\(train.stderr)")
+        let report = w.appendingPathComponent("report")
+        let eval = try json(try run(["eval", "--workspace", w.path, "--report", report.path, "--split", "validation",
+                                     "--resamples", "50", "--samples", "10", "--examples", "3", "--json"]))
+        let methods = try #require(eval["methods"] as? [[String: Any]]).compactMap { $0["method"] as? String }
+        #expect(methods.count == 3 && methods[0] == "frequency prior" && methods[2] == "CGAN", "\(methods)")
+        for file in ["report.json", "report.md", "report.html"] {
+            #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent(file).path))
+        }
+        // Annotate a folder with two images (one with the user's own sidecar) and a corrupt one.
+        let folder = root.appendingPathComponent("to-tag")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("png/animals").path).sorted()
+        for name in pngs.prefix(2) {
+            try FileManager.default.copyItem(at: data.appendingPathComponent("png/animals/\(name)"), to: folder.appendingPathComponent(name))
+        }
+        let own = """
+            <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag><rdf:li>my-own-tag</rdf:li></rdf:Bag></dc:subject>
+            </rdf:Description></rdf:RDF></x:xmpmeta>
+            """
+        try own.write(to: folder.appendingPathComponent(pngs[0] + ".xmp"), atomically: true, encoding: .utf8)
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00]).write(to: folder.appendingPathComponent("corrupt.jpg"))
+        let jsonl = root.appendingPathComponent("tags.jsonl")
+        let annotate = try run(["annotate", folder.path, "--workspace", w.path, "--xmp", "--jsonl", jsonl.path, "--top", "5", "--samples", "10"])
+        #expect(annotate.stderr.contains("corrupt.jpg: truncated or corrupt JPEG"), "\(annotate.stderr)")
+        let lines = try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let sidecar = try String(contentsOf: folder.appendingPathComponent(pngs[0] + ".xmp"), encoding: .utf8)
+        #expect(sidecar.contains("my-own-tag") && sidecar.contains("digiKam:TagsList"))
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(pngs[1] + ".xmp").path))
+    }
+}
