@@ -8,6 +8,7 @@ packages=(
   libjpeg62-turbo-dev   # JPEG decoding (Ingest)
   libpng-dev            # PNG decoding (Ingest)
   libxml2-dev           # XML/RDF/XMP metadata (Ingest)
+  zlib1g-dev            # compressed XMP in PNG iTXt chunks (Ingest)
   libsqlite3-dev        # the workspace catalog
   libopenblas0-pthread  # BLAS, opened at run time (TagganCore)
 )

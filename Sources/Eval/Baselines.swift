@@ -74,4 +74,17 @@ public struct TagVoter: Sendable {
         }.prefix(top)
         return RankedTags(tags: order.map(\.key), scores: order.map { Float($0.value.count) / Float(max(samples.rows, 1)) })
     }
+
+    /// Votes for every image of an image-major [images * samplesPerImage, D] block of
+    /// generated vectors (the layout TagGAN's sampler returns), in parallel over images.
+    public func vote(samples: Tensor, samplesPerImage s: Int, top: Int = 10) -> [RankedTags] {
+        precondition(s > 0 && samples.rows % s == 0, "\(samples.rows) rows are not whole images of \(s) samples")
+        let images = samples.rows / s, d = samples.columns
+        let results = ParallelSlots<RankedTags>(count: images)
+        Parallel.forEach(images) { i in
+            let block = Tensor(shape: [s, d], values: Array(samples.storage[i * s * d ..< (i + 1) * s * d]))
+            results[i] = vote(samples: block, top: top)
+        }
+        return results.values(images).map { $0! }
+    }
 }

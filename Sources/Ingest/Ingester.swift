@@ -100,7 +100,7 @@ public struct Ingester {
         // Hash and decode what changed, in parallel.
         let decoder = ImageDecoder(maxPixels: options.maxPixels)
         let progress = Progress("ingest", total: toRead.count, unit: "images")
-        let results = ResultBox<Result<Decoded, ImageDecoder.DecodeError>>(count: toRead.count)
+        let results = ParallelSlots<Result<Decoded, ImageDecoder.DecodeError>>(count: toRead.count)
         Parallel.forEach(toRead.count, threads: options.threads) { n in
             let (item, reader, _) = items[toRead[n]]
             results[n] = Self.read(item, reader: reader, decoder: decoder, minimumSide: options.minimumSide)
@@ -217,23 +217,5 @@ public struct Ingester {
         } catch {
             return .failure(.init(reason: "unreadable file", detail: "\(error)"))
         }
-    }
-}
-
-/// Fixed-size storage that parallel workers fill at distinct indices (raw memory, so
-/// no copy-on-write check races between workers).
-final class ResultBox<T>: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<T?>
-    init(count: Int) {
-        storage = .allocate(capacity: max(count, 1))
-        storage.initialize(repeating: nil)
-    }
-    deinit {
-        _ = storage.deinitialize()
-        storage.deallocate()
-    }
-    subscript(index: Int) -> T? {
-        get { storage[index] }
-        set { storage[index] = newValue }
     }
 }

@@ -6,7 +6,6 @@ import Foundation
 public final class SkipLog: @unchecked Sendable {
     private let lock = NSLock()
     private var reasons: [String: Int] = [:]
-    private var examples: [(path: String, reason: String)] = []
 
     public init() {}
 
@@ -17,7 +16,6 @@ public final class SkipLog: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         reasons[reason, default: 0] += 1
-        if examples.count < 1000 { examples.append((path, reason)) }
     }
 
     public var count: Int {

@@ -56,3 +56,28 @@ public enum Parallel {
         }
     }
 }
+
+/// Fixed-size storage that parallel workers fill at distinct indices, for loops whose
+/// results are collected after `Parallel.forEach`. Raw memory, so no copy-on-write
+/// check races between workers; each index must be written by one worker only.
+public final class ParallelSlots<T>: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<T?>
+
+    public init(count: Int) {
+        storage = .allocate(capacity: max(count, 1))
+        storage.initialize(repeating: nil)
+    }
+
+    deinit {
+        _ = storage.deinitialize()
+        storage.deallocate()
+    }
+
+    public subscript(index: Int) -> T? {
+        get { storage[index] }
+        set { storage[index] = newValue }
+    }
+
+    /// The first `count` slots in order.
+    public func values(_ count: Int) -> [T?] { Array(storage.prefix(count)) }
+}

@@ -43,12 +43,11 @@ enum AnnotateCommand {
         }
         // Candidate words: the tags of the workspace's training split that have vectors.
         let vectors = try Word2VecFile.read(vectorsPath)
-        var candidates: [String] = [], values: [Float] = []
-        for tag in Set(try Catalog(workspace: workspace).images(split: .train).flatMap(\.tags)).sorted() {
-            if let vector = vectors.vector(tag) { candidates.append(tag); values += vector }
-        }
+        let trainTags = Set(try Catalog(workspace: workspace).images(split: .train).flatMap(\.tags)).sorted()
+        let (kept, matrix) = candidateWords(trainTags, vectors: vectors)
+        let candidates = kept.map { trainTags[$0] }
         guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no training tag has a vector") }
-        let voter = TagVoter(candidateVectors: Tensor(shape: [candidates.count, vectors.dimension], values: values))
+        let voter = TagVoter(candidateVectors: matrix)
 
         // The images: every JPEG and PNG under the folder (by content, not name).
         var isDirectory: ObjCBool = false
@@ -72,11 +71,9 @@ enum AnnotateCommand {
             if !good.isEmpty {
                 let features = net.embed(preprocessor.normalise(good.map { crops[$0]! }))
                 let generated = sampler.sample(features: features, samplesPerImage: samples, seed: 2014)
-                let d = generated.columns
+                let allVotes = voter.vote(samples: generated, samplesPerImage: samples, top: max(top * 2, 20))
                 for (row, index) in good.enumerated() {
-                    let rows = (row * samples * d) ..< ((row + 1) * samples * d)
-                    let block = Tensor(shape: [samples, d], values: Array(generated.storage[rows]))
-                    let votes = voter.vote(samples: block, top: max(top * 2, 20))
+                    let votes = allVotes[row]
                     let path = reader.relative(urls[index], to: reader.root)
                     let annotation = Annotation(path: path, tags: votes.tags.map { candidates[$0] }, confidences: votes.scores.map(Double.init))
                         .filtered(top: top, threshold: threshold, excluded: excluded, included: included)

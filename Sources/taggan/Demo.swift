@@ -17,15 +17,15 @@ enum Demo {
     static let demoOptimizer = ["--optimizer", "adam", "--learning-rate", "0.0001"]
 
     /// `$TAGGAN_CORPORA`, else `corpora/cache` in the current folder or beside the build
-    /// folder of this executable.
-    static func corporaCache() -> URL {
+    /// folder of this executable — the first that holds `containing`.
+    static func corporaCache(containing: String = "openclipart") -> URL {
         if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty { return URL(fileURLWithPath: path) }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
             URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("corpora/cache"),
             executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("corpora/cache"),
         ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("openclipart").path) } ?? candidates[0]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent(containing).path) } ?? candidates[0]
     }
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {

@@ -71,23 +71,14 @@ enum EvalCommand {
             let vectors = try vectorsCache[vectorsPath] ?? Word2VecFile.read(vectorsPath)
             vectorsCache[vectorsPath] = vectors
             // Candidates: the training split's tags that have a vector.
-            var candidates: [Int] = [], candidateValues: [Float] = []
-            for tag in Set(trainTruth.joined()).sorted() {
-                guard let slice = vectors.vector(tagNames[tag]) else { continue }
-                candidates.append(tag)
-                candidateValues += slice
-            }
-            let voter = TagVoter(candidateVectors: Tensor(shape: [candidates.count, vectors.dimension], values: candidateValues))
+            let trainTags = Set(trainTruth.joined()).sorted()
+            let (kept, matrix) = candidateWords(trainTags.map { tagNames[$0] }, vectors: vectors)
+            let candidates = kept.map { trainTags[$0] }
             let sampler = try TagSampler(modelFolder: folder)
             let generated = sampler.sample(features: data.features(test), samplesPerImage: samples, seed: 2014)
-            let d = generated.columns
-            let results = ResultSlots<RankedTags>(count: test.count)
-            Parallel.forEach(test.count) { i in
-                let block = Tensor(shape: [samples, d], values: Array(generated.storage[i * samples * d ..< (i + 1) * samples * d]))
-                let votes = voter.vote(samples: block, top: 10)
-                results[i] = RankedTags(tags: votes.tags.map { candidates[$0] }, scores: votes.scores)
+            let gan = TagVoter(candidateVectors: matrix).vote(samples: generated, samplesPerImage: samples).map {
+                RankedTags(tags: $0.tags.map { candidates[$0] }, scores: $0.scores)
             }
-            let gan = (0..<test.count).map { results[$0]! }
             let name = mode == "cgan" ? "CGAN" : "IC-GAN (k=\(record.configuration.neighbours))"
             methods.append(Evaluation.evaluate(
                 method: name,
@@ -129,16 +120,5 @@ enum EvalCommand {
             print("report: \(reportFolder.path)/report.html (\(String(format: "%.1f", seconds)) s)")
         }
         return 0
-    }
-}
-
-/// Results that parallel workers fill, one slot each.
-final class ResultSlots<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [T?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    subscript(index: Int) -> T? {
-        get { lock.lock(); defer { lock.unlock() }; return values[index] }
-        set { lock.lock(); values[index] = newValue; lock.unlock() }
     }
 }

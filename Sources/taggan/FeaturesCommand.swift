@@ -28,18 +28,8 @@ enum FeaturesCommand {
     /// in the current folder or beside the build folder the executable runs from.
     static func weightsURL(_ config: EfficientNetConfig, explicit: String?) -> URL {
         if let explicit { return URL(fileURLWithPath: explicit) }
-        let file = "models/\(config.name).pth"
-        if let corpora = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !corpora.isEmpty {
-            return URL(fileURLWithPath: corpora).appendingPathComponent(file)
-        }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("corpora/cache"),
-            // <repo>/.build/<configuration>/taggan
-            executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("corpora/cache"),
-        ].map { $0.appendingPathComponent(file) }
-        return candidates.first { FileManager.default.fileExists(atPath: $0.path) } ?? candidates[0]
+        return Demo.corporaCache(containing: "models/\(config.name).pth")
+            .appendingPathComponent("models/\(config.name).pth")
     }
 
     static func loadNetwork(_ config: EfficientNetConfig, weights: String?) throws -> EfficientNet {
@@ -56,11 +46,11 @@ enum FeaturesCommand {
     /// parallel; a file that fails is reported in `skipped` and left nil.
     static func decodeCrops(_ urls: [URL], preprocessor: ImagePreprocessor, skipped: SkipLog) -> [RGBImage?] {
         let decoder = ImageDecoder()
-        let crops = CropSlots(count: urls.count)
+        let crops = ParallelSlots<RGBImage>(count: urls.count)
         Parallel.forEach(urls.count) { i in
             do {
                 let image = try decoder.decode(contentsOf: urls[i], targetShorterSide: preprocessor.minimumDecodeSide)
-                crops.set(i, preprocessor.crop(image))
+                crops[i] = preprocessor.crop(image)
             } catch let error as ImageDecoder.DecodeError {
                 skipped.skip(urls[i].path, reason: error.reason, detail: error.detail.isEmpty ? nil : error.detail)
             } catch TagganError.file(_, let reason) {
@@ -71,20 +61,9 @@ enum FeaturesCommand {
                 skipped.skip(urls[i].path, reason: "unreadable", detail: "\(error)")
             }
         }
-        return crops.values
+        return crops.values(urls.count)
     }
 
-    /// Results written by parallel workers, one slot each.
-    final class CropSlots: @unchecked Sendable {
-        private let lock = NSLock()
-        private(set) var values: [RGBImage?]
-        init(count: Int) { values = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ value: RGBImage) {
-            lock.lock()
-            values[i] = value
-            lock.unlock()
-        }
-    }
 
     // MARK: --classify
 

@@ -50,3 +50,15 @@ struct WorkspaceData {
         return Tensor(shape: [indices.count, f], values: values)
     }
 }
+
+/// The words the voting protocol may choose: those of `names` that have a vector, with
+/// their vectors as rows. `kept[i]` is the index in `names` of candidate row i.
+func candidateWords(_ names: [String], vectors: WordVectors) -> (kept: [Int], matrix: Tensor) {
+    var kept: [Int] = [], values: [Float] = []
+    for (i, name) in names.enumerated() {
+        guard let vector = vectors.vector(name) else { continue }
+        kept.append(i)
+        values += vector
+    }
+    return (kept, Tensor(shape: [kept.count, vectors.dimension], values: values))
+}

@@ -17,7 +17,7 @@ public enum DecodeBenchmark {
         var best = Double.infinity
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds
-            let failures = ResultBox<String>(count: files.count)
+            let failures = ParallelSlots<String>(count: files.count)
             Parallel.forEach(files.count, threads: threads) { i in
                 do {
                     // Reading the file is part of the work, as it is for djpeg.
