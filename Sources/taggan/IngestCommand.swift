@@ -27,7 +27,7 @@ enum IngestCommand {
         let summary = try Ingester(workspace: workspace, options: options).run(sources: sources, skipped: skipped)
         var corpusLines: Int?
         if let corpus = arguments.value("--export-tag-corpus") {
-            corpusLines = try Catalog(workspace: workspace).exportTagCorpus(to: URL(fileURLWithPath: corpus))
+            corpusLines = try Catalog(workspace: workspace).exportTagCorpus(to: URL(fileURLWithPath: corpus), splits: [.train])
         }
         let s = summary.statistics
         if arguments.json {

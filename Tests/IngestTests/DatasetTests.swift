@@ -264,6 +264,12 @@ struct DatasetTests {
         #expect(try Catalog(workspace: workspace.url).exportTagCorpus(to: out) == 2)
         let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").sorted()
         #expect(lines == ["beach sea", "forest"])
+        // One split only: the lines of the tagged images in that split.
+        let catalog = try Catalog(workspace: workspace.url)
+        for split in Catalog.Split.allCases {
+            let expected = try catalog.images(split: split, taggedOnly: true).count
+            #expect(try catalog.exportTagCorpus(to: out, splits: [split]) == expected)
+        }
     }
 }
 

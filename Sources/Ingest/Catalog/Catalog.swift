@@ -73,6 +73,12 @@ public final class Catalog {
                 model TEXT NOT NULL,
                 done_at REAL NOT NULL,
                 PRIMARY KEY (image_id, stage, model));
+            CREATE TABLE IF NOT EXISTS annotations(
+                image_id INTEGER NOT NULL,       -- content id of an annotated file
+                model TEXT NOT NULL,             -- the model and voting settings (taggan annotate)
+                tags TEXT NOT NULL,              -- JSON: [[tag, confidence], ...], most voted first
+                done_at REAL NOT NULL,
+                PRIMARY KEY (image_id, model));
             CREATE VIEW IF NOT EXISTS image_tags AS
                 SELECT DISTINCT f.image_id, t.name AS tag FROM files f
                 JOIN file_tags ft ON ft.key = f.key JOIN tags t ON t.id = ft.tag_id;
@@ -202,16 +208,63 @@ public final class Catalog {
         }
     }
 
+    // MARK: Annotations
+
+    /// Tags `taggan annotate` found for one image with one model, most voted first.
+    public struct StoredAnnotation: Sendable, Equatable {
+        public var tags: [String]
+        public var confidences: [Double]
+        public init(tags: [String], confidences: [Double]) {
+            self.tags = tags
+            self.confidences = confidences
+        }
+    }
+
+    /// Every annotation made with `model`, by content id. An edited file has a new id,
+    /// so it is not found here and is annotated again.
+    public func annotations(model: String) throws -> [Int: StoredAnnotation] {
+        let rows = try db.prepare("SELECT image_id, tags FROM annotations WHERE model = ?").bind(model)
+        var result: [Int: StoredAnnotation] = [:]
+        while try rows.step() {
+            let text = rows.string(1)
+            guard let pairs = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[Any]] else {
+                throw TagganError.file(url.path, "annotation of image \(rows.int(0)) is not a JSON list of [tag, confidence]: \(text.prefix(80))")
+            }
+            result[rows.int(0)] = StoredAnnotation(tags: pairs.compactMap { $0.first as? String },
+                                                   confidences: pairs.compactMap { $0.count > 1 ? ($0[1] as? NSNumber)?.doubleValue : nil })
+        }
+        return result
+    }
+
+    /// Records annotations made with `model` (replacing older ones), in one transaction.
+    public func storeAnnotations(_ items: [(id: Int, annotation: StoredAnnotation)], model: String) throws {
+        let now = Date().timeIntervalSince1970
+        try db.transaction {
+            let insert = try db.prepare("INSERT OR REPLACE INTO annotations(image_id, model, tags, done_at) VALUES (?, ?, ?, ?)")
+            for (id, annotation) in items {
+                let pairs = zip(annotation.tags, annotation.confidences).map { [$0.0, $0.1] as [Any] }
+                let json = String(decoding: try JSONSerialization.data(withJSONObject: pairs), as: UTF8.self)
+                try insert.bind(id, model, json, now).run()
+            }
+        }
+    }
+
     // MARK: Tag corpus
 
-    /// Writes every tagged image's tags as one line ("sentence"), in id order, for
-    /// training word vectors on tag co-occurrence. Atomic. Returns the line count.
+    /// Writes the tags of every tagged image in `splits` as one line ("sentence"), in id
+    /// order, for training word vectors on tag co-occurrence. Atomic. Returns the line
+    /// count. `taggan ingest --export-tag-corpus` exports the train split only, so that
+    /// vectors trained on it never saw the tags the evaluation checks.
     @discardableResult
-    public func exportTagCorpus(to destination: URL) throws -> Int {
+    public func exportTagCorpus(to destination: URL, splits: Set<Split> = Set(Split.allCases)) throws -> Int {
         var lines: [String] = []
         var current = -1
         var words: [String] = []
-        let rows = try db.prepare("SELECT image_id, tag FROM image_tags ORDER BY image_id, tag")
+        let inList = splits.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+        let rows = try db.prepare("""
+            SELECT t.image_id, t.tag FROM image_tags t JOIN images i ON i.id = t.image_id
+            WHERE i.split IN (\(inList)) ORDER BY t.image_id, t.tag
+            """)
         while try rows.step() {
             if rows.int(0) != current {
                 if !words.isEmpty { lines.append(words.joined(separator: " ")) }
@@ -230,7 +283,7 @@ public final class Catalog {
 
 extension Catalog {
     /// Adds everything another catalog holds (a shard's workspace) to this one: images,
-    /// files, tags, concepts and stage records. Ids are content hashes, so the same
+    /// files, tags, concepts, stage records and annotations. Ids are content hashes, so the same
     /// image met in two shards is one row, and merging shards in any order gives the
     /// catalog one unsharded run would have built. One transaction.
     public func merge(from other: URL) throws {
@@ -238,6 +291,8 @@ extension Catalog {
         guard FileManager.default.fileExists(atPath: path) else {
             throw TagganError.file(path, "no catalog to merge")
         }
+        // Opening it adds the tables a shard made by an older taggan lacks.
+        _ = try Catalog(workspace: other)
         let quoted = path.replacingOccurrences(of: "'", with: "''")
         try db.execute("ATTACH DATABASE '\(quoted)' AS shard")
         defer { try? db.execute("DETACH DATABASE shard") }
@@ -253,6 +308,7 @@ extension Catalog {
                 DELETE FROM concepts WHERE key IN (SELECT key FROM shard.files);
                 INSERT OR REPLACE INTO concepts SELECT * FROM shard.concepts;
                 INSERT OR REPLACE INTO stages SELECT * FROM shard.stages;
+                INSERT OR REPLACE INTO annotations SELECT * FROM shard.annotations;
                 """)
         }
     }
