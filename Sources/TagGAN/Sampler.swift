@@ -9,7 +9,8 @@ import TagganCore
 ///
 /// Each sample is G(z, x) with z ~ N(0, I) and dropout off (inverted dropout needs no
 /// rescaling at inference); x is scaled to unit length first when the model was trained
-/// so (`unitFeatures`, the default). The output lives in the space the model was trained in:
+/// so (`unitFeatures`, the default), after centring when the model was trained with a
+/// `featureMean`. The output lives in the space the model was trained in:
 /// unit-length tag vectors when `unitTagVectors` (the default), so compare samples with
 /// words by cosine similarity.
 ///
@@ -51,7 +52,7 @@ public struct TagSampler: Sendable {
         precondition(features.columns == sizes.featureSize,
                      "generator takes \(sizes.featureSize)-d features, got \(features.columns)")
         precondition(s > 0, "at least one sample per image")
-        let features = configuration.unitFeatures ? features.withUnitRows() : features
+        let features = configuration.conditioned(features: features)
         let n = features.rows, d = sizes.wordSize, f = sizes.featureSize
         let noiseHidden = sizes.generatorNoiseHidden, featureHidden = sizes.generatorFeatureHidden
         var result = Tensor(zeros: [n * s, d])

@@ -54,6 +54,36 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// outputs up within 200 steps; unit rows keep the rate meaningful whatever the
     /// feature extractor's scale. Cosine neighbourhoods are unchanged by it.
     public var unitFeatures = true
+    /// The mean training feature, subtracted from every feature row before the unit
+    /// scaling (nil: no centring). Pooled conv-net features are all non-negative, so unit
+    /// rows share one large common direction (cosine ~0.7 between unrelated images) and the
+    /// part that tells images apart is small beside it; centring leaves only that part.
+    /// Set by `taggan train` (`--center-features`, default on), saved with the model, and
+    /// applied by the sampler too.
+    public var featureMean: [Float]?
+    /// Weight of mismatched pairs in D's loss (Reed et al. 2016's matching-aware
+    /// discriminator): besides (image, its tag) as real and (image, G's vector) as fake, D
+    /// sees (image, a tag the image does not have) as fake, and its loss is
+    /// BCE(real, 1) + (1 - w) BCE(fake, 0) + w BCE(mismatched, 0). Without it D can score a
+    /// pair by the word alone (is it a real tag vector?), and G learns to emit plausible
+    /// tags whatever the image. nil or 0: the paper's D.
+    public var mismatchWeight: Double?
+
+    /// Features as G and D see them: centred by `featureMean` when set, then scaled to
+    /// unit length when `unitFeatures`.
+    public func conditioned(features: Tensor) -> Tensor {
+        var result = features
+        if let mean = featureMean {
+            precondition(mean.count == features.columns, "feature mean has \(mean.count) entries, features \(features.columns) columns")
+            let f = features.columns
+            result.withUnsafeMutableBufferPointer { p in
+                mean.withUnsafeBufferPointer { m in
+                    for r in 0 ..< features.rows { VectorKernels.axpy(-1, m.baseAddress!, p.baseAddress! + r * f, count: f) }
+                }
+            }
+        }
+        return unitFeatures ? result.withUnitRows() : result
+    }
 
     /// The default schedule: 5,000 steps of batch 100, about 25 epochs of OpenClipart
     /// (5,400 images x 3.7 tags = 20,000 examples): about 10 minutes at the 7-9 steps/s
@@ -146,7 +176,9 @@ public final class GANTrainer {
         }
         self.configuration = configuration
         inputFingerprint = data.fingerprint
-        self.data = data.withUnitRows(tagVectors: configuration.unitTagVectors, features: configuration.unitFeatures)
+        self.data = try TrainingData(features: configuration.conditioned(features: data.features), tags: data.tags,
+                                     tagVectors: configuration.unitTagVectors ? data.tagVectors.withUnitRows() : data.tagVectors,
+                                     tagNames: data.tagNames)
         self.neighbours = configuration.mode == .icgan ? neighbours : nil
         var random = SeededRandom(seed: configuration.seed).split(stream: 1 << 61)
         generator = Generator(sizes: configuration.sizes, random: &random)
@@ -159,9 +191,10 @@ public final class GANTrainer {
         examples = list
         let b = configuration.batchSize, s = configuration.sizes
         batchFeatures = Tensor(zeros: [b, s.featureSize])
-        words = Tensor(zeros: [2 * b, s.wordSize])
+        let blocks = (configuration.mismatchWeight ?? 0) > 0 ? 3 : 2
+        words = Tensor(zeros: [blocks * b, s.wordSize])
         noise = Tensor(zeros: [b, s.noiseSize])
-        logitGradient = Tensor(zeros: [2 * b, 1])
+        logitGradient = Tensor(zeros: [blocks * b, 1])
         fakeLogitGradient = Tensor(zeros: [b, 1])
     }
 
@@ -204,6 +237,32 @@ public final class GANTrainer {
                 }
             }
         }
+        let mismatch = Float(configuration.mismatchWeight ?? 0)
+        if mismatch > 0 {
+            // Mismatched pairs: each image with the tag of a random example that is not
+            // one of the tags D sees as real for it (the image's own; in icgan mode, also
+            // its neighbours'), a few tries, then any tag.
+            data.tagVectors.withUnsafeBufferPointer { vectors in
+                words.withUnsafeMutableBufferPointer { w in
+                    for row in 0..<b {
+                        let image = Int(example(at: step * b + row).image)
+                        func isReal(_ tag: Int) -> Bool {
+                            if data.tags[image].contains(tag) { return true }
+                            guard let neighbours else { return false }
+                            for j in 0 ..< neighbours.k where data.tags[Int(neighbours.indices[image * neighbours.k + j])].contains(tag) {
+                                return true
+                            }
+                            return false
+                        }
+                        var tag = Int(examples[random.index(below: examples.count)].tag)
+                        for _ in 0..<8 where isReal(tag) {
+                            tag = Int(examples[random.index(below: examples.count)].tag)
+                        }
+                        (w.baseAddress! + (2 * b + row) * d).update(from: vectors.baseAddress! + tag * d, count: d)
+                    }
+                }
+            }
+        }
         noise.withUnsafeMutableBufferPointer { random.fillGaussian($0) }
         generator.forward(noise: noise, features: batchFeatures, training: true, random: &random)
         generator.output.withUnsafeBufferPointer { fake in
@@ -212,14 +271,19 @@ public final class GANTrainer {
             }
         }
 
-        // 2. The discriminator's step on [real; fake].
+        // 2. The discriminator's step on [real; fake] (and mismatched pairs when on).
         discriminator.forward(words: words, features: batchFeatures, training: true, random: &random)
         let scale = 1 / Float(b)
         let real = SigmoidCrossEntropy.meanLoss(logits: discriminator.logits, range: 0..<b, target: 1,
                                                 gradientScale: scale, gradient: &logitGradient)
         let fake = SigmoidCrossEntropy.meanLoss(logits: discriminator.logits, range: b ..< 2 * b, target: 0,
-                                                gradientScale: scale, gradient: &logitGradient)
-        let discriminatorLoss = real.loss + fake.loss
+                                                gradientScale: scale * (1 - mismatch), gradient: &logitGradient)
+        var discriminatorLoss = real.loss + (1 - mismatch) * fake.loss
+        if mismatch > 0 {
+            let wrong = SigmoidCrossEntropy.meanLoss(logits: discriminator.logits, range: 2 * b ..< 3 * b, target: 0,
+                                                     gradientScale: scale * mismatch, gradient: &logitGradient)
+            discriminatorLoss += mismatch * wrong.loss
+        }
         guard discriminatorLoss.isFinite else { throw diverged("discriminator loss is \(discriminatorLoss)") }
         discriminator.backward(words: words, features: batchFeatures, logitGradient: logitGradient,
                                parameters: true, wordGradient: false)

@@ -61,12 +61,14 @@ public struct TrainingData: Sendable {
     public var wordSize: Int { tagVectors.columns }
     public var exampleCount: Int { tags.reduce(0) { $0 + $1.count } }
 
-    /// The same data with every tag vector (and, when `features`, every feature row)
-    /// scaled to unit length; zero rows stay zero.
-    public func withUnitRows(tagVectors unitVectors: Bool, features unitFeatures: Bool) -> TrainingData {
-        // Already validated; the initialiser cannot fail here.
-        try! TrainingData(features: unitFeatures ? features.withUnitRows() : features, tags: tags,
-                          tagVectors: unitVectors ? tagVectors.withUnitRows() : tagVectors, tagNames: tagNames)
+    /// The mean feature row (for `TrainingConfiguration.featureMean`).
+    public var featureMean: [Float] {
+        let f = featureSize
+        var sum = [Double](repeating: 0, count: f)
+        features.withUnsafeBufferPointer { p in
+            for r in 0 ..< imageCount { for c in 0 ..< f { sum[c] += Double(p[r * f + c]) } }
+        }
+        return sum.map { Float($0 / Double(max(imageCount, 1))) }
     }
 
     /// A 64-bit FNV-1a hash of the shapes, values and tag lists: a checkpoint records it

@@ -43,11 +43,27 @@ enum AnnotateCommand {
         }
         // Candidate words: the tags of the workspace's training split that have vectors.
         let vectors = try Word2VecFile.read(vectorsPath)
-        let trainTags = Set(try Catalog(workspace: workspace).images(split: .train).flatMap(\.tags)).sorted()
+        let catalog = try Catalog(workspace: workspace)
+        let trainTags = Set(try catalog.images(split: .train).flatMap(\.tags)).sorted()
         let (kept, matrix) = candidateWords(trainTags, vectors: vectors)
         let candidates = kept.map { trainTags[$0] }
         guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no training tag has a vector") }
-        let voter = TagVoter(candidateVectors: matrix)
+        // Words per sample: --per-sample, else the count taggan eval chose on the validation
+        // split for this model (W/models/<mode>/voting.json), else the paper's 20.
+        let recorded = try VotingChoice.read(from: modelFolder)
+        let perSample = try arguments.integer("--per-sample", default: recorded?.perSample ?? VotingChoice.paper)
+        guard perSample > 0 else { throw TagganError.usage("taggan annotate: --per-sample must be positive") }
+        let voter = TagVoter(candidateVectors: matrix, perSample: perSample)
+        // What an annotation depends on, besides the image: the model's weights and the
+        // voting settings. Filters (--top, --threshold, --include, --exclude) apply when
+        // writing, so changing them needs no new annotation.
+        let weights = modelFolder.appendingPathComponent(record.weights)
+        guard let weightBytes = FileManager.default.contents(atPath: weights.path) else {
+            throw TagganError.file(weights.path, "cannot read the model's weights")
+        }
+        let modelKey = "\(mode) weights-sha256:\(SHA256.hex(weightBytes).prefix(16)) samples:\(samples) per-sample:\(perSample) "
+            + "candidates:\(candidates.count) vectors:\(URL(fileURLWithPath: vectorsPath).lastPathComponent)"
+        let ranked = max(top * 2, 20)
 
         // The images: every JPEG and PNG under the folder (by content, not name).
         var isDirectory: ObjCBool = false
@@ -56,53 +72,79 @@ enum AnnotateCommand {
         }
         let reader = DatasetReader(root: folder, layout: .xmp)
         let files = reader.files(under: reader.root).filter { ["jpg", "jpeg", "jpe", "png"].contains($0.pathExtension.lowercased()) }
-        let config = EfficientNetConfig.lite0
-        let net = try FeaturesCommand.loadNetwork(config, weights: arguments.value("--weights"))
-        let preprocessor = ImagePreprocessor(config: config)
         let skipped = SkipLog()
-        let progress = Progress("annotate", total: files.count, unit: "images")
-        var annotations: [Annotation] = []
-        var sidecars = 0
+        // Content ids; files annotated before by this model with unchanged bytes are not
+        // decoded again (unless --force): their stored tags are written out as they are.
+        var ids: [Int?] = []
+        for url in files {
+            if let bytes = FileManager.default.contents(atPath: url.path) {
+                ids.append(Catalog.imageID(hash: SHA256.hex(bytes)))
+            } else {
+                ids.append(nil)
+                skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
+            }
+        }
+        var stored = arguments.flag("--force") ? [:] : try catalog.annotations(model: modelKey)
+        let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
+        let reused = files.indices.filter { ids[$0] != nil }.count - todo.count
+
+        let config = EfficientNetConfig.lite0
+        let net = try todo.isEmpty ? nil : FeaturesCommand.loadNetwork(config, weights: arguments.value("--weights"))
+        let preprocessor = ImagePreprocessor(config: config)
+        let progress = Progress("annotate", total: todo.count, unit: "images")
         let batch = 32
-        for first in stride(from: 0, to: files.count, by: batch) {
-            let urls = Array(files[first ..< min(first + batch, files.count)])
-            let crops = FeaturesCommand.decodeCrops(urls, preprocessor: preprocessor, skipped: skipped)
+        for first in stride(from: 0, to: todo.count, by: batch) {
+            let chunk = Array(todo[first ..< min(first + batch, todo.count)])
+            let crops = FeaturesCommand.decodeCrops(chunk.map { files[$0] }, preprocessor: preprocessor, skipped: skipped)
             let good = crops.indices.filter { crops[$0] != nil }
-            if !good.isEmpty {
+            if let net, !good.isEmpty {
                 let features = net.embed(preprocessor.normalise(good.map { crops[$0]! }))
                 let generated = sampler.sample(features: features, samplesPerImage: samples, seed: 2014)
-                let allVotes = voter.vote(samples: generated, samplesPerImage: samples, top: max(top * 2, 20))
+                let votes = voter.vote(samples: generated, samplesPerImage: samples, top: ranked)
+                var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
                 for (row, index) in good.enumerated() {
-                    let votes = allVotes[row]
-                    let path = reader.relative(urls[index], to: reader.root)
-                    let annotation = Annotation(path: path, tags: votes.tags.map { candidates[$0] }, confidences: votes.scores.map(Double.init))
-                        .filtered(top: top, threshold: threshold, excluded: excluded, included: included)
-                    annotations.append(annotation)
-                    if writeSidecars {
-                        let sidecar = urls[index].appendingPathExtension("xmp")
-                        let existing = FileManager.default.contents(atPath: sidecar.path)
-                        do {
-                            let merged = try XMPWriter.merge(existing: existing, tags: annotation.tags)
-                            if merged != existing { try AtomicFile.write(merged, to: sidecar); sidecars += 1 }
-                        } catch {
-                            skipped.skip(sidecar.path, reason: "sidecar not merged", detail: "\(error)")
-                        }
-                    }
+                    let annotation = Catalog.StoredAnnotation(tags: votes[row].tags.map { candidates[$0] },
+                                                              confidences: votes[row].scores.map(Double.init))
+                    made.append((ids[chunk[index]]!, annotation))
+                    stored[ids[chunk[index]]!] = annotation
                 }
+                // Committed per batch, so a killed run resumes after the last whole batch.
+                try catalog.storeAnnotations(made, model: modelKey)
             }
-            progress.advance(by: urls.count)
+            progress.advance(by: chunk.count)
         }
         progress.finish()
+
+        // Outputs, in file order: this run's annotations and the stored ones alike.
+        var annotations: [Annotation] = []
+        var sidecars = 0
+        for (index, url) in files.enumerated() {
+            guard let id = ids[index], let found = stored[id] else { continue }
+            let annotation = Annotation(path: reader.relative(url, to: reader.root), tags: found.tags, confidences: found.confidences)
+                .filtered(top: top, threshold: threshold, excluded: excluded, included: included)
+            annotations.append(annotation)
+            guard writeSidecars else { continue }
+            // Merging is idempotent: a sidecar that already holds these tags is left alone.
+            let sidecar = url.appendingPathExtension("xmp")
+            let existing = FileManager.default.contents(atPath: sidecar.path)
+            do {
+                let merged = try XMPWriter.merge(existing: existing, tags: annotation.tags)
+                if merged != existing { try AtomicFile.write(merged, to: sidecar); sidecars += 1 }
+            } catch {
+                skipped.skip(sidecar.path, reason: "sidecar not merged", detail: "\(error)")
+            }
+        }
         try AnnotationWriter.write(annotations, jsonLines: jsonl, csv: csv)
         if arguments.json {
             var object: [String: Any] = ["command": "annotate", "folder": folder.path, "model": modelFolder.path, "images": files.count,
-                                         "annotated": annotations.count, "sidecars_written": sidecars, "skipped": skipped.json,
+                                         "annotated": annotations.count, "reused": reused, "per_sample": perSample, "sidecars_written": sidecars, "skipped": skipped.json,
                                          "seconds": progress.elapsedSeconds]
             if let jsonl { object["jsonl"] = jsonl.path }
             if let csv { object["csv"] = csv.path }
             JSONSummary.print(object)
         } else {
-            print("annotate: \(annotations.count) of \(files.count) images tagged with \(mode) (\(record.step) steps); "
+            print("annotate: \(annotations.count) of \(files.count) images tagged with \(mode) (\(record.step) steps, "
+                  + "\(perSample) word\(perSample == 1 ? "" : "s")/sample); \(reused) unchanged since an earlier run (--force redoes them); "
                   + "\(sidecars) sidecars written; \(skipped.summary)")
             for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(output.path)") }
         }

@@ -17,7 +17,7 @@ enum Commands {
             options: [
                 OptionSpec(name: "--workspace", value: "W", help: "workspace folder (created if missing)", required: true),
                 OptionSpec(name: "--layout", value: "L", help: "mirflickr25k, mirflickr1m, xmp or clipart (default: detected)"),
-                OptionSpec(name: "--export-tag-corpus", value: "F", help: "write the catalog's tag lists as a text corpus to F"),
+                OptionSpec(name: "--export-tag-corpus", value: "F", help: "write the train split's tag lists as a text corpus to F"),
                 OptionSpec(name: "--max-pixels", value: "N", help: "refuse images with more pixels (default 50000000)"),
                 OptionSpec(name: "--split", value: "T/V/E", help: "train/validation/test percentages (default 80/10/10)"),
                 shardOption,
@@ -112,7 +112,10 @@ enum Commands {
             Methods: the tag-frequency prior, k-NN tag transfer (k chosen on the validation split),
             and each trained model in W/models/ (cgan, icgan) through the paper's protocol: 100
             samples per image, each votes for its 20 nearest candidate tags by cosine, the 10 most
-            voted are the tags, votes/100 the confidence. Metrics: P/R/F1 at 5 and 10, mAP over
+            voted are the tags, votes/100 the confidence. Each model is also reported with the
+            number of words per sample (1, 2, 3, 5, 10 or 20) chosen on the validation split, which
+            is recorded in W/models/<mode>/voting.json for taggan annotate; the notes give the
+            protocol's ceiling (voting with the test images' own tag vectors). Metrics: P/R/F1 at 5 and 10, mAP over
             tags with at least 5 test images, N+; bootstrap 95% intervals over test images.
             """,
             run: EvalCommand.run),
@@ -128,6 +131,8 @@ enum Commands {
                 OptionSpec(name: "--exclude", value: "WORDS", help: "never suggest these (comma-separated, or @FILE)"),
                 OptionSpec(name: "--include", value: "WORDS", help: "suggest only these (comma-separated, or @FILE)"),
                 OptionSpec(name: "--samples", value: "N", help: "generator samples per image (default 100)"),
+                OptionSpec(name: "--per-sample", value: "N", help: "nearest words each sample votes for (default: eval's choice, else 20)"),
+                OptionSpec(name: "--force", help: "annotate again images already annotated by this model"),
                 OptionSpec(name: "--xmp", help: "write or merge an XMP sidecar (<image>.xmp) per image"),
                 OptionSpec(name: "--jsonl", value: "F", help: "write JSON Lines to F"),
                 OptionSpec(name: "--csv", value: "F", help: "write CSV to F"),
@@ -137,8 +142,10 @@ enum Commands {
             discussion: """
             Sidecars are merged, never clobbered: the user's tags and every other property stay,
             and only new tags are appended (dc:subject, digiKam:TagsList, lr:hierarchicalSubject).
-            An image that fails to decode is reported and skipped. Every image is tagged on each
-            run (no incremental skipping yet).
+            An image that fails to decode is reported and skipped. Incremental: each image's tags
+            are kept in W's catalog under its content hash and the model (weights, samples, words
+            per sample), so a re-run decodes only new or changed images and writes the stored tags
+            of the rest (a killed run resumes after its last batch of 32); --force redoes all.
             """,
             run: AnnotateCommand.run),
         CommandSpec(

@@ -17,6 +17,8 @@ enum TrainCommand {
         OptionSpec(name: "--batch-size", value: "N", help: "examples per step (default 100)"),
         OptionSpec(name: "--optimizer", value: "O", help: "sgd (the paper's, default) or adam"),
         OptionSpec(name: "--learning-rate", value: "R", help: "initial rate (default 0.1 for sgd, 0.0002 for adam)"),
+        OptionSpec(name: "--centre-features", value: "on|off", help: "subtract the mean training feature (default on)"),
+        OptionSpec(name: "--mismatch", value: "W", help: "weight of mismatched (image, wrong tag) pairs in D's loss (default 0.5; 0: the paper's D)"),
         OptionSpec(name: "--checkpoint-every", value: "N", help: "steps between checkpoints (default 500)"),
         OptionSpec(name: "--seed", value: "N", help: "random seed (default 1)"),
         OptionSpec(name: "--threads", value: "N", help: "worker and BLAS threads (default: all cores)"),
@@ -63,6 +65,12 @@ enum TrainCommand {
         let seed = try arguments.integer("--seed", default: 1)
         let threads = try arguments.integer("--threads", default: Parallel.defaultThreads)
         let learningRate = try arguments.number("--learning-rate", default: optimizer == .sgd ? 0.1 : 2e-4)
+        let mismatch = try arguments.number("--mismatch", default: 0.5)
+        guard (0..<1).contains(mismatch) else { throw TagganError.usage("taggan train: --mismatch must be in [0, 1)") }
+        let centring = arguments.value("--centre-features") ?? "on"
+        guard ["on", "off"].contains(centring) else {
+            throw TagganError.usage("taggan train: --centre-features must be on or off, got '\(centring)'")
+        }
         for (name, value) in [("--neighbours", neighbourCount), ("--batch-size", batchSize), ("--threads", threads)] where value <= 0 {
             throw TagganError.usage("taggan train: \(name) must be positive")
         }
@@ -108,6 +116,8 @@ enum TrainCommand {
             configuration.learningRate = learningRate
             configuration.batchSize = batchSize
             configuration.neighbours = neighbourCount
+            configuration.mismatchWeight = mismatch
+            if centring == "on" { configuration.featureMean = inputs.data.featureMean }
             configuration.seed = UInt64(seed)
             if let steps { configuration.steps = steps }
             trainer = try GANTrainer(data: inputs.data, configuration: configuration, neighbours: neighbours)

@@ -100,6 +100,35 @@ struct MetricsTests {
         #expect(two.tags.prefix(2).sorted() == [0, 2] && two.scores[0] == 1)
     }
 
+    /// The ceiling votes with an image's own tag vectors: at one word per sample its
+    /// tags are exactly the image's tags, each with an equal share of the votes.
+    @Test func votingCeilingAndTheChoiceOfWordsPerSample() throws {
+        _ = try BLAS.backend()
+        let words = Tensor(shape: [4, 3], values: [1, 0, 0, 0.9, 0.1, 0, 0, 0, 1, -1, 0, 0])
+        let voter = TagVoter(candidateVectors: words)
+        let ceiling = voter.ceiling(tagRows: [[0, 2], [], [3]], samples: 10, perSample: 1)
+        #expect(ceiling[0].tags.sorted() == [0, 2] && ceiling[0].scores == [0.5, 0.5])
+        #expect(ceiling[1].tags.isEmpty && ceiling[2].tags == [3])
+        // At two words per sample, word 1 (next to word 0) takes votes too.
+        #expect(voter.ceiling(tagRows: [[0, 2]], samples: 10, perSample: 2)[0].tags.contains(1))
+
+        // The count with the best validation P@5 wins; ties go to the larger count.
+        let truth: [Set<Int>] = [[0], [2]]
+        let choice = VotingChoice.choose(validationTags: truth, candidates: [1, 2, 20]) { count in
+            count == 20 ? [RankedTags(tags: [1], scores: [1]), RankedTags(tags: [1], scores: [1])]
+                : [RankedTags(tags: [0], scores: [1]), RankedTags(tags: [2], scores: [1])]
+        }
+        #expect(choice.perSample == 2 && choice.validationPrecisionAt5 == [1: 0.2, 2: 0.2, 20: 0])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-voting-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(try VotingChoice.read(from: folder) == nil)
+        try choice.write(to: folder)
+        #expect(try VotingChoice.read(from: folder) == choice)
+        try Data("{".utf8).write(to: folder.appendingPathComponent(VotingChoice.fileName))
+        #expect(throws: TagganError.self) { try VotingChoice.read(from: folder) }
+    }
+
     @Test func bootstrapIntervalsBracketTheValue() {
         var random = SeededRandom(seed: 3)
         let truth: [Set<Int>] = (0..<200).map { _ in [random.index(below: 10)] }
