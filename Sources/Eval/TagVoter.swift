@@ -46,48 +46,81 @@ public struct TagVoter: Sendable {
     }
 }
 
-/// How many nearest words each generated sample votes for. The paper used 20; with a
-/// vocabulary of about a thousand tag words, 20 neighbours reach far past a tag's own
-/// meaning, so words near the centre of an image's tags outvote the tags themselves
-/// (on OpenClipart even an oracle that votes with the image's own true tag vectors
-/// reaches only P@5 ~0.25 at 20 words per sample, against ~0.63 at 1). `taggan eval`
-/// therefore also chooses the count on the validation split, as it chooses k for k-NN
-/// transfer, reports both, and records the choice beside the model for `taggan annotate`.
+/// How generated samples become tags: the scale of G's noise and how many nearest
+/// words each sample votes for. The paper drew z from G's prior (scale 1) and let each
+/// sample vote for its 20 nearest words. With a vocabulary of about a thousand tag words,
+/// 20 neighbours reach far past a tag's own meaning, so words near the centre of an
+/// image's tags outvote the tags themselves (on OpenClipart even an oracle that votes with
+/// the image's own true tag vectors reaches only P@5 ~0.31 at 20 words per sample, against
+/// ~0.64 at 1). And the paper's G adds its noise branch to its image branch linearly, so
+/// noise moves every image's samples the same way and spreads them off the image's tags.
+/// `taggan eval` therefore also chooses both on the validation split, as it chooses k for
+/// k-NN transfer, reports the paper's setting beside the chosen one, and records the
+/// choice beside the model for `taggan annotate`.
+public struct VotingSetting: Codable, Sendable, Hashable, CustomStringConvertible {
+    /// Multiplies z ~ N(0, I) (`TagSampler.sample(noiseScale:)`).
+    public var noiseScale: Double
+    /// Nearest words each sample votes for.
+    public var perSample: Int
+
+    public init(noiseScale: Double, perSample: Int) {
+        self.noiseScale = noiseScale
+        self.perSample = perSample
+    }
+
+    /// The paper's protocol.
+    public static let paper = VotingSetting(noiseScale: 1, perSample: 20)
+    /// The settings tried on the validation split.
+    public static let candidates = [1.0, 0.5, 0.25].flatMap { noise in
+        [1, 2, 3, 5, 10, 20].map { VotingSetting(noiseScale: noise, perSample: $0) }
+    }
+
+    /// "noise 0.5, 3 words/sample".
+    public var description: String {
+        String(format: "noise %g, %d ", noiseScale, perSample) + (perSample == 1 ? "word/sample" : "words/sample")
+    }
+}
+
+/// The voting setting chosen on the validation split, as `taggan eval` records it in
+/// `W/models/<mode>/voting.json`.
 public struct VotingChoice: Codable, Sendable, Equatable {
-    /// The paper's words per sample.
-    public static let paper = 20
-    /// The counts tried on the validation split.
-    public static let candidates = [1, 2, 3, 5, 10, 20]
     public static let fileName = "voting.json"
 
-    /// The chosen words per sample.
-    public var perSample: Int
-    /// Validation precision@5 of every count tried.
-    public var validationPrecisionAt5: [Int: Double]
+    public var setting: VotingSetting
+    /// Validation precision@5 of every setting tried, by `VotingSetting.description`.
+    public var validationPrecisionAt5: [String: Double]
 
-    public init(perSample: Int, validationPrecisionAt5: [Int: Double]) {
-        self.perSample = perSample
+    public init(setting: VotingSetting, validationPrecisionAt5: [String: Double]) {
+        self.setting = setting
         self.validationPrecisionAt5 = validationPrecisionAt5
     }
 
-    /// Tries every candidate count with `tag(count)` (the validation images' rankings) and
-    /// keeps the best by precision@5; ties go to the larger count (closer to the paper).
-    public static func choose(validationTags: [Set<Int>], candidates: [Int] = candidates,
-                              tag: (Int) -> [RankedTags]) -> VotingChoice {
-        var scores: [Int: Double] = [:]
-        for count in candidates {
-            let ranked = tag(count)
-            scores[count] = zip(ranked, validationTags).reduce(0.0) {
+    /// Tries every candidate with `tag(setting)` (the validation images' rankings) and keeps
+    /// the best by precision@5; ties go to the earlier candidate (the list starts at the
+    /// paper's noise scale and the fewest words).
+    public static func choose(validationTags: [Set<Int>], candidates: [VotingSetting] = VotingSetting.candidates,
+                              tag: (VotingSetting) -> [RankedTags]) -> VotingChoice {
+        var best = candidates.first ?? .paper, bestScore = -1.0
+        var scores: [String: Double] = [:]
+        for setting in candidates {
+            let ranked = tag(setting)
+            let score = zip(ranked, validationTags).reduce(0.0) {
                 $0 + TagMetrics.perImage($1.0, truth: $1.1, ks: [5]).precision[5]!
             } / Double(max(validationTags.count, 1))
+            scores[setting.description] = score
+            if score > bestScore + 1e-12 { (best, bestScore) = (setting, score) }
         }
-        let best = scores.max { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }?.key ?? paper
-        return VotingChoice(perSample: best, validationPrecisionAt5: scores)
+        return VotingChoice(setting: best, validationPrecisionAt5: scores)
     }
 
-    /// "1: 0.412, 2: 0.398, ..." for reports.
+    /// The best validation P@5 per noise scale, for reports.
     public var note: String {
-        validationPrecisionAt5.sorted { $0.key < $1.key }.map { String(format: "%d: %.3f", $0.key, $0.value) }.joined(separator: ", ")
+        var bestPerNoise: [Double: (String, Double)] = [:]
+        for setting in VotingSetting.candidates {
+            guard let score = validationPrecisionAt5[setting.description] else { continue }
+            if score > (bestPerNoise[setting.noiseScale]?.1 ?? -1) { bestPerNoise[setting.noiseScale] = (setting.description, score) }
+        }
+        return bestPerNoise.sorted { $0.key > $1.key }.map { $0.value.0 + String(format: ": %.3f", $0.value.1) }.joined(separator: "; ")
     }
 
     public func write(to modelFolder: URL) throws {

@@ -47,7 +47,12 @@ public struct TagSampler: Sendable {
 
     /// `samplesPerImage` generated vectors for each row of `features` (N x featureSize),
     /// as an [N * samplesPerImage, wordSize] tensor, image-major.
-    public func sample(features: Tensor, samplesPerImage s: Int, seed: UInt64, blockImages: Int = 64) -> Tensor {
+    ///
+    /// `noiseScale` multiplies z (the truncation trick of BigGAN, Brock et al. 2019, in its
+    /// simplest form): 1 draws from the prior G was trained with; smaller values keep the
+    /// samples nearer what G makes of the image itself.
+    public func sample(features: Tensor, samplesPerImage s: Int, seed: UInt64, blockImages: Int = 64,
+                       noiseScale: Float = 1) -> Tensor {
         let sizes = generator.sizes
         precondition(features.columns == sizes.featureSize,
                      "generator takes \(sizes.featureSize)-d features, got \(features.columns)")
@@ -76,6 +81,7 @@ public struct TagSampler: Sendable {
                     var random = root.split(stream: UInt64(start + i))
                     random.fillGaussian(UnsafeMutableBufferPointer(rebasing: p[i * s * sizes.noiseSize ..< (i + 1) * s * sizes.noiseSize]))
                 }
+                if noiseScale != 1 { VectorKernels.scale(p, by: noiseScale) }
             }
             generator.noiseLayer.forward(z, into: &hiddenZ)
             ReLU.forward(&hiddenZ)

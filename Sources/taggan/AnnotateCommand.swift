@@ -48,11 +48,15 @@ enum AnnotateCommand {
         let (kept, matrix) = candidateWords(trainTags, vectors: vectors)
         let candidates = kept.map { trainTags[$0] }
         guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no training tag has a vector") }
-        // Words per sample: --per-sample, else the count taggan eval chose on the validation
-        // split for this model (W/models/<mode>/voting.json), else the paper's 20.
-        let recorded = try VotingChoice.read(from: modelFolder)
-        let perSample = try arguments.integer("--per-sample", default: recorded?.perSample ?? VotingChoice.paper)
-        guard perSample > 0 else { throw TagganError.usage("taggan annotate: --per-sample must be positive") }
+        // Noise scale and words per sample: --noise-scale and --per-sample, else what taggan
+        // eval chose on the validation split for this model (W/models/<mode>/voting.json),
+        // else the paper's (1 and 20).
+        let recorded = try VotingChoice.read(from: modelFolder)?.setting ?? .paper
+        let perSample = try arguments.integer("--per-sample", default: recorded.perSample)
+        let noiseScale = try arguments.number("--noise-scale", default: recorded.noiseScale)
+        guard perSample > 0, noiseScale >= 0 else {
+            throw TagganError.usage("taggan annotate: --per-sample must be positive, --noise-scale not negative")
+        }
         let voter = TagVoter(candidateVectors: matrix, perSample: perSample)
         // What an annotation depends on, besides the image: the model's weights and the
         // voting settings. Filters (--top, --threshold, --include, --exclude) apply when
@@ -61,7 +65,7 @@ enum AnnotateCommand {
         guard let weightBytes = FileManager.default.contents(atPath: weights.path) else {
             throw TagganError.file(weights.path, "cannot read the model's weights")
         }
-        let modelKey = "\(mode) weights-sha256:\(SHA256.hex(weightBytes).prefix(16)) samples:\(samples) per-sample:\(perSample) "
+        let modelKey = "\(mode) weights-sha256:\(SHA256.hex(weightBytes).prefix(16)) samples:\(samples) noise:\(noiseScale) per-sample:\(perSample) "
             + "candidates:\(candidates.count) vectors:\(URL(fileURLWithPath: vectorsPath).lastPathComponent)"
         let ranked = max(top * 2, 20)
 
@@ -99,7 +103,7 @@ enum AnnotateCommand {
             let good = crops.indices.filter { crops[$0] != nil }
             if let net, !good.isEmpty {
                 let features = net.embed(preprocessor.normalise(good.map { crops[$0]! }))
-                let generated = sampler.sample(features: features, samplesPerImage: samples, seed: 2014)
+                let generated = sampler.sample(features: features, samplesPerImage: samples, seed: 2014, noiseScale: Float(noiseScale))
                 let votes = voter.vote(samples: generated, samplesPerImage: samples, top: ranked)
                 var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
                 for (row, index) in good.enumerated() {
@@ -137,14 +141,14 @@ enum AnnotateCommand {
         try AnnotationWriter.write(annotations, jsonLines: jsonl, csv: csv)
         if arguments.json {
             var object: [String: Any] = ["command": "annotate", "folder": folder.path, "model": modelFolder.path, "images": files.count,
-                                         "annotated": annotations.count, "reused": reused, "per_sample": perSample, "sidecars_written": sidecars, "skipped": skipped.json,
+                                         "annotated": annotations.count, "reused": reused, "per_sample": perSample, "noise_scale": noiseScale, "sidecars_written": sidecars, "skipped": skipped.json,
                                          "seconds": progress.elapsedSeconds]
             if let jsonl { object["jsonl"] = jsonl.path }
             if let csv { object["csv"] = csv.path }
             JSONSummary.print(object)
         } else {
             print("annotate: \(annotations.count) of \(files.count) images tagged with \(mode) (\(record.step) steps, "
-                  + "\(perSample) word\(perSample == 1 ? "" : "s")/sample); \(reused) unchanged since an earlier run (--force redoes them); "
+                  + "\(VotingSetting(noiseScale: noiseScale, perSample: perSample))); \(reused) unchanged since an earlier run (--force redoes them); "
                   + "\(sidecars) sidecars written; \(skipped.summary)")
             for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(output.path)") }
         }

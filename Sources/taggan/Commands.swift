@@ -113,9 +113,10 @@ enum Commands {
             and each trained model in W/models/ (cgan, icgan) through the paper's protocol: 100
             samples per image, each votes for its 20 nearest candidate tags by cosine, the 10 most
             voted are the tags, votes/100 the confidence. Each model is also reported with the
-            number of words per sample (1, 2, 3, 5, 10 or 20) chosen on the validation split, which
-            is recorded in W/models/<mode>/voting.json for taggan annotate; the notes give the
-            protocol's ceiling (voting with the test images' own tag vectors). Metrics: P/R/F1 at 5 and 10, mAP over
+            setting chosen on the validation split: G's noise scaled by 1, 0.5 or 0.25 (the
+            truncation trick) and 1, 2, 3, 5, 10 or 20 words per sample; it is recorded in
+            W/models/<mode>/voting.json for taggan annotate. The notes give the protocol's
+            ceiling (voting with the test images' own tag vectors). Metrics: P/R/F1 at 5 and 10, mAP over
             tags with at least 5 test images, N+; bootstrap 95% intervals over test images.
             """,
             run: EvalCommand.run),
@@ -132,6 +133,7 @@ enum Commands {
                 OptionSpec(name: "--include", value: "WORDS", help: "suggest only these (comma-separated, or @FILE)"),
                 OptionSpec(name: "--samples", value: "N", help: "generator samples per image (default 100)"),
                 OptionSpec(name: "--per-sample", value: "N", help: "nearest words each sample votes for (default: eval's choice, else 20)"),
+                OptionSpec(name: "--noise-scale", value: "S", help: "multiplies G's noise (default: eval's choice, else 1)"),
                 OptionSpec(name: "--force", help: "annotate again images already annotated by this model"),
                 OptionSpec(name: "--xmp", help: "write or merge an XMP sidecar (<image>.xmp) per image"),
                 OptionSpec(name: "--jsonl", value: "F", help: "write JSON Lines to F"),

@@ -58,7 +58,6 @@ enum EvalCommand {
         var losses: [String: [EvaluationReport.LossPoint]] = [:]
         var notes: [String] = []
         var vectorsCache: [String: WordVectors] = [:]
-        var perSampleCounts: [String: Int] = [:]
         var ceilingNoted = false
         for (mode, title) in modes {
             let folder = workspace.appendingPathComponent("models/\(mode)")
@@ -82,45 +81,51 @@ enum EvalCommand {
                 for (r, tag) in candidates.enumerated() { row[tag] = r }
                 let tagRows = testTruth.map { $0.sorted().compactMap { row[$0] } }
                 let voter = TagVoter(candidateVectors: matrix)
-                let figures = [VotingChoice.paper, 5, 1].map { perSample -> String in
+                let figures = [VotingSetting.paper.perSample, 5, 1].map { perSample -> String in
                     let metrics = Evaluation.evaluate(method: "ceiling", note: "",
                                                       ranked: voter.ceiling(tagRows: tagRows, samples: samples, perSample: perSample).map {
                                                           RankedTags(tags: $0.tags.map { candidates[$0] }, scores: $0.scores)
                                                       },
                                                       truth: testTruth, resamples: 1)
-                    return String(format: "%.3f at %d word%@/sample", metrics.metrics["precision@5"]!.value, perSample, perSample == 1 ? "" : "s")
+                    return String(format: "%.3f at %d ", metrics.metrics["precision@5"]!.value, perSample) + (perSample == 1 ? "word/sample" : "words/sample")
                 }
                 notes.append("Ceiling of the voting protocol with these word vectors: voting with each test image's own true tag vectors gives P@5 "
                              + figures.joined(separator: ", ") + ".")
             }
             let sampler = try TagSampler(modelFolder: folder)
             let voter = TagVoter(candidateVectors: matrix)
-            func tagged(_ generated: Tensor, perSample: Int) -> [RankedTags] {
-                voter.vote(samples: generated, samplesPerImage: samples, perSample: perSample).map {
+            /// Rankings of `images` under `setting`; samples are drawn once per noise scale.
+            var drawn: [String: Tensor] = [:]
+            func tagged(_ images: [Int], _ split: String, _ setting: VotingSetting) -> [RankedTags] {
+                let key = "\(split) \(setting.noiseScale)"
+                let generated = drawn[key] ?? sampler.sample(features: data.features(images), samplesPerImage: samples, seed: 2014,
+                                                            noiseScale: Float(setting.noiseScale))
+                drawn[key] = generated
+                return voter.vote(samples: generated, samplesPerImage: samples, perSample: setting.perSample).map {
                     RankedTags(tags: $0.tags.map { candidates[$0] }, scores: $0.scores)
                 }
             }
-            // The words each sample votes for: the paper's 20, and the count chosen on the
+            // The paper's setting, and the noise scale and words per sample chosen on the
             // validation split (as k is for k-NN transfer), which eval records for annotate.
-            var perSampleNote = ""
+            var settings = [VotingSetting.paper]
+            var choiceNote = ""
             if !validation.isEmpty {
-                let generated = sampler.sample(features: data.features(validation), samplesPerImage: samples, seed: 2014)
-                let choice = VotingChoice.choose(validationTags: validationTruth) { tagged(generated, perSample: $0) }
+                let choice = VotingChoice.choose(validationTags: validationTruth) { tagged(validation, "validation", $0) }
+                drawn = drawn.filter { !$0.key.hasPrefix("validation") }
                 try choice.write(to: folder)
-                perSampleNote = "; words per sample chosen on validation P@5 (" + choice.note + ")"
-                if choice.perSample != VotingChoice.paper { perSampleCounts[mode] = choice.perSample }
+                choiceNote = "; best validation P@5 per noise scale: " + choice.note
+                if choice.setting != .paper { settings.append(choice.setting) }
             }
-            let generated = sampler.sample(features: data.features(test), samplesPerImage: samples, seed: 2014)
             let name = mode == "cgan" ? "CGAN" : "IC-GAN (k=\(record.configuration.neighbours))"
-            let counts = [VotingChoice.paper] + (perSampleCounts[mode].map { [$0] } ?? [])
-            for perSample in counts {
-                let gan = tagged(generated, perSample: perSample)
-                let label = perSample == VotingChoice.paper ? name : "\(name), \(perSample) word\(perSample == 1 ? "" : "s")/sample"
-                let how = perSample == VotingChoice.paper ? "the paper's protocol: " : "the count chosen on validation: "
+            for setting in settings {
+                let gan = tagged(test, "test", setting)
+                let paper = setting == .paper
+                let label = paper ? name : "\(name), \(setting)"
+                let how = paper ? "the paper's protocol: noise from G's prior, " : "the setting chosen on validation: noise x\(setting.noiseScale), "
                 methods.append(Evaluation.evaluate(
                     method: label,
-                    note: "\(title): \(how)\(samples) samples per image, \(perSample) nearest of \(candidates.count) candidate tags each, 10 most voted; \(record.step) training steps"
-                        + (perSample == VotingChoice.paper ? perSampleNote : ""),
+                    note: "\(title): \(how)\(samples) samples per image, \(setting.perSample) nearest of \(candidates.count) candidate tags each, "
+                        + "10 most voted; \(record.step) training steps" + (paper ? choiceNote : ""),
                     ranked: gan, truth: testTruth, resamples: resamples))
                 ranked.append((label, gan))
             }

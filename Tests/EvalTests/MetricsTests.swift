@@ -112,13 +112,16 @@ struct MetricsTests {
         // At two words per sample, word 1 (next to word 0) takes votes too.
         #expect(voter.ceiling(tagRows: [[0, 2]], samples: 10, perSample: 2)[0].tags.contains(1))
 
-        // The count with the best validation P@5 wins; ties go to the larger count.
+        // The setting with the best validation P@5 wins; ties go to the earlier candidate.
         let truth: [Set<Int>] = [[0], [2]]
-        let choice = VotingChoice.choose(validationTags: truth, candidates: [1, 2, 20]) { count in
-            count == 20 ? [RankedTags(tags: [1], scores: [1]), RankedTags(tags: [1], scores: [1])]
+        let settings = [VotingSetting.paper, VotingSetting(noiseScale: 0.5, perSample: 2), VotingSetting(noiseScale: 0.25, perSample: 1)]
+        let choice = VotingChoice.choose(validationTags: truth, candidates: settings) { setting in
+            setting == .paper ? [RankedTags(tags: [1], scores: [1]), RankedTags(tags: [1], scores: [1])]
                 : [RankedTags(tags: [0], scores: [1]), RankedTags(tags: [2], scores: [1])]
         }
-        #expect(choice.perSample == 2 && choice.validationPrecisionAt5 == [1: 0.2, 2: 0.2, 20: 0])
+        #expect(choice.setting == VotingSetting(noiseScale: 0.5, perSample: 2))
+        #expect(choice.validationPrecisionAt5 == ["noise 1, 20 words/sample": 0, "noise 0.5, 2 words/sample": 0.2,
+                                                  "noise 0.25, 1 word/sample": 0.2])
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-voting-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

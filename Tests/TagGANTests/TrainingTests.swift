@@ -239,6 +239,7 @@ struct NeighbourAndSamplingTests {
         for r in 0..<5 { for c in 0..<6 { shifted[r, c] -= centred.featureMean![c] } }
         #expect(TagSampler(generator: generator, configuration: centred).sample(features: features, samplesPerImage: 3, seed: 9)
                 == sampler.sample(features: shifted.withUnitRows(), samplesPerImage: 3, seed: 9))
+        let scaled = sampler.sample(features: features, samplesPerImage: 3, seed: 9, noiseScale: 0.5)
         let root = SeededRandom(seed: 9)
         for image in 0..<5 {
             var noiseRandom = root.split(stream: UInt64(image))
@@ -247,6 +248,11 @@ struct NeighbourAndSamplingTests {
             var unused = SeededRandom(seed: 0)
             generator.forward(noise: z, features: x, training: false, random: &unused)
             for i in 0..<12 { #expect(abs(generator.output[i] - samples[image * 12 + i]) < 1e-5) }
+            // A noise scale multiplies the same draws.
+            var half = z
+            for i in 0..<half.count { half.storage[i] *= 0.5 }
+            generator.forward(noise: half, features: x, training: false, random: &unused)
+            for i in 0..<12 { #expect(abs(generator.output[i] - scaled[image * 12 + i]) < 1e-5) }
         }
     }
 }
