@@ -17,7 +17,11 @@ func releaseTargetCPU() -> [String] {
     if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
        let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) {
         let set = Set(flags.split(separator: " ").map(String.init))
-        if set.isSuperset(of: ["avx2", "fma", "bmi2", "f16c", "movbe"]) { return ["-target-cpu", "haswell"] }
+        if set.isSuperset(of: ["avx2", "fma", "bmi2", "f16c", "movbe"]) {
+            // TAGGAN_VECTOR_FMA: kernels may use SIMD fused multiply-add and min/max,
+            // which are single instructions on such a CPU (library calls without one).
+            return ["-target-cpu", "haswell", "-DTAGGAN_VECTOR_FMA"]
+        }
     }
     #endif
     return []
@@ -31,8 +35,9 @@ let releaseOnly: [SwiftSetting] = [
 
 /// For the stages whose hot loops are Swift code (skip-gram updates, convolutions):
 /// unoptimised they run ~100x slower, which would make the tests that train on real text
-/// or run the real network take many minutes. Debug builds keep their bounds checks.
-let optimisedInDebug: [SwiftSetting] = releaseOnly + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+/// or run the real network take many minutes. Debug builds keep their bounds checks, and
+/// get the release target CPU so that tests run the kernels release builds run.
+let optimisedInDebug: [SwiftSetting] = releaseOnly + [.unsafeFlags(["-O"] + releaseTargetCPU(), .when(configuration: .debug))]
 
 let package = Package(
     name: "taggan",
