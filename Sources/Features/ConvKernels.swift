@@ -49,40 +49,6 @@ enum ConvKernels {
 
     @inline(__always) static func relu6(_ v: Float) -> Float { min(max(v, 0), 6) }
 
-    /// x[r, c] = relu6(x[r, c] + bias[c]) (relu6 skipped when `activate` is false), and
-    /// x[r, c] += residual[r, c] when a residual is given (after the bias, no activation:
-    /// MBConv adds the skip connection to the linear projection).
-    static func addBias(_ x: UnsafeMutablePointer<Float>, rows: Int, channels: Int,
-                        bias: UnsafePointer<Float>, activate: Bool,
-                        residual: UnsafePointer<Float>? = nil) {
-        for r in 0..<rows {
-            let row = x + r * channels
-            let skip = residual.map { $0 + r * channels }
-            var c = 0
-            while c + 16 <= channels {
-                var v = load16(row + c) + load16(bias + c)
-                if activate { v = relu6(v) }
-                if let skip { v = v + load16(skip + c) }
-                store16(v, row + c)
-                c += 16
-            }
-            while c + 8 <= channels {
-                var v = load8(row + c) + load8(bias + c)
-                if activate { v = relu6(v) }
-                if let skip { v = v + load8(skip + c) }
-                store8(v, row + c)
-                c += 8
-            }
-            while c < channels {
-                var v = row[c] + bias[c]
-                if activate { v = relu6(v) }
-                if let skip { v += skip[c] }
-                row[c] = v
-                c += 1
-            }
-        }
-    }
-
     /// Depthwise k x k convolution with TF "same" padding, folded bias and ReLU6.
     ///
     ///     out[oy, ox, c] = relu6(bias[c] + sum_{ky, kx} in[oy*s + ky - top, ox*s + kx - left, c] * w[ky, kx, c])

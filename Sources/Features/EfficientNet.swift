@@ -19,26 +19,32 @@ import TagganCore
 /// g = gamma / sqrt(var + eps), BN(W * x) = (g W) * x + (beta - g mean), so each
 /// convolution keeps weights g W and a bias, and inference does no normalisation.
 ///
-/// Batches run one image per worker (`threads` workers, each with single-threaded BLAS):
-/// on two cores this ran 82 images/s against 72 for one image at a time with two BLAS
-/// threads (`taggan bench features`, batch 32, same run), whose per-image matrices are
-/// too small to split well.
+/// The convolutions are Swift kernels (`PointwiseKernel`, `ConvKernels`); BLAS only
+/// computes the classifier. Batches run one image per worker (`threads` workers): with
+/// sgemm this ran 82 images/s against 72 for one image at a time with two BLAS threads
+/// (`taggan bench features`, batch 32, same run), whose per-image matrices are too small
+/// to split well. A single image runs on one thread.
 public final class EfficientNet: @unchecked Sendable {
     public let config: EfficientNetConfig
 
     struct Pointwise {
         let inputs: Int, outputs: Int
-        /// [inputs, outputs] row-major, BN folded.
-        let weights: [Float]
-        let bias: [Float]
+        /// [inputs, outputs] weights and bias, BN folded, packed for `PointwiseKernel`.
+        let packed: PointwiseKernel.Packed
+
+        init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]) {
+            self.inputs = inputs
+            self.outputs = outputs
+            packed = PointwiseKernel.Packed(weights: weights, bias: bias, inputs: inputs, outputs: outputs)
+        }
     }
 
     struct Depthwise {
         let channels: Int, kernel: Int, stride: Int
         let padTop: Int, padLeft: Int
         /// [kernel, kernel, channels], BN folded.
-        let weights: [Float]
-        let bias: [Float]
+        let weights: AlignedFloats
+        let bias: AlignedFloats
     }
 
     struct Block {
@@ -143,7 +149,7 @@ public final class EfficientNet: @unchecked Sendable {
             for c in 0..<channels { for t in 0..<(k * k) { folded[t * channels + c] = Float(Double(w[c * k * k + t]) * scale[c]) } }
             let pad = EfficientNetConfig.samePadding(size: side, kernel: k, stride: spec.stride)
             let depthwise = Depthwise(channels: channels, kernel: k, stride: spec.stride, padTop: pad.before, padLeft: pad.before,
-                                      weights: folded, bias: shift.map { Float($0) })
+                                      weights: AlignedFloats(folded), bias: AlignedFloats(shift.map { Float($0) }))
             let project = try pointwise(p + "_project_conv", p + "_bn2", channels, spec.outputChannels)
             built.append(Block(expand: expand, depthwise: depthwise, project: project, residual: spec.hasResidual,
                                inputSide: side, outputSide: pad.output))
@@ -160,10 +166,10 @@ public final class EfficientNet: @unchecked Sendable {
 
     /// Number of parameters after folding (weights and biases).
     public var parameterCount: Int {
-        var n = stem.weights.count + stem.bias.count + head.weights.count + head.bias.count
+        func count(_ p: Pointwise?) -> Int { p.map { ($0.inputs + 1) * $0.outputs } ?? 0 }
+        var n = count(stem) + count(head)
         for b in blocks {
-            n += (b.expand?.weights.count ?? 0) + (b.expand?.bias.count ?? 0)
-            n += b.depthwise.weights.count + b.depthwise.bias.count + b.project.weights.count + b.project.bias.count
+            n += count(b.expand) + b.depthwise.weights.count + b.depthwise.bias.count + count(b.project)
         }
         return n + classifier.count + classifierBias.count
     }
@@ -192,11 +198,7 @@ public final class EfficientNet: @unchecked Sendable {
         let n = inputs.rows
         var features = Tensor(zeros: [n, config.featureSize])
         guard n > 0 else { return features }
-        // One image per worker with single-threaded BLAS; a single image gets the
-        // threads inside BLAS instead.
         let workers = max(1, min(threads, n))
-        try? BLAS.setThreads(workers > 1 ? 1 : threads)
-        defer { try? BLAS.setThreads(threads) }
         let imageFloats = s * s * 3
         inputs.withUnsafeBufferPointer { input in
             features.withUnsafeMutableBufferPointer { output in
@@ -236,9 +238,9 @@ public final class EfficientNet: @unchecked Sendable {
     }
     let scratchPool = ScratchPool()
 
-    /// Buffers one worker reuses for every image.
+    /// Buffers one worker reuses for every image, aligned to cache lines.
     final class Scratch {
-        var a: [Float], b: [Float], expanded: [Float], depthwise: [Float], patches: [Float]
+        let a: AlignedFloats, b: AlignedFloats, expanded: AlignedFloats, depthwise: AlignedFloats, patches: AlignedFloats
 
         init(for net: EfficientNet) {
             var activation = net.stemSide * net.stemSide * net.stem.outputs
@@ -249,75 +251,52 @@ public final class EfficientNet: @unchecked Sendable {
                 depthwise = max(depthwise, block.outputSide * block.outputSide * block.depthwise.channels)
             }
             expanded = max(expanded, net.headSide * net.headSide * net.head.outputs)
-            a = [Float](repeating: 0, count: activation)
-            b = a
-            self.expanded = [Float](repeating: 0, count: expanded)
-            self.depthwise = [Float](repeating: 0, count: depthwise)
-            patches = [Float](repeating: 0, count: net.stemSide * net.stemSide * 27)
+            a = AlignedFloats(count: activation)
+            b = AlignedFloats(count: activation)
+            self.expanded = AlignedFloats(count: expanded)
+            self.depthwise = AlignedFloats(count: depthwise)
+            patches = AlignedFloats(count: net.stemSide * net.stemSide * 27)
         }
     }
 
-    /// y = x W (+ bias, relu6 / residual): one sgemm over all pixels.
+    /// y = x W + bias, then ReLU6 or + residual, over all pixels at once.
     private func pointwise(_ layer: Pointwise, _ x: UnsafePointer<Float>, pixels: Int,
                            into y: UnsafeMutablePointer<Float>, activate: Bool, residual: UnsafePointer<Float>? = nil) {
-        layer.weights.withUnsafeBufferPointer { w in
-            BLAS.sgemm(.none, .none, m: pixels, n: layer.outputs, k: layer.inputs, alpha: 1,
-                       a: x, lda: layer.inputs, b: w.baseAddress!, ldb: layer.outputs,
-                       beta: 0, c: y, ldc: layer.outputs)
-        }
-        layer.bias.withUnsafeBufferPointer { bias in
-            ConvKernels.addBias(y, rows: pixels, channels: layer.outputs, bias: bias.baseAddress!,
-                                activate: activate, residual: residual)
-        }
+        PointwiseKernel.apply(layer.packed, x, rows: pixels, into: y, activate: activate, residual: residual)
     }
 
     private func forwardOne(_ input: UnsafePointer<Float>, scratch: Scratch, into feature: UnsafeMutablePointer<Float>) {
         let s = config.imageSize
-        scratch.patches.withUnsafeMutableBufferPointer { patches in
-            ConvKernels.patches(input: input, height: s, width: s, channels: 3, kernel: 3, stride: 2,
-                                padTop: stemPadTop, padLeft: stemPadTop, output: patches.baseAddress!,
-                                outHeight: stemSide, outWidth: stemSide)
-        }
-        scratch.a.withUnsafeMutableBufferPointer { bufferA in
-        scratch.b.withUnsafeMutableBufferPointer { bufferB in
-        scratch.expanded.withUnsafeMutableBufferPointer { expandedBuffer in
-        scratch.depthwise.withUnsafeMutableBufferPointer { depthwiseBuffer in
-        scratch.patches.withUnsafeBufferPointer { patches in
-            var x = bufferA.baseAddress!, y = bufferB.baseAddress!
-            let e = expandedBuffer.baseAddress!, d = depthwiseBuffer.baseAddress!
-            pointwise(stem, patches.baseAddress!, pixels: stemSide * stemSide, into: x, activate: true)
-            for block in blocks {
-                let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
-                var dwInput = UnsafePointer(x)
-                if let expand = block.expand {
-                    pointwise(expand, x, pixels: inPixels, into: e, activate: true)
-                    dwInput = UnsafePointer(e)
-                }
-                let dw = block.depthwise
-                dw.weights.withUnsafeBufferPointer { w in
-                    dw.bias.withUnsafeBufferPointer { b in
-                        ConvKernels.depthwise(input: dwInput, height: block.inputSide, width: block.inputSide,
-                                              channels: dw.channels, weights: w.baseAddress!, bias: b.baseAddress!,
-                                              kernel: dw.kernel, stride: dw.stride, padTop: dw.padTop, padLeft: dw.padLeft,
-                                              output: d, outHeight: block.outputSide, outWidth: block.outputSide)
-                    }
-                }
-                pointwise(block.project, d, pixels: outPixels, into: y, activate: false,
-                          residual: block.residual ? UnsafePointer(x) : nil)
-                swap(&x, &y)
+        let patches = scratch.patches.pointer
+        ConvKernels.patches(input: input, height: s, width: s, channels: 3, kernel: 3, stride: 2,
+                            padTop: stemPadTop, padLeft: stemPadTop, output: patches,
+                            outHeight: stemSide, outWidth: stemSide)
+        var x = scratch.a.pointer, y = scratch.b.pointer
+        let e = scratch.expanded.pointer, d = scratch.depthwise.pointer
+        pointwise(stem, patches, pixels: stemSide * stemSide, into: x, activate: true)
+        for block in blocks {
+            let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
+            var dwInput = UnsafePointer(x)
+            if let expand = block.expand {
+                pointwise(expand, x, pixels: inPixels, into: e, activate: true)
+                dwInput = UnsafePointer(e)
             }
-            let pixels = headSide * headSide
-            pointwise(head, x, pixels: pixels, into: e, activate: true)
-            // Global average pool.
-            let c = head.outputs
-            for j in 0..<c { feature[j] = 0 }
-            for p in 0..<pixels { for j in 0..<c { feature[j] += e[p * c + j] } }
-            let inverse = 1 / Float(pixels)
-            for j in 0..<c { feature[j] *= inverse }
+            let dw = block.depthwise
+            ConvKernels.depthwise(input: dwInput, height: block.inputSide, width: block.inputSide,
+                                  channels: dw.channels, weights: dw.weights.pointer, bias: dw.bias.pointer,
+                                  kernel: dw.kernel, stride: dw.stride, padTop: dw.padTop, padLeft: dw.padLeft,
+                                  output: d, outHeight: block.outputSide, outWidth: block.outputSide)
+            pointwise(block.project, d, pixels: outPixels, into: y, activate: false,
+                      residual: block.residual ? UnsafePointer(x) : nil)
+            swap(&x, &y)
         }
-        }
-        }
-        }
-        }
+        let pixels = headSide * headSide
+        pointwise(head, x, pixels: pixels, into: e, activate: true)
+        // Global average pool.
+        let c = head.outputs
+        for j in 0..<c { feature[j] = 0 }
+        for p in 0..<pixels { for j in 0..<c { feature[j] += e[p * c + j] } }
+        let inverse = 1 / Float(pixels)
+        for j in 0..<c { feature[j] *= inverse }
     }
 }
