@@ -54,106 +54,115 @@ enum ConvKernels {
     ///     out[oy, ox, c] = relu6(bias[c] + sum_{ky, kx} in[oy*s + ky - top, ox*s + kx - left, c] * w[ky, kx, c])
     ///
     /// where taps outside the input count as zero. `weights` is [k, k, channels].
-    ///
-    /// Per output row, 16 channels at a time: the columns whose taps all fall inside the
-    /// input go four at a time (four accumulators share each weight load, and the tap
-    /// loops have no bounds), the border columns one at a time with clipped taps. k is a
-    /// constant inside the loops for the 3x3 and 5x5 kernels, so the tap loop unrolls.
-    /// (Before: one pixel at a time with two loads per multiply-add, 3.3 ms per lite0
-    /// image, a quarter of the network's time.)
     static func depthwise(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
                           weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                           kernel k: Int, stride s: Int, padTop: Int, padLeft: Int,
                           output: UnsafeMutablePointer<Float>, outHeight: Int, outWidth: Int) {
-        let shape = DepthwiseShape(height: height, width: width, channels: channels, kernel: k, stride: s,
-                                   padTop: padTop, padLeft: padLeft, outHeight: outHeight, outWidth: outWidth)
-        switch k {
-        case 3: depthwiseRows(input, weights, bias, output, shape, kernel: 3)
-        case 5: depthwiseRows(input, weights, bias, output, shape, kernel: 5)
-        default: depthwiseRows(input, weights, bias, output, shape, kernel: k)
+        let layer = DepthwiseLayer(width: width, channels: channels, weights: weights, bias: bias,
+                                   kernel: k, stride: s, padLeft: padLeft, outWidth: outWidth)
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: k) { rows in
+            for oy in 0..<outHeight {
+                for ky in 0..<k {
+                    let iy = oy * s + ky - padTop
+                    rows[ky] = iy >= 0 && iy < height ? input + iy * width * channels : nil
+                }
+                depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: output + oy * outWidth * channels)
+            }
         }
     }
 
-    struct DepthwiseShape {
-        let height: Int, width: Int, channels: Int, kernel: Int, stride: Int
-        let padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int
+    /// What one output row of a depthwise convolution needs besides its input rows.
+    struct DepthwiseLayer {
+        let width: Int, channels: Int
+        let weights: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        let kernel: Int, stride: Int, padLeft: Int, outWidth: Int
     }
 
-    /// The body of `depthwise`, inlined once per kernel size so `k` is a constant.
+    /// One output row of `depthwise`: `rows[ky]` is input row oy*s + ky - top, nil where
+    /// that row is padding. Taking rows by pointer lets a block feed the rows from a
+    /// small ring of freshly expanded rows (`EfficientNet.blockByRows`).
+    ///
+    /// 16 channels at a time: the columns whose taps all fall inside the input go four at
+    /// a time (four accumulators share each weight load, and the tap loop has no bounds),
+    /// the border columns one at a time with clipped taps. k is a constant inside the
+    /// loops for the 3x3 and 5x5 kernels, so the tap loop unrolls. (Before: one pixel at
+    /// a time with two loads per multiply-add, a quarter of lite0's time.)
+    static func depthwiseRow(_ layer: DepthwiseLayer, rows: UnsafePointer<UnsafePointer<Float>?>,
+                             output: UnsafeMutablePointer<Float>) {
+        switch layer.kernel {
+        case 3: depthwiseRow(layer, rows: rows, output: output, kernel: 3)
+        case 5: depthwiseRow(layer, rows: rows, output: output, kernel: 5)
+        default: depthwiseRow(layer, rows: rows, output: output, kernel: layer.kernel)
+        }
+    }
+
+    /// The body of `depthwiseRow`, inlined once per kernel size so `k` is a constant.
     @inline(__always)
-    private static func depthwiseRows(_ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-                                      _ bias: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
-                                      _ shape: DepthwiseShape, kernel k: Int) {
-        let width = shape.width, channels = shape.channels, s = shape.stride, padLeft = shape.padLeft
-        let outWidth = shape.outWidth
+    private static func depthwiseRow(_ layer: DepthwiseLayer, rows: UnsafePointer<UnsafePointer<Float>?>,
+                                     output: UnsafeMutablePointer<Float>, kernel k: Int) {
+        let width = layer.width, channels = layer.channels, s = layer.stride, padLeft = layer.padLeft
+        let outWidth = layer.outWidth, weights = layer.weights, bias = layer.bias
         // Columns ox with 0 <= ox*s - padLeft and ox*s - padLeft + k <= width.
         let interiorStart = min(outWidth, (padLeft + s - 1) / s)
         let lastInterior = width - k + padLeft >= 0 ? (width - k + padLeft) / s : -1
         let interiorEnd = max(interiorStart, min(outWidth, lastInterior + 1))
         let step = s * channels
-        for oy in 0..<shape.outHeight {
-            let iy0 = oy * s - shape.padTop
-            let ky0 = max(0, -iy0), ky1 = min(k, shape.height - iy0)
-            let outRow = output + oy * outWidth * channels
-            var c = 0
-            while c + 16 <= channels {
-                let b = load16(bias + c)
-                var ox = 0
-                while ox < interiorStart {
-                    depthwisePixel(input, weights, bias, outRow, shape, oy: oy, ox: ox, channels: c ..< c + 16)
-                    ox += 1
-                }
-                while ox + 4 <= interiorEnd {
-                    var a0 = b, a1 = b, a2 = b, a3 = b
-                    for ky in ky0..<ky1 {
-                        let inRow = input + ((iy0 + ky) * width + ox * s - padLeft) * channels + c
-                        let wRow = weights + ky * k * channels + c
-                        for kx in 0..<k {
-                            let w = load16(wRow + kx * channels)
-                            let i = inRow + kx * channels
-                            a0 = multiplyAdd(a0, load16(i), w)
-                            a1 = multiplyAdd(a1, load16(i + step), w)
-                            a2 = multiplyAdd(a2, load16(i + 2 * step), w)
-                            a3 = multiplyAdd(a3, load16(i + 3 * step), w)
-                        }
+        var c = 0
+        while c + 16 <= channels {
+            let b = load16(bias + c)
+            var ox = 0
+            while ox < interiorStart {
+                depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c ..< c + 16)
+                ox += 1
+            }
+            while ox + 4 <= interiorEnd {
+                var a0 = b, a1 = b, a2 = b, a3 = b
+                let offset = (ox * s - padLeft) * channels + c
+                for ky in 0..<k {
+                    guard let row = rows[ky] else { continue }
+                    let inRow = row + offset
+                    let wRow = weights + ky * k * channels + c
+                    for kx in 0..<k {
+                        let w = load16(wRow + kx * channels)
+                        let i = inRow + kx * channels
+                        a0 = multiplyAdd(a0, load16(i), w)
+                        a1 = multiplyAdd(a1, load16(i + step), w)
+                        a2 = multiplyAdd(a2, load16(i + 2 * step), w)
+                        a3 = multiplyAdd(a3, load16(i + 3 * step), w)
                     }
-                    let out = outRow + ox * channels + c
-                    store16(relu6(a0), out)
-                    store16(relu6(a1), out + channels)
-                    store16(relu6(a2), out + 2 * channels)
-                    store16(relu6(a3), out + 3 * channels)
-                    ox += 4
                 }
-                while ox < outWidth {
-                    depthwisePixel(input, weights, bias, outRow, shape, oy: oy, ox: ox, channels: c ..< c + 16)
-                    ox += 1
-                }
-                c += 16
+                let out = output + ox * channels + c
+                store16(relu6(a0), out)
+                store16(relu6(a1), out + channels)
+                store16(relu6(a2), out + 2 * channels)
+                store16(relu6(a3), out + 3 * channels)
+                ox += 4
             }
-            if c < channels {
-                for ox in 0..<outWidth {
-                    depthwisePixel(input, weights, bias, outRow, shape, oy: oy, ox: ox, channels: c ..< channels)
-                }
+            while ox < outWidth {
+                depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c ..< c + 16)
+                ox += 1
             }
+            c += 16
+        }
+        if c < channels {
+            for ox in 0..<outWidth { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c ..< channels) }
         }
     }
 
-    /// One output pixel of `depthwise` over a range of channels, taps clipped to the input.
+    /// One output pixel of `depthwiseRow` over a range of channels, taps clipped to the input.
     @inline(__always)
-    private static func depthwisePixel(_ input: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
-                                       _ bias: UnsafePointer<Float>, _ outRow: UnsafeMutablePointer<Float>,
-                                       _ shape: DepthwiseShape, oy: Int, ox: Int, channels range: Range<Int>) {
-        let k = shape.kernel, width = shape.width, channels = shape.channels
-        let iy0 = oy * shape.stride - shape.padTop, ix0 = ox * shape.stride - shape.padLeft
-        let ky0 = max(0, -iy0), ky1 = min(k, shape.height - iy0)
-        let kx0 = max(0, -ix0), kx1 = min(k, width - ix0)
-        let out = outRow + ox * channels
-        let base = input + (iy0 * width + ix0) * channels
+    private static func depthwisePixel(_ layer: DepthwiseLayer, rows: UnsafePointer<UnsafePointer<Float>?>,
+                                       output: UnsafeMutablePointer<Float>, ox: Int, channels range: Range<Int>) {
+        let k = layer.kernel, channels = layer.channels, weights = layer.weights, bias = layer.bias
+        let ix0 = ox * layer.stride - layer.padLeft
+        let kx0 = max(0, -ix0), kx1 = min(k, layer.width - ix0)
+        let out = output + ox * channels
         var c = range.lowerBound
         while c + 16 <= range.upperBound {
             var a = load16(bias + c)
-            for ky in ky0..<ky1 {
-                let inRow = base + ky * width * channels + c
+            for ky in 0..<k {
+                guard let row = rows[ky] else { continue }
+                let inRow = row + ix0 * channels + c
                 let wRow = weights + ky * k * channels + c
                 for kx in kx0..<kx1 { a = multiplyAdd(a, load16(inRow + kx * channels), load16(wRow + kx * channels)) }
             }
@@ -162,8 +171,9 @@ enum ConvKernels {
         }
         while c + 8 <= range.upperBound {
             var a = load8(bias + c)
-            for ky in ky0..<ky1 {
-                let inRow = base + ky * width * channels + c
+            for ky in 0..<k {
+                guard let row = rows[ky] else { continue }
+                let inRow = row + ix0 * channels + c
                 let wRow = weights + ky * k * channels + c
                 for kx in kx0..<kx1 { a = multiplyAdd(a, load8(inRow + kx * channels), load8(wRow + kx * channels)) }
             }
@@ -172,8 +182,9 @@ enum ConvKernels {
         }
         while c < range.upperBound {
             var a = bias[c]
-            for ky in ky0..<ky1 {
-                for kx in kx0..<kx1 { a += base[(ky * width + kx) * channels + c] * weights[(ky * k + kx) * channels + c] }
+            for ky in 0..<k {
+                guard let row = rows[ky] else { continue }
+                for kx in kx0..<kx1 { a += row[(ix0 + kx) * channels + c] * weights[(ky * k + kx) * channels + c] }
             }
             out[c] = relu6(a)
             c += 1

@@ -54,7 +54,14 @@ public final class EfficientNet: @unchecked Sendable {
         let residual: Bool
         /// Spatial side before and after the block.
         let inputSide: Int, outputSide: Int
+        /// Run row by row (`blockByRows`): the expanded activation would not fit in a
+        /// core's L2 cache.
+        var byRows: Bool { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride > EfficientNet.rowByRowBytes }
     }
+
+    /// Blocks whose expanded activation is larger than this run row by row. (1 MB: the L2
+    /// cache of one core of the machine this was tuned on, AMD EPYC Zen 4.)
+    static let rowByRowBytes = 1 << 20
 
     let stem: Pointwise          // [27, 32] on (ky, kx, c) patches
     let stemPadTop: Int, stemSide: Int
@@ -247,8 +254,10 @@ public final class EfficientNet: @unchecked Sendable {
             var expanded = 0, depthwise = 0
             for block in net.blocks {
                 activation = max(activation, block.inputSide * block.inputSide * block.project.outputs)
-                expanded = max(expanded, block.inputSide * block.inputSide * block.depthwise.channels)
-                depthwise = max(depthwise, block.outputSide * block.outputSide * block.depthwise.channels)
+                // Blocks run by rows hold k expanded rows and one depthwise row at a time.
+                let expandedRows = block.byRows ? block.depthwise.kernel : block.inputSide
+                expanded = max(expanded, expandedRows * block.inputSide * block.depthwise.channels)
+                depthwise = max(depthwise, (block.byRows ? 1 : block.outputSide) * block.outputSide * block.depthwise.channels)
             }
             expanded = max(expanded, net.headSide * net.headSide * net.head.outputs)
             a = AlignedFloats(count: activation)
@@ -265,6 +274,44 @@ public final class EfficientNet: @unchecked Sendable {
         PointwiseKernel.apply(layer.packed, x, rows: pixels, into: y, activate: activate, residual: residual)
     }
 
+    /// One MBConv block an output row at a time, for the large early activations that
+    /// would otherwise go to memory and back between the three convolutions: each input
+    /// row is expanded once into a ring of the last k expanded rows, the depthwise pass
+    /// makes one output row from the ring, and the projection (+ residual) writes it to
+    /// y. Only the ring (k rows) and one depthwise row are live, and they stay in cache.
+    /// `ring` holds k * inputSide * channels floats, `row` outputSide * channels.
+    private func blockByRows(_ block: Block, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                             ring: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+        let dw = block.depthwise, k = dw.kernel, side = block.inputSide, outSide = block.outputSide
+        let inRow = side * (block.expand?.inputs ?? dw.channels), expandedRow = side * dw.channels
+        let outRow = outSide * block.project.outputs
+        let layer = ConvKernels.DepthwiseLayer(width: side, channels: dw.channels, weights: dw.weights.pointer,
+                                               bias: dw.bias.pointer, kernel: k, stride: dw.stride,
+                                               padLeft: dw.padLeft, outWidth: outSide)
+        var expanded = 0  // input rows expanded so far
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: k) { rows in
+            for oy in 0..<outSide {
+                let iy0 = oy * dw.stride - dw.padTop
+                // Expand the rows this output row needs that are not in the ring yet.
+                while expanded < min(side, iy0 + k) {
+                    if let expand = block.expand {
+                        pointwise(expand, x + expanded * inRow, pixels: side,
+                                  into: ring + (expanded % k) * expandedRow, activate: true)
+                    }
+                    expanded += 1
+                }
+                for ky in 0..<k {
+                    let iy = iy0 + ky
+                    rows[ky] = iy < 0 || iy >= side ? nil
+                        : block.expand == nil ? x + iy * inRow : UnsafePointer(ring + (iy % k) * expandedRow)
+                }
+                ConvKernels.depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: row)
+                pointwise(block.project, row, pixels: outSide, into: y + oy * outRow, activate: false,
+                          residual: block.residual ? x + oy * inRow : nil)
+            }
+        }
+    }
+
     private func forwardOne(_ input: UnsafePointer<Float>, scratch: Scratch, into feature: UnsafeMutablePointer<Float>) {
         let s = config.imageSize
         let patches = scratch.patches.pointer
@@ -275,6 +322,11 @@ public final class EfficientNet: @unchecked Sendable {
         let e = scratch.expanded.pointer, d = scratch.depthwise.pointer
         pointwise(stem, patches, pixels: stemSide * stemSide, into: x, activate: true)
         for block in blocks {
+            if block.byRows {
+                blockByRows(block, x, into: y, ring: e, row: d)
+                swap(&x, &y)
+                continue
+            }
             let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
             var dwInput = UnsafePointer(x)
             if let expand = block.expand {
