@@ -115,7 +115,13 @@ enum ConvKernels {
                 depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c ..< c + 16)
                 ox += 1
             }
-            while ox + 4 <= interiorEnd {
+            while ox < interiorEnd {
+                if ox + 4 > interiorEnd {
+                    // Fewer than four interior columns left: redo the last four (some twice,
+                    // same values) if there are four, else go one at a time.
+                    guard interiorEnd - interiorStart >= 4 else { break }
+                    ox = interiorEnd - 4
+                }
                 var a0 = b, a1 = b, a2 = b, a3 = b
                 let offset = (ox * s - padLeft) * channels + c
                 for ky in 0..<k {
@@ -189,6 +195,24 @@ enum ConvKernels {
             out[c] = relu6(a)
             c += 1
         }
+    }
+
+    /// Copies a [height, width, channels] image into the middle of a zero border of
+    /// `top`, `left`, `bottom`, `right` pixels. With the padding done, a depthwise pass
+    /// on a small image (7 or 14 px, where most columns touch the border) has only
+    /// interior columns.
+    static func pad(_ input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
+                    top: Int, left: Int, bottom: Int, right: Int, into output: UnsafeMutablePointer<Float>) {
+        let paddedWidth = width + left + right, rowLength = width * channels
+        let paddedRow = paddedWidth * channels
+        output.update(repeating: 0, count: top * paddedRow)
+        for y in 0..<height {
+            let out = output + (top + y) * paddedRow
+            out.update(repeating: 0, count: left * channels)
+            (out + left * channels).update(from: input + y * rowLength, count: rowLength)
+            (out + left * channels + rowLength).update(repeating: 0, count: right * channels)
+        }
+        (output + (top + height) * paddedRow).update(repeating: 0, count: bottom * paddedRow)
     }
 
     /// im2col for the stem: row (oy, ox) holds the k x k x channels patch in (ky, kx, c)

@@ -56,6 +56,8 @@ public final class EfficientNet: @unchecked Sendable {
         let inputSide: Int, outputSide: Int
         /// Run row by row (`blockByRows`): the expanded activation would not fit in a
         /// core's L2 cache.
+        /// The side of the zero-padded depthwise input ("same" padding).
+        var paddedSide: Int { max((outputSide - 1) * depthwise.stride + depthwise.kernel, inputSide + depthwise.padTop) }
         var byRows: Bool { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride > EfficientNet.rowByRowBytes }
     }
 
@@ -248,11 +250,14 @@ public final class EfficientNet: @unchecked Sendable {
     /// Buffers one worker reuses for every image, aligned to cache lines.
     final class Scratch {
         let a: AlignedFloats, b: AlignedFloats, expanded: AlignedFloats, depthwise: AlignedFloats, patches: AlignedFloats
+        /// The zero-padded depthwise input of the blocks not run by rows.
+        let padded: AlignedFloats
 
         init(for net: EfficientNet) {
             var activation = net.stemSide * net.stemSide * net.stem.outputs
-            var expanded = 0, depthwise = 0
+            var expanded = 0, depthwise = 0, padded = 0
             for block in net.blocks {
+                if !block.byRows { padded = max(padded, block.paddedSide * block.paddedSide * block.depthwise.channels) }
                 activation = max(activation, block.inputSide * block.inputSide * block.project.outputs)
                 // Blocks run by rows hold k expanded rows and one depthwise row at a time.
                 let expandedRows = block.byRows ? block.depthwise.kernel : block.inputSide
@@ -265,6 +270,7 @@ public final class EfficientNet: @unchecked Sendable {
             self.expanded = AlignedFloats(count: expanded)
             self.depthwise = AlignedFloats(count: depthwise)
             patches = AlignedFloats(count: net.stemSide * net.stemSide * 27)
+            self.padded = AlignedFloats(count: padded)
         }
     }
 
@@ -319,7 +325,7 @@ public final class EfficientNet: @unchecked Sendable {
                             padTop: stemPadTop, padLeft: stemPadTop, output: patches,
                             outHeight: stemSide, outWidth: stemSide)
         var x = scratch.a.pointer, y = scratch.b.pointer
-        let e = scratch.expanded.pointer, d = scratch.depthwise.pointer
+        let e = scratch.expanded.pointer, d = scratch.depthwise.pointer, padded = scratch.padded.pointer
         pointwise(stem, patches, pixels: stemSide * stemSide, into: x, activate: true)
         for block in blocks {
             if block.byRows {
@@ -333,10 +339,12 @@ public final class EfficientNet: @unchecked Sendable {
                 pointwise(expand, x, pixels: inPixels, into: e, activate: true)
                 dwInput = UnsafePointer(e)
             }
-            let dw = block.depthwise
-            ConvKernels.depthwise(input: dwInput, height: block.inputSide, width: block.inputSide,
+            let dw = block.depthwise, side = block.inputSide, paddedSide = block.paddedSide
+            ConvKernels.pad(dwInput, height: side, width: side, channels: dw.channels, top: dw.padTop, left: dw.padLeft,
+                            bottom: paddedSide - side - dw.padTop, right: paddedSide - side - dw.padLeft, into: padded)
+            ConvKernels.depthwise(input: padded, height: paddedSide, width: paddedSide,
                                   channels: dw.channels, weights: dw.weights.pointer, bias: dw.bias.pointer,
-                                  kernel: dw.kernel, stride: dw.stride, padTop: dw.padTop, padLeft: dw.padLeft,
+                                  kernel: dw.kernel, stride: dw.stride, padTop: 0, padLeft: 0,
                                   output: d, outHeight: block.outputSide, outWidth: block.outputSide)
             pointwise(block.project, d, pixels: outPixels, into: y, activate: false,
                       residual: block.residual ? UnsafePointer(x) : nil)
