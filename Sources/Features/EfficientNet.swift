@@ -61,6 +61,9 @@ public final class EfficientNet: @unchecked Sendable {
         var byRows: Bool { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride > EfficientNet.rowByRowBytes }
     }
 
+    /// Images a worker takes through the late blocks together (see `forwardLate`).
+    static let groupImages = 4
+
     /// Blocks whose expanded activation is larger than this run row by row. (1 MB: the L2
     /// cache of one core of the machine this was tuned on, AMD EPYC Zen 4.)
     static let rowByRowBytes = 1 << 20
@@ -70,6 +73,9 @@ public final class EfficientNet: @unchecked Sendable {
     let blocks: [Block]
     let head: Pointwise
     let headSide: Int
+    /// The first block at the head's resolution: from there on a worker runs several
+    /// images together (`forwardLate`).
+    let firstLateBlock: Int
     /// [classes, features] as stored (torch Linear), bias [classes].
     let classifier: Tensor
     let classifierBias: [Float]
@@ -166,6 +172,8 @@ public final class EfficientNet: @unchecked Sendable {
         }
         blocks = built
         headSide = side
+        firstLateBlock = built.firstIndex { $0.inputSide == side } ?? built.count
+        precondition(firstLateBlock > 0, "the first block already runs at the head's resolution")
         let last = config.blocks.last!.outputChannels
         head = try pointwise("_conv_head", "_bn1", last, config.featureSize)
         classifier = Tensor(shape: [config.classes, config.featureSize],
@@ -215,9 +223,13 @@ public final class EfficientNet: @unchecked Sendable {
                 nonisolated(unsafe) let outputBase = output.baseAddress!
                 Parallel.forEachChunk(n, threads: workers) { _, range in
                     let scratch = self.scratchPool.take() ?? Scratch(for: self)
-                    for image in range {
-                        self.forwardOne(inputBase + image * imageFloats, scratch: scratch,
-                                        into: outputBase + image * self.config.featureSize)
+                    for first in stride(from: range.lowerBound, to: range.upperBound, by: EfficientNet.groupImages) {
+                        let group = first ..< min(first + EfficientNet.groupImages, range.upperBound)
+                        for (slot, image) in group.enumerated() {
+                            self.forwardEarly(inputBase + image * imageFloats, scratch: scratch, slot: slot)
+                        }
+                        self.forwardLate(images: group.count, scratch: scratch,
+                                         into: outputBase + first * self.config.featureSize)
                     }
                     self.scratchPool.give(scratch)
                 }
@@ -252,6 +264,8 @@ public final class EfficientNet: @unchecked Sendable {
         let a: AlignedFloats, b: AlignedFloats, expanded: AlignedFloats, depthwise: AlignedFloats, patches: AlignedFloats
         /// The zero-padded depthwise input of the blocks not run by rows.
         let padded: AlignedFloats
+        /// The late blocks' buffers, `groupImages` images each (`forwardLate`).
+        let groupA: AlignedFloats, groupB: AlignedFloats, groupExpanded: AlignedFloats, groupDepthwise: AlignedFloats
 
         init(for net: EfficientNet) {
             var activation = net.stemSide * net.stemSide * net.stem.outputs
@@ -271,6 +285,13 @@ public final class EfficientNet: @unchecked Sendable {
             self.depthwise = AlignedFloats(count: depthwise)
             patches = AlignedFloats(count: net.stemSide * net.stemSide * 27)
             self.padded = AlignedFloats(count: padded)
+            let late = net.blocks[net.firstLateBlock...], pixels = net.headSide * net.headSide, g = EfficientNet.groupImages
+            let lateChannels = late.map { max($0.project.inputs, $0.project.outputs) }.max() ?? 0
+            let lateExpanded = max(late.map(\.depthwise.channels).max() ?? 0, net.head.outputs)
+            groupA = AlignedFloats(count: g * pixels * max(lateChannels, net.blocks[net.firstLateBlock - 1].project.outputs))
+            groupB = AlignedFloats(count: groupA.count)
+            groupExpanded = AlignedFloats(count: g * pixels * lateExpanded)
+            groupDepthwise = AlignedFloats(count: g * pixels * lateExpanded)
         }
     }
 
@@ -318,45 +339,76 @@ public final class EfficientNet: @unchecked Sendable {
         }
     }
 
-    private func forwardOne(_ input: UnsafePointer<Float>, scratch: Scratch, into feature: UnsafeMutablePointer<Float>) {
+    /// Stem and the blocks before `firstLateBlock` for one image; the result goes to
+    /// slot `slot` of the group buffer `forwardLate` starts from.
+    private func forwardEarly(_ input: UnsafePointer<Float>, scratch: Scratch, slot: Int) {
         let s = config.imageSize
         let patches = scratch.patches.pointer
         ConvKernels.patches(input: input, height: s, width: s, channels: 3, kernel: 3, stride: 2,
                             padTop: stemPadTop, padLeft: stemPadTop, output: patches,
                             outHeight: stemSide, outWidth: stemSide)
         var x = scratch.a.pointer, y = scratch.b.pointer
-        let e = scratch.expanded.pointer, d = scratch.depthwise.pointer, padded = scratch.padded.pointer
         pointwise(stem, patches, pixels: stemSide * stemSide, into: x, activate: true)
-        for block in blocks {
+        for block in blocks[..<firstLateBlock] {
             if block.byRows {
-                blockByRows(block, x, into: y, ring: e, row: d)
-                swap(&x, &y)
-                continue
+                blockByRows(block, x, into: y, ring: scratch.expanded.pointer, row: scratch.depthwise.pointer)
+            } else {
+                blockByLayers(block, images: 1, x, into: y, scratch: scratch, expanded: scratch.expanded.pointer,
+                      depthwise: scratch.depthwise.pointer)
             }
-            let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
-            var dwInput = UnsafePointer(x)
-            if let expand = block.expand {
-                pointwise(expand, x, pixels: inPixels, into: e, activate: true)
-                dwInput = UnsafePointer(e)
-            }
-            let dw = block.depthwise, side = block.inputSide, paddedSide = block.paddedSide
-            ConvKernels.pad(dwInput, height: side, width: side, channels: dw.channels, top: dw.padTop, left: dw.padLeft,
+            swap(&x, &y)
+        }
+        let floats = headSide * headSide * blocks[firstLateBlock - 1].project.outputs
+        (scratch.groupA.pointer + slot * floats).update(from: x, count: floats)
+    }
+
+    /// The blocks from `firstLateBlock` on, the head and the pooling, for `images` images
+    /// together. At the last resolution (7 px for lite0) one image has 49 pixels, so its
+    /// 1x1 convolutions are 49-row products whose weights (up to 1.6 MB for the head) had
+    /// to come back from L3 for every image; four images at a time read them once for
+    /// 196 rows.
+    private func forwardLate(images: Int, scratch: Scratch, into features: UnsafeMutablePointer<Float>) {
+        var x = scratch.groupA.pointer, y = scratch.groupB.pointer
+        let e = scratch.groupExpanded.pointer
+        for block in blocks[firstLateBlock...] {
+            blockByLayers(block, images: images, x, into: y, scratch: scratch, expanded: e, depthwise: scratch.groupDepthwise.pointer)
+            swap(&x, &y)
+        }
+        let pixels = headSide * headSide, c = head.outputs
+        pointwise(head, x, pixels: images * pixels, into: e, activate: true)
+        // Global average pool.
+        let inverse = 1 / Float(pixels)
+        for image in 0..<images {
+            let feature = features + image * c, rows = e + image * pixels * c
+            for j in 0..<c { feature[j] = 0 }
+            for p in 0..<pixels { for j in 0..<c { feature[j] += rows[p * c + j] } }
+            for j in 0..<c { feature[j] *= inverse }
+        }
+    }
+
+    /// One MBConv block, a layer at a time, for `images` images stored one after the
+    /// other in x (the 1x1 convolutions take them as one product).
+    private func blockByLayers(_ block: Block, images: Int, _ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                       scratch: Scratch, expanded e: UnsafeMutablePointer<Float>, depthwise d: UnsafeMutablePointer<Float>) {
+        let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
+        let dw = block.depthwise, side = block.inputSide, paddedSide = block.paddedSide
+        var dwInput = UnsafePointer(x)
+        if let expand = block.expand {
+            pointwise(expand, x, pixels: images * inPixels, into: e, activate: true)
+            dwInput = UnsafePointer(e)
+        }
+        let padded = scratch.padded.pointer
+        for image in 0..<images {
+            ConvKernels.pad(dwInput + image * inPixels * dw.channels, height: side, width: side, channels: dw.channels,
+                            top: dw.padTop, left: dw.padLeft,
                             bottom: paddedSide - side - dw.padTop, right: paddedSide - side - dw.padLeft, into: padded)
             ConvKernels.depthwise(input: padded, height: paddedSide, width: paddedSide,
                                   channels: dw.channels, weights: dw.weights.pointer, bias: dw.bias.pointer,
                                   kernel: dw.kernel, stride: dw.stride, padTop: 0, padLeft: 0,
-                                  output: d, outHeight: block.outputSide, outWidth: block.outputSide)
-            pointwise(block.project, d, pixels: outPixels, into: y, activate: false,
-                      residual: block.residual ? UnsafePointer(x) : nil)
-            swap(&x, &y)
+                                  output: d + image * outPixels * dw.channels,
+                                  outHeight: block.outputSide, outWidth: block.outputSide)
         }
-        let pixels = headSide * headSide
-        pointwise(head, x, pixels: pixels, into: e, activate: true)
-        // Global average pool.
-        let c = head.outputs
-        for j in 0..<c { feature[j] = 0 }
-        for p in 0..<pixels { for j in 0..<c { feature[j] += e[p * c + j] } }
-        let inverse = 1 / Float(pixels)
-        for j in 0..<c { feature[j] *= inverse }
+        pointwise(block.project, d, pixels: images * outPixels, into: y, activate: false,
+                  residual: block.residual ? UnsafePointer(x) : nil)
     }
 }
