@@ -1,11 +1,13 @@
-/// The element-wise and depthwise kernels of the conv net, on NHWC activations: one
-/// image is a row-major [pixels, channels] matrix, so a 1x1 convolution is one sgemm
-/// ([pixels, cin] x [cin, cout]) and the depthwise kernels vectorise over channels,
-/// which are contiguous. (NCHW would make the 1x1 convolutions [cout, cin] x
-/// [cin, pixels] products just as well; NHWC was chosen because the depthwise pass then
-/// reads whole SIMD vectors of channels per tap, and the decoded RGB bytes are NHWC
-/// already. NCHW was not built to compare. Profile (perf, lite0, one thread): sgemm
-/// and its packing ~51%, depthwise ~18%, bias/ReLU6 passes ~2%.)
+/// The depthwise and element-wise kernels of the conv net, on NHWC activations: one
+/// image is a row-major [pixels, channels] matrix, so a 1x1 convolution is one matrix
+/// product ([pixels, cin] x [cin, cout], `PointwiseKernel`) and the depthwise kernels
+/// vectorise over channels, which are contiguous. (NCHW would make the 1x1 convolutions
+/// [cout, cin] x [cin, pixels] products just as well; NHWC was chosen because the
+/// depthwise pass then reads whole SIMD vectors of channels per tap, and the decoded RGB
+/// bytes are NHWC already. NCHW was not built to compare. Profile, lite0, one thread,
+/// CPU time per layer: 1x1 convolutions and stem ~78% (~100 GFLOP/s from 28 px on,
+/// 55-75 on the thin early layers), depthwise ~22% at 8-20 G multiply-adds/s, before
+/// the AVX-512 target; with sgemm it was sgemm + packing ~51%, depthwise ~18%.)
 ///
 /// Written with 16-lane SIMD on `+`, `*` and comparisons only (see TagganCore's
 /// `VectorKernels` for why), with an 8-lane and a scalar tail for widths that are
