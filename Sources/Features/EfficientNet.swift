@@ -249,7 +249,7 @@ public final class EfficientNet: @unchecked Sendable {
         return logits
     }
 
-    /// Scratch buffers kept between batches (~20 MB each for lite0): allocating and
+    /// Scratch buffers kept between batches (~10 MB each for lite0): allocating and
     /// zeroing them per batch cost ~3% of the time.
     final class ScratchPool: @unchecked Sendable {
         private let lock = NSLock()
