@@ -24,7 +24,8 @@ func releaseTargetCPU(avx512: Bool = false) -> [String] {
                     "avx512_vbmi2", "avx512_vnni", "avx512_bf16", "avx512_bitalg", "avx512_vpopcntdq",
                     "gfni", "vaes", "vpclmulqdq", "avx2", "fma", "bmi2", "f16c", "movbe"]
         if avx512 && set.isSuperset(of: zen4) {
-            return ["-target-cpu", "znver4", "-DTAGGAN_VECTOR_FMA"]
+            // TAGGAN_VECTOR_512: 512-bit vectors and 32 vector registers.
+            return ["-target-cpu", "znver4", "-DTAGGAN_VECTOR_FMA", "-DTAGGAN_VECTOR_512"]
         }
         if set.isSuperset(of: ["avx2", "fma", "bmi2", "f16c", "movbe"]) {
             // TAGGAN_VECTOR_FMA: kernels may use SIMD fused multiply-add and min/max,

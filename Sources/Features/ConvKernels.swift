@@ -51,6 +51,15 @@ enum ConvKernels {
 
     @inline(__always) static func relu6(_ v: Float) -> Float { min(max(v, 0), 6) }
 
+    /// Whether the stride-1 depthwise pass keeps its window of input columns in
+    /// registers: with AVX-512's 32 registers that ran 1.1-1.5x faster (Zen 4); with
+    /// AVX2's 16 the window spilled and ran several times slower.
+    #if TAGGAN_VECTOR_512
+    @inline(__always) static var windowInRegisters: Bool { true }
+    #else
+    @inline(__always) static var windowInRegisters: Bool { false }
+    #endif
+
     /// Depthwise k x k convolution with TF "same" padding, folded bias and ReLU6.
     ///
     ///     out[oy, ox, c] = relu6(bias[c] + sum_{ky, kx} in[oy*s + ky - top, ox*s + kx - left, c] * w[ky, kx, c])
@@ -91,18 +100,22 @@ enum ConvKernels {
     /// a time with two loads per multiply-add, a quarter of lite0's time.)
     static func depthwiseRow(_ layer: DepthwiseLayer, rows: UnsafePointer<UnsafePointer<Float>?>,
                              output: UnsafeMutablePointer<Float>) {
-        switch layer.kernel {
-        case 3: depthwiseRow(layer, rows: rows, output: output, kernel: 3)
-        case 5: depthwiseRow(layer, rows: rows, output: output, kernel: 5)
-        default: depthwiseRow(layer, rows: rows, output: output, kernel: layer.kernel)
+        // (A constant stride 2 made the stride-2 passes slower, so only 1 is specialised.)
+        switch (layer.kernel, layer.stride) {
+        case (3, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 3, stride: 1, window: windowInRegisters)
+        case (5, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 5, stride: 1, window: windowInRegisters)
+        case (3, _): depthwiseRow(layer, rows: rows, output: output, kernel: 3, stride: layer.stride, window: false)
+        case (5, _): depthwiseRow(layer, rows: rows, output: output, kernel: 5, stride: layer.stride, window: false)
+        default: depthwiseRow(layer, rows: rows, output: output, kernel: layer.kernel, stride: layer.stride, window: false)
         }
     }
 
-    /// The body of `depthwiseRow`, inlined once per kernel size so `k` is a constant.
+    /// The body of `depthwiseRow`, inlined once per kernel size (and for stride 1) so that
+    /// `k` (and `s`) are constants. `window`: stride 1 only, see `windowInRegisters`.
     @inline(__always)
     private static func depthwiseRow(_ layer: DepthwiseLayer, rows: UnsafePointer<UnsafePointer<Float>?>,
-                                     output: UnsafeMutablePointer<Float>, kernel k: Int) {
-        let width = layer.width, channels = layer.channels, s = layer.stride, padLeft = layer.padLeft
+                                     output: UnsafeMutablePointer<Float>, kernel k: Int, stride s: Int, window: Bool) {
+        let width = layer.width, channels = layer.channels, padLeft = layer.padLeft
         let outWidth = layer.outWidth, weights = layer.weights, bias = layer.bias
         // Columns ox with 0 <= ox*s - padLeft and ox*s - padLeft + k <= width.
         let interiorStart = min(outWidth, (padLeft + s - 1) / s)
@@ -130,13 +143,27 @@ enum ConvKernels {
                     guard let row = rows[ky] else { continue }
                     let inRow = row + offset
                     let wRow = weights + ky * k * channels + c
-                    for kx in 0..<k {
-                        let w = load16(wRow + kx * channels)
-                        let i = inRow + kx * channels
-                        a0 = multiplyAdd(a0, load16(i), w)
-                        a1 = multiplyAdd(a1, load16(i + step), w)
-                        a2 = multiplyAdd(a2, load16(i + 2 * step), w)
-                        a3 = multiplyAdd(a3, load16(i + 3 * step), w)
+                    if window {
+                        // The four columns' inputs for tap kx are input columns j + kx: keep
+                        // them in registers as a window that moves by one column per tap,
+                        // so each input is loaded once per row of taps, not once per tap.
+                        var x0 = load16(inRow), x1 = load16(inRow + channels)
+                        var x2 = load16(inRow + 2 * channels), x3 = load16(inRow + 3 * channels)
+                        for kx in 0..<k {
+                            let w = load16(wRow + kx * channels)
+                            a0 = multiplyAdd(a0, x0, w); a1 = multiplyAdd(a1, x1, w)
+                            a2 = multiplyAdd(a2, x2, w); a3 = multiplyAdd(a3, x3, w)
+                            if kx + 1 < k { x0 = x1; x1 = x2; x2 = x3; x3 = load16(inRow + (kx + 4) * channels) }
+                        }
+                    } else {
+                        for kx in 0..<k {
+                            let w = load16(wRow + kx * channels)
+                            let i = inRow + kx * channels
+                            a0 = multiplyAdd(a0, load16(i), w)
+                            a1 = multiplyAdd(a1, load16(i + step), w)
+                            a2 = multiplyAdd(a2, load16(i + 2 * step), w)
+                            a3 = multiplyAdd(a3, load16(i + 3 * step), w)
+                        }
                     }
                 }
                 let out = output + ox * channels + c
