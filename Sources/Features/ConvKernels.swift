@@ -245,14 +245,15 @@ enum ConvKernels {
     }
 
     /// im2col for the stem: row (oy, ox) holds the k x k x channels patch in (ky, kx, c)
-    /// order, zeros where the patch leaves the image (TF "same" padding).
+    /// order, zeros where the patch leaves the image (TF "same" padding). Only the output
+    /// rows `outRows` are made, stored from `output` on.
     static func patches(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
                         kernel k: Int, stride s: Int, padTop: Int, padLeft: Int,
-                        output: UnsafeMutablePointer<Float>, outHeight: Int, outWidth: Int) {
+                        output: UnsafeMutablePointer<Float>, outRows: Range<Int>, outWidth: Int) {
         let rowLength = k * k * channels
-        for oy in 0..<outHeight {
+        for oy in outRows {
             for ox in 0..<outWidth {
-                let out = output + (oy * outWidth + ox) * rowLength
+                let out = output + ((oy - outRows.lowerBound) * outWidth + ox) * rowLength
                 for ky in 0..<k {
                     let iy = oy * s + ky - padTop
                     for kx in 0..<k {

@@ -61,6 +61,10 @@ public final class EfficientNet: @unchecked Sendable {
         var byRows: Bool { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride > EfficientNet.rowByRowBytes }
     }
 
+    /// The stem runs a row at a time inside the first block (`blockByRows`), so its output
+    /// (1.6 MB per lite0 image) never goes to memory.
+    var stemByRows: Bool { blocks[0].byRows && blocks[0].expand == nil }
+
     /// Images a worker takes through the late blocks together (see `forwardLate`).
     static let groupImages = 4
 
@@ -283,7 +287,7 @@ public final class EfficientNet: @unchecked Sendable {
             b = AlignedFloats(count: activation)
             self.expanded = AlignedFloats(count: expanded)
             self.depthwise = AlignedFloats(count: depthwise)
-            patches = AlignedFloats(count: net.stemSide * net.stemSide * 27)
+            patches = AlignedFloats(count: (net.stemByRows ? 1 : net.stemSide) * net.stemSide * 27)
             self.padded = AlignedFloats(count: padded)
             let late = net.blocks[net.firstLateBlock...], pixels = net.headSide * net.headSide, g = EfficientNet.groupImages
             let lateChannels = late.map { max($0.project.inputs, $0.project.outputs) }.max() ?? 0
@@ -307,8 +311,13 @@ public final class EfficientNet: @unchecked Sendable {
     /// makes one output row from the ring, and the projection (+ residual) writes it to
     /// y. Only the ring (k rows) and one depthwise row are live, and they stay in cache.
     /// `ring` holds k * inputSide * channels floats, `row` outputSide * channels.
+    ///
+    /// With `image` (the first block, which has no expansion: `stemByRows`) the block's
+    /// input rows are the stem's output rows, made into the ring from the image as they
+    /// are needed (`patches`: one row of im2col patches), instead of x.
     private func blockByRows(_ block: Block, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                             ring: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+                             ring: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
+                             image: UnsafePointer<Float>? = nil, patches: UnsafeMutablePointer<Float>? = nil) {
         let dw = block.depthwise, k = dw.kernel, side = block.inputSide, outSide = block.outputSide
         let inRow = side * (block.expand?.inputs ?? dw.channels), expandedRow = side * dw.channels
         let outRow = outSide * block.project.outputs
@@ -324,13 +333,20 @@ public final class EfficientNet: @unchecked Sendable {
                     if let expand = block.expand {
                         pointwise(expand, x + expanded * inRow, pixels: side,
                                   into: ring + (expanded % k) * expandedRow, activate: true)
+                    } else if let image, let patches {
+                        let size = config.imageSize
+                        ConvKernels.patches(input: image, height: size, width: size, channels: 3, kernel: 3, stride: 2,
+                                            padTop: stemPadTop, padLeft: stemPadTop, output: patches,
+                                            outRows: expanded ..< expanded + 1, outWidth: stemSide)
+                        pointwise(stem, patches, pixels: side, into: ring + (expanded % k) * expandedRow, activate: true)
                     }
                     expanded += 1
                 }
+                let fromRing = block.expand != nil || image != nil
                 for ky in 0..<k {
                     let iy = iy0 + ky
                     rows[ky] = iy < 0 || iy >= side ? nil
-                        : block.expand == nil ? x + iy * inRow : UnsafePointer(ring + (iy % k) * expandedRow)
+                        : fromRing ? UnsafePointer(ring + (iy % k) * expandedRow) : x + iy * inRow
                 }
                 ConvKernels.depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: row)
                 pointwise(block.project, row, pixels: outSide, into: y + oy * outRow, activate: false,
@@ -342,14 +358,21 @@ public final class EfficientNet: @unchecked Sendable {
     /// Stem and the blocks before `firstLateBlock` for one image; the result goes to
     /// slot `slot` of the group buffer `forwardLate` starts from.
     private func forwardEarly(_ input: UnsafePointer<Float>, scratch: Scratch, slot: Int) {
-        let s = config.imageSize
-        let patches = scratch.patches.pointer
-        ConvKernels.patches(input: input, height: s, width: s, channels: 3, kernel: 3, stride: 2,
-                            padTop: stemPadTop, padLeft: stemPadTop, output: patches,
-                            outHeight: stemSide, outWidth: stemSide)
         var x = scratch.a.pointer, y = scratch.b.pointer
-        pointwise(stem, patches, pixels: stemSide * stemSide, into: x, activate: true)
-        for block in blocks[..<firstLateBlock] {
+        var first = 0
+        if stemByRows {
+            blockByRows(blocks[0], x, into: y, ring: scratch.expanded.pointer, row: scratch.depthwise.pointer,
+                        image: input, patches: scratch.patches.pointer)
+            swap(&x, &y)
+            first = 1
+        } else {
+            let s = config.imageSize
+            ConvKernels.patches(input: input, height: s, width: s, channels: 3, kernel: 3, stride: 2,
+                                padTop: stemPadTop, padLeft: stemPadTop, output: scratch.patches.pointer,
+                                outRows: 0 ..< stemSide, outWidth: stemSide)
+            pointwise(stem, scratch.patches.pointer, pixels: stemSide * stemSide, into: x, activate: true)
+        }
+        for block in blocks[first ..< firstLateBlock] {
             if block.byRows {
                 blockByRows(block, x, into: y, ring: scratch.expanded.pointer, row: scratch.depthwise.pointer)
             } else {
