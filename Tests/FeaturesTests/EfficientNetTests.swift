@@ -21,6 +21,7 @@ enum Support {
     }
 
     static var lite0Weights: URL { corpora.appendingPathComponent("models/efficientnet-lite0.pth") }
+    static var lite2Weights: URL { corpora.appendingPathComponent("models/efficientnet-lite2.pth") }
     static var haveWeights: Bool { FileManager.default.fileExists(atPath: lite0Weights.path) }
 
     /// The network, loaded once for all tests.
@@ -167,6 +168,24 @@ struct EfficientNetParityTests {
         let net = try Support.lite0.get()
         let chelsea = try decoder.decode(contentsOf: Support.fixtures.appendingPathComponent("chelsea.png"))
         #expect(Support.top(1, net.forward(preprocessor.inputs([chelsea])).logits.row(0)) == [285])
+    }
+
+    @Test("lite2 (260 px, widths multiples of 8, not 16) sees an Egyptian cat too; one worker's group matches single images",
+          .enabled(if: FileManager.default.fileExists(atPath: Support.lite2Weights.path), "lite2 weights missing"))
+    func lite2() throws {
+        let net = try EfficientNet.load(contentsOf: Support.lite2Weights, config: .lite2)
+        let preprocessor = ImagePreprocessor(config: .lite2)
+        let decoder = ImageDecoder()
+        let images = try ["chelsea.png", "rocket.jpg"].map {
+            try decoder.decode(contentsOf: Support.fixtures.appendingPathComponent($0))
+        }
+        let inputs = preprocessor.inputs(images + images)
+        let grouped = net.forward(inputs, threads: 1)
+        #expect(Support.top(1, grouped.logits.row(0)) == [285])
+        let single = net.forward(preprocessor.inputs([images[1]]), threads: 1)
+        var worst: Float = 0
+        for j in 0..<1000 { worst = max(worst, abs(single.logits[0, j] - grouped.logits[3, j])) }
+        #expect(worst <= 1e-4)
     }
 }
 
