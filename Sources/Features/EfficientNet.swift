@@ -19,11 +19,17 @@ import TagganCore
 /// g = gamma / sqrt(var + eps), BN(W * x) = (g W) * x + (beta - g mean), so each
 /// convolution keeps weights g W and a bias, and inference does no normalisation.
 ///
-/// The convolutions are Swift kernels (`PointwiseKernel`, `ConvKernels`); BLAS only
-/// computes the classifier. Batches run one image per worker (`threads` workers): with
-/// sgemm this ran 82 images/s against 72 for one image at a time with two BLAS threads
-/// (`taggan bench features`, batch 32, same run), whose per-image matrices are too small
-/// to split well. A single image runs on one thread.
+/// The convolutions are Swift kernels (`PointwiseKernel`, `ConvKernels`) with bias and
+/// ReLU6 applied before the store; BLAS only computes the classifier. Where the data
+/// live decides the order of work: the large early blocks (and the stem inside the first)
+/// run row by row so their activations stay in cache (`blockByRows`), the middle ones a
+/// layer at a time per image, and the blocks at the last resolution and the head on a
+/// few images at once so their weights are read once for all (`forwardLate`).
+///
+/// Batches run one image per worker (`threads` workers): with sgemm this ran 82
+/// images/s against 72 for one image at a time with two BLAS threads (`taggan bench
+/// features`, batch 32, same run), whose per-image matrices are too small to split well.
+/// A single image runs on one thread (as fast as the sgemm version on two).
 public final class EfficientNet: @unchecked Sendable {
     public let config: EfficientNetConfig
 
@@ -54,10 +60,10 @@ public final class EfficientNet: @unchecked Sendable {
         let residual: Bool
         /// Spatial side before and after the block.
         let inputSide: Int, outputSide: Int
-        /// Run row by row (`blockByRows`): the expanded activation would not fit in a
-        /// core's L2 cache.
         /// The side of the zero-padded depthwise input ("same" padding).
         var paddedSide: Int { max((outputSide - 1) * depthwise.stride + depthwise.kernel, inputSide + depthwise.padTop) }
+        /// Run row by row (`blockByRows`): the expanded activation would not fit in a
+        /// core's L2 cache.
         var byRows: Bool { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride > EfficientNet.rowByRowBytes }
     }
 
@@ -377,7 +383,7 @@ public final class EfficientNet: @unchecked Sendable {
                 blockByRows(block, x, into: y, ring: scratch.expanded.pointer, row: scratch.depthwise.pointer)
             } else {
                 blockByLayers(block, images: 1, x, into: y, scratch: scratch, expanded: scratch.expanded.pointer,
-                      depthwise: scratch.depthwise.pointer)
+                              depthwise: scratch.depthwise.pointer)
             }
             swap(&x, &y)
         }
@@ -412,7 +418,8 @@ public final class EfficientNet: @unchecked Sendable {
     /// One MBConv block, a layer at a time, for `images` images stored one after the
     /// other in x (the 1x1 convolutions take them as one product).
     private func blockByLayers(_ block: Block, images: Int, _ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
-                       scratch: Scratch, expanded e: UnsafeMutablePointer<Float>, depthwise d: UnsafeMutablePointer<Float>) {
+                               scratch: Scratch, expanded e: UnsafeMutablePointer<Float>,
+                               depthwise d: UnsafeMutablePointer<Float>) {
         let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
         let dw = block.depthwise, side = block.inputSide, paddedSide = block.paddedSide
         var dwInput = UnsafePointer(x)
