@@ -27,11 +27,15 @@ enum PointwiseKernel {
 
     /// Weights [inputs, outputs] (row-major) and a bias, packed for `apply`: panels of 16
     /// output columns, each [inputs, 16] contiguous, the last panel and the bias padded
-    /// with zeros.
+    /// with zeros. When 8 or fewer columns are left for the last panel it is 8 wide
+    /// ([inputs, 8]), so that outputs of 24 or 40 channels (lite0's early projections)
+    /// do not compute 32 or 48.
     struct Packed {
         let inputs: Int, outputs: Int
         let panels: Int
-        /// [panels][inputs][16]
+        /// 8 or 16: the width of the last panel.
+        let lastWidth: Int
+        /// [panels][inputs][16] (the last panel [inputs][lastWidth])
         let weights: AlignedFloats
         /// [panels * 16]
         let bias: AlignedFloats
@@ -41,12 +45,14 @@ enum PointwiseKernel {
             self.inputs = inputs
             self.outputs = outputs
             panels = (outputs + 15) / 16
+            lastWidth = (1...8).contains(outputs % 16) ? 8 : 16
             weights = AlignedFloats(count: panels * inputs * 16)
             bias = AlignedFloats(count: panels * 16)
             for p in 0..<panels {
+                let width = p == panels - 1 ? lastWidth : 16
                 for i in 0..<inputs {
-                    for j in 0..<16 where p * 16 + j < outputs {
-                        weights.pointer[(p * inputs + i) * 16 + j] = w[i * outputs + p * 16 + j]
+                    for j in 0..<width where p * 16 + j < outputs {
+                        weights.pointer[p * inputs * 16 + i * width + j] = w[i * outputs + p * 16 + j]
                     }
                 }
             }
@@ -81,6 +87,12 @@ enum PointwiseKernel {
                 let a3 = x + min(r0 + 3, m - 1) * k, a4 = x + min(r0 + 4, m - 1) * k
                 let a5 = x + min(r0 + 5, m - 1) * k
                 for p in p0..<p1 {
+                    if p == layer.panels - 1 && layer.lastWidth == 8 {
+                        narrowPanel(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + p * 16,
+                                    rows: rows, into: y + r0 * n + p * 16, stride: n, columns: n - p * 16,
+                                    activate: activate, residual: residual.map { $0 + r0 * n + p * 16 })
+                        continue
+                    }
                     var c0 = V16(), c1 = V16(), c2 = V16(), c3 = V16(), c4 = V16(), c5 = V16()
                     var b = w + p * k * 16
                     for i in 0..<k {
@@ -108,6 +120,46 @@ enum PointwiseKernel {
             }
             p0 = p1
         }
+    }
+
+    /// `apply`'s block of 6 rows for a last panel 8 columns wide ([k, 8] weights): the
+    /// same steps on 8-lane vectors. Outputs and residual rows are `stride` apart.
+    @inline(never)
+    private static func narrowPanel(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+                                    _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                    k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
+                                    into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
+                                    activate: Bool, residual: UnsafePointer<Float>?) {
+        var c0 = V8(), c1 = V8(), c2 = V8(), c3 = V8(), c4 = V8(), c5 = V8()
+        var b = weights
+        for i in 0..<k {
+            let row = UnsafeRawPointer(b).loadUnaligned(as: V8.self)
+            c0 = ConvKernels.multiplyAdd(c0, V8(repeating: a0[i]), row)
+            c1 = ConvKernels.multiplyAdd(c1, V8(repeating: a1[i]), row)
+            c2 = ConvKernels.multiplyAdd(c2, V8(repeating: a2[i]), row)
+            c3 = ConvKernels.multiplyAdd(c3, V8(repeating: a3[i]), row)
+            c4 = ConvKernels.multiplyAdd(c4, V8(repeating: a4[i]), row)
+            c5 = ConvKernels.multiplyAdd(c5, V8(repeating: a5[i]), row)
+            b += 8
+        }
+        let bv = UnsafeRawPointer(bias).loadUnaligned(as: V8.self)
+        @inline(__always) func finish(_ acc: V8, _ r: Int) {
+            var v = acc + bv
+            if activate { v = ConvKernels.relu6(v) }
+            let o = out + r * n
+            if columns == 8 {
+                if let residual { v = v + UnsafeRawPointer(residual + r * n).loadUnaligned(as: V8.self) }
+                UnsafeMutableRawPointer(o).storeBytes(of: v, as: V8.self)
+            } else {
+                for j in 0..<columns { o[j] = v[j] + (residual?[r * n + j] ?? 0) }
+            }
+        }
+        finish(c0, 0)
+        if rows > 1 { finish(c1, 1) }
+        if rows > 2 { finish(c2, 2) }
+        if rows > 3 { finish(c3, 3) }
+        if rows > 4 { finish(c4, 4) }
+        if rows > 5 { finish(c5, 5) }
     }
 
     /// Bias, activation and residual on one row of accumulators, and the store of its
