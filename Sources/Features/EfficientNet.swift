@@ -19,26 +19,38 @@ import TagganCore
 /// g = gamma / sqrt(var + eps), BN(W * x) = (g W) * x + (beta - g mean), so each
 /// convolution keeps weights g W and a bias, and inference does no normalisation.
 ///
-/// Batches run one image per worker (`threads` workers, each with single-threaded BLAS):
-/// on two cores this ran 82 images/s against 72 for one image at a time with two BLAS
-/// threads (`taggan bench features`, batch 32, same run), whose per-image matrices are
-/// too small to split well.
+/// The convolutions are Swift kernels (`PointwiseKernel`, `ConvKernels`) with bias and
+/// ReLU6 applied before the store; BLAS only computes the classifier. Where the data
+/// live decides the order of work: the large early blocks (and the stem inside the first)
+/// run row by row so their activations stay in cache (`blockByRows`), the middle ones a
+/// layer at a time per image, and the blocks at the last resolution and the head on a
+/// few images at once so their weights are read once for all (`forwardLate`).
+///
+/// Batches run one image per worker (`threads` workers): with sgemm this ran 82
+/// images/s against 72 for one image at a time with two BLAS threads (`taggan bench
+/// features`, batch 32, same run), whose per-image matrices are too small to split well.
+/// A single image runs on one thread (as fast as the sgemm version on two).
 public final class EfficientNet: @unchecked Sendable {
     public let config: EfficientNetConfig
 
     struct Pointwise {
         let inputs: Int, outputs: Int
-        /// [inputs, outputs] row-major, BN folded.
-        let weights: [Float]
-        let bias: [Float]
+        /// [inputs, outputs] weights and bias, BN folded, packed for `PointwiseKernel`.
+        let packed: PointwiseKernel.Packed
+
+        init(inputs: Int, outputs: Int, weights: [Float], bias: [Float]) {
+            self.inputs = inputs
+            self.outputs = outputs
+            packed = PointwiseKernel.Packed(weights: weights, bias: bias, inputs: inputs, outputs: outputs)
+        }
     }
 
     struct Depthwise {
         let channels: Int, kernel: Int, stride: Int
         let padTop: Int, padLeft: Int
         /// [kernel, kernel, channels], BN folded.
-        let weights: [Float]
-        let bias: [Float]
+        let weights: AlignedFloats
+        let bias: AlignedFloats
     }
 
     struct Block {
@@ -48,13 +60,32 @@ public final class EfficientNet: @unchecked Sendable {
         let residual: Bool
         /// Spatial side before and after the block.
         let inputSide: Int, outputSide: Int
+        /// The side of the zero-padded depthwise input ("same" padding).
+        var paddedSide: Int { max((outputSide - 1) * depthwise.stride + depthwise.kernel, inputSide + depthwise.padTop) }
+        /// Run row by row (`blockByRows`): the expanded activation would not fit in a
+        /// core's L2 cache.
+        var byRows: Bool { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride > EfficientNet.rowByRowBytes }
     }
+
+    /// The stem runs a row at a time inside the first block (`blockByRows`), so its output
+    /// (1.6 MB per lite0 image) never goes to memory.
+    var stemByRows: Bool { blocks[0].byRows && blocks[0].expand == nil }
+
+    /// Images a worker takes through the late blocks together (see `forwardLate`).
+    static let groupImages = 4
+
+    /// Blocks whose expanded activation is larger than this run row by row. (1 MB: the L2
+    /// cache of one core of the machine this was tuned on, AMD EPYC Zen 4.)
+    static let rowByRowBytes = 1 << 20
 
     let stem: Pointwise          // [27, 32] on (ky, kx, c) patches
     let stemPadTop: Int, stemSide: Int
     let blocks: [Block]
     let head: Pointwise
     let headSide: Int
+    /// The first block at the head's resolution: from there on a worker runs several
+    /// images together (`forwardLate`).
+    let firstLateBlock: Int
     /// [classes, features] as stored (torch Linear), bias [classes].
     let classifier: Tensor
     let classifierBias: [Float]
@@ -143,7 +174,7 @@ public final class EfficientNet: @unchecked Sendable {
             for c in 0..<channels { for t in 0..<(k * k) { folded[t * channels + c] = Float(Double(w[c * k * k + t]) * scale[c]) } }
             let pad = EfficientNetConfig.samePadding(size: side, kernel: k, stride: spec.stride)
             let depthwise = Depthwise(channels: channels, kernel: k, stride: spec.stride, padTop: pad.before, padLeft: pad.before,
-                                      weights: folded, bias: shift.map { Float($0) })
+                                      weights: AlignedFloats(folded), bias: AlignedFloats(shift.map { Float($0) }))
             let project = try pointwise(p + "_project_conv", p + "_bn2", channels, spec.outputChannels)
             built.append(Block(expand: expand, depthwise: depthwise, project: project, residual: spec.hasResidual,
                                inputSide: side, outputSide: pad.output))
@@ -151,6 +182,8 @@ public final class EfficientNet: @unchecked Sendable {
         }
         blocks = built
         headSide = side
+        firstLateBlock = built.firstIndex { $0.inputSide == side } ?? built.count
+        precondition(firstLateBlock > 0, "the first block already runs at the head's resolution")
         let last = config.blocks.last!.outputChannels
         head = try pointwise("_conv_head", "_bn1", last, config.featureSize)
         classifier = Tensor(shape: [config.classes, config.featureSize],
@@ -160,10 +193,10 @@ public final class EfficientNet: @unchecked Sendable {
 
     /// Number of parameters after folding (weights and biases).
     public var parameterCount: Int {
-        var n = stem.weights.count + stem.bias.count + head.weights.count + head.bias.count
+        func count(_ p: Pointwise?) -> Int { p.map { ($0.inputs + 1) * $0.outputs } ?? 0 }
+        var n = count(stem) + count(head)
         for b in blocks {
-            n += (b.expand?.weights.count ?? 0) + (b.expand?.bias.count ?? 0)
-            n += b.depthwise.weights.count + b.depthwise.bias.count + b.project.weights.count + b.project.bias.count
+            n += count(b.expand) + b.depthwise.weights.count + b.depthwise.bias.count + count(b.project)
         }
         return n + classifier.count + classifierBias.count
     }
@@ -192,11 +225,7 @@ public final class EfficientNet: @unchecked Sendable {
         let n = inputs.rows
         var features = Tensor(zeros: [n, config.featureSize])
         guard n > 0 else { return features }
-        // One image per worker with single-threaded BLAS; a single image gets the
-        // threads inside BLAS instead.
         let workers = max(1, min(threads, n))
-        try? BLAS.setThreads(workers > 1 ? 1 : threads)
-        defer { try? BLAS.setThreads(threads) }
         let imageFloats = s * s * 3
         inputs.withUnsafeBufferPointer { input in
             features.withUnsafeMutableBufferPointer { output in
@@ -204,9 +233,13 @@ public final class EfficientNet: @unchecked Sendable {
                 nonisolated(unsafe) let outputBase = output.baseAddress!
                 Parallel.forEachChunk(n, threads: workers) { _, range in
                     let scratch = self.scratchPool.take() ?? Scratch(for: self)
-                    for image in range {
-                        self.forwardOne(inputBase + image * imageFloats, scratch: scratch,
-                                        into: outputBase + image * self.config.featureSize)
+                    for first in stride(from: range.lowerBound, to: range.upperBound, by: EfficientNet.groupImages) {
+                        let group = first ..< min(first + EfficientNet.groupImages, range.upperBound)
+                        for (slot, image) in group.enumerated() {
+                            self.forwardEarly(inputBase + image * imageFloats, scratch: scratch, slot: slot)
+                        }
+                        self.forwardLate(images: group.count, scratch: scratch,
+                                         into: outputBase + first * self.config.featureSize)
                     }
                     self.scratchPool.give(scratch)
                 }
@@ -226,7 +259,7 @@ public final class EfficientNet: @unchecked Sendable {
         return logits
     }
 
-    /// Scratch buffers kept between batches (~20 MB each for lite0): allocating and
+    /// Scratch buffers kept between batches (~10 MB each for lite0): allocating and
     /// zeroing them per batch cost ~3% of the time.
     final class ScratchPool: @unchecked Sendable {
         private let lock = NSLock()
@@ -236,88 +269,176 @@ public final class EfficientNet: @unchecked Sendable {
     }
     let scratchPool = ScratchPool()
 
-    /// Buffers one worker reuses for every image.
+    /// Buffers one worker reuses for every image, aligned to cache lines.
     final class Scratch {
-        var a: [Float], b: [Float], expanded: [Float], depthwise: [Float], patches: [Float]
+        let a: AlignedFloats, b: AlignedFloats, expanded: AlignedFloats, depthwise: AlignedFloats, patches: AlignedFloats
+        /// The zero-padded depthwise input of the blocks not run by rows.
+        let padded: AlignedFloats
+        /// The late blocks' buffers, `groupImages` images each (`forwardLate`).
+        let groupA: AlignedFloats, groupB: AlignedFloats, groupExpanded: AlignedFloats, groupDepthwise: AlignedFloats
 
         init(for net: EfficientNet) {
             var activation = net.stemSide * net.stemSide * net.stem.outputs
-            var expanded = 0, depthwise = 0
+            var expanded = 0, depthwise = 0, padded = 0
             for block in net.blocks {
+                if !block.byRows { padded = max(padded, block.paddedSide * block.paddedSide * block.depthwise.channels) }
                 activation = max(activation, block.inputSide * block.inputSide * block.project.outputs)
-                expanded = max(expanded, block.inputSide * block.inputSide * block.depthwise.channels)
-                depthwise = max(depthwise, block.outputSide * block.outputSide * block.depthwise.channels)
+                // Blocks run by rows hold k expanded rows and one depthwise row at a time.
+                let expandedRows = block.byRows ? block.depthwise.kernel : block.inputSide
+                expanded = max(expanded, expandedRows * block.inputSide * block.depthwise.channels)
+                depthwise = max(depthwise, (block.byRows ? 1 : block.outputSide) * block.outputSide * block.depthwise.channels)
             }
             expanded = max(expanded, net.headSide * net.headSide * net.head.outputs)
-            a = [Float](repeating: 0, count: activation)
-            b = a
-            self.expanded = [Float](repeating: 0, count: expanded)
-            self.depthwise = [Float](repeating: 0, count: depthwise)
-            patches = [Float](repeating: 0, count: net.stemSide * net.stemSide * 27)
+            a = AlignedFloats(count: activation)
+            b = AlignedFloats(count: activation)
+            self.expanded = AlignedFloats(count: expanded)
+            self.depthwise = AlignedFloats(count: depthwise)
+            patches = AlignedFloats(count: (net.stemByRows ? 1 : net.stemSide) * net.stemSide * 27)
+            self.padded = AlignedFloats(count: padded)
+            let late = net.blocks[net.firstLateBlock...], pixels = net.headSide * net.headSide, g = EfficientNet.groupImages
+            let lateChannels = late.map { max($0.project.inputs, $0.project.outputs) }.max() ?? 0
+            let lateExpanded = max(late.map(\.depthwise.channels).max() ?? 0, net.head.outputs)
+            groupA = AlignedFloats(count: g * pixels * max(lateChannels, net.blocks[net.firstLateBlock - 1].project.outputs))
+            groupB = AlignedFloats(count: groupA.count)
+            groupExpanded = AlignedFloats(count: g * pixels * lateExpanded)
+            groupDepthwise = AlignedFloats(count: g * pixels * lateExpanded)
         }
     }
 
-    /// y = x W (+ bias, relu6 / residual): one sgemm over all pixels.
+    /// y = x W + bias, then ReLU6 or + residual, over all pixels at once.
     private func pointwise(_ layer: Pointwise, _ x: UnsafePointer<Float>, pixels: Int,
                            into y: UnsafeMutablePointer<Float>, activate: Bool, residual: UnsafePointer<Float>? = nil) {
-        layer.weights.withUnsafeBufferPointer { w in
-            BLAS.sgemm(.none, .none, m: pixels, n: layer.outputs, k: layer.inputs, alpha: 1,
-                       a: x, lda: layer.inputs, b: w.baseAddress!, ldb: layer.outputs,
-                       beta: 0, c: y, ldc: layer.outputs)
-        }
-        layer.bias.withUnsafeBufferPointer { bias in
-            ConvKernels.addBias(y, rows: pixels, channels: layer.outputs, bias: bias.baseAddress!,
-                                activate: activate, residual: residual)
+        PointwiseKernel.apply(layer.packed, x, rows: pixels, into: y, activate: activate, residual: residual)
+    }
+
+    /// One MBConv block an output row at a time, for the large early activations that
+    /// would otherwise go to memory and back between the three convolutions: each input
+    /// row is expanded once into a ring of the last k expanded rows, the depthwise pass
+    /// makes one output row from the ring, and the projection (+ residual) writes it to
+    /// y. Only the ring (k rows) and one depthwise row are live, and they stay in cache.
+    /// `ring` holds k * inputSide * channels floats, `row` outputSide * channels.
+    ///
+    /// With `image` (the first block, which has no expansion: `stemByRows`) the block's
+    /// input rows are the stem's output rows, made into the ring from the image as they
+    /// are needed (`patches`: one row of im2col patches), instead of x.
+    private func blockByRows(_ block: Block, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                             ring: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
+                             image: UnsafePointer<Float>? = nil, patches: UnsafeMutablePointer<Float>? = nil) {
+        let dw = block.depthwise, k = dw.kernel, side = block.inputSide, outSide = block.outputSide
+        let inRow = side * (block.expand?.inputs ?? dw.channels), expandedRow = side * dw.channels
+        let outRow = outSide * block.project.outputs
+        let layer = ConvKernels.DepthwiseLayer(width: side, channels: dw.channels, weights: dw.weights.pointer,
+                                               bias: dw.bias.pointer, kernel: k, stride: dw.stride,
+                                               padLeft: dw.padLeft, outWidth: outSide)
+        var expanded = 0  // input rows expanded so far
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: k) { rows in
+            for oy in 0..<outSide {
+                let iy0 = oy * dw.stride - dw.padTop
+                // Expand the rows this output row needs that are not in the ring yet.
+                while expanded < min(side, iy0 + k) {
+                    if let expand = block.expand {
+                        pointwise(expand, x + expanded * inRow, pixels: side,
+                                  into: ring + (expanded % k) * expandedRow, activate: true)
+                    } else if let image, let patches {
+                        let size = config.imageSize
+                        ConvKernels.patches(input: image, height: size, width: size, channels: 3, kernel: 3, stride: 2,
+                                            padTop: stemPadTop, padLeft: stemPadTop, output: patches,
+                                            outRows: expanded ..< expanded + 1, outWidth: stemSide)
+                        pointwise(stem, patches, pixels: side, into: ring + (expanded % k) * expandedRow, activate: true)
+                    }
+                    expanded += 1
+                }
+                let fromRing = block.expand != nil || image != nil
+                for ky in 0..<k {
+                    let iy = iy0 + ky
+                    rows[ky] = iy < 0 || iy >= side ? nil
+                        : fromRing ? UnsafePointer(ring + (iy % k) * expandedRow) : x + iy * inRow
+                }
+                ConvKernels.depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: row)
+                pointwise(block.project, row, pixels: outSide, into: y + oy * outRow, activate: false,
+                          residual: block.residual ? x + oy * inRow : nil)
+            }
         }
     }
 
-    private func forwardOne(_ input: UnsafePointer<Float>, scratch: Scratch, into feature: UnsafeMutablePointer<Float>) {
-        let s = config.imageSize
-        scratch.patches.withUnsafeMutableBufferPointer { patches in
+    /// Stem and the blocks before `firstLateBlock` for one image; the result goes to
+    /// slot `slot` of the group buffer `forwardLate` starts from.
+    private func forwardEarly(_ input: UnsafePointer<Float>, scratch: Scratch, slot: Int) {
+        var x = scratch.a.pointer, y = scratch.b.pointer
+        var first = 0
+        if stemByRows {
+            blockByRows(blocks[0], x, into: y, ring: scratch.expanded.pointer, row: scratch.depthwise.pointer,
+                        image: input, patches: scratch.patches.pointer)
+            swap(&x, &y)
+            first = 1
+        } else {
+            let s = config.imageSize
             ConvKernels.patches(input: input, height: s, width: s, channels: 3, kernel: 3, stride: 2,
-                                padTop: stemPadTop, padLeft: stemPadTop, output: patches.baseAddress!,
-                                outHeight: stemSide, outWidth: stemSide)
+                                padTop: stemPadTop, padLeft: stemPadTop, output: scratch.patches.pointer,
+                                outRows: 0 ..< stemSide, outWidth: stemSide)
+            pointwise(stem, scratch.patches.pointer, pixels: stemSide * stemSide, into: x, activate: true)
         }
-        scratch.a.withUnsafeMutableBufferPointer { bufferA in
-        scratch.b.withUnsafeMutableBufferPointer { bufferB in
-        scratch.expanded.withUnsafeMutableBufferPointer { expandedBuffer in
-        scratch.depthwise.withUnsafeMutableBufferPointer { depthwiseBuffer in
-        scratch.patches.withUnsafeBufferPointer { patches in
-            var x = bufferA.baseAddress!, y = bufferB.baseAddress!
-            let e = expandedBuffer.baseAddress!, d = depthwiseBuffer.baseAddress!
-            pointwise(stem, patches.baseAddress!, pixels: stemSide * stemSide, into: x, activate: true)
-            for block in blocks {
-                let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
-                var dwInput = UnsafePointer(x)
-                if let expand = block.expand {
-                    pointwise(expand, x, pixels: inPixels, into: e, activate: true)
-                    dwInput = UnsafePointer(e)
-                }
-                let dw = block.depthwise
-                dw.weights.withUnsafeBufferPointer { w in
-                    dw.bias.withUnsafeBufferPointer { b in
-                        ConvKernels.depthwise(input: dwInput, height: block.inputSide, width: block.inputSide,
-                                              channels: dw.channels, weights: w.baseAddress!, bias: b.baseAddress!,
-                                              kernel: dw.kernel, stride: dw.stride, padTop: dw.padTop, padLeft: dw.padLeft,
-                                              output: d, outHeight: block.outputSide, outWidth: block.outputSide)
-                    }
-                }
-                pointwise(block.project, d, pixels: outPixels, into: y, activate: false,
-                          residual: block.residual ? UnsafePointer(x) : nil)
-                swap(&x, &y)
+        for block in blocks[first ..< firstLateBlock] {
+            if block.byRows {
+                blockByRows(block, x, into: y, ring: scratch.expanded.pointer, row: scratch.depthwise.pointer)
+            } else {
+                blockByLayers(block, images: 1, x, into: y, scratch: scratch, expanded: scratch.expanded.pointer,
+                              depthwise: scratch.depthwise.pointer)
             }
-            let pixels = headSide * headSide
-            pointwise(head, x, pixels: pixels, into: e, activate: true)
-            // Global average pool.
-            let c = head.outputs
+            swap(&x, &y)
+        }
+        let floats = headSide * headSide * blocks[firstLateBlock - 1].project.outputs
+        (scratch.groupA.pointer + slot * floats).update(from: x, count: floats)
+    }
+
+    /// The blocks from `firstLateBlock` on, the head and the pooling, for `images` images
+    /// together. At the last resolution (7 px for lite0) one image has 49 pixels, so its
+    /// 1x1 convolutions are 49-row products whose weights (up to 1.6 MB for the head) had
+    /// to come back from L3 for every image; four images at a time read them once for
+    /// 196 rows.
+    private func forwardLate(images: Int, scratch: Scratch, into features: UnsafeMutablePointer<Float>) {
+        var x = scratch.groupA.pointer, y = scratch.groupB.pointer
+        let e = scratch.groupExpanded.pointer
+        for block in blocks[firstLateBlock...] {
+            blockByLayers(block, images: images, x, into: y, scratch: scratch, expanded: e, depthwise: scratch.groupDepthwise.pointer)
+            swap(&x, &y)
+        }
+        let pixels = headSide * headSide, c = head.outputs
+        pointwise(head, x, pixels: images * pixels, into: e, activate: true)
+        // Global average pool.
+        let inverse = 1 / Float(pixels)
+        for image in 0..<images {
+            let feature = features + image * c, rows = e + image * pixels * c
             for j in 0..<c { feature[j] = 0 }
-            for p in 0..<pixels { for j in 0..<c { feature[j] += e[p * c + j] } }
-            let inverse = 1 / Float(pixels)
+            for p in 0..<pixels { for j in 0..<c { feature[j] += rows[p * c + j] } }
             for j in 0..<c { feature[j] *= inverse }
         }
+    }
+
+    /// One MBConv block, a layer at a time, for `images` images stored one after the
+    /// other in x (the 1x1 convolutions take them as one product).
+    private func blockByLayers(_ block: Block, images: Int, _ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                               scratch: Scratch, expanded e: UnsafeMutablePointer<Float>,
+                               depthwise d: UnsafeMutablePointer<Float>) {
+        let inPixels = block.inputSide * block.inputSide, outPixels = block.outputSide * block.outputSide
+        let dw = block.depthwise, side = block.inputSide, paddedSide = block.paddedSide
+        var dwInput = UnsafePointer(x)
+        if let expand = block.expand {
+            pointwise(expand, x, pixels: images * inPixels, into: e, activate: true)
+            dwInput = UnsafePointer(e)
         }
+        let padded = scratch.padded.pointer
+        for image in 0..<images {
+            ConvKernels.pad(dwInput + image * inPixels * dw.channels, height: side, width: side, channels: dw.channels,
+                            top: dw.padTop, left: dw.padLeft,
+                            bottom: paddedSide - side - dw.padTop, right: paddedSide - side - dw.padLeft, into: padded)
+            ConvKernels.depthwise(input: padded, height: paddedSide, width: paddedSide,
+                                  channels: dw.channels, weights: dw.weights.pointer, bias: dw.bias.pointer,
+                                  kernel: dw.kernel, stride: dw.stride, padTop: 0, padLeft: 0,
+                                  output: d + image * outPixels * dw.channels,
+                                  outHeight: block.outputSide, outWidth: block.outputSide)
         }
-        }
-        }
+        pointwise(block.project, d, pixels: images * outPixels, into: y, activate: false,
+                  residual: block.residual ? UnsafePointer(x) : nil)
     }
 }

@@ -21,6 +21,7 @@ enum Support {
     }
 
     static var lite0Weights: URL { corpora.appendingPathComponent("models/efficientnet-lite0.pth") }
+    static var lite2Weights: URL { corpora.appendingPathComponent("models/efficientnet-lite2.pth") }
     static var haveWeights: Bool { FileManager.default.fileExists(atPath: lite0Weights.path) }
 
     /// The network, loaded once for all tests.
@@ -76,7 +77,7 @@ struct EfficientNetParityTests {
         #expect(ImageNetClasses.names[285] == "Egyptian cat" && ImageNetClasses.names[967] == "espresso")
     }
 
-    @Test("one image at a time gives the batch's rows")
+    @Test("one image at a time, or a group of four on one worker, gives the batch's rows")
     func batchIndependence() throws {
         let net = try Support.lite0.get()
         let inputs = ImagePreprocessor(config: .lite0).normalise(try Support.crops())
@@ -84,6 +85,12 @@ struct EfficientNetParityTests {
         let second = ImagePreprocessor(config: .lite0).normalise([try Support.crops()[1]])
         let single = net.embed(second, threads: 1)
         for j in 0..<1280 { #expect(abs(single[0, j] - batch[1, j]) <= 1e-5) }
+        // One worker takes all four through the late blocks as one group (two workers
+        // above: one image per chunk).
+        let grouped = net.embed(inputs, threads: 1)
+        var worst: Float = 0
+        for i in 0..<batch.count { worst = max(worst, abs(grouped[i] - batch[i])) }
+        #expect(worst <= 1e-5)
     }
 
     @Test("the checkpoint holds 296 tensors, 4.69 M float parameters; safetensors loads the same network")
@@ -162,6 +169,24 @@ struct EfficientNetParityTests {
         let chelsea = try decoder.decode(contentsOf: Support.fixtures.appendingPathComponent("chelsea.png"))
         #expect(Support.top(1, net.forward(preprocessor.inputs([chelsea])).logits.row(0)) == [285])
     }
+
+    @Test("lite2 (260 px, widths multiples of 8, not 16) sees an Egyptian cat too; one worker's group matches single images",
+          .enabled(if: FileManager.default.fileExists(atPath: Support.lite2Weights.path), "lite2 weights missing"))
+    func lite2() throws {
+        let net = try EfficientNet.load(contentsOf: Support.lite2Weights, config: .lite2)
+        let preprocessor = ImagePreprocessor(config: .lite2)
+        let decoder = ImageDecoder()
+        let images = try ["chelsea.png", "rocket.jpg"].map {
+            try decoder.decode(contentsOf: Support.fixtures.appendingPathComponent($0))
+        }
+        let inputs = preprocessor.inputs(images + images)
+        let grouped = net.forward(inputs, threads: 1)
+        #expect(Support.top(1, grouped.logits.row(0)) == [285])
+        let single = net.forward(preprocessor.inputs([images[1]]), threads: 1)
+        var worst: Float = 0
+        for j in 0..<1000 { worst = max(worst, abs(single.logits[0, j] - grouped.logits[3, j])) }
+        #expect(worst <= 1e-4)
+    }
 }
 
 @Suite("EfficientNet configuration and preprocessing")
@@ -199,5 +224,77 @@ struct ConfigurationTests {
         let x = p.normalise([crop])
         #expect(x.shape == [1, 224, 224, 3])
         #expect(x[0] == 1 && x[1] == 0 && x[2] == -127.0 / 128)
+    }
+}
+
+/// The convolution kernels against plain loops, on shapes the networks' parity tests do
+/// not reach: rows not a multiple of the 6-row block, widths that are multiples of 8 but
+/// not 16 (lite2's), images narrower than the kernel.
+@Suite("Convolution kernels against plain loops")
+struct ConvolutionKernelTests {
+    /// Deterministic values in [-1, 1).
+    static func values(_ count: Int, seed: Int) -> [Float] {
+        (0..<count).map { Float(((($0 + 1) * 7919 + seed * 104_729) % 2001) - 1000) / 1000 }
+    }
+
+    @Test("pointwise: x W + bias, ReLU6 or + residual", arguments: [
+        (1, 3, 16), (7, 16, 24), (13, 27, 32), (49, 40, 8), (50, 192, 40), (6, 1152, 17),
+    ])
+    func pointwise(rows: Int, inputs: Int, outputs: Int) {
+        let x = Self.values(rows * inputs, seed: 1), w = Self.values(inputs * outputs, seed: 2)
+        let bias = Self.values(outputs, seed: 3), skip = Self.values(rows * outputs, seed: 4)
+        let packed = PointwiseKernel.Packed(weights: w, bias: bias, inputs: inputs, outputs: outputs)
+        for (activate, residual) in [(true, false), (false, true), (false, false)] {
+            var y = [Float](repeating: .nan, count: rows * outputs)
+            x.withUnsafeBufferPointer { x in
+                skip.withUnsafeBufferPointer { skip in
+                    PointwiseKernel.apply(packed, x.baseAddress!, rows: rows, into: &y, activate: activate,
+                                          residual: residual ? skip.baseAddress! : nil)
+                }
+            }
+            var worst: Float = 0
+            for r in 0..<rows {
+                for o in 0..<outputs {
+                    var v = bias[o]
+                    for i in 0..<inputs { v += x[r * inputs + i] * w[i * outputs + o] }
+                    if activate { v = min(max(v, 0), 6) }
+                    if residual { v += skip[r * outputs + o] }
+                    worst = max(worst, abs(v - y[r * outputs + o]))
+                }
+            }
+            #expect(worst <= 1e-4, "activate \(activate), residual \(residual)")
+        }
+    }
+
+    @Test("depthwise: k x k taps, TF same padding, bias and ReLU6", arguments: [
+        (9, 11, 16, 3, 1), (12, 12, 24, 3, 2), (7, 7, 32, 5, 1), (14, 13, 40, 5, 2), (3, 2, 16, 5, 1), (20, 21, 8, 3, 1),
+    ])
+    func depthwise(height: Int, width: Int, channels: Int, kernel k: Int, stride s: Int) {
+        let x = Self.values(height * width * channels, seed: 5)
+        let w = Self.values(k * k * channels, seed: 6), bias = Self.values(channels, seed: 7)
+        let rows = EfficientNetConfig.samePadding(size: height, kernel: k, stride: s)
+        let columns = EfficientNetConfig.samePadding(size: width, kernel: k, stride: s)
+        var y = [Float](repeating: .nan, count: rows.output * columns.output * channels)
+        ConvKernels.depthwise(input: x, height: height, width: width, channels: channels, weights: w, bias: bias,
+                              kernel: k, stride: s, padTop: rows.before, padLeft: columns.before,
+                              output: &y, outHeight: rows.output, outWidth: columns.output)
+        var worst: Float = 0
+        for oy in 0..<rows.output {
+            for ox in 0..<columns.output {
+                for c in 0..<channels {
+                    var v = bias[c]
+                    for ky in 0..<k {
+                        for kx in 0..<k {
+                            let iy = oy * s + ky - rows.before, ix = ox * s + kx - columns.before
+                            if iy >= 0 && iy < height && ix >= 0 && ix < width {
+                                v += x[(iy * width + ix) * channels + c] * w[(ky * k + kx) * channels + c]
+                            }
+                        }
+                    }
+                    worst = max(worst, abs(min(max(v, 0), 6) - y[(oy * columns.output + ox) * channels + c]))
+                }
+            }
+        }
+        #expect(worst <= 1e-5)
     }
 }
