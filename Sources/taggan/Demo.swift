@@ -8,13 +8,9 @@ import TagganCore
 /// features are incremental, and training continues from its checkpoints.
 enum Demo {
     /// Training steps per model in the demo: a shorter schedule than `taggan train`'s
-    /// default, about 4-5 minutes per model on 2 cores.
-    static let demoSteps = 2_000
-    /// The demo trains with Adam at 1e-4 rather than the paper's SGD at 0.1: on OpenClipart
-    /// the paper's schedule collapsed the generator within 250 steps and SGD at 0.01 left
-    /// every image with the same tags (CGAN P@5 0.004 after 2,000 steps), while Adam at
-    /// 1e-4 reached P@5 0.086 and mAP 0.093 (BENCHMARKS.md, TagGAN).
-    static let demoOptimizer = ["--optimizer", "adam", "--learning-rate", "0.0001"]
+    /// default (5,000), about 4-7 minutes per model on 2 cores, with train's defaults
+    /// otherwise (Adam at 3e-4, centred features, mismatched pairs for D).
+    static let demoSteps = 3_000
 
     /// `$TAGGAN_CORPORA`, else `corpora/cache` in the current folder or beside the build
     /// folder of this executable — the first that holds `containing`.
@@ -60,7 +56,6 @@ enum Demo {
         for mode in ["cgan", "icgan"] {
             let resume = FileManager.default.fileExists(atPath: workspace.appendingPathComponent("models/\(mode)/checkpoint.json").path)
             try step("train \(mode)", ["train", "--workspace", w, "--vectors", vectors, "--mode", mode, "--steps", String(steps)]
-                     + demoOptimizer
                      + (resume ? ["--resume"] : []))
         }
         try step("eval", ["eval", "--workspace", w, "--report", report])

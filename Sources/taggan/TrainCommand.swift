@@ -15,8 +15,8 @@ enum TrainCommand {
         OptionSpec(name: "--steps", value: "N", help: "training steps (default \(TrainingConfiguration.defaultSteps))"),
         OptionSpec(name: "--resume", help: "continue from the last checkpoint"),
         OptionSpec(name: "--batch-size", value: "N", help: "examples per step (default 100)"),
-        OptionSpec(name: "--optimizer", value: "O", help: "sgd (the paper's, default) or adam"),
-        OptionSpec(name: "--learning-rate", value: "R", help: "initial rate (default 0.1 for sgd, 0.0002 for adam)"),
+        OptionSpec(name: "--optimizer", value: "O", help: "adam (default) or sgd (the paper's schedule)"),
+        OptionSpec(name: "--learning-rate", value: "R", help: "initial rate (default 0.0003 for adam, 0.1 for sgd)"),
         OptionSpec(name: "--centre-features", value: "on|off", help: "subtract the mean training feature (default on)"),
         OptionSpec(name: "--mismatch", value: "W", help: "weight of mismatched (image, wrong tag) pairs in D's loss (default 0.5; 0: the paper's D)"),
         OptionSpec(name: "--checkpoint-every", value: "N", help: "steps between checkpoints (default 500)"),
@@ -25,17 +25,21 @@ enum TrainCommand {
     ]
 
     static let discussion = """
-        Trains the paper's generator and discriminator (Mirza & Osindero 2014): SGD, batch
-        100, learning rate 0.1 divided by 1.00004 per step (floor 1e-6), momentum 0.5 rising
-        to 0.7 over 2,000 steps, dropout 0.5. Examples are (image, tag) pairs, each image
-        once per tag, reshuffled every epoch. The default \(TrainingConfiguration.defaultSteps) steps (about 25 epochs of
-        OpenClipart's ~5,400 images x 3.7 tags) take about 10 minutes on 2 cores (7-9
-        steps/s). Features and tag vectors are scaled to unit length and weight columns
-        capped at length 1.9365 (pylearn2's max_col_norm). Measured on OpenClipart, the
-        paper's rate collapsed G onto a few tags within 250 steps, while --learning-rate
-        0.01 learned (BENCHMARKS.md, TagGAN). --mode icgan conditions on the image and
-        shows D a tag of one of its K nearest images (cosine of embeddings; the table is
-        cached in W/cache/).
+        Trains the paper's generator and discriminator (Mirza & Osindero 2014): G: z (100) ->
+        500 ReLU, image -> 2000 ReLU, joined linearly into a 200-d tag vector; D: tag vector ->
+        500 ReLU, image -> 1200 ReLU, maxout 1000 x 3, sigmoid; dropout 0.5; batch 100.
+        Examples are (image, tag) pairs, each image once per tag, reshuffled every epoch.
+        Defaults, chosen by measurement on OpenClipart (BENCHMARKS.md, TagGAN): Adam at
+        3e-4 (beta1 0.5), features centred on the training mean and scaled to unit length,
+        and D also shown (image, a tag it does not have) as fake (--mismatch 0.5). The
+        paper's schedule is --optimizer sgd (rate 0.1 divided by 1.00004 per step, floor
+        1e-6, momentum 0.5 rising to 0.7 over 2,000 steps): on OpenClipart it collapses G
+        onto a few tags within 250 steps, which is why it is not the default. The default
+        \(TrainingConfiguration.defaultSteps) steps (about 25 epochs of OpenClipart's ~4,300
+        training images x 3.7 tags) take about 10 minutes on 2 cores (7-9 steps/s). Tag
+        vectors are scaled to unit length and weight columns capped at length 1.9365
+        (pylearn2's max_col_norm). --mode icgan conditions on the image and shows D a tag of
+        one of its K nearest images (cosine of embeddings; the table is cached in W/cache/).
 
         Trains on the catalog's train split (taggan ingest) with the embeddings of
         taggan features (W/embeddings.npy and its row map W/embeddings.tsv). To train on
@@ -54,7 +58,7 @@ enum TrainCommand {
         guard let mode = TrainingMode(rawValue: modeName) else {
             throw TagganError.usage("taggan train: --mode must be cgan or icgan, got '\(modeName)'")
         }
-        let optimizerName = arguments.value("--optimizer") ?? "sgd"
+        let optimizerName = arguments.value("--optimizer") ?? "adam"
         guard let optimizer = OptimizerKind(rawValue: optimizerName) else {
             throw TagganError.usage("taggan train: --optimizer must be sgd or adam, got '\(optimizerName)'")
         }
@@ -64,7 +68,7 @@ enum TrainCommand {
         let checkpointEvery = try arguments.integer("--checkpoint-every", default: 500)
         let seed = try arguments.integer("--seed", default: 1)
         let threads = try arguments.integer("--threads", default: Parallel.defaultThreads)
-        let learningRate = try arguments.number("--learning-rate", default: optimizer == .sgd ? 0.1 : 2e-4)
+        let learningRate = try arguments.number("--learning-rate", default: optimizer == .sgd ? 0.1 : 3e-4)
         let mismatch = try arguments.number("--mismatch", default: 0.5)
         guard (0..<1).contains(mismatch) else { throw TagganError.usage("taggan train: --mismatch must be in [0, 1)") }
         let centring = arguments.value("--centre-features") ?? "on"
