@@ -28,7 +28,7 @@ results="$WORK/results.jsonl"
 for round in $(seq "$ROUNDS"); do
     rm -rf "$WORK/ws/models"
     .build/release/taggan train --workspace "$WORK/ws" --vectors "$WORK/ws/vectors.bin" \
-        --steps "$STEPS" --checkpoint-every 0 --threads "$THREADS" --json 2>/dev/null \
+        --optimizer sgd --mismatch 0 --steps "$STEPS" --checkpoint-every 0 --threads "$THREADS" --json 2>/dev/null \
         | python3 -c 'import json,sys; r=json.load(sys.stdin); print(json.dumps({"peer":"taggan","threads":r["threads"],"steps":r["steps"],"steps_per_second":r["steps_per_second"]}))' \
         | tee -a "$results"
     "$VENV/bin/python" bench/taggan_torch.py --threads "$THREADS" --steps "$STEPS" | tee -a "$results"

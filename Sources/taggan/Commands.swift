@@ -88,7 +88,12 @@ enum Commands {
                 OptionSpec(name: "--batch", value: "N", help: "images per forward pass (default 32)"),
                 shardOption,
             ],
-            discussion: "Incremental: images that already have a row are skipped, and a killed run resumes from its last save (every 512 images).",
+            discussion: """
+            Incremental: images that already have a row are skipped, and a killed run resumes from
+            its last save (every 512 images). Shards: `--shard I/N` writes
+            W/embeddings-shard-I-of-N.npy/.tsv; a later run without --shard takes in every shard
+            file in W (copy in those made on other machines) and embeds whatever is still missing.
+            """,
             run: FeaturesCommand.run),
         CommandSpec(
             words: ["train"],

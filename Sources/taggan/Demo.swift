@@ -9,7 +9,7 @@ import TagganCore
 enum Demo {
     /// Training steps per model in the demo: a shorter schedule than `taggan train`'s
     /// default (5,000), about 4-7 minutes per model on 2 cores, with train's defaults
-    /// otherwise (Adam at 3e-4, centred features, mismatched pairs for D).
+    /// otherwise (Adam at 1e-4, centred features, mismatched pairs for D).
     static let demoSteps = 3_000
 
     /// `$TAGGAN_CORPORA`, else `corpora/cache` in the current folder or beside the build

@@ -113,10 +113,26 @@ enum FeaturesCommand {
         let mapping: URL
 
         init(workspace: URL, model: String, shard: (index: Int, count: Int)?) {
-            var stem = model == EfficientNetConfig.lite0.name ? "embeddings" : "embeddings-\(model)"
+            var stem = Self.stem(model)
             if let shard { stem += "-shard-\(shard.index)-of-\(shard.count)" }
             matrix = workspace.appendingPathComponent(stem + ".npy")
             mapping = workspace.appendingPathComponent(stem + ".tsv")
+        }
+
+        static func stem(_ model: String) -> String {
+            model == EfficientNetConfig.lite0.name ? "embeddings" : "embeddings-\(model)"
+        }
+
+        /// The shard files of `model` in the workspace (`--shard I/N` runs, or shard
+        /// files copied in from other machines), in name order.
+        static func shards(in workspace: URL, model: String) -> [EmbeddingFiles] {
+            let prefix = stem(model) + "-shard-"
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: workspace.path)) ?? []
+            return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".npy") }.sorted().compactMap { name in
+                let parts = name.dropFirst(prefix.count).dropLast(4).split(separator: "-")
+                guard parts.count == 3, parts[1] == "of", let i = Int(parts[0]), let n = Int(parts[2]) else { return nil }
+                return EmbeddingFiles(workspace: workspace, model: model, shard: (i, n))
+            }
         }
 
         /// Rows already computed: (image ids, keys, values), or empty when neither file
@@ -160,7 +176,29 @@ enum FeaturesCommand {
         let config = net.config
         let files = EmbeddingFiles(workspace: workspace, model: config.name, shard: shard)
         var (ids, keys, values) = try files.read(featureSize: config.featureSize)
-        let done = Set(ids)
+        var done = Set(ids)
+        // An unsharded run first takes in the rows of shard files in the workspace (from
+        // `--shard I/N` runs here or on other machines): that is how shards are merged.
+        var absorbed = 0
+        if shard == nil {
+            let known = Set(try catalog.images().map(\.id))
+            for part in EmbeddingFiles.shards(in: workspace, model: config.name) {
+                let (partIDs, partKeys, partValues) = try part.read(featureSize: config.featureSize)
+                let f = config.featureSize
+                for (row, id) in partIDs.enumerated() where !done.contains(id) && known.contains(id) {
+                    ids.append(id)
+                    keys.append(partKeys[row])
+                    values += partValues[row * f ..< (row + 1) * f]
+                    done.insert(id)
+                    absorbed += 1
+                }
+            }
+            if absorbed > 0 {
+                try files.write(ids: ids, keys: keys, values: values, featureSize: config.featureSize)
+                try catalog.markProcessed(Array(ids.suffix(absorbed)), stage: "features", model: config.name)
+                Log.info("features: \(absorbed) rows taken from shard files")
+            }
+        }
         // Images with a row are done; the shard picks images by their content id, which
         // is the same on every machine.
         let todo = try catalog.images().filter { image in
@@ -200,11 +238,11 @@ enum FeaturesCommand {
         let embedded = todo.count - skipped.count
         if json {
             JSONSummary.print(["command": "features", "workspace": workspace.path, "model": config.name,
-                               "embedded": embedded, "already_done": done.count, "rows": ids.count,
+                               "embedded": embedded, "already_done": done.count - absorbed, "from_shards": absorbed, "rows": ids.count,
                                "feature_size": config.featureSize, "skipped": skipped.json,
                                "embeddings": files.matrix.path, "mapping": files.mapping.path, "seconds": seconds])
         } else {
-            print("features: \(embedded) images embedded, \(done.count) already done; \(skipped.summary)")
+            print("features: \(embedded) images embedded, \(done.count - absorbed) already done, \(absorbed) from shard files; \(skipped.summary)")
             print("embeddings: \(files.matrix.path) (\(ids.count) x \(config.featureSize)), rows -> images in \(files.mapping.lastPathComponent)")
         }
         return 0

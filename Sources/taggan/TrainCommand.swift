@@ -16,7 +16,7 @@ enum TrainCommand {
         OptionSpec(name: "--resume", help: "continue from the last checkpoint"),
         OptionSpec(name: "--batch-size", value: "N", help: "examples per step (default 100)"),
         OptionSpec(name: "--optimizer", value: "O", help: "adam (default) or sgd (the paper's schedule)"),
-        OptionSpec(name: "--learning-rate", value: "R", help: "initial rate (default 0.0003 for adam, 0.1 for sgd)"),
+        OptionSpec(name: "--learning-rate", value: "R", help: "initial rate (default 0.0001 for adam, 0.1 for sgd)"),
         OptionSpec(name: "--centre-features", value: "on|off", help: "subtract the mean training feature (default on)"),
         OptionSpec(name: "--mismatch", value: "W", help: "weight of mismatched (image, wrong tag) pairs in D's loss (default 0.5; 0: the paper's D)"),
         OptionSpec(name: "--checkpoint-every", value: "N", help: "steps between checkpoints (default 500)"),
@@ -30,7 +30,7 @@ enum TrainCommand {
         500 ReLU, image -> 1200 ReLU, maxout 1000 x 3, sigmoid; dropout 0.5; batch 100.
         Examples are (image, tag) pairs, each image once per tag, reshuffled every epoch.
         Defaults, chosen by measurement on OpenClipart (BENCHMARKS.md, TagGAN): Adam at
-        3e-4 (beta1 0.5), features centred on the training mean and scaled to unit length,
+        1e-4 (beta1 0.5), features centred on the training mean and scaled to unit length,
         and D also shown (image, a tag it does not have) as fake (--mismatch 0.5). The
         paper's schedule is --optimizer sgd (rate 0.1 divided by 1.00004 per step, floor
         1e-6, momentum 0.5 rising to 0.7 over 2,000 steps): on OpenClipart it collapses G
@@ -68,7 +68,7 @@ enum TrainCommand {
         let checkpointEvery = try arguments.integer("--checkpoint-every", default: 500)
         let seed = try arguments.integer("--seed", default: 1)
         let threads = try arguments.integer("--threads", default: Parallel.defaultThreads)
-        let learningRate = try arguments.number("--learning-rate", default: optimizer == .sgd ? 0.1 : 3e-4)
+        let learningRate = try arguments.number("--learning-rate", default: optimizer == .sgd ? 0.1 : 1e-4)
         let mismatch = try arguments.number("--mismatch", default: 0.5)
         guard (0..<1).contains(mismatch) else { throw TagganError.usage("taggan train: --mismatch must be in [0, 1)") }
         let centring = arguments.value("--centre-features") ?? "on"
