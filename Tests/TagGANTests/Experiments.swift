@@ -24,19 +24,9 @@ struct Experiments {
         for seed in [70, 80, 90] as [UInt64] {
             let (data, _) = try syntheticTask(images: 400, classes: 8, featureSize: 32, wordSize: 16, seed: seed)
             let (heldOut, heldOutClass) = try syntheticTask(images: 80, classes: 8, featureSize: 32, wordSize: 16, seed: seed)
-            var sizes = NetworkSizes(featureSize: 32, wordSize: 16)
-            sizes.noiseSize = 8
-            sizes.generatorNoiseHidden = 32
-            sizes.generatorFeatureHidden = 64
-            sizes.discriminatorWordHidden = 32
-            sizes.discriminatorFeatureHidden = 64
-            sizes.maxoutUnits = 32
-            var configuration = TrainingConfiguration(sizes: sizes)
+            var configuration = syntheticConfiguration(seed: seed + 1)
             configuration.mode = mode
-            configuration.batchSize = 50
             configuration.steps = Int(ProcessInfo.processInfo.environment["TAGGAN_EXP_STEPS"] ?? "600")!
-            configuration.neighbours = 5
-            configuration.seed = seed + 1
             configuration.unitTagVectors = unit
             if let v = ProcessInfo.processInfo.environment["TAGGAN_EXP_UNITFEAT"] { configuration.unitFeatures = v == "1" }
             if let v = ProcessInfo.processInfo.environment["TAGGAN_EXP_SCALE"] { configuration.sizes.initialScale = Float(v)! }

@@ -267,30 +267,13 @@ struct SyntheticTaskTests {
         let classes = 8
         let (data, _) = try syntheticTask(images: 400, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
         let (heldOut, heldOutClass) = try syntheticTask(images: 80, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
-        var sizes = NetworkSizes(featureSize: 32, wordSize: 16)
-        sizes.noiseSize = 8
-        sizes.generatorNoiseHidden = 32
-        sizes.generatorFeatureHidden = 64
-        sizes.discriminatorWordHidden = 32
-        sizes.discriminatorFeatureHidden = 64
-        sizes.maxoutUnits = 32
-        var configuration = TrainingConfiguration(sizes: sizes)
+        var configuration = syntheticConfiguration(seed: 71)
         configuration.mode = mode
-        configuration.batchSize = 50
-        configuration.steps = 600
-        configuration.neighbours = 5
-        configuration.seed = 71
         // This task's features already have unit RMS per component; scaling them to unit
         // length (the default, for conv-net features of length ~20-40) slows learning at
         // this size: 0.39 / 0.32 instead of 1.0 / 1.0 after 600 steps (Experiments).
         configuration.unitFeatures = false
-        let neighbours = mode == .icgan ? NeighbourSearch.nearest(data.features, k: 5) : nil
-        let trainer = try GANTrainer(data: data, configuration: configuration, neighbours: neighbours)
-        try trainer.train(checkpointEvery: 0, folder: nil)
-        let sampler = TagSampler(generator: trainer.generator, configuration: trainer.configuration)
-        let samples = sampler.sample(features: heldOut.features, samplesPerImage: 20, seed: 72)
-        let accuracy = nearestTagAccuracy(samples: samples, samplesPerImage: 20, vectors: trainer.data.tagVectors,
-                                          classOf: heldOutClass)
+        let accuracy = try heldOutAccuracy(configuration, data: data, heldOut: heldOut, classOf: heldOutClass)
         #expect(accuracy > 0.6, "nearest tag right for \(accuracy) of samples (chance 0.125)")
     }
 
@@ -307,29 +290,44 @@ struct SyntheticTaskTests {
         let (plain, _) = try syntheticTask(images: 400, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
         let (plainHeldOut, heldOutClass) = try syntheticTask(images: 80, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
         let data = try offset(plain), heldOut = try offset(plainHeldOut)
-        var sizes = NetworkSizes(featureSize: 32, wordSize: 16)
-        sizes.noiseSize = 8
-        sizes.generatorNoiseHidden = 32
-        sizes.generatorFeatureHidden = 64
-        sizes.discriminatorWordHidden = 32
-        sizes.discriminatorFeatureHidden = 64
-        sizes.maxoutUnits = 32
-        var configuration = TrainingConfiguration(sizes: sizes)
-        configuration.batchSize = 50
-        configuration.steps = 600
-        configuration.seed = 71
+        var configuration = syntheticConfiguration(seed: 71)
         configuration.optimizer = .adam
         configuration.learningRate = 1e-3
         configuration.featureMean = data.featureMean
         configuration.mismatchWeight = 0.5
-        let trainer = try GANTrainer(data: data, configuration: configuration)
-        try trainer.train(checkpointEvery: 0, folder: nil)
-        let sampler = TagSampler(generator: trainer.generator, configuration: trainer.configuration)
-        let samples = sampler.sample(features: heldOut.features, samplesPerImage: 20, seed: 72)
-        let accuracy = nearestTagAccuracy(samples: samples, samplesPerImage: 20, vectors: trainer.data.tagVectors,
-                                          classOf: heldOutClass)
+        let accuracy = try heldOutAccuracy(configuration, data: data, heldOut: heldOut, classOf: heldOutClass)
         #expect(accuracy > 0.6, "nearest tag right for \(accuracy) of samples (chance 0.125)")
     }
+}
+
+/// The synthetic task's networks (a few times smaller than the paper's) and schedule:
+/// batch 50, 600 steps, neighbourhoods of 5.
+func syntheticConfiguration(seed: UInt64) -> TrainingConfiguration {
+    var sizes = NetworkSizes(featureSize: 32, wordSize: 16)
+    sizes.noiseSize = 8
+    sizes.generatorNoiseHidden = 32
+    sizes.generatorFeatureHidden = 64
+    sizes.discriminatorWordHidden = 32
+    sizes.discriminatorFeatureHidden = 64
+    sizes.maxoutUnits = 32
+    var configuration = TrainingConfiguration(sizes: sizes)
+    configuration.batchSize = 50
+    configuration.steps = 600
+    configuration.neighbours = 5
+    configuration.seed = seed
+    return configuration
+}
+
+/// Trains on `data`, then draws 20 samples per held-out image: the share whose nearest
+/// tag is their image's class.
+func heldOutAccuracy(_ configuration: TrainingConfiguration, data: TrainingData, heldOut: TrainingData,
+                     classOf: [Int]) throws -> Double {
+    let neighbours = configuration.mode == .icgan ? NeighbourSearch.nearest(data.features, k: configuration.neighbours) : nil
+    let trainer = try GANTrainer(data: data, configuration: configuration, neighbours: neighbours)
+    try trainer.train(checkpointEvery: 0, folder: nil)
+    let sampler = TagSampler(generator: trainer.generator, configuration: trainer.configuration)
+    let samples = sampler.sample(features: heldOut.features, samplesPerImage: 20, seed: 72)
+    return nearestTagAccuracy(samples: samples, samplesPerImage: 20, vectors: trainer.data.tagVectors, classOf: classOf)
 }
 
 /// The share of samples whose nearest tag vector (cosine) is their image's class.
