@@ -122,7 +122,9 @@ public struct EvaluationReport: Sendable, Codable {
         let maxValue = max(0.1, methods.flatMap { m in groups.compactMap { m.metrics[$0]?.high } }.max() ?? 1)
         let scale = min(1.0, (maxValue * 1.1 * 10).rounded(.up) / 10)
         func y(_ v: Double) -> Double { top + (height - top - bottom) * (1 - v / scale) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"metrics by method\">"
+        let (legendSVG, legendRows) = legend(x: left, y: height - 8, width: width - left - 10)
+        let totalHeight = height + 16 * Double(legendRows - 1)
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(totalHeight))\" role=\"img\" aria-label=\"metrics by method\">"
         for tick in stride(from: 0.0, through: scale + 1e-9, by: scale / 5) {
             svg += String(format: "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.2f</text>",
                           left, width - 10, y(tick), y(tick), left - 4, y(tick) + 3, tick)
@@ -141,18 +143,40 @@ public struct EvaluationReport: Sendable, Codable {
             svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"middle\">%@</text>",
                           x0 + groupWidth * 0.4, height - bottom + 16, metric)
         }
-        svg += legend(x: left, y: height - 8)
+        svg += legendSVG
         return svg + "</svg>"
     }
 
-    func legend(x: Double, y: Double) -> String {
-        var svg = "", offset = x
-        for (m, method) in methods.enumerated() {
-            svg += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"%@\"/><text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%@</text>",
-                          offset, y - 9, Self.palette[m % Self.palette.count], offset + 14, y, Self.escape(method.method))
-            offset += 24 + Double(method.method.count) * 7
+    /// One swatch and name per method, wrapped into rows 16 px apart that fit `width`;
+    /// returns the SVG and the number of rows.
+    func legend(x: Double, y: Double, width: Double) -> (svg: String, rows: Int) {
+        Self.legend(methods.enumerated().map { ($0.element.method, Self.palette[$0.offset % Self.palette.count], nil) },
+                    x: x, y: y, width: width)
+    }
+
+    /// Legend entries (a filled square, or a line, dashed or not, when `dashed` is set)
+    /// wrapped into rows 16 px apart that fit `width`.
+    static func legend(_ entries: [(name: String, colour: String, dashed: Bool?)], x: Double, y: Double,
+                       width: Double) -> (svg: String, rows: Int) {
+        var svg = "", offset = x, row = 0
+        for entry in entries {
+            let swatch = entry.dashed == nil ? 14.0 : 20.0
+            let itemWidth = swatch + 10 + Double(entry.name.count) * 7
+            if offset > x, offset + itemWidth > x + width {
+                row += 1
+                offset = x
+            }
+            let baseline = y + 16 * Double(row)
+            if let dashed = entry.dashed {
+                svg += String(format: "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%@\" stroke-width=\"2\"%@/>",
+                              offset, offset + 16, baseline - 4, baseline - 4, entry.colour, dashed ? " stroke-dasharray=\"5,3\"" : "")
+            } else {
+                svg += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"%@\"/>", offset, baseline - 9, entry.colour)
+            }
+            svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%@</text>", offset + swatch, baseline, escape(entry.name))
+            offset += itemWidth
         }
-        return svg
+        return (svg, row + 1)
     }
 
     /// Lines over x = 0..<count for named series.
@@ -164,7 +188,10 @@ public struct EvaluationReport: Sendable, Codable {
         let xs = (xValues.min() ?? 0, xValues.max() ?? 1)
         func px(_ v: Double) -> Double { left + (width - left - 10) * (v - xs.0) / max(xs.1 - xs.0, 1e-9) }
         func py(_ v: Double) -> Double { top + (height - top - bottom) * (1 - (v - lo) / (hi - lo)) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"\(Self.escape(label))\">"
+        // The legend goes below the plot, in as many rows as it needs.
+        let (legendSVG, legendRows) = Self.legend(series.map { ($0.name, $0.colour, $0.dashed) }, x: left, y: height + 12,
+                                                  width: width - left - 10)
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height) + 16 * legendRows + 2)\" role=\"img\" aria-label=\"\(Self.escape(label))\">"
         for i in 0...4 {
             let v = lo + (hi - lo) * Double(i) / 4
             svg += String(format: "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.0f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.2f</text>",
@@ -179,15 +206,11 @@ public struct EvaluationReport: Sendable, Codable {
                           px(v), height - bottom + 12, text)
         }
         svg += String(format: "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" text-anchor=\"middle\">%@</text>", (left + width) / 2, height - 4, Self.escape(xLabel))
-        var legendX = left
         for s in series {
             let points = zip(xValues, s.values).filter { $0.1.isFinite }.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }
             svg += "<polyline fill=\"none\" stroke=\"\(s.colour)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5,3\"" : "") points=\"\(points.joined(separator: " "))\"><title>\(Self.escape(s.name))</title></polyline>"
-            svg += String(format: "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"%@\" stroke-width=\"2\"%@/><text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%@</text>",
-                          legendX, legendX + 16, height - 22, height - 22, s.colour, s.dashed ? " stroke-dasharray=\"5,3\"" : "", legendX + 20, height - 18, Self.escape(s.name))
-            legendX += 40 + Double(s.name.count) * 6.5
         }
-        return svg + "</svg>"
+        return svg + legendSVG + "</svg>"
     }
 
     public func html() -> String {

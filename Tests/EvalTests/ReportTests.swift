@@ -26,6 +26,23 @@ struct ReportTests {
             })
     }
 
+    /// Six methods with long names (eval's rows for two models in two settings): the
+    /// legend wraps into rows inside the chart's 760 px instead of running off it.
+    @Test func legendWrapsLongMethodNames() throws {
+        var report = try Self.sampleReport()
+        let names = ["frequency prior", "k-NN transfer (k=5)", "CGAN", "CGAN, noise 0.25, 5 words/sample",
+                     "IC-GAN (k=20)", "IC-GAN (k=20), noise 0.25, 5 words/sample"]
+        report.methods = names.map {
+            Evaluation.evaluate(method: $0, ranked: [RankedTags(tags: [0], scores: [1])], truth: [[0]], resamples: 10)
+        }
+        let (svg, rows) = report.legend(x: 40, y: 292, width: 710)
+        #expect(rows == 2)
+        let xs = svg.components(separatedBy: "<text x=\"").dropFirst().compactMap { Double($0.prefix { $0 != "\"" }) }
+        #expect(xs.count == names.count)
+        for (x, name) in zip(xs, names) { #expect(x + Double(name.count) * 7 <= 760, "\(name) at \(x)") }
+        #expect(report.metricsChart().contains("height=\"316\""))
+    }
+
     @Test func writesThreeFilesAtomically() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-report-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
