@@ -9,7 +9,9 @@ public enum TrainingMode: String, Codable, Sendable, CaseIterable {
     case cgan, icgan
 }
 
-/// Everything that defines a training run. The defaults are the paper's schedule.
+/// Everything that defines a training run. The defaults are the paper's schedule;
+/// `taggan train` departs from it where OpenClipart showed it must (Adam at 1e-4,
+/// `featureMean`, `mismatchWeight` 0.5: BENCHMARKS.md, TagGAN).
 public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var mode: TrainingMode = .cgan
     public var sizes: NetworkSizes
@@ -85,9 +87,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         return unitFeatures ? result.withUnitRows() : result
     }
 
-    /// The default schedule: 5,000 steps of batch 100, about 25 epochs of OpenClipart
-    /// (5,400 images x 3.7 tags = 20,000 examples): about 10 minutes at the 7-9 steps/s
-    /// measured on 2 cores (BENCHMARKS.md, TagGAN).
+    /// The default schedule: 5,000 steps of batch 100, about 30 epochs of OpenClipart's
+    /// train split (4,300 images x 3.7 tags = 16,000 examples): about 10 minutes at the
+    /// 8-9 steps/s measured on 2 cores (BENCHMARKS.md, TagGAN).
     public static let defaultSteps = 5000
 
     public init(sizes: NetworkSizes) { self.sizes = sizes }

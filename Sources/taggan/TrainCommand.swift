@@ -35,10 +35,9 @@ enum TrainCommand {
         paper's schedule is --optimizer sgd (rate 0.1 divided by 1.00004 per step, floor
         1e-6, momentum 0.5 rising to 0.7 over 2,000 steps): on OpenClipart it collapses G
         onto a few tags within 250 steps, which is why it is not the default. The default
-        \(TrainingConfiguration.defaultSteps) steps (about 25 epochs of OpenClipart's ~4,300
-        training images x 3.7 tags) take about 10 minutes on 2 cores (7-9 steps/s). Tag
-        vectors are scaled to unit length and weight columns capped at length 1.9365
-        (pylearn2's max_col_norm). --mode icgan conditions on the image and shows D a tag of
+        \(TrainingConfiguration.defaultSteps) steps (about 30 epochs of OpenClipart's ~16,000 training (image, tag)
+        pairs) take about 10 minutes on 2 cores (8-9 steps/s). Tag vectors are scaled to
+        unit length and weight columns capped at length 1.9365 (pylearn2's max_col_norm). --mode icgan conditions on the image and shows D a tag of
         one of its K nearest images (cosine of embeddings; the table is cached in W/cache/).
 
         Trains on the catalog's train split (taggan ingest) with the embeddings of
@@ -46,9 +45,10 @@ enum TrainCommand {
         embeddings of your own instead, put W/embeddings.npy (N x F float32) and
         W/training-set.tsv (one image per line: ROW<TAB>TAG<TAB>TAG..., ROW a 0-based row;
         '#' starts a comment) in W; that file, when present, is used instead of the catalog.
-        Tags missing from the vectors are dropped, and images left without tags. The model goes to W/models/<mode>/ (checkpoint.json
-        + weights-<step>.safetensors), written atomically every --checkpoint-every steps
-        and at the end; --resume continues exactly where the last checkpoint stopped.
+        Tags missing from the vectors are dropped, and images left without tags. The model
+        goes to W/models/<mode>/ (checkpoint.json + weights-<step>.safetensors), written
+        atomically every --checkpoint-every steps and at the end; --resume continues
+        exactly where the last checkpoint stopped.
         """
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
