@@ -45,9 +45,11 @@ enum AnnotateCommand {
         let vectors = try Word2VecFile.read(vectorsPath)
         let catalog = try Catalog(workspace: workspace)
         let trainTags = Set(try catalog.images(split: .train).flatMap(\.tags)).sorted()
-        let (kept, matrix) = candidateWords(trainTags, vectors: vectors)
-        let candidates = kept.map { trainTags[$0] }
-        guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no training tag has a vector") }
+        let vocabulary = try candidateVocabulary(arguments.value("--vocab"), trainTags: trainTags, vectors: vectors,
+                                                 command: "taggan annotate")
+        let (kept, matrix) = candidateWords(vocabulary, vectors: vectors)
+        let candidates = kept.map { vocabulary[$0] }
+        guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no candidate word has a vector") }
         // Noise scale and words per sample: --noise-scale and --per-sample, else what taggan
         // eval chose on the validation split for this model (W/models/<mode>/voting.json),
         // else the paper's (1 and 20).
@@ -66,7 +68,7 @@ enum AnnotateCommand {
             throw TagganError.file(weights.path, "cannot read the model's weights")
         }
         let modelKey = "\(mode) weights-sha256:\(SHA256.hex(weightBytes).prefix(16)) samples:\(samples) noise:\(noiseScale) per-sample:\(perSample) "
-            + "candidates:\(candidates.count) vectors:\(URL(fileURLWithPath: vectorsPath).lastPathComponent)"
+            + "candidates:\(candidates.count):\(SHA256.hex(Data(candidates.joined(separator: "\n").utf8)).prefix(12)) vectors:\(URL(fileURLWithPath: vectorsPath).lastPathComponent)"
         let ranked = max(top * 2, 20)
 
         // The images: every JPEG and PNG under the folder (by content, not name).

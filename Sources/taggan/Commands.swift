@@ -112,6 +112,7 @@ enum Commands {
                 OptionSpec(name: "--samples", value: "N", help: "generator samples per image (default 100)"),
                 OptionSpec(name: "--resamples", value: "N", help: "bootstrap resamples for the 95% intervals (default 1000)"),
                 OptionSpec(name: "--examples", value: "N", help: "test images shown with thumbnails in the HTML (default 24)"),
+                OptionSpec(name: "--vocab", value: "V", help: "candidate words: tags (the training tags, default), all or a FILE of words"),
             ],
             discussion: """
             Methods: the tag-frequency prior, k-NN tag transfer (k chosen on the validation split),
@@ -138,6 +139,7 @@ enum Commands {
                 OptionSpec(name: "--include", value: "WORDS", help: "suggest only these (comma-separated, or @FILE)"),
                 OptionSpec(name: "--samples", value: "N", help: "generator samples per image (default 100)"),
                 OptionSpec(name: "--per-sample", value: "N", help: "nearest words each sample votes for (default: eval's choice, else 20)"),
+                OptionSpec(name: "--vocab", value: "V", help: "candidate words: tags (the training tags, default), all (every word with a vector) or a FILE of words"),
                 OptionSpec(name: "--noise-scale", value: "S", help: "multiplies G's noise (default: eval's choice, else 1)"),
                 OptionSpec(name: "--force", help: "annotate again images already annotated by this model"),
                 OptionSpec(name: "--xmp", help: "write or merge an XMP sidecar (<image>.xmp) per image"),

@@ -71,10 +71,20 @@ enum EvalCommand {
             }
             let vectors = try vectorsCache[vectorsPath] ?? Word2VecFile.read(vectorsPath)
             vectorsCache[vectorsPath] = vectors
-            // Candidates: the training split's tags that have a vector.
+            // Candidates (--vocab): by default the training split's tags that have a vector;
+            // words that are no catalog tag get ids of their own (never in the truth).
             let trainTags = Set(trainTruth.joined()).sorted()
-            let (kept, matrix) = candidateWords(trainTags.map { tagNames[$0] }, vectors: vectors)
-            let candidates = kept.map { trainTags[$0] }
+            let vocabulary = try candidateVocabulary(arguments.value("--vocab"), trainTags: trainTags.map { tagNames[$0] },
+                                                     vectors: vectors, command: "taggan eval")
+            let (kept, matrix) = candidateWords(vocabulary, vectors: vectors)
+            let candidates = kept.map { row -> Int in
+                let word = vocabulary[row]
+                if let id = tagIndex[word] { return id }
+                tagIndex[word] = tagNames.count
+                tagNames.append(word)
+                return tagNames.count - 1
+            }
+            guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no candidate word has a vector") }
             if !ceilingNoted {
                 ceilingNoted = true
                 var row: [Int: Int] = [:]

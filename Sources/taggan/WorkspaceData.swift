@@ -62,3 +62,22 @@ func candidateWords(_ names: [String], vectors: WordVectors) -> (kept: [Int], ma
     }
     return (kept, Tensor(shape: [kept.count, vectors.dimension], values: values))
 }
+
+/// The candidate vocabulary of the voting protocol, `--vocab tags|all|FILE`: the training
+/// split's tags (`tags`, the default), every word of the vectors file (`all`), or the
+/// words of FILE (one per line; `#` starts a comment). Words without a vector are
+/// dropped later by `candidateWords`.
+func candidateVocabulary(_ option: String?, trainTags: [String], vectors: WordVectors, command: String) throws -> [String] {
+    switch option ?? "tags" {
+    case "tags": return trainTags
+    case "all": return vectors.words
+    case let path:
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw TagganError.file(path, "cannot read the vocabulary for \(command) --vocab (expected tags, all or a file of words)")
+        }
+        let words = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        guard !words.isEmpty else { throw TagganError.file(path, "the vocabulary file lists no words") }
+        return words
+    }
+}

@@ -109,5 +109,18 @@ struct PipelineTests {
         #expect(changed["reused"] as? Int == 1 && changed["annotated"] as? Int == 2, "\(changed)")
         let forced = try json(try run(arguments + ["--force"]))
         #expect(forced["reused"] as? Int == 0 && forced["annotated"] as? Int == 2, "\(forced)")
+
+        // --vocab FILE: only those words are suggested (the tag corpus's first words).
+        let words = Array(Set(try String(contentsOfFile: tags, encoding: .utf8).split(whereSeparator: { $0 == " " || $0 == "\n" })
+            .map(String.init)).sorted().prefix(4))
+        let vocab = root.appendingPathComponent("vocab.txt")
+        try ("# a user's word list\n" + words.joined(separator: "\n") + "\n").write(to: vocab, atomically: true, encoding: .utf8)
+        let limited = root.appendingPathComponent("limited.jsonl")
+        _ = try run(["annotate", folder.path, "--workspace", w.path, "--jsonl", limited.path, "--samples", "10", "--vocab", vocab.path])
+        for line in try String(contentsOf: limited, encoding: .utf8).split(separator: "\n") {
+            let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let suggested = try #require(object["tags"] as? [[String: Any]]).compactMap { $0["tag"] as? String }
+            #expect(!suggested.isEmpty && Set(suggested).isSubset(of: Set(words)), "\(suggested) not within \(words)")
+        }
     }
 }
