@@ -122,5 +122,13 @@ struct PipelineTests {
             let suggested = try #require(object["tags"] as? [[String: Any]]).compactMap { $0["tag"] as? String }
             #expect(!suggested.isEmpty && Set(suggested).isSubset(of: Set(words)), "\(suggested) not within \(words)")
         }
+        // Bad voting options: a usage error, or the file named with the reason.
+        let missingVocab = root.appendingPathComponent("no-such-words.txt").path
+        for (extra, status, message) in [(["--per-sample", "0"], Int32(2), "taggan annotate: --per-sample must be positive, --noise-scale not negative"),
+                                         (["--vocab", missingVocab], 1, "\(missingVocab): cannot read the vocabulary for taggan annotate --vocab")] {
+            let bad = try TagganProcess(["annotate", folder.path, "--workspace", w.path, "--jsonl", limited.path] + extra,
+                                        environment: ["TAGGAN_CORPORA": Self.cache.path])
+            #expect(bad.status == status && bad.stderr.contains(message), "\(extra): \(bad.stderr)")
+        }
     }
 }

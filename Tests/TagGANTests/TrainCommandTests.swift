@@ -145,6 +145,8 @@ struct TrainCommandTests {
             (["--batch-size", "-3"], 2, "taggan train: --batch-size must be positive"),
             (["--mode", "icgan", "--neighbours", "30"], 2, "--neighbours 30 needs more training images (have 30)"),
             (["--resume"], 1, "no checkpoint to resume (run without --resume to start)"),
+            (["--mismatch", "1"], 2, "taggan train: --mismatch must be in [0, 1)"),
+            (["--centre-features", "yes"], 2, "taggan train: --centre-features must be on or off, got 'yes'"),
         ]
         for (extra, status, message) in cases {
             let run = try TrainProcess(["train", "--workspace", folder.path, "--vectors", vectors] + extra)
