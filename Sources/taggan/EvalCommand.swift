@@ -99,7 +99,7 @@ enum EvalCommand {
                                                       truth: testTruth, resamples: 1)
                     return String(format: "%.3f at %d ", metrics.metrics["precision@5"]!.value, perSample) + (perSample == 1 ? "word/sample" : "words/sample")
                 }
-                notes.append("Ceiling of the voting protocol with these word vectors: voting with each test image's own true tag vectors gives P@5 "
+                notes.append("Ceiling of the voting protocol with these word vectors: voting with each \(split.rawValue) image's own true tag vectors gives P@5 "
                              + figures.joined(separator: ", ") + ".")
             }
             let sampler = try TagSampler(modelFolder: folder)
@@ -149,6 +149,9 @@ enum EvalCommand {
             examples.append(.init(key: image.key, thumbnail: thumbnail, truth: image.tags, predictions: ranked.map { name, list in
                 .init(method: name, tags: list[n].tags.prefix(5).map { tagNames[$0] }, confidences: list[n].scores.prefix(5).map(Double.init))
             }))
+        }
+        if split == .validation {
+            notes.append("k for k-NN transfer and each model's chosen voting setting were tuned on this same validation split, so those rows are optimistic; the test split's report is the fair one.")
         }
         notes.append("\(data.images.count) tagged images with embeddings: \(train.count) train, \(validation.count) validation, \(test.count) \(split.rawValue); \(tagNames.count) distinct tags.")
         let report = EvaluationReport(title: "taggan evaluation", dataset: workspace.path, split: split.rawValue,

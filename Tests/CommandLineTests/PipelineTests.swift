@@ -73,6 +73,9 @@ struct PipelineTests {
         for file in ["report.json", "report.md", "report.html"] {
             #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent(file).path))
         }
+        // Evaluated on the split the settings were chosen on: the report says so.
+        let markdown = try String(contentsOf: report.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(markdown.contains("tuned on this same validation split") && markdown.contains("each validation image's own true tag vectors"))
         // Annotate a folder with two images (one with the user's own sidecar) and a corrupt one.
         let folder = root.appendingPathComponent("to-tag")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
