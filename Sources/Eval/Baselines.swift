@@ -35,10 +35,7 @@ public enum Baselines {
         var scores: [Int: Double] = [:]
         for k in candidates where k <= trainTags.count {
             let ranked = knnTransfer(index: index, trainTags: trainTags, queries: validation, k: k, top: 5)
-            let total = zip(ranked, validationTags).reduce(0.0) {
-                $0 + TagMetrics.perImage($1.0, truth: $1.1, ks: [5]).precision[5]!
-            }
-            scores[k] = total / Double(max(validationTags.count, 1))
+            scores[k] = TagMetrics.meanPrecision(ranked, truth: validationTags)
         }
         let best = scores.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? 5
         return (best, scores)

@@ -83,6 +83,12 @@ public enum TagMetrics {
     }
 
     /// Tags recalled at least once in the top 5.
+    /// Mean precision@k over images: how baselines and voting settings are chosen on the
+    /// validation split.
+    public static func meanPrecision(_ ranked: [RankedTags], truth: [Set<Int>], k: Int = 5) -> Double {
+        zip(ranked, truth).reduce(0.0) { $0 + perImage($1.0, truth: $1.1, ks: [k]).precision[k]! } / Double(max(truth.count, 1))
+    }
+
     public static func nPlus(_ ranked: [RankedTags], truth: [Set<Int>], images: [Int]? = nil, k: Int = 5) -> Int {
         var recalled = Set<Int>()
         for image in images ?? Array(ranked.indices) {

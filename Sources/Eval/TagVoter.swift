@@ -103,10 +103,7 @@ public struct VotingChoice: Codable, Sendable, Equatable {
         var best = candidates.first ?? .paper, bestScore = -1.0
         var scores: [String: Double] = [:]
         for setting in candidates {
-            let ranked = tag(setting)
-            let score = zip(ranked, validationTags).reduce(0.0) {
-                $0 + TagMetrics.perImage($1.0, truth: $1.1, ks: [5]).precision[5]!
-            } / Double(max(validationTags.count, 1))
+            let score = TagMetrics.meanPrecision(tag(setting), truth: validationTags)
             scores[setting.description] = score
             if score > bestScore + 1e-12 { (best, bestScore) = (setting, score) }
         }

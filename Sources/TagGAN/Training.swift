@@ -60,7 +60,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// scaling (nil: no centring). Pooled conv-net features are all non-negative, so unit
     /// rows share one large common direction (cosine ~0.7 between unrelated images) and the
     /// part that tells images apart is small beside it; centring leaves only that part.
-    /// Set by `taggan train` (`--center-features`, default on), saved with the model, and
+    /// Set by `taggan train` (`--centre-features`, default on), saved with the model, and
     /// applied by the sampler too.
     public var featureMean: [Float]?
     /// Weight of mismatched pairs in D's loss (Reed et al. 2016's matching-aware

@@ -85,17 +85,19 @@ enum EvalCommand {
                 return tagNames.count - 1
             }
             guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no candidate word has a vector") }
+            let voter = TagVoter(candidateVectors: matrix)
+            /// The voter's candidate rows as tag ids.
+            func asTags(_ rankings: [RankedTags]) -> [RankedTags] {
+                rankings.map { RankedTags(tags: $0.tags.map { candidates[$0] }, scores: $0.scores) }
+            }
             if !ceilingNoted {
                 ceilingNoted = true
                 var row: [Int: Int] = [:]
                 for (r, tag) in candidates.enumerated() { row[tag] = r }
                 let tagRows = testTruth.map { $0.sorted().compactMap { row[$0] } }
-                let voter = TagVoter(candidateVectors: matrix)
                 let figures = [VotingSetting.paper.perSample, 5, 1].map { perSample -> String in
                     let metrics = Evaluation.evaluate(method: "ceiling", note: "",
-                                                      ranked: voter.ceiling(tagRows: tagRows, samples: samples, perSample: perSample).map {
-                                                          RankedTags(tags: $0.tags.map { candidates[$0] }, scores: $0.scores)
-                                                      },
+                                                      ranked: asTags(voter.ceiling(tagRows: tagRows, samples: samples, perSample: perSample)),
                                                       truth: testTruth, resamples: 1)
                     return String(format: "%.3f at %d ", metrics.metrics["precision@5"]!.value, perSample) + (perSample == 1 ? "word/sample" : "words/sample")
                 }
@@ -103,16 +105,15 @@ enum EvalCommand {
                              + figures.joined(separator: ", ") + ".")
             }
             let sampler = try TagSampler(modelFolder: folder)
-            let voter = TagVoter(candidateVectors: matrix)
-            /// Rankings of `images` under `setting`; samples are drawn once per noise scale.
-            var drawn: [String: Tensor] = [:]
-            func tagged(_ images: [Int], _ split: String, _ setting: VotingSetting) -> [RankedTags] {
-                let key = "\(split) \(setting.noiseScale)"
-                let generated = drawn[key] ?? sampler.sample(features: data.features(images), samplesPerImage: samples, seed: 2014,
-                                                            noiseScale: Float(setting.noiseScale))
-                drawn[key] = generated
-                return voter.vote(samples: generated, samplesPerImage: samples, perSample: setting.perSample).map {
-                    RankedTags(tags: $0.tags.map { candidates[$0] }, scores: $0.scores)
+            /// Rankings of `images` under a setting; samples are drawn once per noise scale.
+            func tagger(_ images: [Int]) -> (VotingSetting) -> [RankedTags] {
+                let features = data.features(images)
+                var drawn: [Double: Tensor] = [:]
+                return { setting in
+                    let generated = drawn[setting.noiseScale] ?? sampler.sample(features: features, samplesPerImage: samples, seed: 2014,
+                                                                                noiseScale: Float(setting.noiseScale))
+                    drawn[setting.noiseScale] = generated
+                    return asTags(voter.vote(samples: generated, samplesPerImage: samples, perSample: setting.perSample))
                 }
             }
             // The paper's setting, and the noise scale and words per sample chosen on the
@@ -120,15 +121,15 @@ enum EvalCommand {
             var settings = [VotingSetting.paper]
             var choiceNote = ""
             if !validation.isEmpty {
-                let choice = VotingChoice.choose(validationTags: validationTruth) { tagged(validation, "validation", $0) }
-                drawn = drawn.filter { !$0.key.hasPrefix("validation") }
+                let choice = VotingChoice.choose(validationTags: validationTruth, tag: tagger(validation))
                 try choice.write(to: folder)
                 choiceNote = "; best validation P@5 per noise scale: " + choice.note
                 if choice.setting != .paper { settings.append(choice.setting) }
             }
             let name = mode == "cgan" ? "CGAN" : "IC-GAN (k=\(record.configuration.neighbours))"
+            let tagTest = tagger(test)
             for setting in settings {
-                let gan = tagged(test, "test", setting)
+                let gan = tagTest(setting)
                 let paper = setting == .paper
                 let label = paper ? name : "\(name), \(setting)"
                 let how = paper ? "the paper's protocol: noise from G's prior, " : "the setting chosen on validation: noise x\(setting.noiseScale), "

@@ -180,8 +180,9 @@ enum FeaturesCommand {
         // An unsharded run first takes in the rows of shard files in the workspace (from
         // `--shard I/N` runs here or on other machines): that is how shards are merged.
         var absorbed = 0
+        let catalogImages = try catalog.images()
         if shard == nil {
-            let known = Set(try catalog.images().map(\.id))
+            let known = Set(catalogImages.map(\.id))
             for part in EmbeddingFiles.shards(in: workspace, model: config.name) {
                 let (partIDs, partKeys, partValues) = try part.read(featureSize: config.featureSize)
                 let f = config.featureSize
@@ -201,7 +202,7 @@ enum FeaturesCommand {
         }
         // Images with a row are done; the shard picks images by their content id, which
         // is the same on every machine.
-        let todo = try catalog.images().filter { image in
+        let todo = catalogImages.filter { image in
             !done.contains(image.id) && (shard.map { image.id % $0.count == $0.index } ?? true)
         }
         let preprocessor = ImagePreprocessor(config: config)
