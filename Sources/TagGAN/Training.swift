@@ -42,6 +42,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var maxColumnNorm = 1.9365
     /// IC-GAN neighbourhood size k.
     public var neighbours = 20
+    /// IC-GAN: the share of steps' real examples that keep the image's own tag instead of
+    /// a neighbour's (nil or 0: always a neighbour's, as IC-GAN; 1 is the CGAN target).
+    public var ownTagShare: Double?
     public var seed: UInt64 = 1
     /// Steps between loss-history records.
     public var historyEvery = 50
@@ -70,6 +73,14 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// pair by the word alone (is it a real tag vector?), and G learns to emit plausible
     /// tags whatever the image. nil or 0: the paper's D.
     public var mismatchWeight: Double?
+    /// Weight of the hinge ranking term in G's loss (`RankingLoss`, DeViSE-style): G's
+    /// loss is the non-saturating adversarial loss + w L_rank, where L_rank asks every
+    /// generated vector to be nearer to its example's tag than to each tag the image does
+    /// not have, by `rankingMargin` in cosine. A departure from the paper, chosen by
+    /// measurement (BENCHMARKS.md, TagGAN). nil or 0: the paper's G loss.
+    public var rankingWeight: Double?
+    /// The ranking term's margin m in cosine (default 0.1).
+    public var rankingMargin: Double?
 
     /// Features as G and D see them: centred by `featureMean` when set, then scaled to
     /// unit length when `unitFeatures`.
@@ -113,6 +124,8 @@ public struct StepStatistics: Sendable, Equatable {
     /// Mean D(real) and D(fake) over the batch (before D's update).
     public var realProbability: Float
     public var fakeProbability: Float
+    /// The ranking term of G's loss before its weight (0 when off).
+    public var rankingLoss: Float = 0
 }
 
 /// Mean losses over a stretch of steps, kept in the checkpoint for reports.
@@ -125,6 +138,8 @@ public struct LossRecord: Codable, Sendable, Equatable {
     public var realProbability: Double
     public var fakeProbability: Double
     public var learningRate: Double
+    /// Mean ranking term (nil in checkpoints from before it existed, or when off).
+    public var rankingLoss: Double?
 }
 
 /// Trains G and D on `TrainingData`, checkpoints, and resumes exactly.
@@ -162,6 +177,12 @@ public final class GANTrainer {
     var noise: Tensor
     var logitGradient: Tensor
     var fakeLogitGradient: Tensor
+    /// dL/d G's output: D's word gradient plus the weighted ranking term's.
+    var generatorGradient = Tensor(zeros: [0])
+    var ranking: RankingLoss?
+    /// This step's positive tag and image per batch row (for the ranking term).
+    var batchTags: [Int]
+    var batchImages: [Int]
 
     /// A fresh run. `data` should already carry the tag vectors the run trains on (see
     /// `unitTagVectors` and `unitFeatures`: the trainer applies them). icgan mode needs `neighbours` for the
@@ -198,6 +219,11 @@ public final class GANTrainer {
         noise = Tensor(zeros: [b, s.noiseSize])
         logitGradient = Tensor(zeros: [blocks * b, 1])
         fakeLogitGradient = Tensor(zeros: [b, 1])
+        batchTags = [Int](repeating: 0, count: b)
+        batchImages = [Int](repeating: 0, count: b)
+        if let weight = configuration.rankingWeight, weight > 0 {
+            ranking = RankingLoss(tagVectors: self.data.tagVectors.withUnitRows(), margin: Float(configuration.rankingMargin ?? 0.1))
+        }
     }
 
     /// The example at position `position` of the endless sequence of shuffled epochs.
@@ -218,6 +244,7 @@ public final class GANTrainer {
     public func trainStep() throws -> StepStatistics {
         let b = configuration.batchSize, f = data.featureSize, d = data.wordSize
         var random = SeededRandom(seed: configuration.seed).split(stream: UInt64(step))
+        let ownShare = neighbours == nil ? 0 : configuration.ownTagShare ?? 0
         // 1. The batch: conditions, real tag vectors, noise.
         data.features.withUnsafeBufferPointer { features in
             data.tagVectors.withUnsafeBufferPointer { vectors in
@@ -226,7 +253,10 @@ public final class GANTrainer {
                         for row in 0..<b {
                             let (image, ownTag) = example(at: step * b + row)
                             var tag = Int(ownTag)
-                            if let neighbours {
+                            batchTags[row] = tag
+                            batchImages[row] = Int(image)
+                            let keepOwn = ownShare > 0 && Double(random.uniform()) < ownShare
+                            if let neighbours, !keepOwn {
                                 let neighbour = Int(neighbours.indices[Int(image) * neighbours.k
                                     + random.index(below: neighbours.k)])
                                 let theirs = data.tags[neighbour]
@@ -300,12 +330,23 @@ public final class GANTrainer {
         guard generated.loss.isFinite else { throw diverged("generator loss is \(generated.loss)") }
         discriminator.backward(words: generator.output, features: batchFeatures, logitGradient: fakeLogitGradient,
                                parameters: false, wordGradient: true)
-        generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
+        var rankingLoss: Float = 0
+        if ranking != nil {
+            generatorGradient = discriminator.wordGradient
+            let images = batchImages, tags = data.tags
+            rankingLoss = ranking!.add(generated: generator.output, positives: batchTags, ownTags: { tags[images[$0]] },
+                                       weight: Float(configuration.rankingWeight ?? 0), into: &generatorGradient)
+            guard rankingLoss.isFinite else { throw diverged("ranking loss is \(rankingLoss)") }
+            generator.backward(noise: noise, features: batchFeatures, outputGradient: generatorGradient)
+        } else {
+            generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
+        }
         update(&generator, prefix: "generator", rate: rate)
         if configuration.maxColumnNorm > 0 { generator.visitParameters(limitColumnNorms) }
 
         let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
-                                        realProbability: real.meanProbability, fakeProbability: fake.meanProbability)
+                                        realProbability: real.meanProbability, fakeProbability: fake.meanProbability,
+                                        rankingLoss: rankingLoss)
         step += 1
         pending.add(statistics)
         if step % configuration.historyEvery == 0 { flushHistory() }
@@ -334,7 +375,8 @@ public final class GANTrainer {
         history.append(LossRecord(step: step, steps: pending.steps, discriminatorLoss: pending.discriminator / n,
                                   generatorLoss: pending.generator / n, realProbability: pending.real / n,
                                   fakeProbability: pending.fake / n,
-                                  learningRate: configuration.learningRate(atStep: step - 1)))
+                                  learningRate: configuration.learningRate(atStep: step - 1),
+                                  rankingLoss: pending.ranking.map { $0 / n }))
         pending = PendingLosses()
     }
 
@@ -394,6 +436,8 @@ public final class GANTrainer {
 struct PendingLosses: Codable, Equatable {
     var steps = 0
     var discriminator = 0.0, generator = 0.0, real = 0.0, fake = 0.0
+    /// nil until a step with the ranking term (and in checkpoints from before it).
+    var ranking: Double?
 
     mutating func add(_ s: StepStatistics) {
         steps += 1
@@ -401,5 +445,6 @@ struct PendingLosses: Codable, Equatable {
         generator += Double(s.generatorLoss)
         real += Double(s.realProbability)
         fake += Double(s.fakeProbability)
+        if s.rankingLoss != 0 || ranking != nil { ranking = (ranking ?? 0) + Double(s.rankingLoss) }
     }
 }

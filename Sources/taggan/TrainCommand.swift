@@ -19,10 +19,16 @@ enum TrainCommand {
         OptionSpec(name: "--learning-rate", value: "R", help: "initial rate (default 0.0001 for adam, 0.1 for sgd)"),
         OptionSpec(name: "--centre-features", value: "on|off", help: "subtract the mean training feature (default on)"),
         OptionSpec(name: "--mismatch", value: "W", help: "weight of mismatched (image, wrong tag) pairs in D's loss (default 0.5; 0: the paper's D)"),
+        OptionSpec(name: "--own-tags", value: "P", help: "icgan: share of real examples that keep the image's own tag instead of a neighbour's (default 0)"),
+        OptionSpec(name: "--ranking-weight", value: "W", help: "weight of the hinge ranking term in G's loss (default \(TrainCommand.defaultRankingWeight); 0: the paper's G loss)"),
+        OptionSpec(name: "--ranking-margin", value: "M", help: "the ranking term's margin in cosine (default 0.1)"),
         OptionSpec(name: "--checkpoint-every", value: "N", help: "steps between checkpoints (default 500)"),
         OptionSpec(name: "--seed", value: "N", help: "random seed (default 1)"),
         OptionSpec(name: "--threads", value: "N", help: "worker and BLAS threads (default: all cores)"),
     ]
+
+    /// Chosen by measurement on OpenClipart (BENCHMARKS.md, TagGAN).
+    static let defaultRankingWeight = 1.0
 
     static let discussion = """
         Trains the paper's generator and discriminator (Mirza & Osindero 2014): G: z (100) ->
@@ -70,6 +76,13 @@ enum TrainCommand {
         let threads = try arguments.integer("--threads", default: Parallel.defaultThreads)
         let learningRate = try arguments.number("--learning-rate", default: optimizer == .sgd ? 0.1 : 1e-4)
         let mismatch = try arguments.number("--mismatch", default: 0.5)
+        let rankingWeight = try arguments.number("--ranking-weight", default: defaultRankingWeight)
+        let rankingMargin = try arguments.number("--ranking-margin", default: 0.1)
+        let ownTagShare = try arguments.number("--own-tags", default: 0)
+        guard (0...1).contains(ownTagShare) else { throw TagganError.usage("taggan train: --own-tags must be in [0, 1]") }
+        guard rankingWeight >= 0, rankingMargin >= 0 else {
+            throw TagganError.usage("taggan train: --ranking-weight and --ranking-margin must not be negative")
+        }
         guard (0..<1).contains(mismatch) else { throw TagganError.usage("taggan train: --mismatch must be in [0, 1)") }
         let centring = arguments.value("--centre-features") ?? "on"
         guard ["on", "off"].contains(centring) else {
@@ -96,7 +109,11 @@ enum TrainCommand {
                 throw TagganError.usage("taggan train: --neighbours \(neighbourCount) needs more training images (have \(inputs.data.imageCount))")
             }
             let start = DispatchTime.now().uptimeNanoseconds
-            let (table, cached) = try NeighbourSearch.cached(inputs.data.features, k: neighbourCount,
+            // Neighbourhoods by cosine of the features G sees (centred when --centre-features
+            // is on): uncentred pooled features put unrelated images at cosine ~0.7.
+            var centred = TrainingConfiguration(sizes: NetworkSizes(featureSize: inputs.data.featureSize))
+            if centring == "on" { centred.featureMean = inputs.data.featureMean }
+            let (table, cached) = try NeighbourSearch.cached(centred.conditioned(features: inputs.data.features), k: neighbourCount,
                                                              folder: workspace.appendingPathComponent("cache"))
             neighbours = table
             Log.info(cached ? "train: neighbour table (k \(neighbourCount)) read from W/cache"
@@ -121,6 +138,11 @@ enum TrainCommand {
             configuration.batchSize = batchSize
             configuration.neighbours = neighbourCount
             configuration.mismatchWeight = mismatch
+            if ownTagShare > 0 { configuration.ownTagShare = ownTagShare }
+            if rankingWeight > 0 {
+                configuration.rankingWeight = rankingWeight
+                configuration.rankingMargin = rankingMargin
+            }
             if centring == "on" { configuration.featureMean = inputs.data.featureMean }
             configuration.seed = UInt64(seed)
             if let steps { configuration.steps = steps }
