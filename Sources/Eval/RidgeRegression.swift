@@ -173,6 +173,7 @@ public struct RidgeMap: Sendable, Equatable {
 ///     L_ii = sqrt(A_ii - sum_{k<i} L_ik^2).
 ///
 /// Each entry is a dot product of two contiguous row prefixes: n^3 / 6 multiply-adds.
+/// Throws when a pivot is not above 1e-12 of its diagonal entry (numerically singular).
 enum Cholesky {
     struct NotPositiveDefinite: Error, CustomStringConvertible {
         let pivot: Int
@@ -187,7 +188,8 @@ enum Cholesky {
                 for j in 0...i {
                     let s = a[i * n + j] - dot(base + i * n, base + j * n, j)
                     if i == j {
-                        guard s > 0, s.isFinite else { throw TagganError.failure(NotPositiveDefinite(pivot: i).description) }
+                        // A pivot below 1e-12 of its diagonal entry is rounding, not rank.
+                        guard s > 1e-12 * abs(a[i * n + i]), s.isFinite else { throw TagganError.failure(NotPositiveDefinite(pivot: i).description) }
                         l[i * n + i] = s.squareRoot()
                     } else {
                         l[i * n + j] = s / l[j * n + j]
