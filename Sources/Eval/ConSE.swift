@@ -19,44 +19,45 @@ import TagganCore
 /// 256 x N similarities), then Q (k D + D T) for the mean and the decoder; the model keeps
 /// the N x F centred features and N x D image vectors.
 public struct ConSE: Sendable {
-    public let centring: FeatureCentring
-    /// Centred unit training features.
-    public let index: CosineIndex
+    /// The centred training images the neighbours come from.
+    public let space: TrainingNeighbours
     /// m_j per training image, [N, D] (zero rows for images without a tag vector).
     public let imageVectors: Tensor
-    public let space: TagVectorSpace
+    public let tags: TagVectorSpace
 
     public static let kCandidates = [1, 3, 5, 10, 20, 50]
 
     public static func fit(trainFeatures: Tensor, trainTags: [Set<Int>], tagVectors: Tensor, available: [Bool]) -> ConSE {
         precondition(trainFeatures.rows == trainTags.count, "\(trainFeatures.rows) feature rows, \(trainTags.count) tag sets")
-        let space = TagVectorSpace(tagVectors: tagVectors, available: available)
-        let centring = FeatureCentring(train: trainFeatures)
-        let d = space.dimension
-        var vectors = [Float](repeating: 0, count: trainTags.count * d)
-        for (i, tags) in trainTags.enumerated() {
-            if let mean = space.unitMean(of: tags) { vectors.replaceSubrange(i * d ..< (i + 1) * d, with: mean) }
-        }
-        return ConSE(centring: centring, index: CosineIndex(centring.apply(trainFeatures)),
-                     imageVectors: Tensor(shape: [trainTags.count, d], values: vectors), space: space)
+        return fit(space: TrainingNeighbours(trainFeatures: trainFeatures), trainTags: trainTags, tagVectors: tagVectors,
+            available: available)
     }
 
-    public init(centring: FeatureCentring, index: CosineIndex, imageVectors: Tensor, space: TagVectorSpace) {
-        self.centring = centring
-        self.index = index
-        self.imageVectors = imageVectors
+    /// Fits over an existing centred training set (shared with k-NN transfer and TagProp).
+    public static func fit(space: TrainingNeighbours, trainTags: [Set<Int>], tagVectors: Tensor, available: [Bool]) -> ConSE {
+        precondition(space.trainingImages == trainTags.count, "\(space.trainingImages) training images, \(trainTags.count) tag sets")
+        let tags = TagVectorSpace(tagVectors: tagVectors, available: available)
+        let d = tags.dimension
+        var vectors = [Float](repeating: 0, count: trainTags.count * d)
+        for (i, set) in trainTags.enumerated() {
+            if let mean = tags.unitMean(of: set) { vectors.replaceSubrange(i * d ..< (i + 1) * d, with: mean) }
+        }
+        return ConSE(space: space, imageVectors: Tensor(shape: [trainTags.count, d], values: vectors), tags: tags)
+    }
+
+    public init(space: TrainingNeighbours, imageVectors: Tensor, tags: TagVectorSpace) {
         self.space = space
+        self.imageVectors = imageVectors
+        self.tags = tags
     }
 
     /// The k nearest training images of each query in the centred space (what `rank`
     /// searches; pass it to `rank(neighbours:)` to share one search between k values).
-    public func neighbours(queries: Tensor, k: Int) -> [[(index: Int, similarity: Float)]] {
-        index.nearest(centring.apply(queries), k: k)
-    }
+    public func neighbours(queries: Tensor, k: Int) -> NeighbourLists { space.nearest(queries, k: k) }
 
     /// f(q) for each query from its first `k` neighbours, [Q, D].
-    public func embed(neighbours: [[(index: Int, similarity: Float)]], k: Int) -> Tensor {
-        let d = space.dimension
+    public func embed(neighbours: NeighbourLists, k: Int) -> Tensor {
+        let d = tags.dimension
         var out = Tensor(zeros: [neighbours.count, d])
         out.withUnsafeMutableBufferPointer { f in
             imageVectors.withUnsafeBufferPointer { m in
@@ -73,8 +74,8 @@ public struct ConSE: Sendable {
         return out
     }
 
-    public func rank(neighbours: [[(index: Int, similarity: Float)]], k: Int, top: Int? = nil) -> [RankedTags] {
-        space.rank(predictions: embed(neighbours: neighbours, k: k), top: top)
+    public func rank(neighbours: NeighbourLists, k: Int, top: Int? = nil) -> [RankedTags] {
+        tags.rank(predictions: embed(neighbours: neighbours, k: k), top: top)
     }
 
     public func rank(queries: Tensor, k: Int, top: Int? = nil) -> [RankedTags] {

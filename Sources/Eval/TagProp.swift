@@ -91,9 +91,8 @@ public struct TagProp: Sendable {
     public let beta: [Double]
     /// L at the fitted parameters (including sigma-ML's prior).
     public let trainingLogLikelihood: Double
-    public let centring: FeatureCentring
-    /// Centred unit training features.
-    public let index: CosineIndex
+    /// The centred training images the neighbours come from.
+    public let space: TrainingNeighbours
     public let tagCount: Int
     let trainTags: [[Int]]
     /// Tags that occur in training.
@@ -103,17 +102,14 @@ public struct TagProp: Sendable {
     /// images, and fits the setting's parameters.
     public static func fit(trainFeatures: Tensor, trainTags: [Set<Int>], tagCount: Int, setting: Setting,
                            iterations: Int = 10, sigmoidPrior: Double = 0.01) -> TagProp {
-        let centring = FeatureCentring(train: trainFeatures)
-        let index = CosineIndex(centring.apply(trainFeatures))
-        let k = min(setting.neighbours, trainTags.count - 1)
-        let neighbours = index.nearest(index.base, k: k) { $0 == $1 }
-        return fit(centring: centring, index: index, trainNeighbours: neighbours, trainTags: trainTags, tagCount: tagCount,
-                   setting: setting, iterations: iterations, sigmoidPrior: sigmoidPrior)
+        let space = TrainingNeighbours(trainFeatures: trainFeatures)
+        return fit(space: space, trainNeighbours: space.leaveOneOut(k: setting.neighbours), trainTags: trainTags,
+                   tagCount: tagCount, setting: setting, iterations: iterations, sigmoidPrior: sigmoidPrior)
     }
 
-    /// Fits from precomputed leave-one-out neighbour lists (each at least K long; longer
-    /// lists are cut to their first K), so several settings share one search.
-    public static func fit(centring: FeatureCentring, index: CosineIndex, trainNeighbours: [[(index: Int, similarity: Float)]],
+    /// Fits from precomputed leave-one-out neighbour lists (`space.leaveOneOut(k:)`; longer
+    /// lists are cut to their first K, shorter ones cut K), so several settings share one search.
+    public static func fit(space: TrainingNeighbours, trainNeighbours: NeighbourLists,
                            trainTags: [Set<Int>], tagCount: Int, setting: Setting,
                            iterations: Int = 10, sigmoidPrior: Double = 0.01) -> TagProp {
         precondition(trainNeighbours.count == trainTags.count, "\(trainNeighbours.count) neighbour lists, \(trainTags.count) tag sets")
@@ -125,14 +121,12 @@ public struct TagProp: Sendable {
         var used = setting
         used.neighbours = k
         return TagProp(setting: used, rankWeights: parameters.gamma, theta: parameters.theta, alpha: parameters.alpha,
-                       beta: parameters.beta, trainingLogLikelihood: value, centring: centring, index: index, tagCount: tagCount,
+                       beta: parameters.beta, trainingLogLikelihood: value, space: space, tagCount: tagCount,
                        trainTags: trainTags.map { $0.sorted() }, inTraining: problem.inVocabulary)
     }
 
     /// The K nearest training images of each query (centred space).
-    public func neighbours(queries: Tensor) -> [[(index: Int, similarity: Float)]] {
-        index.nearest(centring.apply(queries), k: setting.neighbours)
-    }
+    public func neighbours(queries: Tensor) -> NeighbourLists { space.nearest(queries, k: setting.neighbours) }
 
     /// Every tag ranked by p(y_qw = +1) for each query (or the first `top`).
     public func rank(queries: Tensor, top: Int? = nil) -> [RankedTags] {
@@ -141,7 +135,7 @@ public struct TagProp: Sendable {
 
     /// The same from precomputed neighbour lists (best first; the first K are used).
     /// Tags that never occur in training score 0, below every other tag.
-    public func rank(neighbours: [[(index: Int, similarity: Float)]], top: Int? = nil) -> [RankedTags] {
+    public func rank(neighbours: NeighbourLists, top: Int? = nil) -> [RankedTags] {
         let eps = Self.epsilon
         let results = ParallelSlots<RankedTags>(count: neighbours.count)
         Parallel.forEach(neighbours.count, grain: 16) { q in
@@ -185,15 +179,23 @@ public struct TagProp: Sendable {
                                           settings: [Setting] = Setting.candidates, iterations: Int = 10)
         -> (model: TagProp, choice: ValidationChoice<Setting>) {
         precondition(!settings.isEmpty, "no TagProp settings to choose from")
-        let centring = FeatureCentring(train: trainFeatures)
-        let index = CosineIndex(centring.apply(trainFeatures))
-        let largest = min(settings.map(\.neighbours).max()!, trainTags.count - 1)
-        let trainNeighbours = index.nearest(index.base, k: largest) { $0 == $1 }
-        let validationNeighbours = index.nearest(centring.apply(validationFeatures), k: largest)
+        let space = TrainingNeighbours(trainFeatures: trainFeatures)
+        let largest = settings.map(\.neighbours).max()!
+        return chooseOnValidation(space: space, trainNeighbours: space.leaveOneOut(k: largest), trainTags: trainTags,
+                                  tagCount: tagCount, validationNeighbours: space.nearest(validationFeatures, k: largest),
+                                  validationTags: validationTags, settings: settings, iterations: iterations)
+    }
+
+    /// The same from shared neighbour lists (each as long as the largest K tried).
+    public static func chooseOnValidation(space: TrainingNeighbours, trainNeighbours: NeighbourLists, trainTags: [Set<Int>],
+                                          tagCount: Int, validationNeighbours: NeighbourLists, validationTags: [Set<Int>],
+                                          settings: [Setting] = Setting.candidates, iterations: Int = 10)
+        -> (model: TagProp, choice: ValidationChoice<Setting>) {
+        precondition(!settings.isEmpty, "no TagProp settings to choose from")
         var models: [Setting: TagProp] = [:]
         var tried: [(value: Setting, precisionAt5: Double)] = []
         for setting in settings {
-            let model = fit(centring: centring, index: index, trainNeighbours: trainNeighbours, trainTags: trainTags,
+            let model = fit(space: space, trainNeighbours: trainNeighbours, trainTags: trainTags,
                             tagCount: tagCount, setting: setting, iterations: iterations)
             models[setting] = model
             tried.append((setting, TagMetrics.meanPrecision(model.rank(neighbours: validationNeighbours, top: 5), truth: validationTags)))
@@ -247,7 +249,7 @@ struct TagPropLikelihood {
 
     static let eps = TagProp.epsilon
 
-    init(neighbours: [[(index: Int, similarity: Float)]], k: Int, trainTags: [Set<Int>], tagCount: Int,
+    init(neighbours: NeighbourLists, k: Int, trainTags: [Set<Int>], tagCount: Int,
          weighting: TagProp.Weighting, sigmoid: Bool, sigmoidPrior: Double) {
         images = trainTags.count
         self.k = k

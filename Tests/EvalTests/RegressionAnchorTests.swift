@@ -167,9 +167,10 @@ struct RegressionAnchorTests {
         #expect(ranked.allSatisfy { $0.tags.count == 7 && !$0.tags.contains(7) })
         #expect(Set(ranked[1].tags.prefix(2)) == [4, 5])
         // k-NN transfer and TagProp can only name tags seen in training.
-        let knn = Baselines.knnTransfer(index: CosineIndex(FeatureCentring(train: train).apply(train)), trainTags: trainTags,
-                                        queries: FeatureCentring(train: train).apply(query), k: 5, top: 10)
+        let shared = model.neighbours(queries: query, k: 5)
+        let knn = Baselines.knnTransfer(neighbours: shared, trainTags: trainTags, k: 5, top: 10)
         #expect(!knn[0].tags.contains(6))
+        #expect(model.rank(neighbours: shared, k: 5) == ranked)   // shared lists give the same ranking
         // Validation choice of k reports every k tried.
         let (_, choice) = ConSE.chooseOnValidation(trainFeatures: train, trainTags: trainTags, tagVectors: vectors,
                                                    available: available, validationFeatures: query,
