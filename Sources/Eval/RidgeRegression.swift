@@ -11,7 +11,7 @@ import TagganCore
 /// with Xc, Yc the rows minus their means xbar, ybar. The system keeps only the
 /// sufficient statistics Xc^T Xc (F x F) and Xc^T Yc (F x T), in Double, so one pass over
 /// the training rows serves every lambda of a validation grid; each `solve` is a Cholesky
-/// factorisation plus two triangular solves per target column.
+/// factorisation plus two triangular solves over all target columns at once.
 ///
 /// Cost: building, N F^2 multiply-adds (sgemm over blocks of `blockRows` rows; the F x F
 /// Gram in Double, 13 MB for F = 1280) plus N F per target entry (dense targets: N F T
@@ -35,6 +35,7 @@ public struct RidgeRegression: Sendable {
 
     /// Targets are multi-hot: row i's target is 1 at each tag of `tagSets[i]`, 0 elsewhere.
     /// Only the rows in `rows` (all when nil) are used.
+    @_optimize(speed)
     public init(features: Tensor, tagSets: [Set<Int>], tagCount: Int, rows: [Int]? = nil, blockRows: Int = 2048) {
         precondition(features.rows == tagSets.count, "\(features.rows) feature rows, \(tagSets.count) tag sets")
         let used = rows ?? Array(0..<features.rows)
@@ -67,8 +68,10 @@ public struct RidgeRegression: Sendable {
             let block = Array(used[start ..< min(start + blockRows, used.count)])
             let xBlock = Self.gather(features, block), yBlock = Self.gather(targets, block)
             product.assignProduct(yBlock, xBlock, transposeA: true)   // T x F
-            for i in 0..<t * f { crossSum[i] += Double(product.storage[i]) }
-            for r in 0..<block.count { for c in 0..<t { targetSum[c] += Double(yBlock.storage[r * t + c]) } }
+            Self.accumulate(product, into: &crossSum)
+            yBlock.withUnsafeBufferPointer { y in
+                for r in 0..<block.count { for c in 0..<t { targetSum[c] += Double(y[r * t + c]) } }
+            }
             start += block.count
         }
         self.init(features: features, rows: used, targetCount: t, crossSum: crossSum, targetSum: targetSum,
@@ -76,6 +79,7 @@ public struct RidgeRegression: Sendable {
     }
 
     /// Centres the raw sums: Xc^T Xc = X^T X - N xbar xbar^T, Xc^T Yc = X^T Y - N xbar ybar^T.
+    @_optimize(speed)
     private init(features: Tensor, rows: [Int], targetCount: Int, crossSum: [Double], targetSum: [Double],
                  blockRows: Int) {
         let f = features.columns, n = rows.count
@@ -87,8 +91,10 @@ public struct RidgeRegression: Sendable {
             let block = Array(rows[start ..< min(start + blockRows, n)])
             let xBlock = Self.gather(features, block)
             product.assignProduct(xBlock, xBlock, transposeA: true)   // F x F in Float, added up in Double
-            for i in 0..<f * f { gram[i] += Double(product.storage[i]) }
-            for r in 0..<block.count { for c in 0..<f { featureSum[c] += Double(xBlock.storage[r * f + c]) } }
+            Self.accumulate(product, into: &gram)
+            xBlock.withUnsafeBufferPointer { x in
+                for r in 0..<block.count { for c in 0..<f { featureSum[c] += Double(x[r * f + c]) } }
+            }
             start += block.count
         }
         let count = Double(max(n, 1))
@@ -103,6 +109,16 @@ public struct RidgeRegression: Sendable {
         self.cross = cross
         featureMean = xbar
         targetMean = ybar
+    }
+
+    /// sum += block, element by element, in Double. `@_optimize(speed)` on this and the
+    /// solver's loops: debug builds compile Eval unoptimised, and F = 1280 makes these
+    /// loops billions of steps.
+    @_optimize(speed)
+    static func accumulate(_ block: Tensor, into sum: inout [Double]) {
+        block.withUnsafeBufferPointer { b in
+            sum.withUnsafeMutableBufferPointer { s in for i in 0..<s.count { s[i] += Double(b[i]) } }
+        }
     }
 
     static func gather(_ matrix: Tensor, _ rows: [Int]) -> Tensor {
@@ -125,17 +141,19 @@ public struct RidgeRegression: Sendable {
         let lower = try Cholesky.factor(a, size: f)
         var upper = [Double](repeating: 0, count: f * f)   // L^T, so the back solve reads rows
         for i in 0..<f { for j in 0...i { upper[j * f + i] = lower[i * f + j] } }
-        let solutions = ParallelSlots<[Double]>(count: targetCount)
-        Parallel.forEach(targetCount, grain: 8) { t in
-            let rhs = Array(cross[t * f ..< (t + 1) * f])
-            solutions[t] = Cholesky.solve(lower: lower, upper: upper, size: f, rhs)
-        }
+        // B = Xc^T Yc, F x T: row i holds feature i's entry of every right-hand side.
+        var solution = [Double](repeating: 0, count: f * targetCount)
+        for t in 0..<targetCount { for c in 0..<f { solution[c * targetCount + t] = cross[t * f + c] } }
+        Cholesky.solve(lower: lower, upper: upper, size: f, &solution, columns: targetCount)
         var weights = [Float](repeating: 0, count: targetCount * f)
         var bias = [Float](repeating: 0, count: targetCount)
         for t in 0..<targetCount {
-            let w = solutions[t]!
             var dot = 0.0
-            for c in 0..<f { weights[t * f + c] = Float(w[c]); dot += w[c] * featureMean[c] }
+            for c in 0..<f {
+                let w = solution[c * targetCount + t]
+                weights[t * f + c] = Float(w)
+                dot += w * featureMean[c]
+            }
             bias[t] = Float(targetMean[t] - dot)
         }
         return RidgeMap(weightsTransposed: Tensor(shape: [targetCount, f], values: weights), bias: bias)
@@ -180,6 +198,7 @@ enum Cholesky {
         var description: String { "matrix is not positive definite (pivot \(pivot)); raise lambda" }
     }
 
+    @_optimize(speed)
     static func factor(_ a: [Double], size n: Int) throws -> [Double] {
         var l = [Double](repeating: 0, count: n * n)
         try l.withUnsafeMutableBufferPointer { l in
@@ -200,27 +219,47 @@ enum Cholesky {
         return l
     }
 
-    /// x with L L^T x = b: forward solve L y = b, then back solve L^T x = y (`upper` = L^T).
-    static func solve(lower: [Double], upper: [Double], size n: Int, _ b: [Double]) -> [Double] {
-        var y = b
+    /// X with L L^T X = B for the n x m right-hand sides B (row-major, overwritten by X):
+    /// forward solve L Y = B, Y_i = (B_i - sum_{k<i} L_ik Y_k) / L_ii, then back solve
+    /// L^T X = Y, X_i = (Y_i - sum_{k>i} L_ki X_k) / L_ii (`upper` = L^T), each over whole
+    /// rows (contiguous multiply-adds), in parallel over blocks of columns.
+    @_optimize(speed)
+    static func solve(lower: [Double], upper: [Double], size n: Int, _ b: inout [Double], columns m: Int) {
+        precondition(b.count == n * m, "\(b.count) values are not \(n) x \(m)")
+        let blocks = (m + 63) / 64
         lower.withUnsafeBufferPointer { l in
-            y.withUnsafeMutableBufferPointer { y in
-                for i in 0..<n { y[i] = (y[i] - dot(l.baseAddress! + i * n, UnsafePointer(y.baseAddress!), i)) / l[i * n + i] }
-            }
-        }
-        upper.withUnsafeBufferPointer { u in
-            y.withUnsafeMutableBufferPointer { y in
-                for i in stride(from: n - 1, through: 0, by: -1) {
-                    let tail = n - 1 - i
-                    y[i] = (y[i] - dot(u.baseAddress! + i * n + i + 1, UnsafePointer(y.baseAddress! + i + 1), tail)) / u[i * n + i]
+            upper.withUnsafeBufferPointer { u in
+                b.withUnsafeMutableBufferPointer { b in
+                    nonisolated(unsafe) let l = l.baseAddress!, u = u.baseAddress!, x = b.baseAddress!
+                    Parallel.forEach(blocks) { block in
+                        let c0 = block * 64, width = min(64, m - c0)
+                        for i in 0..<n {
+                            let row = x + i * m + c0
+                            for k in 0..<i { subtract(l[i * n + k], x + k * m + c0, from: row, width) }
+                            let inverse = 1 / l[i * n + i]
+                            for c in 0..<width { row[c] *= inverse }
+                        }
+                        for i in stride(from: n - 1, through: 0, by: -1) {
+                            let row = x + i * m + c0
+                            for k in (i + 1) ..< max(i + 1, n) { subtract(u[i * n + k], x + k * m + c0, from: row, width) }
+                            let inverse = 1 / u[i * n + i]
+                            for c in 0..<width { row[c] *= inverse }
+                        }
+                    }
                 }
             }
         }
-        return y
+    }
+
+    /// y -= a x over `count` values.
+    @inline(__always) @_optimize(speed)
+    static func subtract(_ a: Double, _ x: UnsafePointer<Double>, from y: UnsafeMutablePointer<Double>, _ count: Int) {
+        if a == 0 { return }
+        for c in 0..<count { y[c] -= a * x[c] }
     }
 
     /// sum_k x_k y_k over `count` values, four lanes at a time.
-    @inline(__always)
+    @inline(__always) @_optimize(speed)
     static func dot(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ count: Int) -> Double {
         var acc = SIMD4<Double>(repeating: 0)
         var k = 0

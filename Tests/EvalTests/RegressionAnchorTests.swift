@@ -21,8 +21,10 @@ struct RegressionAnchorTests {
         // A = [[4, 2], [2, 3]] = L L^T with L = [[2, 0], [1, sqrt 2]].
         let l = try Cholesky.factor([4, 2, 2, 3], size: 2)
         #expect(abs(l[0] - 2) < 1e-12 && l[1] == 0 && abs(l[2] - 1) < 1e-12 && abs(l[3] - 2.0.squareRoot()) < 1e-12)
-        let x = Cholesky.solve(lower: l, upper: [l[0], l[2], 0, l[3]], size: 2, [8, 7])   // A x = [8, 7] -> x = [1.25, 1.5]
-        #expect(abs(x[0] - 1.25) < 1e-12 && abs(x[1] - 1.5) < 1e-12)
+        // A X = B, B = [[8, 4], [7, 2]] (two right-hand sides) -> X = [[1.25, 1], [1.5, 0]].
+        var x: [Double] = [8, 4, 7, 2]
+        Cholesky.solve(lower: l, upper: [l[0], l[2], 0, l[3]], size: 2, &x, columns: 2)
+        #expect(zip(x, [1.25, 1, 1.5, 0]).allSatisfy { abs($0 - $1) < 1e-12 }, "\(x)")
         #expect(throws: TagganError.self) { try Cholesky.factor([1, 2, 2, 1], size: 2) }
         let singular = RidgeRegression(features: Tensor(shape: [3, 2], values: [1, 1, 2, 2, 3, 3]),
                                        targets: Tensor(shape: [3, 1], values: [1, 2, 3]))
