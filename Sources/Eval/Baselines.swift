@@ -18,9 +18,15 @@ public enum Baselines {
     /// transfer in its simplest form; what TagProp-style systems improve on).
     public static func knnTransfer(index: CosineIndex, trainTags: [Set<Int>], queries: Tensor, k: Int, top: Int,
                                    exclude: ((Int, Int) -> Bool)? = nil) -> [RankedTags] {
-        index.nearest(queries, k: k, exclude: exclude).map { neighbours in
+        knnTransfer(neighbours: index.nearest(queries, k: k, exclude: exclude), trainTags: trainTags, k: k, top: top)
+    }
+
+    /// The same from precomputed neighbour lists (e.g. `TrainingNeighbours.nearest`, shared
+    /// with TagProp and ConSE): the first `k` of each list vote.
+    public static func knnTransfer(neighbours: NeighbourLists, trainTags: [Set<Int>], k: Int, top: Int) -> [RankedTags] {
+        neighbours.map { list in
             var scores: [Int: Float] = [:]
-            for neighbour in neighbours {
+            for neighbour in list.prefix(k) {
                 for tag in trainTags[neighbour.index] { scores[tag, default: 0] += neighbour.similarity }
             }
             let order = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(top)
