@@ -83,17 +83,30 @@ public struct VotingSetting: Codable, Sendable, Hashable, CustomStringConvertibl
 
 /// The voting setting chosen on the validation split, as `taggan eval` records it in
 /// `W/models/<mode>/voting.json`.
+///
+/// Files written before decoders other than the vote existed have no `decoder` and still
+/// read (it is nil, and `bestDecoder` is the vote `setting`); readers that know only
+/// `setting` keep getting the best vote setting from new files.
 public struct VotingChoice: Codable, Sendable, Equatable {
     public static let fileName = "voting.json"
 
+    /// The best vote setting tried.
     public var setting: VotingSetting
-    /// Validation precision@5 of every setting tried, by `VotingSetting.description`.
+    /// Validation precision@5 of every setting tried, by `VotingSetting.description`
+    /// (votes) or `DecoderSetting.description` (other decoders).
     public var validationPrecisionAt5: [String: Double]
+    /// The best setting of every decoder tried (`SampleDecoder.chooseOnValidation`), or
+    /// nil when only votes were tried.
+    public var decoder: DecoderSetting?
 
-    public init(setting: VotingSetting, validationPrecisionAt5: [String: Double]) {
+    public init(setting: VotingSetting, validationPrecisionAt5: [String: Double], decoder: DecoderSetting? = nil) {
         self.setting = setting
         self.validationPrecisionAt5 = validationPrecisionAt5
+        self.decoder = decoder
     }
+
+    /// What to decode samples with: `decoder`, else the vote `setting`.
+    public var bestDecoder: DecoderSetting { decoder ?? DecoderSetting(setting) }
 
     /// Tries every candidate with `tag(setting)` (the validation images' rankings) and keeps
     /// the best by precision@5; ties go to the earlier candidate (the list starts at the
