@@ -63,8 +63,8 @@ public struct KindMetrics: Sendable, Codable, Equatable {
 /// draw recomputes those tags' APs over the drawn images (an image drawn m times counts m
 /// times; a fixed tag with no positive in a draw is left out of that draw's mean), so a
 /// duplicate never lets a rarer tag, usually a low-AP one, cross the threshold and pull
-/// the draws below the point estimate. In a draw, each tag ranks images as the original
-/// sample does (score, then test-set order), copies of an image side by side.
+/// the draws below the point estimate. A draw ranks its images as the point estimate
+/// ranks the test set (`APBootstrap`).
 public enum Evaluation {
     public static let ks = [5, 10]
     /// The kinds of `MethodReport.byKind`.
@@ -115,11 +115,7 @@ public enum Evaluation {
         let aps = TagMetrics.averagePrecisions(ranked, truth: truth)
         func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
         let bootstrap = APBootstrap(ranked: ranked, truth: truth, tags: Set(aps.keys))
-        let apDraws = draws.prefix(max(resamples / 5, 1)).map { sample -> [Int: Double] in
-            var multiplicity = [Int](repeating: 0, count: n)
-            for i in sample { multiplicity[i] += 1 }
-            return bootstrap.averagePrecisions(multiplicity: multiplicity)
-        }
+        let apDraws = draws.prefix(max(resamples / 5, 1)).map { bootstrap.averagePrecisions(draw: $0) }
         metrics["map"] = interval(mean(Array(aps.values)), apDraws.filter { !$0.isEmpty }.map { mean(Array($0.values)) })
         var byKind: [String: KindMetrics]?
         if let seenTags {
@@ -154,51 +150,66 @@ public enum Evaluation {
     }
 }
 
-/// Average precision of a fixed set of tags over bootstrap draws of the test images. Each
-/// tag's ranking of the original images is computed once (as `TagMetrics.averagePrecisions`
-/// ranks them: listed images by score, ties and unlisted images in image order); a draw
-/// is a multiplicity per image, and its AP walks that ranking with each image repeated
-/// as often as it was drawn: AP = (1/P) sum over positive copies of hits so far / rank,
-/// P = the drawn positives. With every multiplicity 1 it equals the original AP.
+/// Average precision of a fixed set of tags over bootstrap draws of the test images,
+/// ranking each draw as `TagMetrics.averagePrecisions` ranks a pool: images that list the
+/// tag by score, then the rest; equal scores (and the unlisted rest) in pool order, here
+/// the order of the draw. Each tag's groups of equal score are found once; a draw is then
+/// placed by a counting sort on (group, position in the draw), O(images) per tag, and
+/// AP = (1/P) sum over positives of hits so far / rank, P = the drawn positives. The
+/// draw 0, 1, ..., n-1 gives the original APs.
 struct APBootstrap {
     let tags: [Int]
-    /// Per tag (same order as `tags`): the images in ranking order and whether each is a positive.
-    let orders: [[(image: Int, positive: Bool)]]
+    let images: Int
+    /// Per tag (same order as `tags`): each image's group (0 = highest score), the group
+    /// count, and each image's truth.
+    let groups: [[Int]]
+    let groupCounts: [Int]
+    let positive: [[Bool]]
 
     init(ranked: [RankedTags], truth: [Set<Int>], tags: Set<Int>) {
         self.tags = tags.sorted()
+        images = ranked.count
         var listed: [Int: [(score: Float, image: Int)]] = [:]
         for (image, r) in ranked.enumerated() {
             for (tag, score) in zip(r.tags, r.scores) where tags.contains(tag) { listed[tag, default: []].append((score, image)) }
         }
-        var isListed = [Bool](repeating: false, count: ranked.count)
-        orders = self.tags.map { tag in
-            let entries = (listed[tag] ?? []).sorted { $0.score != $1.score ? $0.score > $1.score : $0.image < $1.image }
-            for entry in entries { isListed[entry.image] = true }
-            var order = entries.map(\.image)
-            for image in ranked.indices where !isListed[image] { order.append(image) }
-            for entry in entries { isListed[entry.image] = false }
-            return order.map { ($0, truth[$0].contains(tag)) }
+        var groups: [[Int]] = [], counts: [Int] = []
+        for tag in self.tags {
+            let entries = (listed[tag] ?? []).sorted { $0.score > $1.score }
+            var group = [Int](repeating: -1, count: ranked.count)
+            var next = 0
+            for (n, entry) in entries.enumerated() {
+                if n > 0, entry.score != entries[n - 1].score { next += 1 }
+                group[entry.image] = next
+            }
+            let unlisted = entries.isEmpty ? 0 : next + 1
+            for image in group.indices where group[image] < 0 { group[image] = unlisted }
+            groups.append(group)
+            counts.append(unlisted + 1)
         }
+        self.groups = groups
+        groupCounts = counts
+        positive = self.tags.map { tag in truth.map { $0.contains(tag) } }
     }
 
-    /// Per tag with at least one drawn positive, its AP on the draw.
-    func averagePrecisions(multiplicity: [Int]) -> [Int: Double] {
+    /// Per tag with at least one drawn positive, its AP on the draw (original image
+    /// indices in draw order).
+    func averagePrecisions(draw: [Int]) -> [Int: Double] {
         var result: [Int: Double] = [:]
-        for (tag, order) in zip(tags, orders) {
-            var rank = 0, hits = 0, sum = 0.0
-            for entry in order {
-                let m = multiplicity[entry.image]
-                guard m > 0 else { continue }
-                if entry.positive {
-                    for _ in 0..<m {
-                        hits += 1
-                        rank += 1
-                        sum += Double(hits) / Double(rank)
-                    }
-                } else {
-                    rank += m
-                }
+        var start: [Int] = [], order = [Int](repeating: 0, count: draw.count)
+        for (t, tag) in tags.enumerated() {
+            let group = groups[t], isPositive = positive[t]
+            start = [Int](repeating: 0, count: groupCounts[t] + 1)
+            for image in draw { start[group[image] + 1] += 1 }
+            for g in 0..<groupCounts[t] { start[g + 1] += start[g] }
+            for image in draw {
+                order[start[group[image]]] = image
+                start[group[image]] += 1
+            }
+            var hits = 0, sum = 0.0
+            for (rank, image) in order.enumerated() where isPositive[image] {
+                hits += 1
+                sum += Double(hits) / Double(rank + 1)
             }
             if hits > 0 { result[tag] = sum / Double(hits) }
         }

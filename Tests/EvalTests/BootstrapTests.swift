@@ -74,22 +74,32 @@ struct BootstrapTests {
         #expect(below > 10 && below < 50, "below \(below) of \(sets)")
     }
 
-    /// A draw that takes every image once reproduces the original APs exactly, and an
-    /// image drawn twice counts as two adjacent positives.
-    @Test func bootstrapAPWithEveryImageOnceIsTheOriginalAP() {
+    /// A draw that takes every image once, in order, reproduces the original APs exactly;
+    /// an image drawn twice counts as two positives; equal scores keep the draw's order.
+    @Test func bootstrapAPOfTheOriginalDrawIsTheOriginalAP() {
         let data = Self.collection(images: 40, tags: 6, seed: 4, positive: { i, t, _ in (i * 7 + t) % 3 == 0 },
-                                   score: { _, positive, random in random.uniform(in: 0 ..< 1) + (positive ? 0.3 : 0) })
+                                   score: { t, positive, random in
+                                       t == 5 ? 1 : random.uniform(in: 0 ..< 1) + (positive ? 0.3 : 0)   // tag 5: all tied
+                                   })
         let aps = TagMetrics.averagePrecisions(data.ranked, truth: data.truth)
         let bootstrap = APBootstrap(ranked: data.ranked, truth: data.truth, tags: Set(aps.keys))
-        let once = bootstrap.averagePrecisions(multiplicity: Array(repeating: 1, count: 40))
-        #expect(once.keys.sorted() == aps.keys.sorted())
+        let once = bootstrap.averagePrecisions(draw: Array(0..<40))
+        #expect(aps.count == 6 && once.keys.sorted() == aps.keys.sorted())
         for (tag, ap) in aps { #expect(abs(once[tag]! - ap) < 1e-12) }
+        // Any draw agrees with ranking the drawn pool directly.
+        var random = SeededRandom(seed: 9)
+        let draw = (0..<40).map { _ in random.index(below: 40) }
+        let pooled = TagMetrics.averagePrecisions(data.ranked, truth: data.truth, images: draw, minimumImages: 1)
+        for (tag, ap) in bootstrap.averagePrecisions(draw: draw) { #expect(abs(pooled[tag]! - ap) < 1e-12, "tag \(tag)") }
         // Two images, one tag: image 0 (negative) scores 0.9, image 1 (positive) 0.5.
-        // Drawn {0, 1, 1}: ranks 1 negative, 2 and 3 positive -> AP = (1/2 + 2/3) / 2.
+        // Drawn [1, 0, 1]: ranks 1 negative, 2 and 3 positive -> AP = (1/2 + 2/3) / 2.
         let small = APBootstrap(ranked: [RankedTags(tags: [0], scores: [0.9]), RankedTags(tags: [0], scores: [0.5])],
                                 truth: [[], [0]], tags: [0])
-        #expect(abs(small.averagePrecisions(multiplicity: [1, 2])[0]! - (0.5 + 2.0 / 3) / 2) < 1e-12)
-        #expect(small.averagePrecisions(multiplicity: [2, 0]).isEmpty)   // no positive drawn
+        #expect(abs(small.averagePrecisions(draw: [1, 0, 1])[0]! - (0.5 + 2.0 / 3) / 2) < 1e-12)
+        #expect(small.averagePrecisions(draw: [0, 0]).isEmpty)   // no positive drawn
+        // Tied (here: unlisted) images keep the draw's order: [1, 0] puts the positive first.
+        let tied = APBootstrap(ranked: [RankedTags(tags: [], scores: []), RankedTags(tags: [], scores: [])], truth: [[], [0]], tags: [0])
+        #expect(tied.averagePrecisions(draw: [1, 0])[0] == 1 && tied.averagePrecisions(draw: [0, 1])[0] == 0.5)
     }
 
     /// Tags 0 and 1 occur in training, 2 never. Three images: truth {0, 2}, {1}, {2};
