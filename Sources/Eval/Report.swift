@@ -165,6 +165,7 @@ public struct EvaluationReport: Sendable, Codable {
         }
         svg += String(format: "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"4,3\"/>", px(0), px(1), py(0), py(1))
         svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">confidence</text>", px(0.5), size - 4)
+        svg += String(format: "<text x=\"10\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\" transform=\"rotate(-90 10 %.1f)\">precision</text>", py(0.5), py(0.5))
         let points = r.bins.map { String(format: "%.1f,%.1f", px($0.meanConfidence), py($0.precision)) }
         svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
         let largest = Double(r.bins.map(\.count).max() ?? 1)

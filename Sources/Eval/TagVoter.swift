@@ -133,6 +133,23 @@ public struct VotingChoice: Codable, Sendable, Equatable {
         return bestPerNoise.sorted { $0.key > $1.key }.map { $0.value.0 + String(format: ": %.3f", $0.value.1) }.joined(separator: "; ")
     }
 
+    /// The best validation P@5 of each kind of decoder tried ("vote", "density",
+    /// "density CSLS"), with its setting, for reports: "vote: noise 0.5, 3 words/sample
+    /// 0.251; density: noise 1, density kappa 20 0.262". Empty for files without decoders.
+    public var decoderNote: String {
+        guard let decoder else { return "" }
+        func kind(_ key: String) -> String { key.contains("CSLS") ? "density CSLS" : key.contains("density") ? "density" : "vote" }
+        // Ties: the chosen setting for its kind, else the first key in sorted order.
+        var best: [String: (String, Double)] = [:]
+        if let score = validationPrecisionAt5[decoder.description] { best[kind(decoder.description)] = (decoder.description, score) }
+        for (key, score) in validationPrecisionAt5.sorted(by: { $0.key < $1.key }) where score > (best[kind(key)]?.1 ?? -1) {
+            best[kind(key)] = (key, score)
+        }
+        return ["vote", "density", "density CSLS"].compactMap { kind in
+            best[kind].map { "\(kind): \($0.0) " + String(format: "%.3f", $0.1) }
+        }.joined(separator: "; ")
+    }
+
     public func write(to modelFolder: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -150,6 +150,8 @@ struct SampleDecoderTests {
         #expect(choice.validationPrecisionAt5["noise 0.5, density kappa 10"] == 0)
         #expect(best.description == "noise 1, density kappa 2 CSLS (beta 0.5, 10 nearest images)")
         #expect(choice.bestDecoder == best)
+        #expect(choice.decoderNote == "vote: noise 0.5, 1 word/sample 0.000; density: noise 0.5, density kappa 10 0.000; "
+                + "density CSLS: \(best.description) 0.200")
 
         // Written and read back; a voting.json from before decoders reads as a vote.
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-decoder-\(UUID().uuidString)")
