@@ -56,18 +56,43 @@ public enum Fusion {
         }
         return FusionChoice(lambda: best, validationPrecisionAt5: scores)
     }
+
+    /// Chooses the retrieval method too: `choose` for each of `retrievals` (name and
+    /// validation rankings, in order of preference), keeping the best by validation P@5;
+    /// ties go to the earlier method. The result's `retrieval` names it and its scores are
+    /// keyed "name, lambda 0.3".
+    public static func choose(retrievals: [(name: String, ranked: [RankedTags])], generator: [RankedTags], truth: [Set<Int>],
+                              lambdas: [Double] = Fusion.lambdas) -> FusionChoice {
+        var best: (FusionChoice, Double)?
+        var scores: [String: Double] = [:]
+        for retrieval in retrievals {
+            let choice = choose(retrieval: retrieval.ranked, generator: generator, truth: truth, lambdas: lambdas)
+            for (key, value) in choice.validationPrecisionAt5 { scores["\(retrieval.name), \(key)"] = value }
+            let score = choice.validationPrecisionAt5[FusionChoice.key(choice.lambda)] ?? -1
+            if score > (best?.1 ?? -1) + 1e-12 {
+                best = (FusionChoice(lambda: choice.lambda, validationPrecisionAt5: [:], retrieval: retrieval.name), score)
+            }
+        }
+        var result = best?.0 ?? FusionChoice(lambda: 1, validationPrecisionAt5: [:])
+        result.validationPrecisionAt5 = scores
+        return result
+    }
 }
 
 /// The fusion weight chosen on the validation split and every weight's validation P@5.
 public struct FusionChoice: Codable, Sendable, Equatable {
     /// The weight of the retrieval method's normalised scores.
     public var lambda: Double
-    /// By `FusionChoice.key(lambda)`: "lambda 0.3".
+    /// By `FusionChoice.key(lambda)`: "lambda 0.3" (prefixed "name, " when the retrieval
+    /// method was chosen too).
     public var validationPrecisionAt5: [String: Double]
+    /// The retrieval method chosen with it (`choose(retrievals:...)`), nil when one was given.
+    public var retrieval: String?
 
-    public init(lambda: Double, validationPrecisionAt5: [String: Double]) {
+    public init(lambda: Double, validationPrecisionAt5: [String: Double], retrieval: String? = nil) {
         self.lambda = lambda
         self.validationPrecisionAt5 = validationPrecisionAt5
+        self.retrieval = retrieval
     }
 
     public static func key(_ lambda: Double) -> String { String(format: "lambda %g", lambda) }

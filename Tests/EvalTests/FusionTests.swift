@@ -42,5 +42,9 @@ struct FusionTests {
         #expect(useless.lambda == 1)
         let decoded = try? JSONDecoder().decode(FusionChoice.self, from: JSONEncoder().encode(choice))
         #expect(decoded == choice)
+        // Choosing the retrieval method too: the noise "retrieval" loses to the real one.
+        let both = Fusion.choose(retrievals: [("noise", noise), ("k-NN", retrieval)], generator: generator, truth: truth)
+        #expect(both.retrieval == "k-NN" && both.lambda == choice.lambda && both.validationPrecisionAt5.count == 22)
+        #expect(both.validationPrecisionAt5["k-NN, lambda 1"] == choice.validationPrecisionAt5["lambda 1"])
     }
 }
