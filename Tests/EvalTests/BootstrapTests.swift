@@ -48,7 +48,9 @@ struct BootstrapTests {
     /// Many test sets drawn from one known model (8 tags; an image has tag t with
     /// probability 0.2 + 0.03 t; positives score N(1, 1), negatives N(0, 1)): the 95%
     /// interval of each set's mAP covers the population's mAP (measured on 20,000 images)
-    /// in about 95% of the sets.
+    /// in most of the sets: 53 of 60 here. Percentile intervals from 100 draws of a
+    /// statistic with a small upward bias on 150 images (AP) cover a little less than
+    /// 95%; the bar is 85%.
     @Test func mapIntervalCoversThePopulationValue() {
         func draw(_ images: Int, seed: UInt64) -> (ranked: [RankedTags], truth: [Set<Int>]) {
             Self.collection(images: images, tags: 8, seed: seed, positive: { _, t, random in
@@ -68,8 +70,7 @@ struct BootstrapTests {
             if map.low <= value && value <= map.high { covered += 1 }
             if map.value < value { below += 1 }
         }
-        // Binomial(60, 0.95) falls below 51 with probability ~1.5%; the estimate itself
-        // falls on either side of the population value.
+        // The estimate itself falls on either side of the population value (23 of 60 below).
         #expect(covered >= 51, "covered \(covered) of \(sets)")
         #expect(below > 10 && below < 50, "below \(below) of \(sets)")
     }
