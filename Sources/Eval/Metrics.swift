@@ -2,7 +2,9 @@ import Foundation
 import TagganCore
 
 /// A method's ranked tags for one image: tag indices, best first, with scores
-/// (a confidence in [0, 1] for the GAN protocol, a similarity sum for k-NN transfer).
+/// (a confidence in [0, 1] for the GAN protocol and the density decoder, a similarity
+/// sum for k-NN transfer, possibly negative for the CSLS-corrected density; a
+/// validation precision after `Calibration.apply`).
 public struct RankedTags: Sendable, Equatable {
     public var tags: [Int]
     public var scores: [Float]

@@ -88,6 +88,7 @@ public struct EvaluationReport: Sendable, Codable {
             text += "| \(method.method) | " + Self.headlineMetrics.map { Self.format(method.metrics[$0]) }.joined(separator: " | ")
                 + " | \(method.nPlus) |\n"
         }
+        text += kindMarkdown() + calibrationMarkdown()
         let notesByMethod = methods.filter { !$0.note.isEmpty }.map { "- **\($0.method)**: \($0.note)" }
         if !notesByMethod.isEmpty { text += "\n" + notesByMethod.joined(separator: "\n") + "\n" }
         if !notes.isEmpty { text += "\n## Notes\n\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
@@ -102,6 +103,78 @@ public struct EvaluationReport: Sendable, Codable {
             }
         }
         return text
+    }
+
+    // MARK: Seen and unseen tags, calibration
+
+    /// The columns of the seen / unseen table: (kind, metric).
+    static let kindColumns = Evaluation.kinds.flatMap { kind in ["precision@5", "recall@10", "map"].map { (kind, $0) } }
+
+    var methodsWithKinds: [MethodReport] { methods.filter { $0.byKind != nil } }
+    var methodsWithReliability: [MethodReport] { methods.filter { $0.reliability != nil } }
+
+    /// "Test tag occurrences: 1,234 of 567 tags seen in the train split, 89 of 40 tags never seen."
+    func kindSummary() -> String? {
+        guard let kinds = methodsWithKinds.first?.byKind, let seen = kinds["seen"], let unseen = kinds["unseen"] else { return nil }
+        return "Test tag occurrences: \(seen.occurrences) of \(seen.tags) tags seen in the train split, "
+            + "\(unseen.occurrences) of \(unseen.tags) tags never in it. A kind's precision counts only its hits (seen + unseen = "
+            + "the overall precision), its recall is the share of its occurrences found, its mAP averages its tags with >= 5 images."
+    }
+
+    func kindMarkdown() -> String {
+        guard let summary = kindSummary() else { return "" }
+        var text = "\n## Seen and unseen tags\n\n\(summary)\n\n| method | "
+            + Self.kindColumns.map { "\($0.0) \($0.1)" }.joined(separator: " | ") + " |\n"
+        text += "|---|" + String(repeating: "---|", count: Self.kindColumns.count) + "\n"
+        for method in methodsWithKinds {
+            text += "| \(method.method) | " + Self.kindColumns.map { Self.format(method.byKind?[$0.0]?.metrics[$0.1]) }.joined(separator: " | ") + " |\n"
+        }
+        return text
+    }
+
+    static func calibrationSummary(_ r: Reliability) -> String {
+        String(format: "%.3f", r.expectedCalibrationError)
+    }
+
+    func calibrationMarkdown() -> String {
+        guard !methodsWithReliability.isEmpty else { return "" }
+        var text = "\n## Calibration\n\nConfidence against observed precision of each method's top tags on these images "
+            + "(bins of width 0.1: mean confidence -> precision, pairs); ECE = sum over bins of (pairs / all) |precision - confidence|.\n\n"
+        text += "| method | top | pairs | ECE | bins |\n|---|---|---|---|---|\n"
+        for method in methodsWithReliability {
+            let r = method.reliability!
+            let bins = r.bins.map { String(format: "%.2f -> %.2f (%d)", $0.meanConfidence, $0.precision, $0.count) }.joined(separator: "; ")
+            text += "| \(method.method) | \(r.top) | \(r.pairs) | \(Self.calibrationSummary(r)) | \(bins) |\n"
+        }
+        return text
+    }
+
+    /// A reliability diagram: observed precision against mean confidence per bin (dots
+    /// with area by pair count, joined), over the diagonal of perfect calibration.
+    func reliabilityChart(_ method: MethodReport, colour: String) -> String {
+        guard let r = method.reliability else { return "" }
+        let size = 240.0, left = 36.0, bottom = 30.0, top = 20.0, right = 10.0
+        func px(_ v: Double) -> Double { left + (size - left - right) * v }
+        func py(_ v: Double) -> Double { top + (size - top - bottom) * (1 - v) }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(size))\" height=\"\(Int(size))\" role=\"img\" aria-label=\"reliability \(Self.escape(method.method))\">"
+        svg += String(format: "<text x=\"%.0f\" y=\"13\" font-size=\"11\">%@ (ECE %@)</text>", left, Self.escape(method.method), Self.calibrationSummary(r))
+        for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
+            svg += String(format: "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"end\">%.2f</text>",
+                          px(0), px(1), py(tick), py(tick), left - 3, py(tick) + 3, tick)
+            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" text-anchor=\"middle\">%.2f</text>", px(tick), size - bottom + 11, tick)
+        }
+        svg += String(format: "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"4,3\"/>", px(0), px(1), py(0), py(1))
+        svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10\" text-anchor=\"middle\">confidence</text>", px(0.5), size - 4)
+        svg += String(format: "<text x=\"10\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\" transform=\"rotate(-90 10 %.1f)\">precision</text>", py(0.5), py(0.5))
+        let points = r.bins.map { String(format: "%.1f,%.1f", px($0.meanConfidence), py($0.precision)) }
+        svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>"
+        let largest = Double(r.bins.map(\.count).max() ?? 1)
+        for bin in r.bins {
+            svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"%@\"><title>confidence %.2f, precision %.2f, %d tags</title></circle>",
+                          px(bin.meanConfidence), py(bin.precision), 2 + 5 * (Double(bin.count) / largest).squareRoot(), colour,
+                          bin.meanConfidence, bin.precision, bin.count)
+        }
+        return svg + "</svg>"
     }
 
     // MARK: HTML
@@ -222,6 +295,15 @@ public struct EvaluationReport: Sendable, Codable {
                 + Self.headlineMetrics.map { "<td>\(Self.format(method.metrics[$0]))</td>" }.joined() + "<td>\(method.nPlus)</td></tr>"
         }
         body += "</table>"
+        if let summary = kindSummary() {
+            body += "<h2>Seen and unseen tags</h2><p>\(Self.escape(summary))</p><table><tr><th>method</th>"
+                + Self.kindColumns.map { "<th>\($0.0) \($0.1)</th>" }.joined() + "</tr>"
+            for method in methodsWithKinds {
+                body += "<tr><td>\(Self.escape(method.method))</td>"
+                    + Self.kindColumns.map { "<td>\(Self.format(method.byKind?[$0.0]?.metrics[$0.1]))</td>" }.joined() + "</tr>"
+            }
+            body += "</table>"
+        }
         body += "<h2>Metrics by method</h2>" + metricsChart()
         var curves: [(name: String, values: [Double], colour: String, dashed: Bool)] = []
         for (m, method) in methods.enumerated() {
@@ -235,6 +317,15 @@ public struct EvaluationReport: Sendable, Codable {
                 [("discriminator", points.map(\.discriminator), Self.palette[0], false),
                  ("generator", points.map(\.generator), Self.palette[1], false)],
                 xLabel: "step", xValues: points.map { Double($0.step) }, label: "training losses \(model)")
+        }
+        if !methodsWithReliability.isEmpty {
+            body += "<h2>Calibration</h2><p>Observed precision of each method's top tags against their confidence (bins of width 0.1; "
+                + "dot area by number of tags; dashed: perfect calibration). ECE = sum over bins of (tags / all) |precision - confidence|.</p>"
+                + "<div class=\"charts\">"
+            for (m, method) in methods.enumerated() where method.reliability != nil {
+                body += reliabilityChart(method, colour: Self.palette[m % Self.palette.count])
+            }
+            body += "</div>"
         }
         if !notes.isEmpty { body += "<h2>Notes</h2><ul>" + notes.map { "<li>\(Self.escape($0))</li>" }.joined() + "</ul>" }
         if !examples.isEmpty {
@@ -258,6 +349,7 @@ public struct EvaluationReport: Sendable, Codable {
             .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:12px}
             figure{margin:0;border:1px solid #ddd;padding:6px;font-size:12px;overflow-wrap:anywhere}figure img{width:100%;height:auto;background:#fff}
             .hit{color:#1a7f37}.miss{color:#c62828}svg{display:block;margin:8px 0}
+            .charts{display:flex;flex-wrap:wrap;gap:12px}
             """
         return "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(Self.escape(title))</title><style>\(style)</style></head><body>\(body)</body></html>\n"
     }

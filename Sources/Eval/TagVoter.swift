@@ -83,17 +83,30 @@ public struct VotingSetting: Codable, Sendable, Hashable, CustomStringConvertibl
 
 /// The voting setting chosen on the validation split, as `taggan eval` records it in
 /// `W/models/<mode>/voting.json`.
+///
+/// Files written before decoders other than the vote existed have no `decoder` and still
+/// read (it is nil, and `bestDecoder` is the vote `setting`); readers that know only
+/// `setting` keep getting the best vote setting from new files.
 public struct VotingChoice: Codable, Sendable, Equatable {
     public static let fileName = "voting.json"
 
+    /// The best vote setting tried.
     public var setting: VotingSetting
-    /// Validation precision@5 of every setting tried, by `VotingSetting.description`.
+    /// Validation precision@5 of every setting tried, by `VotingSetting.description`
+    /// (votes) or `DecoderSetting.description` (other decoders).
     public var validationPrecisionAt5: [String: Double]
+    /// The best setting of every decoder tried (`SampleDecoder.chooseOnValidation`), or
+    /// nil when only votes were tried.
+    public var decoder: DecoderSetting?
 
-    public init(setting: VotingSetting, validationPrecisionAt5: [String: Double]) {
+    public init(setting: VotingSetting, validationPrecisionAt5: [String: Double], decoder: DecoderSetting? = nil) {
         self.setting = setting
         self.validationPrecisionAt5 = validationPrecisionAt5
+        self.decoder = decoder
     }
+
+    /// What to decode samples with: `decoder`, else the vote `setting`.
+    public var bestDecoder: DecoderSetting { decoder ?? DecoderSetting(setting) }
 
     /// Tries every candidate with `tag(setting)` (the validation images' rankings) and keeps
     /// the best by precision@5; ties go to the earlier candidate (the list starts at the
@@ -118,6 +131,23 @@ public struct VotingChoice: Codable, Sendable, Equatable {
             if score > (bestPerNoise[setting.noiseScale]?.1 ?? -1) { bestPerNoise[setting.noiseScale] = (setting.description, score) }
         }
         return bestPerNoise.sorted { $0.key > $1.key }.map { $0.value.0 + String(format: ": %.3f", $0.value.1) }.joined(separator: "; ")
+    }
+
+    /// The best validation P@5 of each kind of decoder tried ("vote", "density",
+    /// "density CSLS"), with its setting, for reports: "vote: noise 0.5, 3 words/sample
+    /// 0.251; density: noise 1, density kappa 20 0.262". Empty for files without decoders.
+    public var decoderNote: String {
+        guard let decoder else { return "" }
+        func kind(_ key: String) -> String { key.contains("CSLS") ? "density CSLS" : key.contains("density") ? "density" : "vote" }
+        // Ties: the chosen setting for its kind, else the first key in sorted order.
+        var best: [String: (String, Double)] = [:]
+        if let score = validationPrecisionAt5[decoder.description] { best[kind(decoder.description)] = (decoder.description, score) }
+        for (key, score) in validationPrecisionAt5.sorted(by: { $0.key < $1.key }) where score > (best[kind(key)]?.1 ?? -1) {
+            best[kind(key)] = (key, score)
+        }
+        return ["vote", "density", "density CSLS"].compactMap { kind in
+            best[kind].map { "\(kind): \($0.0) " + String(format: "%.3f", $0.1) }
+        }.joined(separator: "; ")
     }
 
     public func write(to modelFolder: URL) throws {

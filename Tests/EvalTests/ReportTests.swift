@@ -64,6 +64,42 @@ struct ReportTests {
         #expect(html.components(separatedBy: "<svg").count - 1 == 3)   // metrics, P/R curves, losses
     }
 
+    /// With the seen / unseen split and calibration measured, the Markdown and HTML carry
+    /// both tables, the HTML one reliability diagram per calibrated method, and the JSON
+    /// the calibration error; a report.json from before these fields still decodes.
+    @Test func seenUnseenTablesAndReliabilityDiagrams() throws {
+        var report = try Self.sampleReport()
+        var random = SeededRandom(seed: 6)
+        let truth: [Set<Int>] = (0..<60).map { _ in [random.index(below: 8), 8 + random.index(below: 4)] }
+        let ranked = truth.map { RankedTags(tags: Array($0) + [20, 21, 22], scores: [0.9, 0.8, 0.3, 0.2, 0.1]) }
+        var method = Evaluation.evaluate(method: "calibrated <m>", ranked: ranked, truth: truth, resamples: 50, seenTags: Set(0..<8))
+        method.reliability = Reliability.measure(ranked: ranked, truth: truth)
+        report.methods.append(method)
+        let markdown = report.markdown()
+        #expect(markdown.contains("## Seen and unseen tags") && markdown.contains("60 of 8 tags seen in the train split, 60 of 4 tags never in it"))
+        #expect(markdown.contains("| calibrated <m> | 0.200 ["))        // seen precision@5: one seen hit in 5
+        let ece = String(format: "%.3f", method.reliability!.expectedCalibrationError)
+        #expect(markdown.contains("## Calibration") && markdown.contains("| calibrated <m> | 10 | 300 | \(ece) |"))
+        let html = report.html()
+        #expect(html.contains("aria-label=\"reliability calibrated &lt;m&gt;\""))
+        #expect(html.components(separatedBy: "<svg").count - 1 == 4)   // metrics, P/R curves, losses, one reliability diagram
+        #expect(html.contains("<th>unseen recall@10</th>"))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try report.write(to: folder)
+        let data = try Data(contentsOf: folder.appendingPathComponent("report.json"))
+        let json = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let last = try #require((json["methods"] as? [[String: Any]])?.last)
+        #expect((last["reliability"] as? [String: Any])?["expectedCalibrationError"] as? Double == method.reliability!.expectedCalibrationError)
+        #expect(((last["byKind"] as? [String: Any])?["unseen"] as? [String: Any])?["occurrences"] as? Int == 60)
+        // The sample report (no split, no calibration) is what an older taggan wrote.
+        let old = try JSONEncoder().encode(try Self.sampleReport())
+        #expect(!String(decoding: old, as: UTF8.self).contains("byKind"))
+        let decoded = try JSONDecoder().decode(EvaluationReport.self, from: old)
+        #expect(decoded.methods.allSatisfy { $0.byKind == nil && $0.reliability == nil })
+        #expect(!(try Self.sampleReport()).markdown().contains("## Calibration"))
+    }
+
     /// Opens the page in headless Chromium (Debian `chromium`), with a probe script
     /// appended to a copy, and checks that every image decoded and nothing failed; also
     /// takes a screenshot.
