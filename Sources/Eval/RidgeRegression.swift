@@ -56,7 +56,8 @@ public struct RidgeRegression: Sendable {
     }
 
     /// Dense targets: row i of `targets` is row i's target vector ([N, T]).
-    public init(features: Tensor, targets: Tensor, rows: [Int]? = nil, blockRows: Int = 2048) {
+    /// `intercept` false fits W alone through the origin (b = 0, no centring of X or Y).
+    public init(features: Tensor, targets: Tensor, rows: [Int]? = nil, blockRows: Int = 2048, intercept: Bool = true) {
         precondition(features.rows == targets.rows, "\(features.rows) feature rows, \(targets.rows) target rows")
         let used = rows ?? Array(0..<features.rows)
         let f = features.columns, t = targets.columns
@@ -75,13 +76,13 @@ public struct RidgeRegression: Sendable {
             start += block.count
         }
         self.init(features: features, rows: used, targetCount: t, crossSum: crossSum, targetSum: targetSum,
-                  blockRows: blockRows)
+                  blockRows: blockRows, intercept: intercept)
     }
 
     /// Centres the raw sums: Xc^T Xc = X^T X - N xbar xbar^T, Xc^T Yc = X^T Y - N xbar ybar^T.
     @_optimize(speed)
     private init(features: Tensor, rows: [Int], targetCount: Int, crossSum: [Double], targetSum: [Double],
-                 blockRows: Int) {
+                 blockRows: Int, intercept: Bool = true) {
         let f = features.columns, n = rows.count
         var gram = [Double](repeating: 0, count: f * f)
         var featureSum = [Double](repeating: 0, count: f)
@@ -98,7 +99,7 @@ public struct RidgeRegression: Sendable {
             start += block.count
         }
         let count = Double(max(n, 1))
-        let xbar = featureSum.map { $0 / count }, ybar = targetSum.map { $0 / count }
+        let xbar = featureSum.map { intercept ? $0 / count : 0 }, ybar = targetSum.map { intercept ? $0 / count : 0 }
         for i in 0..<f { for j in 0..<f { gram[i * f + j] -= count * xbar[i] * xbar[j] } }
         var cross = crossSum
         for t in 0..<targetCount { for c in 0..<f { cross[t * f + c] -= count * ybar[t] * xbar[c] } }

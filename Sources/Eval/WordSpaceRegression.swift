@@ -57,8 +57,8 @@ public struct TagVectorSpace: Sendable {
 /// of training image i is the unit mean of its tags' unit vectors,
 ///
 ///     t_i = sum_{w in Y_i} v_w / |sum_{w in Y_i} v_w|,
-///     (W, b) = ridge(X', T; lambda)      (`RidgeRegression`),
-///     score(q, w) = cos(W^T x'_q + b, v_w),
+///     W = ridge(X', T; lambda), through the origin (no intercept: see `system`)   (`RidgeRegression`),
+///     score(q, w) = cos(W^T x'_q, v_w),
 ///
 /// so whatever it reaches measures the word space and the decoder, with no generator.
 /// Training images none of whose tags has a vector are left out of the fit.
@@ -93,8 +93,12 @@ public struct WordSpaceRegression: Sendable {
             rows.append(i)
             targets.replaceSubrange(i * d ..< (i + 1) * d, with: mean)
         }
+        // No intercept: b would be the mean tag vector, a direction shared by every word2vec
+        // tag vector (hubness), so every image's prediction would lean to the same hub
+        // words under cosine decoding (OpenClipart, lambda on validation: test P@5 0.19
+        // with an intercept, ~0.30 without; bench/wordspace_probe.py fits without one).
         let system = RidgeRegression(features: centring.apply(trainFeatures),
-                                     targets: Tensor(shape: [trainTags.count, d], values: targets), rows: rows)
+                                     targets: Tensor(shape: [trainTags.count, d], values: targets), rows: rows, intercept: false)
         return (centring, system)
     }
 

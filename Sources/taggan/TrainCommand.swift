@@ -28,7 +28,7 @@ enum TrainCommand {
     ]
 
     /// Chosen by measurement on OpenClipart (BENCHMARKS.md, TagGAN).
-    static let defaultRankingWeight = 1.0
+    static let defaultRankingWeight = 10.0
 
     static let discussion = """
         Trains the paper's generator and discriminator (Mirza & Osindero 2014): G: z (100) ->

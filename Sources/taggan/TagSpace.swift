@@ -1,0 +1,71 @@
+import Eval
+import Foundation
+import Ingest
+import SkipGram
+import TagGAN
+import TagganCore
+
+/// Tag ids as eval and annotate share them: every tag of the workspace's images first
+/// (so truth counts tags no method can name), then candidate words that are no tag.
+struct TagSpace {
+    private(set) var names: [String] = []
+    private var ids: [String: Int] = [:]
+
+    init(_ tags: [String]) { for tag in tags { _ = id(tag) } }
+
+    /// The id of `name`, added when new.
+    mutating func id(_ name: String) -> Int {
+        if let id = ids[name] { return id }
+        ids[name] = names.count
+        names.append(name)
+        return names.count - 1
+    }
+
+    func existing(_ name: String) -> Int? { ids[name] }
+}
+
+extension WorkspaceData {
+    /// Every tag of the catalog's embedded images, in image order.
+    var tagSpace: TagSpace { TagSpace(images.flatMap(\.tags)) }
+
+    /// The true tags of `indices` as ids of `space`.
+    func truth(_ indices: [Int], in space: TagSpace) -> [Set<Int>] {
+        indices.map { Set(images[$0].tags.compactMap { space.existing($0) }) }
+    }
+
+    /// What every tagging method learns from: the train split's features and tags, and
+    /// the candidate words (`--vocab tags|all|FILE`) with their vectors; candidate words
+    /// that are no catalog tag join `space`. Without vectors the word-space methods and the
+    /// generators have no candidates.
+    func trainingSet(space: inout TagSpace, vectors: WordVectors?, vocabulary option: String?, command: String) throws -> TagTrainingSet {
+        let train = indices(.train)
+        let trainTags = truth(train, in: space)
+        var candidates: [Int] = []
+        var rows: [Int: [Float]] = [:]
+        if let vectors {
+            let trainNames = Set(trainTags.joined()).sorted().map { space.names[$0] }
+            let vocabulary = try candidateVocabulary(option, trainTags: trainNames, vectors: vectors, command: command)
+            for word in vocabulary {
+                guard let vector = vectors.vector(word) else { continue }
+                let id = space.id(word)
+                if rows[id] == nil { candidates.append(id) }
+                rows[id] = Array(vector)
+            }
+        }
+        let dimension = vectors?.dimension ?? 1
+        var matrix = [Float](repeating: 0, count: space.names.count * dimension)
+        for (id, vector) in rows { matrix.replaceSubrange(id * dimension ..< (id + 1) * dimension, with: vector) }
+        return TagTrainingSet(features: features(train), tags: trainTags, tagCount: space.names.count,
+                              tagVectors: Tensor(shape: [space.names.count, dimension], values: matrix),
+                              available: (0 ..< space.names.count).map { rows[$0] != nil }, candidates: candidates)
+    }
+}
+
+/// A trained generator of W/models/<method> as the tagging methods draw from it:
+/// `samples` per image, the same seed for every image set.
+func generatorSource(modelFolder: URL, samples: Int) throws -> GeneratorSource {
+    let sampler = try TagSampler(modelFolder: modelFolder)
+    return GeneratorSource(samplesPerImage: samples) { features, noise in
+        sampler.sample(features: features, samplesPerImage: samples, seed: 2014, noiseScale: Float(noise))
+    }
+}
