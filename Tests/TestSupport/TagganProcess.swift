@@ -7,8 +7,12 @@ public struct TagganProcess {
     public let stdout: String
     public let stderr: String
 
-    /// The `taggan` binary SwiftPM built beside the test bundle.
+    /// The `taggan` binary SwiftPM built beside the test bundle, or `$TAGGAN_EXECUTABLE`
+    /// (to check that a new test fails on another build, e.g. main's).
     public static let executable: URL = {
+        if let path = ProcessInfo.processInfo.environment["TAGGAN_EXECUTABLE"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
             Bundle.main.bundleURL,
