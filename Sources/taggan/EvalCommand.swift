@@ -105,6 +105,8 @@ enum EvalCommand {
                              + figures.joined(separator: ", ") + ".")
             }
             let sampler = try TagSampler(modelFolder: folder)
+            try sampler.checkFeatureWidth(data.features.columns, from: "the workspace's embeddings",
+                                          model: folder.appendingPathComponent(CheckpointRecord.fileName).path)
             /// Rankings of `images` under a setting; samples are drawn once per noise scale.
             func tagger(_ images: [Int]) -> (VotingSetting) -> [RankedTags] {
                 let features = data.features(images)
