@@ -80,8 +80,10 @@ enum AnnotateCommand {
             throw TagganError.file(folder.path, "not a folder")
         }
         let reader = DatasetReader(root: folder, layout: .xmp)
-        let files = reader.files(under: reader.root).filter { ["jpg", "jpeg", "jpe", "png"].contains($0.pathExtension.lowercased()) }
+        var problems: [SourceProblem] = []
+        let files = reader.files(under: reader.root, problems: &problems).filter { ["jpg", "jpeg", "jpe", "png"].contains($0.pathExtension.lowercased()) }
         let skipped = SkipLog()
+        for problem in problems { skipped.skip(problem.path, reason: problem.reason, detail: problem.detail) }
         // Content ids; files annotated before by this model with unchanged bytes are not
         // decoded again (unless --force): their stored tags are written out as they are.
         var ids: [Int?] = []

@@ -13,20 +13,25 @@ enum Commands {
         CommandSpec(
             words: ["ingest"],
             summary: "Read images and their tags into a workspace catalog.",
-            positionals: "SOURCE...", minimumPositionals: 1, maximumPositionals: nil,
+            positionals: "SOURCE...", minimumPositionals: 0, maximumPositionals: nil,
             options: [
                 OptionSpec(name: "--workspace", value: "W", help: "workspace folder (created if missing)", required: true),
                 OptionSpec(name: "--layout", value: "L", help: "mirflickr25k, mirflickr1m, xmp or clipart (default: detected)"),
                 OptionSpec(name: "--export-tag-corpus", value: "F", help: "write the train split's tag lists as a text corpus to F"),
                 OptionSpec(name: "--max-pixels", value: "N", help: "refuse images with more pixels (default 50000000)"),
-                OptionSpec(name: "--split", value: "T/V/E", help: "train/validation/test percentages (default 80/10/10)"),
+                OptionSpec(name: "--split", value: "T/V/E", help: "train/validation/test percentages (default: the catalog's, else 80/10/10)"),
+                OptionSpec(name: "--resplit", help: "with --split: move every image already in the catalog to the new rule's split"),
                 shardOption,
             ],
             discussion: """
             Layouts: MIR Flickr 25k and 1M, folders with XMP sidecars or embedded XMP, SVG+PNG clip art.
             Images are identified by content (SHA-256): aliases and copies become one image with
             the union of their tags, and the split follows the content. Re-running reads only new
-            or changed files; broken files are reported and skipped.
+            or changed files; broken files are reported and skipped. A source is its folder's
+            absolute path: ingesting another folder (even one with the same name) never removes
+            the first one's files. The split rule is recorded in the catalog; another --split on
+            it is an error unless --resplit. Without SOURCE, --export-tag-corpus exports from the
+            existing catalog.
             """,
             run: IngestCommand.run),
         CommandSpec(
