@@ -27,7 +27,7 @@ python3 bench/taggan_fixture.py "$WORK/ws" --images 5400 --features 1280 --dim 2
 results="$WORK/results.jsonl"
 for round in $(seq "$ROUNDS"); do
     rm -rf "$WORK/ws/models"
-    .build/release/taggan train --workspace "$WORK/ws" --vectors "$WORK/ws/vectors.bin" \
+    .build/release/taggan train --workspace "$WORK/ws" --vectors "$WORK/ws/vectors.bin" --training-set "$WORK/ws/training-set.tsv" \
         --optimizer sgd --mismatch 0 --steps "$STEPS" --checkpoint-every 0 --threads "$THREADS" --json 2>/dev/null \
         | python3 -c 'import json,sys; r=json.load(sys.stdin); print(json.dumps({"peer":"taggan","threads":r["threads"],"steps":r["steps"],"steps_per_second":r["steps_per_second"]}))' \
         | tee -a "$results"

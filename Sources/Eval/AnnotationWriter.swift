@@ -30,7 +30,8 @@ public struct Annotation: Sendable, Equatable, Codable {
 /// JSON Lines and CSV output of annotations, each file written atomically.
 ///
 /// JSON Lines: one object per image, `{"path": ..., "tags": [{"tag": ..., "confidence": ...}]}`.
-/// CSV (RFC 4180): header `path,tag,confidence`, one row per (image, tag), fields quoted
+/// CSV (RFC 4180): header `path,tag,confidence`, one row per (image, tag), and `path,,`
+/// for an image left without tags, so both files list the same images; fields quoted
 /// when they hold a comma, quote or line break.
 public enum AnnotationWriter {
     public static func jsonLines(_ annotations: [Annotation]) -> String {
@@ -50,6 +51,7 @@ public enum AnnotationWriter {
         }
         var lines = ["path,tag,confidence"]
         for annotation in annotations {
+            if annotation.tags.isEmpty { lines.append("\(field(annotation.path)),,") }
             for (tag, confidence) in zip(annotation.tags, annotation.confidences) {
                 lines.append("\(field(annotation.path)),\(field(tag)),\(String(format: "%.3f", confidence))")
             }

@@ -6,7 +6,9 @@ import TagganCore
 /// A file is (re)read only when it is new or its size, modification time or tag files
 /// changed; reading means hashing its bytes (SHA-256) and decoding it fully, so a
 /// truncated or corrupt image is reported and skipped here rather than in a later stage.
-/// Files that disappeared from a source, or that no longer decode, leave the catalog.
+/// Files that disappeared from a source, or that no longer decode, leave the catalog; a
+/// source is its folder's absolute path (`Catalog.sourceName`), so ingesting one folder
+/// never removes another's files, and files under a folder that could not be listed stay.
 /// Everything a run changes lands in one SQLite transaction.
 public struct Ingester {
     public struct Options: Sendable {
@@ -16,7 +18,11 @@ public struct Ingester {
         /// tracking pixels and spacers carry nothing to tag, while a long thin rule
         /// (500x10 clip art) is kept.
         public var minimumSide = 16
-        public var splitRule = Catalog.SplitRule()
+        /// The split of new images; nil: the rule the catalog recorded (else 80/10/10). A
+        /// rule other than the recorded one is an error unless `resplit` is set, which
+        /// moves every image to the split the new rule gives it.
+        public var splitRule: Catalog.SplitRule?
+        public var resplit = false
         /// Process only shard `index` of `count` (a stable hash of each file's key).
         public var shard: (index: Int, count: Int)?
         public var threads = Parallel.defaultThreads
@@ -30,6 +36,7 @@ public struct Ingester {
         public var removed = 0
         public var statistics: [String: Int] = [:]
         public var seconds = 0.0
+        public init(statistics: [String: Int] = [:]) { self.statistics = statistics }
     }
 
     public let workspace: URL
@@ -64,6 +71,7 @@ public struct Ingester {
         let start = DispatchTime.now().uptimeNanoseconds
         let catalog = try Catalog(workspace: workspace)
         var summary = Summary()
+        let splitRule = try Self.checkSplitRule(options, catalog: catalog)
 
         // Existing state of every file key.
         var known: [String: Stamp] = [:]
@@ -75,14 +83,26 @@ public struct Ingester {
         // List every source.
         var items: [(item: SourceItem, reader: DatasetReader, stamp: Stamp)] = []
         var sourceNames: [String] = []
+        // Key prefixes of folders that could not be listed: their files' entries stay.
+        var unlisted: [String] = []
         for source in sources {
-            var name = source.standardizedFileURL.resolvingSymlinksInPath().lastPathComponent
-            while sourceNames.contains(name) { name += "_" }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: source.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw TagganError.file(source.path, "not a folder")
+            }
+            let name = try catalog.sourceName(for: source)
+            if sourceNames.contains(name) { continue }   // the same folder given twice
             sourceNames.append(name)
             let reader = DatasetReader(root: source, layout: options.layout, name: name)
-            Log.info("ingest: \(reader.root.path) (layout \(reader.layout.rawValue))")
+            Log.info("ingest: \(reader.root.path) (layout \(reader.layout.rawValue), keyed as \(name))")
             let (found, problems) = try reader.read()
-            for problem in problems { skipped.skip(problem.path, reason: problem.reason, detail: problem.detail) }
+            for problem in problems {
+                skipped.skip(problem.path, reason: problem.reason, detail: problem.detail)
+                if problem.reason == SourceProblem.unreadableFolder {
+                    let relative = reader.relative(URL(fileURLWithPath: problem.path), to: reader.root)
+                    unlisted.append(problem.path == reader.root.path ? "\(name)/" : "\(name)/\(relative)/")
+                }
+            }
             for item in found {
                 if let shard = options.shard, Self.shard(of: item.key, count: shard.count) != shard.index { continue }
                 guard let stamp = Self.stamp(item) else {
@@ -134,7 +154,7 @@ public struct Ingester {
                 case .success(let decoded):
                     let id = Catalog.imageID(hash: decoded.hash)
                     try insertImage.bind(id, decoded.hash, decoded.format, decoded.width, decoded.height,
-                                         options.splitRule.split(hash: decoded.hash).rawValue).run()
+                                         splitRule.split(hash: decoded.hash).rawValue).run()
                     try upsertFile.bind(item.key, item.imageURL.path, id, stamp.size, stamp.mtime,
                                         stamp.metadataMTime, item.title).run()
                     try clearTags.bind(item.key).run()
@@ -160,6 +180,7 @@ public struct Ingester {
             let deleteFile = try catalog.db.prepare("DELETE FROM files WHERE key = ?")
             for key in known.keys where !present.contains(key) {
                 guard let source = key.split(separator: "/").first, sourceNames.contains(String(source)) else { continue }
+                if unlisted.contains(where: { key.hasPrefix($0) }) { continue }
                 if let shard = options.shard, Self.shard(of: key, count: shard.count) != shard.index { continue }
                 try deleteFile.bind(key).run()
                 summary.removed += 1
@@ -170,6 +191,21 @@ public struct Ingester {
         summary.statistics = try catalog.statistics()
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return summary
+    }
+
+    /// The rule new images are split by: the option's, checked against the catalog's
+    /// recorded rule (a mismatch is an error naming both, unless `resplit`), or the
+    /// recorded one. Records it, re-splitting every image when asked.
+    static func checkSplitRule(_ options: Options, catalog: Catalog) throws -> Catalog.SplitRule {
+        let recorded = try catalog.splitRule()
+        let rule = options.splitRule ?? recorded ?? Catalog.SplitRule()
+        if let recorded, recorded != rule, !options.resplit {
+            throw TagganError.file(catalog.url.path, "its images are split \(recorded); --split \(rule) would split new images "
+                                   + "differently (add --resplit to move every image to the new rule's split, which changes "
+                                   + "the test set, or leave --split out)")
+        }
+        try catalog.setSplitRule(rule, resplit: options.resplit && recorded != nil && recorded != rule)
+        return rule
     }
 
     /// Size and modification time of the image (following symlinks) and the newest
@@ -206,9 +242,14 @@ public struct Ingester {
             // scale: the entropy-coded data is still read to the end.
             _ = try decoder.decode(data, targetShorterSide: header.format == .jpeg ? 1 : nil)
             var embedded: [String] = []
-            if item.embeddedXMP, let packet = ImageMetadata.embeddedXMP(in: data),
-               let metadata = try? XMPReader.parse(packet) {
-                embedded = metadata.tags
+            if item.embeddedXMP, let packet = ImageMetadata.embeddedXMP(in: data) {
+                // A bad packet is reported like a bad sidecar: the image is skipped, not
+                // ingested with its tags silently missing.
+                do {
+                    embedded = try XMPReader.parse(packet).tags
+                } catch let error as XMPReader.ParseError {
+                    return .failure(.init(reason: "embedded XMP: \(error.reason)", detail: error.detail))
+                }
             }
             return .success(Decoded(hash: SHA256.hex(data), format: header.format.rawValue,
                                     width: header.width, height: header.height, embeddedTags: embedded))

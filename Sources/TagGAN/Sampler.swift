@@ -42,7 +42,17 @@ public struct TagSampler: Sendable {
         try generator.visitParameters { name, w, _ in
             w = try file.tensor("generator." + name, shape: w.shape, in: url.path)
         }
+        try record.configuration.checkFeatureWidth(record.configuration.sizes.featureSize,
+                                                   from: "the model's own network sizes",
+                                                   model: modelFolder.appendingPathComponent(CheckpointRecord.fileName).path)
         self.init(generator: generator, configuration: record.configuration, step: record.step)
+    }
+
+    /// Throws, naming `model` (the checkpoint) and both widths, when features of
+    /// `columns` columns (from `source`) cannot go into this generator: the check a caller
+    /// makes before `sample`, whose precondition would otherwise stop the process.
+    public func checkFeatureWidth(_ columns: Int, from source: String, model: String) throws {
+        try configuration.checkFeatureWidth(columns, from: source, model: model)
     }
 
     /// `samplesPerImage` generated vectors for each row of `features` (N x featureSize),

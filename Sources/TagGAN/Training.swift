@@ -82,6 +82,18 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// The ranking term's margin m in cosine (default 0.1).
     public var rankingMargin: Double?
 
+    /// Throws, naming `model` and both widths, unless features of `columns` columns (from
+    /// `source`, e.g. the embeddings file) fit these networks and the saved feature mean:
+    /// a user can point a command at a model trained on other features.
+    public func checkFeatureWidth(_ columns: Int, from source: String, model: String) throws {
+        guard columns == sizes.featureSize else {
+            throw TagganError.file(model, "the model takes \(sizes.featureSize)-d features, but \(source) has \(columns)")
+        }
+        if let mean = featureMean, mean.count != columns {
+            throw TagganError.file(model, "the saved feature mean has \(mean.count) entries, but \(source) has \(columns) columns")
+        }
+    }
+
     /// Features as G and D see them: centred by `featureMean` when set, then scaled to
     /// unit length when `unitFeatures`.
     public func conditioned(features: Tensor) -> Tensor {
@@ -197,6 +209,7 @@ public final class GANTrainer {
                 throw TagganError.failure("icgan mode needs a neighbour table for the \(data.imageCount) training images")
             }
         }
+        try configuration.checkFeatureWidth(data.featureSize, from: "the training features", model: "the training configuration")
         self.configuration = configuration
         inputFingerprint = data.fingerprint
         self.data = try TrainingData(features: configuration.conditioned(features: data.features), tags: data.tags,

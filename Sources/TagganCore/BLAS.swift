@@ -29,8 +29,14 @@ public enum BLAS {
 
     struct LoadError: Error, CustomStringConvertible {
         let attempts: [String]
+        /// The library `TAGGAN_BLAS` named, when that was the one that failed.
+        var explicit: String? = nil
         var description: String {
-            "no usable BLAS library found (install libopenblas0-pthread); tried:\n  "
+            if let explicit {
+                return "\(explicit): cannot open the BLAS library TAGGAN_BLAS names (unset it to use the system's OpenBLAS): "
+                    + attempts.joined(separator: "; ")
+            }
+            return "no usable BLAS library found (install libopenblas0-pthread); tried:\n  "
                 + attempts.joined(separator: "\n  ")
         }
     }
@@ -57,7 +63,18 @@ public enum BLAS {
             setenv("BLIS_NUM_THREADS", String(ProcessInfo.processInfo.activeProcessorCount), 0)
         }
         var candidates: [String] = []
-        if let explicit = environment["TAGGAN_BLAS"], !explicit.isEmpty { candidates.append(explicit) }
+        var error = [CChar](repeating: 0, count: 512)
+        func message() -> String { String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        // A library the user named is used or is an error: never silently another one.
+        if let explicit = environment["TAGGAN_BLAS"], !explicit.isEmpty {
+            guard taggan_blas_open(explicit, &error, error.count) == 1 else {
+                return .failure(LoadError(attempts: ["\(explicit) (TAGGAN_BLAS): \(message())"], explicit: explicit))
+            }
+            let kernel = taggan_blas_corename().map { String(cString: $0) }
+            if kernel == nil { chosenBy = "library" }
+            return .success(Backend(library: explicit, config: taggan_blas_config().map { String(cString: $0) }, kernel: kernel,
+                                    kernelChosenBy: chosenBy, cpuFeatures: features))
+        }
         candidates += [
             "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
             "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
@@ -67,7 +84,6 @@ public enum BLAS {
             "libblas.so.3",
         ]
         var attempts: [String] = []
-        var error = [CChar](repeating: 0, count: 512)
         for candidate in candidates {
             if taggan_blas_open(candidate, &error, error.count) == 1 {
                 let config = taggan_blas_config().map { String(cString: $0) }
@@ -77,13 +93,14 @@ public enum BLAS {
                     library: candidate, config: config, kernel: kernel,
                     kernelChosenBy: chosenBy, cpuFeatures: features))
             }
-            attempts.append("\(candidate): \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            attempts.append("\(candidate): \(message())")
         }
         return .failure(LoadError(attempts: attempts))
     }
 
-    /// Loads the library if needed. Commands call `backend()` first to report a missing
-    /// library as an ordinary error; reaching here without one is a programming error.
+    /// Loads the library if needed. Every command that computes calls `backend()` first
+    /// (`Commands.main` does it for them), so a missing library is an ordinary error that
+    /// names the library and the reason; reaching here without one is a programming error.
     @inline(__always)
     static func ensureLoaded() {
         if taggan_blas_is_open() == 1 { return }

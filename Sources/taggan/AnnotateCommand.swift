@@ -38,6 +38,9 @@ enum AnnotateCommand {
         }
         let record = try CheckpointRecord.read(folder: modelFolder)
         let sampler = try TagSampler(modelFolder: modelFolder)
+        let config = EfficientNetConfig.lite0
+        try sampler.checkFeatureWidth(config.featureSize, from: "\(config.name) (taggan annotate embeds the images with it)",
+                                      model: modelFolder.appendingPathComponent(CheckpointRecord.fileName).path)
         guard let vectorsPath = arguments.value("--vectors") ?? record.data.source["vectors"] else {
             throw TagganError.usage("taggan annotate: give --vectors: the model does not record its vectors file")
         }
@@ -68,7 +71,7 @@ enum AnnotateCommand {
             throw TagganError.file(weights.path, "cannot read the model's weights")
         }
         let modelKey = "\(mode) weights-sha256:\(SHA256.hex(weightBytes).prefix(16)) samples:\(samples) noise:\(noiseScale) per-sample:\(perSample) "
-            + "candidates:\(candidates.count):\(SHA256.hex(Data(candidates.joined(separator: "\n").utf8)).prefix(12)) vectors:\(URL(fileURLWithPath: vectorsPath).lastPathComponent)"
+            + "candidates:\(candidates.count):\(SHA256.hex(Data(candidates.joined(separator: "\n").utf8)).prefix(12)) vectors-sha256:\(vectorsDigest(matrix))"
         let ranked = max(top * 2, 20)
 
         // The images: every JPEG and PNG under the folder (by content, not name).
@@ -77,8 +80,10 @@ enum AnnotateCommand {
             throw TagganError.file(folder.path, "not a folder")
         }
         let reader = DatasetReader(root: folder, layout: .xmp)
-        let files = reader.files(under: reader.root).filter { ["jpg", "jpeg", "jpe", "png"].contains($0.pathExtension.lowercased()) }
+        var problems: [SourceProblem] = []
+        let files = reader.files(under: reader.root, problems: &problems).filter { ["jpg", "jpeg", "jpe", "png"].contains($0.pathExtension.lowercased()) }
         let skipped = SkipLog()
+        for problem in problems { skipped.skip(problem.path, reason: problem.reason, detail: problem.detail) }
         // Content ids; files annotated before by this model with unchanged bytes are not
         // decoded again (unless --force): their stored tags are written out as they are.
         var ids: [Int?] = []
@@ -94,7 +99,6 @@ enum AnnotateCommand {
         let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
         let reused = files.indices.filter { ids[$0] != nil }.count - todo.count
 
-        let config = EfficientNetConfig.lite0
         let net = try todo.isEmpty ? nil : FeaturesCommand.loadNetwork(config, weights: arguments.value("--weights"))
         let preprocessor = ImagePreprocessor(config: config)
         let progress = Progress("annotate", total: todo.count, unit: "images")
@@ -131,11 +135,15 @@ enum AnnotateCommand {
             annotations.append(annotation)
             guard writeSidecars else { continue }
             // Merging is idempotent: a sidecar that already holds these tags is left alone.
-            let sidecar = url.appendingPathExtension("xmp")
-            let existing = FileManager.default.contents(atPath: sidecar.path)
+            // Which sidecar, and how links are treated: SidecarFile.
+            let sidecar = SidecarFile.location(of: url)
             do {
+                let target = try SidecarFile.writeTarget(for: sidecar, inside: reader.root)
+                let existing = FileManager.default.contents(atPath: target.path)
                 let merged = try XMPWriter.merge(existing: existing, tags: annotation.tags)
-                if merged != existing { try AtomicFile.write(merged, to: sidecar); sidecars += 1 }
+                if merged != existing { try SidecarFile.write(merged, for: sidecar, inside: reader.root); sidecars += 1 }
+            } catch let refusal as SidecarFile.Refusal {
+                skipped.skip(sidecar.path, reason: refusal.reason, detail: refusal.detail)
             } catch {
                 skipped.skip(sidecar.path, reason: "sidecar not merged", detail: "\(error)")
             }
@@ -154,7 +162,19 @@ enum AnnotateCommand {
                   + "\(sidecars) sidecars written; \(skipped.summary)")
             for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(output.path)") }
         }
+        // A batch that skipped some images succeeds; one in which every image failed does not.
+        if annotations.isEmpty && !files.isEmpty {
+            Log.error("taggan annotate: none of the \(files.count) images under \(folder.path) could be tagged (\(skipped.summary))")
+            return 1
+        }
         return 0
+    }
+
+    /// The candidate words' vectors, as annotate's model key records them: retrained
+    /// vectors under the same file name change the key, so stale tags are not reused.
+    static func vectorsDigest(_ matrix: Tensor) -> String {
+        let bytes = matrix.storage.withUnsafeBufferPointer { Data(buffer: $0) }
+        return String(SHA256.hex(bytes).prefix(16))
     }
 
     /// A comma-separated list, or @FILE with one word per line.

@@ -13,20 +13,25 @@ enum Commands {
         CommandSpec(
             words: ["ingest"],
             summary: "Read images and their tags into a workspace catalog.",
-            positionals: "SOURCE...", minimumPositionals: 1, maximumPositionals: nil,
+            positionals: "SOURCE...", minimumPositionals: 0, maximumPositionals: nil,
             options: [
                 OptionSpec(name: "--workspace", value: "W", help: "workspace folder (created if missing)", required: true),
                 OptionSpec(name: "--layout", value: "L", help: "mirflickr25k, mirflickr1m, xmp or clipart (default: detected)"),
                 OptionSpec(name: "--export-tag-corpus", value: "F", help: "write the train split's tag lists as a text corpus to F"),
                 OptionSpec(name: "--max-pixels", value: "N", help: "refuse images with more pixels (default 50000000)"),
-                OptionSpec(name: "--split", value: "T/V/E", help: "train/validation/test percentages (default 80/10/10)"),
+                OptionSpec(name: "--split", value: "T/V/E", help: "train/validation/test percentages (default: the catalog's, else 80/10/10)"),
+                OptionSpec(name: "--resplit", help: "with --split: move every image already in the catalog to the new rule's split"),
                 shardOption,
             ],
             discussion: """
             Layouts: MIR Flickr 25k and 1M, folders with XMP sidecars or embedded XMP, SVG+PNG clip art.
             Images are identified by content (SHA-256): aliases and copies become one image with
             the union of their tags, and the split follows the content. Re-running reads only new
-            or changed files; broken files are reported and skipped.
+            or changed files; broken files are reported and skipped. A source is its folder's
+            absolute path: ingesting another folder (even one with the same name) never removes
+            the first one's files. The split rule is recorded in the catalog; another --split on
+            it is an error unless --resplit. Without SOURCE, --export-tag-corpus exports from the
+            existing catalog.
             """,
             run: IngestCommand.run),
         CommandSpec(
@@ -142,7 +147,7 @@ enum Commands {
                 OptionSpec(name: "--vocab", value: "V", help: "candidate words: tags (the training tags, default), all (every word with a vector) or a FILE of words"),
                 OptionSpec(name: "--noise-scale", value: "S", help: "multiplies G's noise (default: eval's choice, else 1)"),
                 OptionSpec(name: "--force", help: "annotate again images already annotated by this model"),
-                OptionSpec(name: "--xmp", help: "write or merge an XMP sidecar (<image>.xmp) per image"),
+                OptionSpec(name: "--xmp", help: "merge into each image's XMP sidecar (which one: below)"),
                 OptionSpec(name: "--jsonl", value: "F", help: "write JSON Lines to F"),
                 OptionSpec(name: "--csv", value: "F", help: "write CSV to F"),
                 OptionSpec(name: "--vectors", value: "V.bin", help: "word vectors (default: the file the model was trained with)"),
@@ -151,7 +156,13 @@ enum Commands {
             discussion: """
             Sidecars are merged, never clobbered: the user's tags and every other property stay,
             and only new tags are appended (dc:subject, digiKam:TagsList, lr:hierarchicalSubject).
-            An image that fails to decode is reported and skipped. Incremental: each image's tags
+            Which sidecar: photo.jpg.xmp when it exists (digiKam, darktable, exiftool), else
+            photo.xmp when it exists (Lightroom, Capture One), else a new photo.jpg.xmp. A
+            sidecar that is a link stays a link and its target is updated, only when the
+            target is inside FOLDER; nothing outside FOLDER is written. A sidecar that is
+            not valid XMP is reported and left exactly as it was.
+            An image that fails to decode is reported and skipped; exit status 1 when every
+            image failed. Incremental: each image's tags
             are kept in W's catalog under its content hash and the model (weights, samples, words
             per sample), so a re-run decodes only new or changed images and writes the stored tags
             of the rest (a killed run resumes after its last batch of 32); --force redoes all.
@@ -237,6 +248,9 @@ enum Commands {
         return text
     }
 
+    /// Commands that never multiply matrices (doctor reports a missing BLAS itself).
+    static let commandsWithoutBLAS: Set<[String]> = [["ingest"], ["merge"], ["bench", "decode"], ["doctor"]]
+
     /// Finds the command named by the leading words of `arguments`, or explains why not.
     static func find(_ arguments: [String]) throws -> (CommandSpec, [String]) {
         let words = arguments.prefix { !$0.hasPrefix("-") }
@@ -285,6 +299,10 @@ enum Commands {
             if parsed.flag("--help") {
                 print(command.help, terminator: "")
                 return 0
+            }
+            // A missing or unopenable BLAS is an error naming the library, before any work.
+            if !commandsWithoutBLAS.contains(command.words) {
+                do { _ = try BLAS.backend() } catch { throw TagganError.failure("\(error)") }
             }
             return try command.run(parsed)
         } catch let error as TagganError {

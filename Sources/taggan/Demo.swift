@@ -24,6 +24,19 @@ enum Demo {
         return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent(containing).path) } ?? candidates[0]
     }
 
+    /// Runs `body` with file descriptor 1 pointing at stderr, then restores stdout.
+    static func printingToStandardError<T>(_ body: () -> T) -> T {
+        fflush(nil)   // every output stream, stdout included
+        let saved = dup(1)
+        dup2(2, 1)
+        defer {
+            fflush(nil)   // every output stream, stdout included
+            dup2(saved, 1)
+            close(saved)
+        }
+        return body()
+    }
+
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
         let workspace = URL(fileURLWithPath: arguments.value("--workspace") ?? "demo-workspace").standardizedFileURL
         let steps = try arguments.integer("--steps", default: demoSteps)
@@ -38,7 +51,9 @@ enum Demo {
         func step(_ name: String, _ command: [String]) throws {
             Log.info("demo: \(name): taggan \(command.joined(separator: " "))")
             let began = DispatchTime.now().uptimeNanoseconds
-            let status = Commands.main(command)
+            // With --json, stdout holds the demo's one JSON object: the steps' own
+            // summaries go to stderr with their progress.
+            let status = arguments.json ? Self.printingToStandardError { Commands.main(command) } : Commands.main(command)
             timings.append((name, Double(DispatchTime.now().uptimeNanoseconds - began) * 1e-9))
             guard status == 0 else { throw TagganError.failure("demo: step '\(name)' failed (exit \(status))") }
         }

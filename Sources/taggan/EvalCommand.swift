@@ -41,7 +41,7 @@ enum EvalCommand {
             }
             let record = try CheckpointRecord.read(folder: folder)
             vectorsPath = vectorsPath ?? record.data.source["vectors"]
-            generators[method] = try generatorSource(modelFolder: folder, samples: samples)
+            generators[method] = try generatorSource(modelFolder: folder, samples: samples, featureWidth: data.features.columns)
             losses[method.rawValue] = record.history.map { .init(step: $0.step, discriminator: $0.discriminatorLoss, generator: $0.generatorLoss) }
         }
         if vectorsPath == nil, FileManager.default.fileExists(atPath: workspace.appendingPathComponent("vectors.bin").path) {

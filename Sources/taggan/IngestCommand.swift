@@ -21,10 +21,22 @@ enum IngestCommand {
             }
             options.splitRule = rule
         }
+        options.resplit = arguments.flag("--resplit")
+        guard !options.resplit || options.splitRule != nil else {
+            throw TagganError.usage("taggan ingest: --resplit needs --split T/V/E (the rule to re-split by)")
+        }
         options.shard = try Shard.parse(arguments.value("--shard"), command: "taggan ingest")
         let skipped = SkipLog()
         let sources = arguments.positionals.map { URL(fileURLWithPath: $0) }
-        let summary = try Ingester(workspace: workspace, options: options).run(sources: sources, skipped: skipped)
+        // No SOURCE: only an export from the catalog the workspace already has.
+        if sources.isEmpty {
+            guard arguments.value("--export-tag-corpus") != nil else { throw TagganError.usage("taggan ingest: missing SOURCE") }
+            guard FileManager.default.fileExists(atPath: workspace.appendingPathComponent(Catalog.fileName).path) else {
+                throw TagganError.file(workspace.path, "no \(Catalog.fileName) here to export from (give a SOURCE to ingest)")
+            }
+        }
+        let summary = sources.isEmpty && options.splitRule == nil ? Ingester.Summary(statistics: try Catalog(workspace: workspace).statistics())
+            : try Ingester(workspace: workspace, options: options).run(sources: sources, skipped: skipped)
         var corpusLines: Int?
         if let corpus = arguments.value("--export-tag-corpus") {
             corpusLines = try Catalog(workspace: workspace).exportTagCorpus(to: URL(fileURLWithPath: corpus), splits: [.train])

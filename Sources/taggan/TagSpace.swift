@@ -62,9 +62,12 @@ extension WorkspaceData {
 }
 
 /// A trained generator of W/models/<method> as the tagging methods draw from it:
-/// `samples` per image, the same seed for every image set.
-func generatorSource(modelFolder: URL, samples: Int) throws -> GeneratorSource {
+/// `samples` per image, the same seed for every image set. `featureWidth`: the width of
+/// the features it will be given (an error naming the model when G takes another).
+func generatorSource(modelFolder: URL, samples: Int, featureWidth: Int) throws -> GeneratorSource {
     let sampler = try TagSampler(modelFolder: modelFolder)
+    try sampler.checkFeatureWidth(featureWidth, from: "the workspace's embeddings",
+                                  model: modelFolder.appendingPathComponent(CheckpointRecord.fileName).path)
     return GeneratorSource(samplesPerImage: samples) { features, noise in
         sampler.sample(features: features, samplesPerImage: samples, seed: 2014, noiseScale: Float(noise))
     }

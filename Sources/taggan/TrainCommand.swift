@@ -13,7 +13,8 @@ enum TrainCommand {
         OptionSpec(name: "--mode", value: "M", help: "cgan (the paper) or icgan (neighbourhoods; default cgan)"),
         OptionSpec(name: "--neighbours", value: "K", help: "neighbourhood size for icgan (default 20)"),
         OptionSpec(name: "--steps", value: "N", help: "training steps (default \(TrainingConfiguration.defaultSteps))"),
-        OptionSpec(name: "--resume", help: "continue from the last checkpoint"),
+        OptionSpec(name: "--resume", help: "continue from the last checkpoint, with its recorded settings"),
+        OptionSpec(name: "--training-set", value: "F", help: "train on W/embeddings.npy rows listed in F instead of the catalog"),
         OptionSpec(name: "--batch-size", value: "N", help: "examples per step (default 100)"),
         OptionSpec(name: "--optimizer", value: "O", help: "adam (default) or sgd (the paper's schedule)"),
         OptionSpec(name: "--learning-rate", value: "R", help: "initial rate (default 0.0001 for adam, 0.1 for sgd)"),
@@ -48,13 +49,14 @@ enum TrainCommand {
 
         Trains on the catalog's train split (taggan ingest) with the embeddings of
         taggan features (W/embeddings.npy and its row map W/embeddings.tsv). To train on
-        embeddings of your own instead, put W/embeddings.npy (N x F float32) and
-        W/training-set.tsv (one image per line: ROW<TAB>TAG<TAB>TAG..., ROW a 0-based row;
-        '#' starts a comment) in W; that file, when present, is used instead of the catalog.
+        embeddings of your own instead, put W/embeddings.npy (N x F float32) in W and pass
+        --training-set F (one image per line: ROW<TAB>TAG<TAB>TAG..., ROW a 0-based row;
+        '#' starts a comment); it is then used instead of the catalog.
         Tags missing from the vectors are dropped, and images left without tags. The model
         goes to W/models/<mode>/ (checkpoint.json + weights-<step>.safetensors), written
         atomically every --checkpoint-every steps and at the end; --resume continues
-        exactly where the last checkpoint stopped.
+        exactly where the last checkpoint stopped, with the settings it recorded (an option
+        that contradicts them is an error naming both values; --steps extends or shortens).
         """
 
     static func run(_ arguments: ParsedArguments) throws -> Int32 {
@@ -68,7 +70,7 @@ enum TrainCommand {
         guard let optimizer = OptimizerKind(rawValue: optimizerName) else {
             throw TagganError.usage("taggan train: --optimizer must be sgd or adam, got '\(optimizerName)'")
         }
-        let neighbourCount = try arguments.integer("--neighbours", default: 20)
+        let requestedNeighbours = try arguments.integer("--neighbours", default: 20)
         let steps = try arguments.value("--steps").map { _ in try arguments.integer("--steps", default: 0) }
         let batchSize = try arguments.integer("--batch-size", default: 100)
         let checkpointEvery = try arguments.integer("--checkpoint-every", default: 500)
@@ -88,7 +90,7 @@ enum TrainCommand {
         guard ["on", "off"].contains(centring) else {
             throw TagganError.usage("taggan train: --centre-features must be on or off, got '\(centring)'")
         }
-        for (name, value) in [("--neighbours", neighbourCount), ("--batch-size", batchSize), ("--threads", threads)] where value <= 0 {
+        for (name, value) in [("--neighbours", requestedNeighbours), ("--batch-size", batchSize), ("--threads", threads)] where value <= 0 {
             throw TagganError.usage("taggan train: \(name) must be positive")
         }
         if let steps, steps <= 0 { throw TagganError.usage("taggan train: --steps must be positive") }
@@ -98,7 +100,21 @@ enum TrainCommand {
         setenv("TAGGAN_THREADS", String(threads), 1)
         do { try BLAS.setThreads(threads) } catch { throw TagganError.failure("\(error)") }
 
-        let inputs = try loadTrainingInputs(workspace: workspace, vectors: vectors)
+        // A resumed run continues with its recorded configuration: read it before
+        // anything (the neighbour table) depends on the settings.
+        let folder = workspace.appendingPathComponent("models").appendingPathComponent(mode.rawValue)
+        var resumed: CheckpointRecord?
+        if arguments.flag("--resume") {
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(CheckpointRecord.fileName).path) else {
+                throw TagganError.file(folder.path, "no checkpoint to resume (run without --resume to start)")
+            }
+            resumed = try CheckpointRecord.read(folder: folder)
+            try checkResumeOptions(arguments, record: resumed!, path: folder.appendingPathComponent(CheckpointRecord.fileName).path)
+        }
+        let neighbourCount = resumed?.configuration.neighbours ?? requestedNeighbours
+
+        let inputs = try loadTrainingInputs(workspace: workspace, vectors: vectors,
+                                            trainingSet: arguments.value("--training-set").map { URL(fileURLWithPath: $0) })
         Log.info("train: \(inputs.data.imageCount) images, \(inputs.data.exampleCount) examples, "
                  + "\(inputs.data.tagVectors.rows) distinct tags, features \(inputs.data.featureSize)-d, "
                  + "vectors \(inputs.data.wordSize)-d" + inputs.droppedNote)
@@ -112,7 +128,7 @@ enum TrainCommand {
             // Neighbourhoods by cosine of the features G sees (centred when --centre-features
             // is on): uncentred pooled features put unrelated images at cosine ~0.7.
             var centred = TrainingConfiguration(sizes: NetworkSizes(featureSize: inputs.data.featureSize))
-            if centring == "on" { centred.featureMean = inputs.data.featureMean }
+            if resumed.map({ $0.configuration.featureMean != nil }) ?? (centring == "on") { centred.featureMean = inputs.data.featureMean }
             let (table, cached) = try NeighbourSearch.cached(centred.conditioned(features: inputs.data.features), k: neighbourCount,
                                                              folder: workspace.appendingPathComponent("cache"))
             neighbours = table
@@ -121,12 +137,8 @@ enum TrainCommand {
                               neighbourCount, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9))
         }
 
-        let folder = workspace.appendingPathComponent("models").appendingPathComponent(mode.rawValue)
         let trainer: GANTrainer
-        if arguments.flag("--resume") {
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(CheckpointRecord.fileName).path) else {
-                throw TagganError.file(folder.path, "no checkpoint to resume (run without --resume to start)")
-            }
+        if resumed != nil {
             trainer = try GANTrainer(resumingFrom: folder, data: inputs.data, neighbours: neighbours, steps: steps)
             Log.info("train: resuming \(mode.rawValue) at step \(trainer.step) of \(trainer.configuration.steps)")
         } else {
@@ -185,6 +197,27 @@ enum TrainCommand {
     }
 }
 
+/// Throws, naming the checkpoint and both values, when an option given with --resume
+/// differs from the configuration the checkpoint recorded.
+func checkResumeOptions(_ arguments: ParsedArguments, record: CheckpointRecord, path: String) throws {
+    var requested = RequestedSettings()
+    requested.neighbours = try arguments.value("--neighbours").map { _ in try arguments.integer("--neighbours", default: 0) }
+    requested.batchSize = try arguments.value("--batch-size").map { _ in try arguments.integer("--batch-size", default: 0) }
+    requested.optimizer = arguments.value("--optimizer").flatMap(OptimizerKind.init(rawValue:))
+    requested.learningRate = try arguments.value("--learning-rate").map { _ in try arguments.number("--learning-rate", default: 0) }
+    requested.mismatchWeight = try arguments.value("--mismatch").map { _ in try arguments.number("--mismatch", default: 0) }
+    requested.centreFeatures = arguments.value("--centre-features").map { $0 == "on" }
+    requested.seed = try arguments.value("--seed").map { _ in UInt64(try arguments.integer("--seed", default: 0)) }
+    requested.rankingWeight = try arguments.value("--ranking-weight").map { _ in try arguments.number("--ranking-weight", default: 0) }
+    requested.rankingMargin = try arguments.value("--ranking-margin").map { _ in try arguments.number("--ranking-margin", default: 0) }
+    requested.ownTagShare = try arguments.value("--own-tags").map { _ in try arguments.number("--own-tags", default: 0) }
+    let contradictions = record.configuration.contradictions(with: requested)
+    guard contradictions.isEmpty else {
+        throw TagganError.file(path, "--resume continues with the recorded settings: " + contradictions.joined(separator: "; ")
+                               + " (drop the option, or start afresh without --resume)")
+    }
+}
+
 /// Exponential moving averages of the step statistics for the progress line.
 struct RecentLosses {
     var d: Float = 0, g: Float = 0, real: Float = 0, fake: Float = 0
@@ -217,15 +250,18 @@ struct TrainingInputs {
 }
 
 /// Reads the training split of the workspace and the tag words' vectors: the catalog's
-/// train split and Features' embeddings (`WorkspaceData`), or, when the workspace holds
-/// W/training-set.tsv, that list of embedding rows and tags (embeddings of the user's own).
-func loadTrainingInputs(workspace: URL, vectors: URL) throws -> TrainingInputs {
+/// train split and Features' embeddings (`WorkspaceData`), or, when `--training-set` names
+/// one, a list of embedding rows and tags (embeddings of the user's own). Only an explicit
+/// option selects the list: a file lying in the workspace never replaces the catalog.
+func loadTrainingInputs(workspace: URL, vectors: URL, trainingSet: URL? = nil) throws -> TrainingInputs {
     let embeddingsURL = workspace.appendingPathComponent("embeddings.npy")
-    let listURL = workspace.appendingPathComponent("training-set.tsv")
     let embeddings: Tensor
     var rows: [Int] = [], tagLists: [[String]] = []
     var source = ["vectors": vectors.path, "embeddings": embeddingsURL.path]
-    if FileManager.default.fileExists(atPath: listURL.path) {
+    if let listURL = trainingSet {
+        guard FileManager.default.fileExists(atPath: listURL.path) else {
+            throw TagganError.file(listURL.path, "no such training set (--training-set)")
+        }
         (embeddings, rows, tagLists) = try readTrainingList(listURL, embeddings: embeddingsURL)
         source["training_set"] = listURL.path
     } else {

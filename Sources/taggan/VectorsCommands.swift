@@ -92,7 +92,7 @@ enum VectorsCommands {
                 "words_per_second": report.wordsPerSecond.rounded(),
             ])
         } else {
-            Log.info(summary)
+            print(summary)   // the summary goes to stdout, as every other command's does
         }
         return 0
     }

@@ -24,6 +24,26 @@ struct CommandLineTests {
         #expect(run.stdout.contains("USAGE: taggan COMMAND"))
     }
 
+    /// A BLAS library named by TAGGAN_BLAS that cannot be opened is an error naming it
+    /// (exit 1), never a silent switch to another library nor a crash.
+    @Test func unopenableBLASNamedByTheUserIsAnError() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-blas-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let vectors = folder.appendingPathComponent("v.txt")
+        try "2 2\ncat 1 0\ndog 0 1\n".write(to: vectors, atomically: true, encoding: .utf8)
+        let similarity = folder.appendingPathComponent("pairs.tsv")
+        try "cat\tdog\t5\n".write(to: similarity, atomically: true, encoding: .utf8)
+        let library = folder.appendingPathComponent("no-such-libcblas.so").path
+        for arguments in [["vectors", "nearest", vectors.path, "cat"], ["vectors", "eval", vectors.path, "--similarity", similarity.path]] {
+            let run = try Run(arguments, environment: ["TAGGAN_BLAS": library])
+            #expect(run.status == 1, "\(arguments): \(run.stderr)")
+            #expect(run.stderr.contains("\(library): cannot open the BLAS library TAGGAN_BLAS names"), "\(run.stderr)")
+        }
+        let fine = try Run(["vectors", "nearest", vectors.path, "cat"])
+        #expect(fine.status == 0 && fine.stdout.contains("dog"), "\(fine.stderr)")
+    }
+
     @Test func version() throws {
         let run = try Run("--version")
         #expect(run.status == 0 && run.stdout == "taggan 0.1.0\n")

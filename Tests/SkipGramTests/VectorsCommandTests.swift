@@ -25,6 +25,12 @@ struct VectorsCommandTests {
         #expect(vectors.count == 16 && vectors.dimension == 12 && vectors.words[0] == "the")
         #expect(try String(contentsOfFile: folder.path("vocab.txt"), encoding: .utf8).hasPrefix("the 250\n"))
 
+        // Without --json the summary is printed on stdout, as every command's is.
+        let plain = try Run(["vectors", "train", text, "--out", folder.path("v2.bin"), "--dim", "4", "--epochs", "1", "--min-count", "1",
+                             "--threads", "1"])
+        #expect(plain.status == 0 && plain.stdout.hasPrefix("trained 16 words x 4 on 1000 words in "), "stdout: \(plain.stdout)")
+        #expect(plain.stdout.contains("wrote \(folder.path("v2.bin"))") && !plain.stderr.contains("trained 16 words"))
+
         let nearest = try Run(["vectors", "nearest", out, "King", "-k", "3"])
         #expect(nearest.status == 0)
         #expect(nearest.stdout.split(separator: "\n").count == 3)

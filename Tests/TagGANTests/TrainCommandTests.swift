@@ -5,7 +5,7 @@ import TagganCore
 import TagGAN
 
 /// `taggan train` run as a user runs it, on a small workspace in the stand-in layout
-/// (W/embeddings.npy, W/training-set.tsv, word2vec vectors). The networks have the
+/// (W/embeddings.npy, a training list given with --training-set, word2vec vectors). The networks have the
 /// paper's sizes; the data are small.
 struct TrainProcess {
     let status: Int32
@@ -25,6 +25,11 @@ struct TrainProcess {
     }
 
     init(_ arguments: String...) throws { try self.init(arguments) }
+}
+
+/// `--training-set W/training-set.tsv`: the list `writeWorkspace` writes.
+func trainingSet(_ folder: URL) -> [String] {
+    ["--training-set", folder.appendingPathComponent("training-set.tsv").path]
 }
 
 /// 30 images in 3 clusters with 1-3 tags each; one tag has no vector, one image only
@@ -63,8 +68,8 @@ struct TrainCommandTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try writeWorkspace(folder)
         for (mode, vectors) in [("cgan", "vectors.bin"), ("icgan", "vectors.txt")] {
-            let run = try TrainProcess("train", "--workspace", folder.path, "--vectors", folder.appendingPathComponent(vectors).path,
-                                       "--mode", mode, "--neighbours", "4", "--steps", "6", "--batch-size", "10", "--json")
+            let run = try TrainProcess("train", "--workspace", folder.path, "--training-set", folder.appendingPathComponent("training-set.tsv").path,
+                                       "--vectors", folder.appendingPathComponent(vectors).path, "--mode", mode, "--neighbours", "4", "--steps", "6", "--batch-size", "10", "--json")
             #expect(run.status == 0, "\(run.stderr)")
             let summary = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
             #expect(summary["mode"] as? String == mode)
@@ -99,10 +104,10 @@ struct TrainCommandTests {
         let other = temporaryFolder("kill-reference")
         defer { try? FileManager.default.removeItem(at: other) }
         try writeWorkspace(other)
-        let reference = try TrainProcess(["train", "--workspace", other.path] + common)
+        let reference = try TrainProcess(["train", "--workspace", other.path] + trainingSet(other) + common)
         #expect(reference.status == 0, "\(reference.stderr)")
 
-        let (process, _, _) = try TrainProcess.start(["train", "--workspace", folder.path] + common)
+        let (process, _, _) = try TrainProcess.start(["train", "--workspace", folder.path] + trainingSet(folder) + common)
         let checkpoint = folder.appendingPathComponent("models/cgan/checkpoint.json")
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: checkpoint.path) && process.isRunning && Date() < deadline {
@@ -115,7 +120,7 @@ struct TrainCommandTests {
         let stoppedAt = try CheckpointRecord.read(folder: folder.appendingPathComponent("models/cgan")).step
         #expect(stoppedAt < 14)
 
-        let resumed = try TrainProcess(["train", "--workspace", folder.path, "--resume"] + common)
+        let resumed = try TrainProcess(["train", "--workspace", folder.path, "--resume"] + trainingSet(folder) + common)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("resuming cgan at step \(stoppedAt) of 14"))
         let a = try CheckpointRecord.read(folder: other.appendingPathComponent("models/cgan"))
@@ -149,17 +154,91 @@ struct TrainCommandTests {
             (["--centre-features", "yes"], 2, "taggan train: --centre-features must be on or off, got 'yes'"),
         ]
         for (extra, status, message) in cases {
-            let run = try TrainProcess(["train", "--workspace", folder.path, "--vectors", vectors] + extra)
+            let run = try TrainProcess(["train", "--workspace", folder.path, "--vectors", vectors] + trainingSet(folder) + extra)
             #expect(run.status == status, "\(extra)")
             #expect(run.stderr.contains(message), "\(extra): \(run.stderr)")
         }
         try "3 8\nc0 1 2\n".write(toFile: vectors, atomically: true, encoding: .utf8)
-        let truncated = try TrainProcess("train", "--workspace", folder.path, "--vectors", vectors)
+        let truncated = try TrainProcess(["train", "--workspace", folder.path, "--vectors", vectors] + trainingSet(folder))
         #expect(truncated.status == 1 && truncated.stderr.contains("vectors.bin: line 2: 'c0' has 2 values, expected 8"),
                 "\(truncated.stderr)")
         try "# nothing\n99\tc0\n".write(to: folder.appendingPathComponent("training-set.tsv"), atomically: true, encoding: .utf8)
-        let badRow = try TrainProcess("train", "--workspace", folder.path, "--vectors", vectors)
+        let badRow = try TrainProcess(["train", "--workspace", folder.path, "--vectors", vectors] + trainingSet(folder))
         #expect(badRow.status == 1 && badRow.stderr.contains("training-set.tsv: line 2: '99' is not a row of embeddings.npy (0..<31)"),
                 "\(badRow.stderr)")
+    }
+
+    /// An IC-GAN trained with k = 4, killed and resumed without --neighbours, continues
+    /// with k = 4 (not the option's default 20): bit for bit the uninterrupted run, and
+    /// no k = 20 table is ever built.
+    @Test func resumedICGANKeepsTheRecordedNeighbourhoodSize() throws {
+        let folder = temporaryFolder("resume-k"), other = temporaryFolder("resume-k-reference")
+        defer { for f in [folder, other] { try? FileManager.default.removeItem(at: f) } }
+        try writeWorkspace(folder)
+        try writeWorkspace(other)
+        let common = ["--vectors", folder.appendingPathComponent("vectors.bin").path, "--mode", "icgan", "--batch-size", "10", "--seed", "3"]
+        let reference = try TrainProcess(["train", "--workspace", other.path, "--neighbours", "4", "--steps", "8"] + trainingSet(other) + common)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let first = try TrainProcess(["train", "--workspace", folder.path, "--neighbours", "4", "--steps", "4"] + trainingSet(folder) + common)
+        #expect(first.status == 0, "\(first.stderr)")
+        let resumed = try TrainProcess(["train", "--workspace", folder.path, "--resume", "--steps", "8"] + trainingSet(folder) + common)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let record = try CheckpointRecord.read(folder: folder.appendingPathComponent("models/icgan"))
+        #expect(record.step == 8 && record.configuration.neighbours == 4)
+        let cache = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("cache").path)
+        #expect(cache.allSatisfy { !$0.hasPrefix("neighbours-k20-") }, "\(cache)")
+        let a = try CheckpointRecord.read(folder: other.appendingPathComponent("models/icgan"))
+        let wa = try SafeTensors.read(contentsOf: other.appendingPathComponent("models/icgan/" + a.weights))
+        let wb = try SafeTensors.read(contentsOf: folder.appendingPathComponent("models/icgan/" + record.weights))
+        for (name, tensor) in wa.tensors {
+            #expect(tensor.storage.map(\.bitPattern) == wb.tensors[name]?.storage.map(\.bitPattern), "\(name) differs")
+        }
+    }
+
+    /// Each option that contradicts the checkpoint, given with --resume: exit 1, the
+    /// checkpoint named with both values, and the checkpoint left as it was.
+    @Test func resumeRefusesOptionsThatContradictTheCheckpoint() throws {
+        let folder = temporaryFolder("resume-contradictions")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try writeWorkspace(folder)
+        let base = ["train", "--workspace", folder.path, "--vectors", folder.appendingPathComponent("vectors.bin").path,
+                    "--mode", "icgan"] + trainingSet(folder)
+        let first = try TrainProcess(base + ["--neighbours", "4", "--steps", "3", "--batch-size", "10", "--learning-rate", "0.0002"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let checkpoint = folder.appendingPathComponent("models/icgan/checkpoint.json")
+        let before = try Data(contentsOf: checkpoint)
+        let cases: [([String], String)] = [
+            (["--neighbours", "5"], "--neighbours 5, but the checkpoint has 4"),
+            (["--learning-rate", "0.01"], "--learning-rate 0.01, but the checkpoint has 0.0002"),
+            (["--optimizer", "sgd"], "--optimizer sgd, but the checkpoint has adam"),
+            (["--mismatch", "0"], "--mismatch 0.0, but the checkpoint has 0.5"),
+            (["--batch-size", "20"], "--batch-size 20, but the checkpoint has 10"),
+            (["--centre-features", "off"], "--centre-features off, but the checkpoint has on"),
+        ]
+        for (extra, message) in cases {
+            let run = try TrainProcess(base + ["--resume", "--steps", "6"] + extra)
+            #expect(run.status == 1, "\(extra): \(run.stderr)")
+            #expect(run.stderr.contains(checkpoint.path) && run.stderr.contains(message), "\(extra): \(run.stderr)")
+        }
+        #expect(try Data(contentsOf: checkpoint) == before)
+        // The recorded values themselves are no contradiction.
+        let same = try TrainProcess(base + ["--resume", "--steps", "4", "--neighbours", "4", "--batch-size", "10", "--optimizer", "adam"])
+        #expect(same.status == 0, "\(same.stderr)")
+    }
+
+    /// W/training-set.tsv lying in a workspace is not read unless --training-set names it:
+    /// without a catalog, train says so instead of training on the stray list.
+    @Test func strayTrainingSetFileDoesNotReplaceTheCatalog() throws {
+        let folder = temporaryFolder("stray-list")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try writeWorkspace(folder)
+        let run = try TrainProcess("train", "--workspace", folder.path, "--vectors", folder.appendingPathComponent("vectors.bin").path,
+                                   "--steps", "2", "--batch-size", "10")
+        #expect(run.status == 1 && run.stderr.contains("no catalog.sqlite here (run taggan ingest first)"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("models/cgan").path))
+        let missing = folder.appendingPathComponent("no-such-list.tsv").path
+        let named = try TrainProcess("train", "--workspace", folder.path, "--vectors", folder.appendingPathComponent("vectors.bin").path,
+                                     "--training-set", missing)
+        #expect(named.status == 1 && named.stderr.contains("\(missing): no such training set (--training-set)"), "\(named.stderr)")
     }
 }

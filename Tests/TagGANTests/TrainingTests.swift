@@ -116,6 +116,36 @@ struct TrainingTests {
         #expect(throws: TagganError.self) { try GANTrainer(resumingFrom: folder, data: other) }
     }
 
+    /// A feature mean or a model of another width than the features is an error naming
+    /// the model and both widths (it was a precondition that stopped the process).
+    @Test func featuresOfAnotherWidthAreAnErrorNotACrash() throws {
+        let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 3)
+        var configuration = tinyConfiguration(featureSize: 10, wordSize: 6)
+        configuration.featureMean = [Float](repeating: 0, count: 7)
+        #expect(throws: TagganError.self) { try GANTrainer(data: data, configuration: configuration) }
+        configuration.featureMean = nil
+        configuration.steps = 1
+        let folder = temporaryFolder("width")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try GANTrainer(data: data, configuration: configuration).train(checkpointEvery: 0, folder: folder)
+        let sampler = try TagSampler(modelFolder: folder)
+        let path = folder.appendingPathComponent("checkpoint.json").path
+        do {
+            try sampler.checkFeatureWidth(1280, from: "the embeddings", model: path)
+            Issue.record("no error for 1280-d features into a 10-d model")
+        } catch {
+            #expect("\(error)".contains("\(path): the model takes 10-d features, but the embeddings has 1280"), "\(error)")
+        }
+        try sampler.checkFeatureWidth(10, from: "the embeddings", model: path)
+        // A checkpoint whose saved mean does not fit its own network is refused on load.
+        var record = try CheckpointRecord.read(folder: folder)
+        record.configuration.featureMean = [1, 2, 3]
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(record).write(to: URL(fileURLWithPath: path))
+        #expect(throws: TagganError.self) { try TagSampler(modelFolder: folder) }
+    }
+
     /// A learning rate far too large blows up; training stops with a clear message and the
     /// last good checkpoint stays as it was.
     @Test func divergenceStopsWithTheLastCheckpointIntact() throws {

@@ -7,8 +7,18 @@ public struct TagganProcess {
     public let stdout: String
     public let stderr: String
 
-    /// The `taggan` binary SwiftPM built beside the test bundle.
+    /// The `taggan` binary SwiftPM built beside the test bundle, or `$TAGGAN_EXECUTABLE`
+    /// (to check that a new test fails on another build, e.g. main's).
     public static let executable: URL = {
+        if let path = ProcessInfo.processInfo.environment["TAGGAN_EXECUTABLE"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return built
+    }()
+
+    /// The `taggan` binary SwiftPM built beside the test bundle (for fixtures that must
+    /// be made by this build whatever `$TAGGAN_EXECUTABLE` says).
+    public static let built: URL = {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
             Bundle.main.bundleURL,
@@ -18,7 +28,8 @@ public struct TagganProcess {
     }()
 
     /// Starts `taggan arguments` with `environment` added to this process's.
-    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
+    public static func start(_ arguments: [String], environment: [String: String] = [:],
+                             executable: URL = TagganProcess.executable) throws -> (Process, Pipe, Pipe) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -32,8 +43,8 @@ public struct TagganProcess {
         return (process, out, err)
     }
 
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        let (process, out, err) = try Self.start(arguments, environment: environment)
+    public init(_ arguments: [String], environment: [String: String] = [:], executable: URL = TagganProcess.executable) throws {
+        let (process, out, err) = try Self.start(arguments, environment: environment, executable: executable)
         // Read before waiting so a full pipe cannot block the child.
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()

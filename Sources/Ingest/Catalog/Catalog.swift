@@ -40,6 +40,9 @@ public final class Catalog {
         db = try SQLiteDatabase(path: url.path)
         try db.execute("""
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS sources(
+                name TEXT PRIMARY KEY,           -- the first component of its files' keys
+                path TEXT NOT NULL UNIQUE);      -- the source folder, absolute, links resolved
             CREATE TABLE IF NOT EXISTS images(
                 id INTEGER PRIMARY KEY,          -- first 60 bits of the SHA-256
                 hash TEXT NOT NULL UNIQUE,       -- SHA-256 of the file's bytes (hex)
@@ -48,7 +51,7 @@ public final class Catalog {
                 height INTEGER NOT NULL,
                 split TEXT NOT NULL CHECK (split IN ('train', 'validation', 'test')));
             CREATE TABLE IF NOT EXISTS files(
-                key TEXT PRIMARY KEY,            -- <source name>/<relative path>
+                key TEXT PRIMARY KEY,            -- <source name>/<relative path> (see sources)
                 path TEXT NOT NULL,              -- absolute path when ingested
                 image_id INTEGER NOT NULL REFERENCES images(id),
                 size INTEGER NOT NULL,
@@ -101,7 +104,7 @@ public final class Catalog {
     }
 
     /// Split fractions in percent (train, validation; test gets the rest).
-    public struct SplitRule: Sendable, Equatable {
+    public struct SplitRule: Sendable, Equatable, CustomStringConvertible {
         public var train: Int
         public var validation: Int
         public init(train: Int = 80, validation: Int = 10) {
@@ -116,6 +119,9 @@ public final class Catalog {
             self.init(train: parts[0], validation: parts[1])
         }
 
+        /// "80/10/10", the form `init?(_:)` parses.
+        public var description: String { "\(train)/\(validation)/\(100 - train - validation)" }
+
         /// Bucket = (hash digits 16-23 as an integer) mod 10,000; the hash bits used for
         /// the id are not reused, and the split is the same on every machine.
         public func split(hash: String) -> Split {
@@ -124,6 +130,64 @@ public final class Catalog {
             if bucket < train * 100 { return .train }
             if bucket < (train + validation) * 100 { return .validation }
             return .test
+        }
+    }
+
+    // MARK: Sources
+
+    /// The name the files of the source folder `root` are keyed under. A folder is
+    /// identified by its absolute path with links resolved: the name recorded for that
+    /// path, else its last component, suffixed `_2`, `_3`, ... while another folder holds
+    /// that name (two folders called `photos` never share keys, and the names do not
+    /// depend on the order sources are given in). A catalog made before sources were
+    /// recorded keeps its keys: a name whose files all lie under `root` is adopted.
+    public func sourceName(for root: URL) throws -> String {
+        let path = root.standardizedFileURL.resolvingSymlinksInPath().path
+        let known = try db.prepare("SELECT name FROM sources WHERE path = ?").bind(path)
+        if try known.step() { return known.string(0) }
+        let base = URL(fileURLWithPath: path).lastPathComponent
+        var candidate = base, n = 1
+        while true {
+            let taken = try db.prepare("SELECT 1 FROM sources WHERE name = ?").bind(candidate)
+            if try !taken.step() {
+                // Keys of an older catalog under this name: adopt it only if they are all ours.
+                let prefix = candidate + "/", folder = path.hasSuffix("/") ? path : path + "/"
+                let foreign = try db.prepare("""
+                    SELECT COUNT(*) FROM files WHERE substr(key, 1, ?) = ? AND substr(path, 1, ?) <> ?
+                    """).bind(prefix.unicodeScalars.count, prefix, folder.unicodeScalars.count, folder)
+                _ = try foreign.step()
+                if foreign.int(0) == 0 { break }
+            }
+            n += 1
+            candidate = "\(base)_\(n)"
+        }
+        try db.prepare("INSERT INTO sources(name, path) VALUES (?, ?)").bind(candidate, path).run()
+        return candidate
+    }
+
+    // MARK: Split rule
+
+    /// The split rule the catalog's images were split by (recorded by ingest; a catalog
+    /// from before it was recorded used the default 80/10/10), nil for an empty catalog.
+    public func splitRule() throws -> SplitRule? {
+        let rows = try db.prepare("SELECT value FROM meta WHERE key = 'split_rule'")
+        if try rows.step() { return SplitRule(rows.string(0)) }
+        let images = try db.prepare("SELECT COUNT(*) FROM images")
+        _ = try images.step()
+        return images.int(0) > 0 ? SplitRule() : nil
+    }
+
+    /// Records `rule`; with `resplit`, every image already in the catalog is moved to the
+    /// split `rule` gives it.
+    public func setSplitRule(_ rule: SplitRule, resplit: Bool) throws {
+        try db.transaction {
+            try db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('split_rule', ?)").bind(rule.description).run()
+            guard resplit else { return }
+            var splits: [(Int, String)] = []
+            let rows = try db.prepare("SELECT id, hash FROM images")
+            while try rows.step() { splits.append((rows.int(0), rule.split(hash: rows.string(1)).rawValue)) }
+            let update = try db.prepare("UPDATE images SET split = ? WHERE id = ?")
+            for (id, split) in splits { try update.bind(split, id).run() }
         }
     }
 
@@ -298,6 +362,8 @@ extension Catalog {
         defer { try? db.execute("DETACH DATABASE shard") }
         try db.transaction {
             try db.execute("""
+                INSERT OR IGNORE INTO sources SELECT * FROM shard.sources;
+                INSERT OR IGNORE INTO meta SELECT * FROM shard.meta WHERE key = 'split_rule';
                 INSERT OR IGNORE INTO images SELECT * FROM shard.images;
                 INSERT OR REPLACE INTO files SELECT * FROM shard.files;
                 INSERT OR IGNORE INTO tags(name) SELECT name FROM shard.tags;

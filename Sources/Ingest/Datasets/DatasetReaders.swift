@@ -39,16 +39,34 @@ public struct DatasetReader: Sendable {
 
     // MARK: Helpers
 
-    /// Files under `folder` (recursively, symlinks listed as themselves), sorted.
-    public func files(under folder: URL) -> [URL] {
-        guard let enumerator = FileManager.default.enumerator(
-            at: folder, includingPropertiesForKeys: [.isRegularFileKey, .isSymbolicLinkKey],
-            options: [], errorHandler: { _, _ in true })
-        else { return [] }
+    /// Files under `folder` (recursively, symlinks listed as themselves, links to folders
+    /// not followed), sorted. A folder that cannot be listed is a problem with the reason
+    /// `SourceProblem.unreadableFolder`, never a silent gap: ingest keeps the catalog
+    /// entries of the files under it.
+    public func files(under folder: URL, problems: inout [SourceProblem]) -> [URL] {
         var result: [URL] = []
-        for case let url as URL in enumerator {
-            let values = try? url.resourceValues(forKeys: [.isRegularFileKey, .isSymbolicLinkKey])
-            if values?.isRegularFile == true || values?.isSymbolicLink == true { result.append(url) }
+        var pending = [folder]
+        while let current = pending.popLast() {
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: current.path)
+            } catch {
+                // The system's reason ("Permission denied"), from opening the folder again.
+                var detail = error.localizedDescription
+                if let directory = opendir(current.path) { closedir(directory) } else { detail = String(cString: strerror(errno)) }
+                problems.append(SourceProblem(path: current.path, reason: SourceProblem.unreadableFolder, detail: detail))
+                continue
+            }
+            for name in names {
+                let url = current.appendingPathComponent(name)
+                var s = stat()
+                guard lstat(url.path, &s) == 0 else { continue }
+                switch s.st_mode & S_IFMT {
+                case S_IFDIR: pending.append(url)
+                case S_IFREG, S_IFLNK: result.append(url)
+                default: continue
+                }
+            }
         }
         return result.sorted { $0.path < $1.path }
     }
@@ -111,7 +129,7 @@ public struct DatasetReader: Sendable {
     func readClipart(_ problems: inout [SourceProblem]) -> [SourceItem] {
         let pngRoot = root.appendingPathComponent("png"), svgRoot = root.appendingPathComponent("svg")
         var items: [SourceItem] = []
-        for png in files(under: pngRoot) where png.pathExtension.lowercased() == "png" {
+        for png in files(under: pngRoot, problems: &problems) where png.pathExtension.lowercased() == "png" {
             let rel = relative(png, to: pngRoot)
             let key = "\(name)/png/\(rel)"
             guard isInside(png) else {
@@ -139,7 +157,7 @@ public struct DatasetReader: Sendable {
         let concepts = readConceptLists(&problems)
         var items: [SourceItem] = []
         let tagFolder = root.appendingPathComponent("meta/tags")
-        for image in files(under: root) where image.deletingLastPathComponent().path == root.path {
+        for image in files(under: root, problems: &problems) where image.deletingLastPathComponent().path == root.path {
             let file = image.lastPathComponent
             guard file.hasPrefix("im"), image.pathExtension.lowercased() == "jpg",
                   let number = Int(file.dropFirst(2).dropLast(4)) else { continue }
@@ -188,7 +206,7 @@ public struct DatasetReader: Sendable {
     func readMIRFlickr1M(_ problems: inout [SourceProblem]) -> [SourceItem] {
         let imageRoot = root.appendingPathComponent("images"), tagRoot = root.appendingPathComponent("tags")
         var items: [SourceItem] = []
-        for image in files(under: imageRoot) where image.pathExtension.lowercased() == "jpg" {
+        for image in files(under: imageRoot, problems: &problems) where image.pathExtension.lowercased() == "jpg" {
             let rel = relative(image, to: imageRoot)
             var item = SourceItem(imageURL: image, key: "\(name)/images/\(rel)")
             let tagsFile = tagRoot.appendingPathComponent(String(rel.dropLast(4)) + ".txt")
@@ -206,7 +224,7 @@ public struct DatasetReader: Sendable {
     /// <name>.xmp) or embedded XMP (read later, with the image bytes).
     func readXMPFolder(_ problems: inout [SourceProblem]) -> [SourceItem] {
         var items: [SourceItem] = []
-        for image in files(under: root) where Self.imageExtensions.contains(image.pathExtension.lowercased()) {
+        for image in files(under: root, problems: &problems) where Self.imageExtensions.contains(image.pathExtension.lowercased()) {
             var item = SourceItem(imageURL: image, key: "\(name)/\(relative(image, to: root))")
             let candidates = [image.appendingPathExtension("xmp"),
                               image.deletingPathExtension().appendingPathExtension("xmp"),

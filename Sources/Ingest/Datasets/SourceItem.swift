@@ -78,4 +78,7 @@ public struct SourceProblem: Sendable {
     public let path: String
     public let reason: String
     public let detail: String?
+
+    /// The reason of a folder that could not be listed (permissions, I/O error).
+    public static let unreadableFolder = "unreadable folder"
 }

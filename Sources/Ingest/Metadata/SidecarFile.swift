@@ -1,0 +1,82 @@
+import Foundation
+import TagganCore
+
+/// Where an image's XMP sidecar is, and how to write it without harming the folder.
+///
+/// Which file (the rule `taggan annotate --help` states):
+/// 1. `<name>.<ext>.xmp` when it exists (digiKam's, darktable's and exiftool's name, and
+///    the one `taggan ingest` reads first);
+/// 2. else `<name>.xmp` when it exists (Lightroom's and Capture One's name), so the
+///    user's own tool sees the tags rather than a second sidecar beside its own;
+/// 3. else a new `<name>.<ext>.xmp` (unambiguous when `a.jpg` and `a.png` share a folder).
+/// Both names also match in upper case (`.XMP`), as cameras and Windows tools write them.
+///
+/// How it is written: to a temporary name in the same folder, then renamed (AtomicFile).
+/// A sidecar that is a symbolic link stays a link: the merged bytes go to the link's
+/// target when that target is inside `root` (the annotated folder, symlinks resolved);
+/// a link, or a folder on the way, that leads outside `root` is refused and nothing is
+/// written, so annotating a folder never changes a file outside it.
+public enum SidecarFile {
+    /// The existing sidecar of `image`, or the name a new one gets.
+    public static func location(of image: URL) -> URL {
+        let long = image.appendingPathExtension("xmp")
+        let base = image.deletingPathExtension()
+        let candidates = [long, image.appendingPathExtension("XMP"),
+                          base.appendingPathExtension("xmp"), base.appendingPathExtension("XMP")]
+        return candidates.first(where: exists) ?? long
+    }
+
+    /// Whether something (a file, or a link, even a dangling one) has this name.
+    static func exists(_ url: URL) -> Bool {
+        var s = stat()
+        return lstat(url.path, &s) == 0
+    }
+
+    public struct Refusal: Error, CustomStringConvertible {
+        public let reason: String
+        public let detail: String
+        public var description: String { "\(reason): \(detail)" }
+    }
+
+    /// The file to write for `sidecar`: itself, or, for a symbolic link, its final target.
+    /// Throws `Refusal` when that file (or a folder on the way) is outside `root`.
+    public static func writeTarget(for sidecar: URL, inside root: URL) throws -> URL {
+        let rootPath = realPath(root.path) ?? root.standardizedFileURL.path
+        var target = sidecar
+        var s = stat()
+        var hops = 0
+        while lstat(target.path, &s) == 0, (s.st_mode & S_IFMT) == S_IFLNK {
+            hops += 1
+            guard hops <= 32, let destination = try? FileManager.default.destinationOfSymbolicLink(atPath: target.path) else {
+                throw Refusal(reason: "sidecar link not followed", detail: "\(sidecar.path): too many levels of links")
+            }
+            target = destination.hasPrefix("/") ? URL(fileURLWithPath: destination)
+                : target.deletingLastPathComponent().appendingPathComponent(destination)
+        }
+        // The folder the file lands in, with every link resolved, must be inside root.
+        guard let folder = realPath(target.deletingLastPathComponent().path) else {
+            throw Refusal(reason: "sidecar link not followed", detail: "\(sidecar.path): its target's folder does not exist")
+        }
+        let prefix = rootPath.hasSuffix("/") ? rootPath : rootPath + "/"
+        guard folder == rootPath || (folder + "/").hasPrefix(prefix) else {
+            throw Refusal(reason: "sidecar outside the folder", detail: "\(sidecar.path) leads to \(folder)/\(target.lastPathComponent)")
+        }
+        return URL(fileURLWithPath: folder).appendingPathComponent(target.lastPathComponent)
+    }
+
+    /// Writes `data` for `sidecar` (through a link when it stays inside `root`), keeping
+    /// an existing file's permission bits. Atomic.
+    public static func write(_ data: Data, for sidecar: URL, inside root: URL) throws {
+        let target = try writeTarget(for: sidecar, inside: root)
+        var s = stat()
+        let mode = stat(target.path, &s) == 0 ? s.st_mode & 0o7777 : nil
+        try AtomicFile.write(data, to: target)
+        if let mode { chmod(target.path, mode) }
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import Testing
+import TagganCore
+import TestSupport
+
+/// `taggan annotate` as a user runs it, on folders that try to break it: which sidecar
+/// gets the tags, links in and out of the folder, malformed and rich user sidecars, odd
+/// names, broken images, and what the model key and the exit status say. The model is a
+/// CGAN trained for two steps on random 1280-d features (what it suggests does not
+/// matter here, only that every good image gets it); the images are real OpenClipart
+/// PNGs, so the suite needs the fetched data (corpora/fetch-all.sh) and fails without it.
+@Suite("taggan annotate on hostile folders (real images)")
+struct AnnotateTests {
+    static var cache: URL { PipelineTests.cache }
+    static let words = ["cat", "dog", "tree", "house", "sun", "boat"]
+
+    /// W with a trained CGAN (1280-d features), V the vectors it was trained with.
+    struct Fixture {
+        let root: URL
+        var workspace: URL { root.appendingPathComponent("W") }
+        var vectors: URL { root.appendingPathComponent("vectors.txt") }
+    }
+
+    static func writeVectors(_ url: URL, seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let values = Tensor.gaussian(shape: [words.count, 8], using: &random)
+        var text = "\(words.count) 8\n"
+        for (i, word) in words.enumerated() { text += word + " " + values.row(i).map { String($0) }.joined(separator: " ") + "\n" }
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    /// A fresh copy of a workspace with a model trained on 1280-d (or `featureSize`) features.
+    static func fixture(_ name: String, featureSize: Int = 1280) throws -> Fixture {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-annotate-\(name)-\(UUID().uuidString)")
+        let fixture = Fixture(root: root)
+        try FileManager.default.createDirectory(at: fixture.workspace, withIntermediateDirectories: true)
+        var random = SeededRandom(seed: 11)
+        try NPY.write(Tensor.gaussian(shape: [24, featureSize], using: &random), to: root.appendingPathComponent("embeddings.npy"))
+        try NPY.write(try NPY.read(contentsOf: root.appendingPathComponent("embeddings.npy")),
+                      to: fixture.workspace.appendingPathComponent("embeddings.npy"))
+        let list = (0..<24).map { "\($0)\t\(words[$0 % words.count])\t\(words[($0 / 2) % words.count])" }.joined(separator: "\n")
+        let listURL = root.appendingPathComponent("training-set.tsv")
+        try list.write(to: listURL, atomically: true, encoding: .utf8)
+        try writeVectors(fixture.vectors, seed: 3)
+        let train = try TagganProcess(["train", "--workspace", fixture.workspace.path, "--vectors", fixture.vectors.path,
+                                       "--training-set", listURL.path, "--steps", "2", "--batch-size", "10"],
+                                      executable: TagganProcess.built)
+        try #require(train.status == 0, "\(train.stderr)")
+        return fixture
+    }
+
+    /// Copies `count` real PNGs (links resolved) into `folder` under `names`.
+    static func copyImages(to folder: URL, names: [String]) throws {
+        let source = cache.appendingPathComponent("openclipart/png/animals")
+        try #require(FileManager.default.fileExists(atPath: source.path), "OpenClipart is missing: run bash corpora/fetch-all.sh")
+        let pngs = try FileManager.default.contentsOfDirectory(atPath: source.path).filter { $0.hasSuffix(".png") }.sorted()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for (name, png) in zip(names, pngs) {
+            let to = folder.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: source.appendingPathComponent(png).resolvingSymlinksInPath(), to: to)
+        }
+    }
+
+    static func annotate(_ fixture: Fixture, _ folder: URL, _ extra: [String]) throws -> TagganProcess {
+        try TagganProcess(["annotate", folder.path, "--workspace", fixture.workspace.path, "--vectors", fixture.vectors.path,
+                           "--vocab", "all", "--samples", "5", "--top", "3"] + extra,
+                          environment: ["TAGGAN_CORPORA": cache.path])
+    }
+
+    static func json(_ run: TagganProcess) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "stdout: \(run.stdout)")
+    }
+
+    static func sidecar(tags: [String], extra: String = "") -> String {
+        """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+        <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+          xmlns:lr="http://ns.adobe.com/lightroom/1.0/"\(extra)>
+        <dc:subject><rdf:Bag>\(tags.map { "<rdf:li>\($0)</rdf:li>" }.joined())</rdf:Bag></dc:subject>
+        </rdf:Description></rdf:RDF></x:xmpmeta>
+
+        """
+    }
+
+    static func isLink(_ url: URL) -> Bool {
+        var s = stat()
+        return lstat(url.path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// Lightroom's `<name>.xmp` is merged into rather than joined by a second sidecar;
+    /// with both names present `<name>.<ext>.xmp` gets the tags and the other is left as
+    /// it was; with none, `<name>.<ext>.xmp` is created. --help states the rule.
+    @Test func xmpMergesIntoTheSidecarThatExists() throws {
+        let fixture = try Self.fixture("names")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["lightroom.png", "both.png", "none.png"])
+        try Self.sidecar(tags: ["from-lightroom"]).write(to: folder.appendingPathComponent("lightroom.xmp"), atomically: true, encoding: .utf8)
+        try Self.sidecar(tags: ["short-name"]).write(to: folder.appendingPathComponent("both.xmp"), atomically: true, encoding: .utf8)
+        try Self.sidecar(tags: ["long-name"]).write(to: folder.appendingPathComponent("both.png.xmp"), atomically: true, encoding: .utf8)
+        let shortBefore = try Data(contentsOf: folder.appendingPathComponent("both.xmp"))
+        let run = try Self.annotate(fixture, folder, ["--xmp", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try Self.json(run)["sidecars_written"] as? Int == 3)
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("lightroom.png.xmp").path),
+                "a second sidecar beside the user's lightroom.xmp")
+        let lightroom = try String(contentsOf: folder.appendingPathComponent("lightroom.xmp"), encoding: .utf8)
+        #expect(lightroom.contains("from-lightroom") && Self.words.contains { lightroom.contains("<rdf:li>\($0)</rdf:li>") }, "\(lightroom)")
+        #expect(try Data(contentsOf: folder.appendingPathComponent("both.xmp")) == shortBefore)
+        let long = try String(contentsOf: folder.appendingPathComponent("both.png.xmp"), encoding: .utf8)
+        #expect(long.contains("long-name") && Self.words.contains { long.contains("<rdf:li>\($0)</rdf:li>") })
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("none.png.xmp").path))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("none.xmp").path))
+        let help = try TagganProcess("annotate", "--help")
+        #expect(help.stdout.contains("photo.jpg.xmp when it exists") && help.stdout.contains("photo.xmp when it exists"), "\(help.stdout)")
+    }
+
+    /// The model key covers the vectors' content: vectors retrained under the same file
+    /// name annotate every image again instead of writing the old tags.
+    @Test func retrainedVectorsUnderTheSameNameAreNotReused() throws {
+        let fixture = try Self.fixture("vectors")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png", "b.png"])
+        let jsonl = fixture.root.appendingPathComponent("tags.jsonl").path
+        let first = try Self.json(try Self.annotate(fixture, folder, ["--jsonl", jsonl, "--json"]))
+        #expect(first["annotated"] as? Int == 2)
+        let same = try Self.json(try Self.annotate(fixture, folder, ["--jsonl", jsonl, "--json"]))
+        #expect(same["reused"] as? Int == 2, "unchanged vectors: stored tags are reused")
+        try Self.writeVectors(fixture.vectors, seed: 99)
+        let retrained = try Self.json(try Self.annotate(fixture, folder, ["--jsonl", jsonl, "--json"]))
+        #expect(retrained["reused"] as? Int == 0 && retrained["annotated"] as? Int == 2, "\(retrained)")
+    }
+
+    /// A folder in which every image fails is a failed run (exit 1, said on stderr).
+    @Test func everyImageFailingExitsOne() throws {
+        let fixture = try Self.fixture("all-broken")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00]).write(to: folder.appendingPathComponent("broken.jpg"))
+        try Data("not a png".utf8).write(to: folder.appendingPathComponent("fake.png"))
+        let run = try Self.annotate(fixture, folder, ["--jsonl", fixture.root.appendingPathComponent("t.jsonl").path])
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.stderr.contains("none of the 2 images") && run.stderr.contains("broken.jpg"), "\(run.stderr)")
+    }
+
+    /// An image left with no tag after the filters is a line in JSON Lines and a row in
+    /// CSV alike: the two files list the same images.
+    @Test func csvAndJSONLinesListTheSameImages() throws {
+        let fixture = try Self.fixture("rows")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png", "b, with comma.png"])
+        let jsonl = fixture.root.appendingPathComponent("t.jsonl"), csv = fixture.root.appendingPathComponent("t.csv")
+        let run = try Self.annotate(fixture, folder, ["--jsonl", jsonl.path, "--csv", csv.path, "--include", "no-such-word"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n")
+        let rows = try String(contentsOf: csv, encoding: .utf8).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        #expect(lines.count == 2)
+        #expect(rows == ["path,tag,confidence", "a.png,,", "\"b, with comma.png\",,"], "\(rows)")
+    }
+
+    /// A model trained on features of another width: exit 1 naming the checkpoint and
+    /// both widths, not a crash.
+    @Test func modelOfAnotherFeatureWidthIsAnError() throws {
+        let fixture = try Self.fixture("width", featureSize: 16)
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png"])
+        let run = try Self.annotate(fixture, folder, ["--jsonl", fixture.root.appendingPathComponent("t.jsonl").path])
+        #expect(run.status == 1, "\(run.status): \(run.stderr)")
+        #expect(run.stderr.contains("models/cgan/checkpoint.json: the model takes 16-d features, but efficientnet-lite0"),
+                "\(run.stderr)")
+    }
+
+    /// The hostile folder: odd names, a malformed sidecar, a user's sidecar with a rating,
+    /// a description and hierarchical keywords, a sidecar linked inside the folder, one
+    /// linked outside it, a folder linked outside, and a broken image. Every good image is
+    /// tagged; the malformed sidecar, the files outside and the links themselves are
+    /// byte-for-byte as they were; the user's sidecar keeps everything and only gains
+    /// tags; a second run changes nothing.
+    @Test func hostileFolderTagsEveryGoodImageAndKeepsEverythingOfTheUsers() throws {
+        let fixture = try Self.fixture("hostile")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        let outside = fixture.root.appendingPathComponent("outside")
+        let odd = ["space & \"quote\",comma.png", "naïve ☃ ünïcode.png", "line\nbreak.png", "-dash.png"]
+        let plain = ["malformed.png", "rated.png", "linked-in.png", "linked-out.png", "sub/deeper/nested.png"]
+        try Self.copyImages(to: folder, names: odd + plain)
+        try Self.copyImages(to: outside, names: ["outside-image.png"])
+        try Data([0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10]).write(to: folder.appendingPathComponent("broken.jpg"))
+        let fm = FileManager.default
+        // The sidecars.
+        let malformed = Data("<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF><unclosed>".utf8)
+        try malformed.write(to: folder.appendingPathComponent("malformed.png.xmp"))
+        let rated = Self.sidecar(tags: ["Mine", "Paris"], extra: " xmp:Rating=\"4\"")
+            .replacingOccurrences(of: "</dc:subject>", with: """
+                </dc:subject>
+                <dc:description><rdf:Alt><rdf:li xml:lang="x-default">My cat &amp; the Eiffel tower</rdf:li></rdf:Alt></dc:description>
+                <lr:hierarchicalSubject><rdf:Bag><rdf:li>Places|Europe|Paris</rdf:li></rdf:Bag></lr:hierarchicalSubject>
+                """)
+        try rated.write(to: folder.appendingPathComponent("rated.png.xmp"), atomically: true, encoding: .utf8)
+        try fm.createDirectory(at: folder.appendingPathComponent("sidecars"), withIntermediateDirectories: true)
+        try Self.sidecar(tags: ["linked"]).write(to: folder.appendingPathComponent("sidecars/kept.xmp"), atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: folder.appendingPathComponent("linked-in.png.xmp").path, withDestinationPath: "sidecars/kept.xmp")
+        let victim = outside.appendingPathComponent("victim.xmp")
+        try Self.sidecar(tags: ["not-yours"]).write(to: victim, atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: folder.appendingPathComponent("linked-out.png.xmp").path, withDestinationPath: victim.path)
+        try fm.createSymbolicLink(atPath: folder.appendingPathComponent("elsewhere").path, withDestinationPath: outside.path)
+        func snapshot(_ url: URL) throws -> [String: Data] {
+            var result: [String: Data] = [:]
+            for name in try fm.subpathsOfDirectory(atPath: url.path) {
+                result[name] = fm.contents(atPath: url.appendingPathComponent(name).path) ?? Data()
+            }
+            return result
+        }
+        let outsideBefore = try snapshot(outside)
+
+        let jsonl = fixture.root.appendingPathComponent("t.jsonl"), csv = fixture.root.appendingPathComponent("t.csv")
+        let arguments = ["--xmp", "--jsonl", jsonl.path, "--csv", csv.path, "--json"]
+        let run = try Self.annotate(fixture, folder, arguments)
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try Self.json(run)
+        // Every good image inside the folder is tagged; the broken one is reported.
+        let good = Set(odd + plain)
+        let lines = try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        let tagged = Set(lines.compactMap { $0["path"] as? String })
+        #expect(good.isSubset(of: tagged), "missing: \(good.subtracting(tagged))")
+        #expect(lines.allSatisfy { !(($0["tags"] as? [Any]) ?? []).isEmpty })
+        #expect(run.stderr.contains("broken.jpg"), "\(run.stderr)")
+        // CSV: the same images, odd names quoted.
+        let csvText = try String(contentsOf: csv, encoding: .utf8)
+        #expect(csvText.contains("\"space & \"\"quote\"\",comma.png\",") && csvText.contains("\"line\nbreak.png\","))
+        // The malformed sidecar: untouched and reported.
+        #expect(try Data(contentsOf: folder.appendingPathComponent("malformed.png.xmp")) == malformed)
+        #expect(run.stderr.contains("malformed.png.xmp"), "\(run.stderr)")
+        // The user's rich sidecar keeps all it had, its own tags first, and gains ours.
+        let merged = try String(contentsOf: folder.appendingPathComponent("rated.png.xmp"), encoding: .utf8)
+        for kept in ["xmp:Rating=\"4\"", "My cat &amp; the Eiffel tower", "<rdf:li>Places|Europe|Paris</rdf:li>", "xml:lang=\"x-default\""] {
+            #expect(merged.contains(kept), "lost \(kept): \(merged)")
+        }
+        let mine = try #require(merged.range(of: "<rdf:li>Mine</rdf:li>")), paris = try #require(merged.range(of: "<rdf:li>Paris</rdf:li>"))
+        let added = try #require(Self.words.compactMap { merged.range(of: "<rdf:li>\($0)</rdf:li>") }.min { $0.lowerBound < $1.lowerBound })
+        #expect(mine.lowerBound < paris.lowerBound && paris.lowerBound < added.lowerBound)
+        // Links: the inside one stays a link and its target gains the tags; the outside
+        // one stays a link to an unchanged file, and is reported.
+        #expect(Self.isLink(folder.appendingPathComponent("linked-in.png.xmp")))
+        #expect(try fm.destinationOfSymbolicLink(atPath: folder.appendingPathComponent("linked-in.png.xmp").path) == "sidecars/kept.xmp")
+        let kept = try String(contentsOf: folder.appendingPathComponent("sidecars/kept.xmp"), encoding: .utf8)
+        #expect(kept.contains("linked") && Self.words.contains { kept.contains("<rdf:li>\($0)</rdf:li>") }, "\(kept)")
+        #expect(Self.isLink(folder.appendingPathComponent("linked-out.png.xmp")))
+        #expect(run.stderr.contains("linked-out.png.xmp"), "\(run.stderr)")
+        #expect(try snapshot(outside) == outsideBefore, "a file outside the folder changed")
+        #expect(summary["sidecars_written"] as? Int == odd.count + 3, "\(summary)")
+
+        // A second run writes nothing and changes nothing.
+        let inside = try snapshot(folder)
+        let again = try Self.annotate(fixture, folder, arguments)
+        let againSummary = try Self.json(again)
+        #expect(again.status == 0 && againSummary["sidecars_written"] as? Int == 0, "\(again.stdout)")
+        let insideAfter = try snapshot(folder), outsideAfter = try snapshot(outside)
+        #expect(insideAfter == inside && outsideAfter == outsideBefore)
+    }
+}
