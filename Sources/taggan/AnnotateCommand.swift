@@ -29,49 +29,11 @@ enum AnnotateCommand {
         let included = try arguments.value("--include").map { Set(try wordList($0)) }
         _ = try BLAS.backend()
 
-        // The model: W/models/<mode>.
-        let mode = arguments.value("--mode")
-            ?? (FileManager.default.fileExists(atPath: workspace.appendingPathComponent("models/icgan/\(CheckpointRecord.fileName)").path) ? "icgan" : "cgan")
-        let modelFolder = workspace.appendingPathComponent("models/\(mode)")
-        guard FileManager.default.fileExists(atPath: modelFolder.appendingPathComponent(CheckpointRecord.fileName).path) else {
-            throw TagganError.file(modelFolder.path, "no trained model (run taggan train --workspace \(workspace.path) --mode \(mode))")
-        }
-        let record = try CheckpointRecord.read(folder: modelFolder)
-        let sampler = try TagSampler(modelFolder: modelFolder)
+        // The method (--method, or --mode for a generator), with eval's setting for it.
         let config = EfficientNetConfig.lite0
-        try sampler.checkFeatureWidth(config.featureSize, from: "\(config.name) (taggan annotate embeds the images with it)",
-                                      model: modelFolder.appendingPathComponent(CheckpointRecord.fileName).path)
-        guard let vectorsPath = arguments.value("--vectors") ?? record.data.source["vectors"] else {
-            throw TagganError.usage("taggan annotate: give --vectors: the model does not record its vectors file")
-        }
-        // Candidate words: the tags of the workspace's training split that have vectors.
-        let vectors = try Word2VecFile.read(vectorsPath)
+        let tagger = try AnnotationMethod(arguments, workspace: workspace, samples: samples, featureWidth: config.featureSize)
         let catalog = try Catalog(workspace: workspace)
-        let trainTags = Set(try catalog.images(split: .train).flatMap(\.tags)).sorted()
-        let vocabulary = try candidateVocabulary(arguments.value("--vocab"), trainTags: trainTags, vectors: vectors,
-                                                 command: "taggan annotate")
-        let (kept, matrix) = candidateWords(vocabulary, vectors: vectors)
-        let candidates = kept.map { vocabulary[$0] }
-        guard !candidates.isEmpty else { throw TagganError.file(vectorsPath, "no candidate word has a vector") }
-        // Noise scale and words per sample: --noise-scale and --per-sample, else what taggan
-        // eval chose on the validation split for this model (W/models/<mode>/voting.json),
-        // else the paper's (1 and 20).
-        let recorded = try VotingChoice.read(from: modelFolder)?.setting ?? .paper
-        let perSample = try arguments.integer("--per-sample", default: recorded.perSample)
-        let noiseScale = try arguments.number("--noise-scale", default: recorded.noiseScale)
-        guard perSample > 0, noiseScale >= 0 else {
-            throw TagganError.usage("taggan annotate: --per-sample must be positive, --noise-scale not negative")
-        }
-        let voter = TagVoter(candidateVectors: matrix, perSample: perSample)
-        // What an annotation depends on, besides the image: the model's weights and the
-        // voting settings. Filters (--top, --threshold, --include, --exclude) apply when
-        // writing, so changing them needs no new annotation.
-        let weights = modelFolder.appendingPathComponent(record.weights)
-        guard let weightBytes = FileManager.default.contents(atPath: weights.path) else {
-            throw TagganError.file(weights.path, "cannot read the model's weights")
-        }
-        let modelKey = "\(mode) weights-sha256:\(SHA256.hex(weightBytes).prefix(16)) samples:\(samples) noise:\(noiseScale) per-sample:\(perSample) "
-            + "candidates:\(candidates.count):\(SHA256.hex(Data(candidates.joined(separator: "\n").utf8)).prefix(12)) vectors-sha256:\(vectorsDigest(matrix))"
+        let modelKey = tagger.key
         let ranked = max(top * 2, 20)
 
         // The images: every JPEG and PNG under the folder (by content, not name).
@@ -109,12 +71,10 @@ enum AnnotateCommand {
             let good = crops.indices.filter { crops[$0] != nil }
             if let net, !good.isEmpty {
                 let features = net.embed(preprocessor.normalise(good.map { crops[$0]! }))
-                let generated = sampler.sample(features: features, samplesPerImage: samples, seed: 2014, noiseScale: Float(noiseScale))
-                let votes = voter.vote(samples: generated, samplesPerImage: samples, top: ranked)
+                let votes = tagger.tag(features, top: ranked)
                 var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
                 for (row, index) in good.enumerated() {
-                    let annotation = Catalog.StoredAnnotation(tags: votes[row].tags.map { candidates[$0] },
-                                                              confidences: votes[row].scores.map(Double.init))
+                    let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
                     made.append((ids[chunk[index]]!, annotation))
                     stored[ids[chunk[index]]!] = annotation
                 }
@@ -150,15 +110,16 @@ enum AnnotateCommand {
         }
         try AnnotationWriter.write(annotations, jsonLines: jsonl, csv: csv)
         if arguments.json {
-            var object: [String: Any] = ["command": "annotate", "folder": folder.path, "model": modelFolder.path, "images": files.count,
-                                         "annotated": annotations.count, "reused": reused, "per_sample": perSample, "noise_scale": noiseScale, "sidecars_written": sidecars, "skipped": skipped.json,
-                                         "seconds": progress.elapsedSeconds]
+            var object: [String: Any] = ["command": "annotate", "folder": folder.path, "method": tagger.method.rawValue,
+                                         "setting": tagger.setting.summary, "chosen_by": tagger.chosenBy, "calibrated": tagger.calibrated,
+                                         "images": files.count, "annotated": annotations.count, "reused": reused,
+                                         "sidecars_written": sidecars, "skipped": skipped.json, "seconds": progress.elapsedSeconds]
             if let jsonl { object["jsonl"] = jsonl.path }
             if let csv { object["csv"] = csv.path }
             JSONSummary.print(object)
         } else {
-            print("annotate: \(annotations.count) of \(files.count) images tagged with \(mode) (\(record.step) steps, "
-                  + "\(VotingSetting(noiseScale: noiseScale, perSample: perSample))); \(reused) unchanged since an earlier run (--force redoes them); "
+            print("annotate: \(annotations.count) of \(files.count) images tagged with \(tagger.description); "
+                  + "\(reused) unchanged since an earlier run (--force redoes them); "
                   + "\(sidecars) sidecars written; \(skipped.summary)")
             for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(output.path)") }
         }

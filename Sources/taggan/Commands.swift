@@ -120,32 +120,39 @@ enum Commands {
                 OptionSpec(name: "--vocab", value: "V", help: "candidate words: tags (the training tags, default), all or a FILE of words"),
             ],
             discussion: """
-            Methods: the tag-frequency prior, k-NN tag transfer (k chosen on the validation split),
-            and each trained model in W/models/ (cgan, icgan) through the paper's protocol: 100
-            samples per image, each votes for its 20 nearest candidate tags by cosine, the 10 most
-            voted are the tags, votes/100 the confidence. Each model is also reported with the
-            setting chosen on the validation split: G's noise scaled by 1, 0.5 or 0.25 (the
-            truncation trick) and 1, 2, 3, 5, 10 or 20 words per sample; it is recorded in
-            W/models/<mode>/voting.json for taggan annotate. The notes give the protocol's
-            ceiling (voting with the test images' own tag vectors). Metrics: P/R/F1 at 5 and 10, mAP over
-            tags with at least 5 test images, N+; bootstrap 95% intervals over test images.
+            Methods, each with its setting chosen on the validation split: the tag-frequency prior;
+            k-NN tag transfer (k); TagProp (Guillaumin et al. 2009: K, rank or distance weights,
+            sigma-ML); a linear head (ridge to the multi-hot tags, lambda); the word-space regression
+            (ridge to the mean tag vector, tags by cosine: the generator's non-adversarial
+            counterpart); ConSE (mean tag vector of the k nearest images); each trained model in
+            W/models/ (cgan, icgan) with the paper's protocol (100 samples per image, each votes for
+            its 20 nearest candidates, 10 most voted) and with its noise scale and decoder (vote,
+            kernel density, density with a CSLS hubness correction) chosen on validation; and the
+            fusion of the best generator with a retrieval method (weight on validation). Each
+            method's scores are calibrated on validation (isotonic regression: score -> precision),
+            with reliability plots in the HTML; every setting, calibration and the validation-best
+            method go to W/methods.json, which taggan annotate --method auto uses. The notes give
+            each decoder's ceiling (the decoder fed the images' own tag vectors). Metrics: P/R/F1
+            at 5 and 10, mAP over tags with at least 5 test images, N+, each also for tags seen and
+            never seen in the train split; bootstrap 95% intervals over test images.
             """,
             run: EvalCommand.run),
         CommandSpec(
             words: ["annotate"],
-            summary: "Tag every image under FOLDER with a trained model.",
+            summary: "Tag every image under FOLDER with the best method taggan eval measured (or the one named).",
             positionals: "FOLDER", minimumPositionals: 1, maximumPositionals: 1,
             options: [
-                OptionSpec(name: "--workspace", value: "W", help: "workspace with a trained model", required: true),
-                OptionSpec(name: "--mode", value: "M", help: "cgan or icgan (default: icgan when trained, else cgan)"),
+                OptionSpec(name: "--workspace", value: "W", help: "workspace with embedded, tagged training images", required: true),
+                OptionSpec(name: "--method", value: "M", help: "auto (default: the method taggan eval found best on validation, else k-NN), prior, knn, tagprop, linear, regression, conse, cgan, icgan or fusion"),
+                OptionSpec(name: "--mode", value: "M", help: "cgan or icgan: the same as --method cgan|icgan"),
                 OptionSpec(name: "--top", value: "N", help: "tags per image (default 10)"),
-                OptionSpec(name: "--threshold", value: "P", help: "drop tags with confidence below P (votes / samples)"),
+                OptionSpec(name: "--threshold", value: "P", help: "drop tags with confidence below P: after taggan eval, the precision such tags had on validation"),
                 OptionSpec(name: "--exclude", value: "WORDS", help: "never suggest these (comma-separated, or @FILE)"),
                 OptionSpec(name: "--include", value: "WORDS", help: "suggest only these (comma-separated, or @FILE)"),
                 OptionSpec(name: "--samples", value: "N", help: "generator samples per image (default 100)"),
-                OptionSpec(name: "--per-sample", value: "N", help: "nearest words each sample votes for (default: eval's choice, else 20)"),
+                OptionSpec(name: "--per-sample", value: "N", help: "generators: decode by the vote, N nearest words per sample (default: eval's decoder)"),
                 OptionSpec(name: "--vocab", value: "V", help: "candidate words: tags (the training tags, default), all (every word with a vector) or a FILE of words"),
-                OptionSpec(name: "--noise-scale", value: "S", help: "multiplies G's noise (default: eval's choice, else 1)"),
+                OptionSpec(name: "--noise-scale", value: "S", help: "generators: multiplies G's noise (default: eval's choice, else 1)"),
                 OptionSpec(name: "--force", help: "annotate again images already annotated by this model"),
                 OptionSpec(name: "--xmp", help: "merge into each image's XMP sidecar (which one: below)"),
                 OptionSpec(name: "--jsonl", value: "F", help: "write JSON Lines to F"),
@@ -154,6 +161,13 @@ enum Commands {
                 OptionSpec(name: "--weights", value: "F", help: "EfficientNet-Lite0 weights (default: corpora cache)"),
             ],
             discussion: """
+            Methods: the training images' tags transferred by k-NN, TagProp, a linear head, ConSE or the
+            word-space regression (these need only W's catalog and embeddings), a trained CGAN or
+            IC-GAN (W/models/), or their fusion. --method auto (the default) takes the method with
+            the best validation P@5 in W/methods.json (written by taggan eval), with eval's settings
+            and calibration: a confidence is then the share of such tags that were right on
+            held-back images, so --threshold 0.5 keeps tags right about half the time. Before any
+            taggan eval, auto is k-NN transfer (k 5) with raw scores, and the log says so.
             Sidecars are merged, never clobbered: the user's tags and every other property stay,
             and only new tags are appended (dc:subject, digiKam:TagsList, lr:hierarchicalSubject).
             Which sidecar: photo.jpg.xmp when it exists (digiKam, darktable, exiftool), else
@@ -163,8 +177,8 @@ enum Commands {
             not valid XMP is reported and left exactly as it was.
             An image that fails to decode is reported and skipped; exit status 1 when every
             image failed. Incremental: each image's tags
-            are kept in W's catalog under its content hash and the model (weights, samples, words
-            per sample), so a re-run decodes only new or changed images and writes the stored tags
+            are kept in W's catalog under its content hash and the method (its setting, what it
+            learnt from), so a re-run decodes only new or changed images and writes the stored tags
             of the rest (a killed run resumes after its last batch of 32); --force redoes all.
             """,
             run: AnnotateCommand.run),
