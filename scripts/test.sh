@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh libimage-exiftool-perl chromium
-bash corpora/fetch-all.sh
+bash corpora/fetch-all.sh --lite2   # the Features tests need both networks' weights
 swift build --build-tests
 swift test --skip-build "$@"

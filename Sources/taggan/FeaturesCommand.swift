@@ -136,13 +136,20 @@ enum FeaturesCommand {
         }
 
         /// Rows already computed: (image ids, keys, values), or empty when neither file
-        /// exists. The two files must agree.
+        /// exists. The mapping is the commit point (see `write`): matrix rows past the
+        /// mapping's are a write a kill interrupted, and are dropped (they are computed
+        /// again); a mapping with more rows than the matrix, or another width, is an error.
         func read(featureSize: Int) throws -> (ids: [Int], keys: [String], values: [Float]) {
             let fm = FileManager.default
             guard fm.fileExists(atPath: matrix.path) || fm.fileExists(atPath: mapping.path) else { return ([], [], []) }
-            let tensor = try NPY.read(contentsOf: matrix)
+            guard fm.fileExists(atPath: matrix.path) else {
+                throw TagganError.file(matrix.path, "missing (\(mapping.lastPathComponent) maps its rows to images)")
+            }
+            var tensor = try NPY.read(contentsOf: matrix)
+            // The matrix alone: killed before its first mapping was written.
+            guard fm.fileExists(atPath: mapping.path) else { return ([], [], []) }
             guard let text = try? String(contentsOf: mapping, encoding: .utf8) else {
-                throw TagganError.file(mapping.path, "missing or unreadable (it maps \(matrix.lastPathComponent)'s rows to images)")
+                throw TagganError.file(mapping.path, "unreadable (it maps \(matrix.lastPathComponent)'s rows to images)")
             }
             var ids: [Int] = [], keys: [String] = []
             for line in text.split(separator: "\n").dropFirst() {
@@ -151,19 +158,28 @@ enum FeaturesCommand {
                 ids.append(id)
                 keys.append(String(fields[2]))
             }
+            if tensor.rank == 2, tensor.columns == featureSize, tensor.rows > ids.count {
+                Log.info("features: \(tensor.rows - ids.count) rows of \(matrix.lastPathComponent) past \(mapping.lastPathComponent) "
+                         + "(an interrupted write) are dropped and computed again")
+                tensor = Tensor(shape: [ids.count, featureSize], values: Array(tensor.storage.prefix(ids.count * featureSize)))
+            }
             guard tensor.rank == 2, tensor.columns == featureSize, tensor.rows == ids.count else {
                 throw TagganError.file(matrix.path, "shape \(tensor.shape) does not match \(ids.count) rows of \(mapping.lastPathComponent) x \(featureSize)")
             }
             return (ids, keys, tensor.storage)
         }
 
-        /// Matrix first, then the mapping: a crash between the two leaves a matrix with
-        /// more rows than the mapping, which `read` refuses rather than misassigns.
+        /// Matrix first, then the mapping, each atomically. Rows are only ever appended,
+        /// so the new matrix begins with the old one's rows, and the mapping is the commit
+        /// point: a kill between the two leaves a matrix with more rows than the mapping,
+        /// whose extra rows `read` drops.
         func write(ids: [Int], keys: [String], values: [Float], featureSize: Int) throws {
             try NPY.write(Tensor(shape: [ids.count, featureSize], values: values), to: matrix)
+            FaultInjection.point("features.matrix")
             var text = "row\timage_id\tkey\n"
             for (row, (id, key)) in zip(ids, keys).enumerated() { text += "\(row)\t\(id)\t\(key)\n" }
             try AtomicFile.write(text, to: mapping)
+            FaultInjection.point("features.mapping")
         }
     }
 
@@ -233,6 +249,7 @@ enum FeaturesCommand {
         if sinceSave > 0 || !FileManager.default.fileExists(atPath: files.matrix.path) {
             try files.write(ids: ids, keys: keys, values: values, featureSize: config.featureSize)
             try catalog.markProcessed(Array(ids.suffix(sinceSave)), stage: "features", model: config.name)
+            FaultInjection.point("features.catalog")
         }
         progress.finish()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9

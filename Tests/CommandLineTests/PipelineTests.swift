@@ -69,6 +69,11 @@ struct PipelineTests {
         // of words per sample; the choice is kept beside the model for annotate.
         #expect(methods.count >= 3 && methods[0] == "frequency prior" && methods[2] == "CGAN", "\(methods)")
         #expect(methods.dropFirst(3).allSatisfy { $0.hasPrefix("CGAN, ") && $0.hasSuffix("/sample") }, "\(methods)")
+        // What the numbers say, not only that they exist: on 60 images of three kinds,
+        // k-NN tag transfer beats the frequency prior (both in [0, 1]).
+        let rows = try #require(eval["methods"] as? [[String: Any]])
+        let prior = try #require(rows[0]["precision@5"] as? Double), knn = try #require(rows[1]["precision@5"] as? Double)
+        #expect((0...1).contains(prior) && (0...1).contains(knn) && knn > prior, "prior \(prior), k-NN \(knn)")
         #expect(FileManager.default.fileExists(atPath: w.appendingPathComponent("models/cgan/voting.json").path))
         for file in ["report.json", "report.md", "report.html"] {
             #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent(file).path))

@@ -51,10 +51,14 @@ enum Support {
     }
 }
 
-@Suite("EfficientNet-Lite0 against the reference forward pass", .serialized,
-       .enabled(if: Support.haveWeights, "weights missing: run corpora/fetch-efficientnet.sh"))
+/// Needs the fetched weights, and fails (never skips) without them, as the README says.
+@Suite("EfficientNet-Lite0 against the reference forward pass", .serialized)
 struct EfficientNetParityTests {
-    @Test("logits within 1e-3 of onnxruntime's, same top-5; chelsea is an Egyptian cat, coffee an espresso")
+    init() throws {
+        try #require(Support.haveWeights, "weights missing: run bash corpora/fetch-all.sh --lite2")
+    }
+
+    @Test("logits and features within 5e-5 of onnxruntime's, same top-5; chelsea is an Egyptian cat, coffee an espresso")
     func parity() throws {
         let net = try Support.lite0.get()
         let expected = try NPY.read(contentsOf: Support.fixtures.appendingPathComponent("logits.npy"))
@@ -67,8 +71,11 @@ struct EfficientNetParityTests {
         for i in 0..<expected.count { worst = max(worst, abs(expected[i] - output.logits[i])) }
         for i in 0..<expectedFeatures.count { worstFeature = max(worstFeature, abs(expectedFeatures[i] - output.features[i])) }
         print("largest logit difference \(worst), largest feature difference \(worstFeature)")
-        #expect(worst <= 1e-3)      // the tolerance, absolute
-        #expect(worstFeature <= 1e-3)
+        // Absolute differences from the onnxruntime reference (fixtures/README.md); measured
+        // 8.2e-6 (logits) and 6.4e-6 (features) here. 5e-5 holds the README's "~1e-5" claim
+        // with room for another CPU's rounding, where 1e-3 would not notice a wrong layer.
+        #expect(worst <= 5e-5)
+        #expect(worstFeature <= 5e-5)
         for (n, name) in Support.names.enumerated() {
             #expect(Support.top(5, output.logits.row(n)) == Support.top(5, expected.row(n)), "top-5 of \(name)")
         }
@@ -170,9 +177,10 @@ struct EfficientNetParityTests {
         #expect(Support.top(1, net.forward(preprocessor.inputs([chelsea])).logits.row(0)) == [285])
     }
 
-    @Test("lite2 (260 px, widths multiples of 8, not 16) sees an Egyptian cat too; one worker's group matches single images",
-          .enabled(if: FileManager.default.fileExists(atPath: Support.lite2Weights.path), "lite2 weights missing"))
+    @Test("lite2 (260 px, widths multiples of 8, not 16) sees an Egyptian cat too; one worker's group matches single images")
     func lite2() throws {
+        try #require(FileManager.default.fileExists(atPath: Support.lite2Weights.path),
+                     "lite2 weights missing: run bash corpora/fetch-all.sh --lite2")
         let net = try EfficientNet.load(contentsOf: Support.lite2Weights, config: .lite2)
         let preprocessor = ImagePreprocessor(config: .lite2)
         let decoder = ImageDecoder()

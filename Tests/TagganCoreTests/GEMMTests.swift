@@ -78,8 +78,11 @@ struct GEMMTests {
     @Test func backendReportsAKernelAndThreads() throws {
         let backend = try BLAS.backend()
         #expect(!backend.library.isEmpty)
+        // OpenBLAS names its kernel; any other library names none, and says so.
         if backend.config?.hasPrefix("OpenBLAS") == true {
             #expect(backend.kernel?.isEmpty == false)
+        } else {
+            #expect(backend.kernel == nil && backend.kernelChosenBy == "library", "\(backend)")
         }
         #expect(backend.threads != 0)
     }

@@ -31,18 +31,36 @@ struct ParallelTests {
         #expect(Set(seen.map(\.0)).count == seen.count)
     }
 
+    /// The same chunks run in other orders give the same values: in parallel with
+    /// even chunks delayed (so they finish last), and serially, forwards and backwards.
     @Test func perChunkRandomStreamsMakeResultsIndependentOfScheduling() {
-        func run() -> [Float] {
-            let base = SeededRandom(seed: 42)
+        let base = SeededRandom(seed: 42)
+        let lock = NSLock()
+        nonisolated(unsafe) var chunks: [(Int, Range<Int>)] = []
+        func fill(_ out: UnsafeMutablePointer<Float>, chunk: Int, range: Range<Int>) {
+            var random = base.split(stream: UInt64(chunk))
+            for i in range { out[i] = random.uniform() }
+        }
+        func parallel(delayEven: Bool) -> [Float] {
             let out = UnsafeMutablePointer<Float>.allocate(capacity: 10_000)
             defer { out.deallocate() }
             nonisolated(unsafe) let shared = out
-            Parallel.forEachChunk(10_000, threads: 2) { chunk, range in
-                var random = base.split(stream: UInt64(chunk))
-                for i in range { shared[i] = random.uniform() }
+            Parallel.forEachChunk(10_000, threads: 4) { chunk, range in
+                if delayEven && chunk % 2 == 0 { usleep(2000) }
+                lock.lock(); chunks.append((chunk, range)); lock.unlock()
+                fill(shared, chunk: chunk, range: range)
             }
             return Array(UnsafeBufferPointer(start: out, count: 10_000))
         }
-        #expect(run() == run())
+        let first = parallel(delayEven: false)
+        let plan = chunks.sorted { $0.0 < $1.0 }
+        #expect(plan.count > 1, "one chunk cannot show scheduling")
+        #expect(parallel(delayEven: true) == first)
+        for order in [plan, plan.reversed()] {
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: 10_000)
+            defer { out.deallocate() }
+            for (chunk, range) in order { fill(out, chunk: chunk, range: range) }
+            #expect(Array(UnsafeBufferPointer(start: out, count: 10_000)) == first)
+        }
     }
 }

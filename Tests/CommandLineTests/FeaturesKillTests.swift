@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `taggan features` killed (SIGKILL) at each of its write points resumes to the result
+/// of a run that was never killed (issue 16, item 6). The kill points are the
+/// `TAGGAN_KILL_AT` names of `FaultInjection`; the images are the ingest fixtures, the
+/// network the real EfficientNet-Lite0 (fetched data: fails without it).
+@Suite("taggan features killed at every write point")
+struct FeaturesKillTests {
+    static let images = ["baseline.jpg", "rgb8.png", "palette.png", "gray8.png", "progressive.jpg", "cmyk.jpg"]
+
+    /// A workspace with the fixture images ingested and, when `embedFirst`, the first
+    /// three already embedded, so a kill also meets an earlier matrix and mapping.
+    static func workspace(_ root: URL, embedFirst: Bool) throws -> URL {
+        let photos = root.appendingPathComponent("photos"), w = root.appendingPathComponent("W")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        let env = ["TAGGAN_CORPORA": PipelineTests.cache.path]
+        for (i, name) in images.enumerated() where !embedFirst || i < 3 {
+            try FileManager.default.copyItem(at: IngestCommandTests.fixtures.appendingPathComponent(name),
+                                             to: photos.appendingPathComponent(name))
+        }
+        #expect(try TagganProcess(["ingest", photos.path, "--workspace", w.path], environment: env).status == 0)
+        if embedFirst {
+            #expect(try TagganProcess(["features", "--workspace", w.path], environment: env).status == 0)
+            for name in images.dropFirst(3) {
+                try FileManager.default.copyItem(at: IngestCommandTests.fixtures.appendingPathComponent(name),
+                                                 to: photos.appendingPathComponent(name))
+            }
+            #expect(try TagganProcess(["ingest", photos.path, "--workspace", w.path], environment: env).status == 0)
+        }
+        return w
+    }
+
+    @Test(arguments: ["features.matrix", "features.mapping", "features.catalog"], [false, true])
+    func killedAtAWritePointResumesToTheFullResult(point: String, embedFirst: Bool) throws {
+        try #require(FileManager.default.fileExists(atPath: PipelineTests.cache.appendingPathComponent("models/efficientnet-lite0.pth").path),
+                     "EfficientNet-Lite0 weights are missing: run bash corpora/fetch-all.sh")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-features-kill-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let env = ["TAGGAN_CORPORA": PipelineTests.cache.path]
+        let reference = try Self.workspace(root.appendingPathComponent("reference"), embedFirst: embedFirst)
+        #expect(try TagganProcess(["features", "--workspace", reference.path], environment: env).status == 0)
+
+        let w = try Self.workspace(root.appendingPathComponent("killed"), embedFirst: embedFirst)
+        let killed = try TagganProcess(["features", "--workspace", w.path], environment: env.merging(["TAGGAN_KILL_AT": point]) { $1 })
+        #expect(killed.status == SIGKILL, "not killed at \(point): status \(killed.status), \(killed.stderr.suffix(300))")
+        let resumed = try TagganProcess(["features", "--workspace", w.path, "--json"], environment: env)
+        #expect(resumed.status == 0, "after a kill at \(point): \(resumed.stderr)")
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
+        #expect(summary["rows"] as? Int == Self.images.count, "\(summary)")
+        for file in ["embeddings.npy", "embeddings.tsv"] {
+            #expect(FileManager.default.contents(atPath: w.appendingPathComponent(file).path)
+                    == FileManager.default.contents(atPath: reference.appendingPathComponent(file).path), "\(file) after a kill at \(point)")
+        }
+    }
+}
