@@ -238,6 +238,9 @@ struct TagPropLikelihood {
     let entryPositive: [Bool]
     let rankStart: [Int]
     let ranks: [Int]
+    /// The entries again, grouped by tag (tag w's are tagEntries[tagEntryStart[w] ..< tagEntryStart[w + 1]]).
+    let tagEntryStart: [Int]
+    let tagEntries: [Int]
     /// W - |S_i| per image.
     let outside: [Int]
     /// N - |{i : w in S_i}| per tag (0 for tags absent from training).
@@ -249,6 +252,7 @@ struct TagPropLikelihood {
 
     static let eps = TagProp.epsilon
 
+    @_optimize(speed)
     init(neighbours: NeighbourLists, k: Int, trainTags: [Set<Int>], tagCount: Int,
          weighting: TagProp.Weighting, sigmoid: Bool, sigmoidPrior: Double) {
         images = trainTags.count
@@ -283,6 +287,14 @@ struct TagPropLikelihood {
             entryStart.append(entryTag.count)
             outside[i] = w - carriers.count
         }
+        // Counting sort of the entries by tag.
+        var tagEntryStart = [Int](repeating: 0, count: tagCount + 1)
+        for tag in entryTag { tagEntryStart[tag + 1] += 1 }
+        for w in 0..<tagCount { tagEntryStart[w + 1] += tagEntryStart[w] }
+        var fill = tagEntryStart, tagEntries = [Int](repeating: 0, count: entryTag.count)
+        for (e, tag) in entryTag.enumerated() { tagEntries[fill[tag]] = e; fill[tag] += 1 }
+        self.tagEntryStart = tagEntryStart
+        self.tagEntries = tagEntries
         self.distances = distances
         self.entryStart = entryStart
         self.entryTag = entryTag
@@ -318,6 +330,7 @@ struct TagPropLikelihood {
                           alpha: alpha, beta: beta)
     }
 
+    @_optimize(speed)
     static func softmaxWeights(distances: [Double], theta: Double) -> [Double] {
         guard let nearest = distances.min() else { return [] }
         let e = distances.map { exp(-theta * ($0 - nearest)) }
@@ -325,6 +338,7 @@ struct TagPropLikelihood {
         return e.map { $0 / z }
     }
 
+    @_optimize(speed)
     func weights(_ i: Int, _ p: Parameters) -> [Double] {
         switch weighting {
         case .rank: return p.gamma
@@ -345,12 +359,42 @@ struct TagPropLikelihood {
     /// dozens of times.
     @_optimize(speed)
     func evaluate(_ p: Parameters) -> (value: Double, gradient: Gradient) {
-        let eps = Self.eps
+        // Images in parallel chunks, each with its own sums, added in chunk order.
+        let partials = ParallelSlots<(Double, Gradient)>(count: images)
+        Parallel.forEachChunk(images, grain: 64) { chunk, range in
+            partials[chunk] = imageTerms(range, p)
+        }
         var value = 0.0
         var g = Gradient(gamma: [Double](repeating: 0, count: k), theta: 0,
                          alpha: [Double](repeating: 0, count: tagCount), beta: [Double](repeating: 0, count: tagCount))
+        for chunk in 0..<images {
+            guard let (v, part) = partials[chunk] else { break }   // chunks are numbered 0, 1, ...
+            value += v
+            g.theta += part.theta
+            for r in 0..<k { g.gamma[r] += part.gamma[r] }
+            if sigmoid { for w in 0..<tagCount { g.alpha[w] += part.alpha[w]; g.beta[w] += part.beta[w] } }
+        }
+        if sigmoid {
+            for w in 0..<tagCount where inVocabulary[w] {
+                let c = Double(absent[w]) * negativeWeight
+                value += c * logSigmoid(-p.beta[w]) - priorPrecision / 2 * (p.alpha[w] * p.alpha[w] + p.beta[w] * p.beta[w])
+                g.beta[w] += -c * logistic(p.beta[w]) - priorPrecision * p.beta[w]
+                g.alpha[w] -= priorPrecision * p.alpha[w]
+            }
+        }
+        return (value, g)
+    }
+
+    /// The terms of L and of its gradient that belong to the images in `range`.
+    @_optimize(speed)
+    func imageTerms(_ range: Range<Int>, _ p: Parameters) -> (Double, Gradient) {
+        let eps = Self.eps
+        var value = 0.0
+        var g = Gradient(gamma: [Double](repeating: 0, count: k), theta: 0,
+                         alpha: [Double](repeating: 0, count: sigmoid ? tagCount : 0),
+                         beta: [Double](repeating: 0, count: sigmoid ? tagCount : 0))
         var gPi = [Double](repeating: 0, count: k)
-        for i in 0..<images {
+        for i in range {
             let pi = weights(i, p)
             let sumPi = pi.reduce(0, +)
             for r in 0..<k { gPi[r] = 0 }
@@ -395,14 +439,6 @@ struct TagPropLikelihood {
                 for r in 0..<k { g.theta += gPi[r] * pi[r] * (dbar - distances[i * k + r]) }
             }
         }
-        if sigmoid {
-            for w in 0..<tagCount where inVocabulary[w] {
-                let c = Double(absent[w]) * negativeWeight
-                value += c * logSigmoid(-p.beta[w]) - priorPrecision / 2 * (p.alpha[w] * p.alpha[w] + p.beta[w] * p.beta[w])
-                g.beta[w] += -c * logistic(p.beta[w]) - priorPrecision * p.beta[w]
-                g.alpha[w] -= priorPrecision * p.alpha[w]
-            }
-        }
         return (value, g)
     }
 
@@ -442,7 +478,8 @@ struct TagPropLikelihood {
     }
 
     /// Per-tag Newton steps on (alpha_w, beta_w) with the neighbour weights fixed, each
-    /// step halved until that tag's own terms of L do not decrease.
+    /// step halved until that tag's own terms of L do not decrease. Given pi the tags are
+    /// independent problems, solved in parallel over tags.
     @_optimize(speed)
     func newtonOnSigmoids(_ p: inout Parameters, passes: Int) {
         // x_iw per entry, fixed while pi is.
@@ -455,58 +492,65 @@ struct TagPropLikelihood {
                 xs[e] = x
             }
         }
-        func terms(_ alpha: [Double], _ beta: [Double], derivatives: Bool)
-            -> (value: [Double], ga: [Double], gb: [Double], haa: [Double], hab: [Double], hbb: [Double]) {
-            var value = [Double](repeating: 0, count: tagCount)
-            var ga = value, gb = value, haa = value, hab = value, hbb = value
-            for e in 0..<entryTag.count {
-                let w = entryTag[e], positive = entryPositive[e], x = xs[e]
-                let c = positive ? positiveWeight : negativeWeight
-                let z = alpha[w] * x + beta[w]
-                value[w] += c * logSigmoid(positive ? z : -z)
-                guard derivatives else { continue }
-                let s = logistic(z)
-                let r = c * ((positive ? 1 : 0) - s), h = c * s * (1 - s)
-                ga[w] += r * x; gb[w] += r
-                haa[w] -= h * x * x; hab[w] -= h * x; hbb[w] -= h
-            }
-            for w in 0..<tagCount where inVocabulary[w] {
-                let c = Double(absent[w]) * negativeWeight
-                value[w] += c * logSigmoid(-beta[w]) - priorPrecision / 2 * (alpha[w] * alpha[w] + beta[w] * beta[w])
-                guard derivatives else { continue }
-                let s = logistic(beta[w])
-                gb[w] += -c * s - priorPrecision * beta[w]
-                ga[w] -= priorPrecision * alpha[w]
-                hbb[w] -= c * s * (1 - s) + priorPrecision
-                haa[w] -= priorPrecision
-            }
-            return (value, ga, gb, haa, hab, hbb)
+        let solved = ParallelSlots<(Double, Double)>(count: tagCount)
+        let current = p
+        Parallel.forEach(tagCount, grain: 16) { w in
+            guard inVocabulary[w] else { return }
+            solved[w] = newtonOnTag(w, alpha: current.alpha[w], beta: current.beta[w], xs: xs, passes: passes)
         }
+        for w in 0..<tagCount { if let (a, b) = solved[w] { p.alpha[w] = a; p.beta[w] = b } }
+    }
+
+    /// Tag w's terms of L: its entries' c ln sigma(+-(alpha x + beta)), the absent images'
+    /// c- ln sigma(-beta), and the prior; with the gradient and Hessian when asked.
+    @_optimize(speed)
+    func tagTerms(_ w: Int, _ alpha: Double, _ beta: Double, _ xs: [Double], derivatives: Bool)
+        -> (value: Double, ga: Double, gb: Double, haa: Double, hab: Double, hbb: Double) {
+        var value = 0.0, ga = 0.0, gb = 0.0, haa = 0.0, hab = 0.0, hbb = 0.0
+        for e in tagEntries[tagEntryStart[w] ..< tagEntryStart[w + 1]] {
+            let positive = entryPositive[e], x = xs[e]
+            let c = positive ? positiveWeight : negativeWeight
+            let z = alpha * x + beta
+            value += c * logSigmoid(positive ? z : -z)
+            guard derivatives else { continue }
+            let s = logistic(z)
+            let r = c * ((positive ? 1 : 0) - s), h = c * s * (1 - s)
+            ga += r * x; gb += r
+            haa -= h * x * x; hab -= h * x; hbb -= h
+        }
+        let c = Double(absent[w]) * negativeWeight
+        value += c * logSigmoid(-beta) - priorPrecision / 2 * (alpha * alpha + beta * beta)
+        if derivatives {
+            let s = logistic(beta)
+            gb += -c * s - priorPrecision * beta
+            ga -= priorPrecision * alpha
+            hbb -= c * s * (1 - s) + priorPrecision
+            haa -= priorPrecision
+        }
+        return (value, ga, gb, haa, hab, hbb)
+    }
+
+    /// Newton on one tag: delta = -H^-1 g with H = [[haa, hab], [hab, hbb]] negative definite
+    /// (the prior makes it so), halved until the tag's value does not decrease.
+    func newtonOnTag(_ w: Int, alpha: Double, beta: Double, xs: [Double], passes: Int) -> (Double, Double) {
+        var (a, b) = (alpha, beta)
         for _ in 0..<passes {
-            let t = terms(p.alpha, p.beta, derivatives: true)
-            var da = [Double](repeating: 0, count: tagCount), db = da
-            for w in 0..<tagCount where inVocabulary[w] {
-                // Newton: delta = -H^-1 g, H = [[haa, hab], [hab, hbb]] negative definite.
-                let det = t.haa[w] * t.hbb[w] - t.hab[w] * t.hab[w]
-                guard det > 0 else { continue }
-                da[w] = -(t.hbb[w] * t.ga[w] - t.hab[w] * t.gb[w]) / det
-                db[w] = -(-t.hab[w] * t.ga[w] + t.haa[w] * t.gb[w]) / det
+            let t = tagTerms(w, a, b, xs, derivatives: true)
+            let det = t.haa * t.hbb - t.hab * t.hab
+            guard det > 0 else { break }
+            let da = -(t.hbb * t.ga - t.hab * t.gb) / det
+            let db = -(-t.hab * t.ga + t.haa * t.gb) / det
+            // A step below 1e-9 has converged (a tinier one only meets rounding).
+            guard max(abs(da), abs(db)) > 1e-9 else { break }
+            var scale = 1.0, moved = false
+            for _ in 0..<20 {
+                let trial = tagTerms(w, a + scale * da, b + scale * db, xs, derivatives: false).value
+                if trial >= t.value { a += scale * da; b += scale * db; moved = true; break }
+                scale *= 0.5
             }
-            var scale = [Double](repeating: 1, count: tagCount)
-            // Tags whose step is below 1e-9 have converged (a tinier step only meets rounding).
-            var pending = (0..<tagCount).filter { inVocabulary[$0] && max(abs(da[$0]), abs(db[$0])) > 1e-9 }
-            if pending.isEmpty { break }
-            for _ in 0..<20 where !pending.isEmpty {
-                var alpha = p.alpha, beta = p.beta
-                for w in pending { alpha[w] += scale[w] * da[w]; beta[w] += scale[w] * db[w] }
-                let trial = terms(alpha, beta, derivatives: false).value
-                var still: [Int] = []
-                for w in pending {
-                    if trial[w] >= t.value[w] { p.alpha[w] = alpha[w]; p.beta[w] = beta[w] } else { scale[w] *= 0.5; still.append(w) }
-                }
-                pending = still
-            }
+            if !moved { break }
         }
+        return (a, b)
     }
 
     /// The Euclidean projection of v onto {g : g_k >= 0, sum_k g_k = 1} (Duchi, Shalev-Shwartz,
