@@ -73,6 +73,9 @@ public struct ClassConditionalConfiguration: Codable, Sendable, Equatable {
     /// D's weight columns longer than this are scaled back after each update (pylearn2's
     /// `max_col_norm` 1.9365, as in Goodfellow et al.'s MNIST discriminator); 0: off.
     public var discriminatorMaxColumnNorm = 1.9365
+    /// G's output bias starts at logit(mean training pixel) (`marginalLogits`), so G
+    /// starts from the mean image rather than from grey 0.5 everywhere.
+    public var outputBiasFromMarginals = true
     public var seed: UInt64 = 1
     /// Steps between loss-history records.
     public var historyEvery = 50
@@ -139,6 +142,7 @@ public final class ClassConditionalTrainer {
         var random = SeededRandom(seed: configuration.seed).split(stream: 1 << 61)
         generator = ImageGenerator(sizes: configuration.sizes, random: &random)
         discriminator = ImageDiscriminator(sizes: configuration.sizes, random: &random)
+        if configuration.outputBiasFromMarginals { generator.outputLayer.bias = Self.marginalLogits(data.images) }
         let b = configuration.batchSize, s = configuration.sizes
         realAndFake = Tensor(zeros: [2 * b, s.imageSize])
         labels = Tensor(zeros: [2 * b, max(s.classes, 1)])
@@ -158,6 +162,22 @@ public final class ClassConditionalTrainer {
             epochOrder = (epoch, order)
         }
         return Int(epochOrder.order[position % data.count])
+    }
+
+    /// logit(mean pixel) per pixel, the mean clamped to [1e-3, 1 - 1e-3]: G's output bias
+    /// that makes its first images the data's mean image (pylearn2's
+    /// `init_sigmoid_bias_from_marginals`, used by Goodfellow et al.'s MNIST generator).
+    public static func marginalLogits(_ images: Tensor) -> Tensor {
+        let d = images.columns
+        var mean = [Double](repeating: 0, count: d)
+        images.withUnsafeBufferPointer { p in
+            for r in 0 ..< images.rows { for c in 0 ..< d { mean[c] += Double(p[r * d + c]) } }
+        }
+        let logits = mean.map { sum -> Float in
+            let m = min(max(sum / Double(images.rows), 1e-3), 1 - 1e-3)
+            return Float(Foundation.log(m / (1 - m)))
+        }
+        return Tensor(shape: [1, d], values: logits)
     }
 
     /// One-hot rows for `classes` (a [rows, 1] placeholder when unconditional).

@@ -62,8 +62,8 @@ public enum LabelledImageDatasets {
     /// - fashion-mnist: train = the first 50,000 of the 60,000 training images, validation
     ///   the last 10,000, test the 10,000 t10k images (the 50k/10k/10k split Goodfellow et
     ///   al. 2014 used for MNIST).
-    /// - digits: the 1,797 images shuffled once with a fixed seed (0), then 1,197 train,
-    ///   300 validation, 300 test.
+    /// - digits: the 1,797 images shuffled once with a fixed seed (0), then 1,199 train,
+    ///   299 validation, 299 test (a sixth each held out).
     public static func load(_ name: String, folder: URL) throws -> LabelledImageSplits {
         switch name {
         case "fashion-mnist":
