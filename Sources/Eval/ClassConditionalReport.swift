@@ -19,11 +19,16 @@ public struct ClassConditionalReport: Sendable, Codable {
         public var steps: Int
         /// Share of samples the classifier labels as their conditioning class (cgan only).
         public var classifierAgreement: Double?
+        /// Mean per-pixel standard deviation of the samples (cgan: within each asked
+        /// class, averaged), and the same for the real test images: a collapsed generator
+        /// (one image per class) has spread near 0.
+        public var spread: Double
+        public var realSpread: Double
         public var note: String
 
         public init(model: String, logLikelihood: Double, standardError: Double, sigma: Double,
                     validationLogLikelihood: Double, samples: Int, testImages: Int, steps: Int,
-                    classifierAgreement: Double?, note: String) {
+                    classifierAgreement: Double?, spread: Double, realSpread: Double, note: String) {
             self.model = model
             self.logLikelihood = logLikelihood
             self.standardError = standardError
@@ -33,6 +38,8 @@ public struct ClassConditionalReport: Sendable, Codable {
             self.testImages = testImages
             self.steps = steps
             self.classifierAgreement = classifierAgreement
+            self.spread = spread
+            self.realSpread = realSpread
             self.note = note
         }
     }
@@ -116,12 +123,13 @@ public struct ClassConditionalReport: Sendable, Codable {
     }
 
     static let headers = ["model", "Parzen log-likelihood (nats, mean ± s.e.)", "sigma", "samples", "test images",
-                          "training steps", "classifier agreement"]
+                          "training steps", "classifier agreement", "spread (real)"]
 
     func cells(_ row: Row) -> [String] {
         [row.model, String(format: "%.1f ± %.1f", row.logLikelihood, row.standardError), String(format: "%.3f", row.sigma),
          String(row.samples), String(row.testImages), String(row.steps),
-         row.classifierAgreement.map { String(format: "%.1f%%", 100 * $0) } ?? "–"]
+         row.classifierAgreement.map { String(format: "%.1f%%", 100 * $0) } ?? "–",
+         String(format: "%.3f (%.3f)", row.spread, row.realSpread)]
     }
 
     static let paperCaption = "The paper's Table 1 (Mirza & Osindero 2014): Parzen window-based log-likelihood on MNIST, "

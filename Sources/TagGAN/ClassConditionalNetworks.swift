@@ -29,8 +29,19 @@ public struct ImageNetworkSizes: Codable, Sendable, Equatable {
     /// issue's specification and Goodfellow et al.'s MNIST configuration put it in D only,
     /// so 0 is the default.
     public var generatorDropout: Float = 0
-    /// Weights start uniform in +-initialScale / sqrt(inputs) (`Linear`).
-    public var initialScale: Float = 1
+    /// G's weights start uniform in +-generatorInitialRange, D's in
+    /// +-discriminatorInitialRange (pylearn2's `irange`; 0.05 and 0.005 are Goodfellow et
+    /// al.'s MNIST configuration). nil: `Linear`'s default +-1 / sqrt(inputs). Measured on
+    /// the digits: with the default, y's 1000 units (one-hot input, weights up to 0.32)
+    /// drowned z's 200 (uniform input, weights up to 0.1), and G ignored z (every sample of a
+    /// class the same image).
+    public var generatorInitialRange: Float? = 0.05
+    public var discriminatorInitialRange: Float? = 0.005
+
+    /// `Linear`'s scale for a layer of `inputs` inputs: bound = scale / sqrt(inputs).
+    func scale(_ range: Float?, inputs: Int) -> Float {
+        range.map { $0 * Float(inputs).squareRoot() } ?? 1
+    }
 
     public init(imageSize: Int, classes: Int) {
         self.imageSize = imageSize
@@ -60,13 +71,17 @@ public struct ImageGenerator: Sendable {
 
     public init(sizes: ImageNetworkSizes, random: inout SeededRandom) {
         self.sizes = sizes
-        let s = sizes.initialScale
-        noiseLayer = Linear(inputs: sizes.noiseSize, outputs: sizes.generatorNoiseHidden, scale: s, random: &random)
+        let r = sizes.generatorInitialRange
+        noiseLayer = Linear(inputs: sizes.noiseSize, outputs: sizes.generatorNoiseHidden,
+                            scale: sizes.scale(r, inputs: sizes.noiseSize), random: &random)
         labelLayer = sizes.conditional
-            ? Linear(inputs: sizes.classes, outputs: sizes.generatorLabelHidden, scale: s, random: &random) : nil
-        jointLayer = Linear(inputs: sizes.generatorNoiseHidden + (sizes.conditional ? sizes.generatorLabelHidden : 0),
-                            outputs: sizes.generatorJointHidden, scale: s, random: &random)
-        outputLayer = Linear(inputs: sizes.generatorJointHidden, outputs: sizes.imageSize, scale: s, random: &random)
+            ? Linear(inputs: sizes.classes, outputs: sizes.generatorLabelHidden,
+                     scale: sizes.scale(r, inputs: sizes.classes), random: &random) : nil
+        let jointInputs = sizes.generatorNoiseHidden + (sizes.conditional ? sizes.generatorLabelHidden : 0)
+        jointLayer = Linear(inputs: jointInputs, outputs: sizes.generatorJointHidden,
+                            scale: sizes.scale(r, inputs: jointInputs), random: &random)
+        outputLayer = Linear(inputs: sizes.generatorJointHidden, outputs: sizes.imageSize,
+                             scale: sizes.scale(r, inputs: sizes.generatorJointHidden), random: &random)
         noiseDropout = Dropout(rate: sizes.generatorDropout)
         labelDropout = Dropout(rate: sizes.generatorDropout)
         jointDropout = Dropout(rate: sizes.generatorDropout)
@@ -154,15 +169,17 @@ public struct ImageDiscriminator: Sendable {
 
     public init(sizes: ImageNetworkSizes, random: inout SeededRandom) {
         self.sizes = sizes
-        let s = sizes.initialScale
+        let r = sizes.discriminatorInitialRange
         imageLayer = Linear(inputs: sizes.imageSize, outputs: sizes.discriminatorImageUnits * sizes.discriminatorImagePieces,
-                            scale: s, random: &random)
+                            scale: sizes.scale(r, inputs: sizes.imageSize), random: &random)
         labelLayer = sizes.conditional
             ? Linear(inputs: sizes.classes, outputs: sizes.discriminatorLabelUnits * sizes.discriminatorLabelPieces,
-                     scale: s, random: &random) : nil
-        jointLayer = Linear(inputs: sizes.discriminatorImageUnits + (sizes.conditional ? sizes.discriminatorLabelUnits : 0),
-                            outputs: sizes.discriminatorJointUnits * sizes.discriminatorJointPieces, scale: s, random: &random)
-        outputLayer = Linear(inputs: sizes.discriminatorJointUnits, outputs: 1, scale: s, random: &random)
+                     scale: sizes.scale(r, inputs: sizes.classes), random: &random) : nil
+        let jointInputs = sizes.discriminatorImageUnits + (sizes.conditional ? sizes.discriminatorLabelUnits : 0)
+        jointLayer = Linear(inputs: jointInputs, outputs: sizes.discriminatorJointUnits * sizes.discriminatorJointPieces,
+                            scale: sizes.scale(r, inputs: jointInputs), random: &random)
+        outputLayer = Linear(inputs: sizes.discriminatorJointUnits, outputs: 1,
+                             scale: sizes.scale(r, inputs: sizes.discriminatorJointUnits), random: &random)
         imageMaxout = Maxout(units: sizes.discriminatorImageUnits, pieces: sizes.discriminatorImagePieces)
         labelMaxout = Maxout(units: sizes.discriminatorLabelUnits, pieces: sizes.discriminatorLabelPieces)
         jointMaxout = Maxout(units: sizes.discriminatorJointUnits, pieces: sizes.discriminatorJointPieces)

@@ -230,9 +230,12 @@ enum ClassCondCommand {
             let note = "\(record.configuration.optimizer.rawValue), \(record.step) steps of batch \(record.configuration.batchSize); "
                 + "Parzen window on \(samples) samples" + (model == .cgan ? " (\(samples / classes) per class)" : "")
                 + ", sigma chosen on \(validationImages.count) validation images"
-            rows.append(.init(model: model.rawValue.uppercased(), logLikelihood: mean, standardError: error, sigma: search.best,
+            let spread = pixelSpread(generated, groups: model == .cgan ? wanted : nil)
+            let realSpread = pixelSpread(test.pixels, groups: model == .cgan ? test.labels : nil)
+            rows.append(ClassConditionalReport.Row(model: model.rawValue.uppercased(), logLikelihood: mean, standardError: error, sigma: search.best,
                               validationLogLikelihood: search.bestValidationMean, samples: samples, testImages: test.count,
-                              steps: record.step, classifierAgreement: agreement, note: note))
+                              steps: record.step, classifierAgreement: agreement, spread: spread, realSpread: realSpread,
+                              note: note))
             bandwidths[model.rawValue] = search
             losses[model.rawValue] = record.history.map {
                 EvaluationReport.LossPoint(step: $0.step, discriminator: $0.discriminatorLoss, generator: $0.generatorLoss)
@@ -247,6 +250,8 @@ enum ClassCondCommand {
                 + "(Goodfellow et al. 2014). Pixels are scaled to [0, 1].",
             "Classifier agreement: the share of the CGAN's samples that the softmax classifier labels as the class they were "
                 + "generated for; compare with its accuracy on real test images.",
+            "Spread: the mean per-pixel standard deviation of the samples (for the CGAN within each class), with the real "
+                + "test images' in brackets; near 0 means G ignores its noise (mode collapse).",
         ]
         let result = ClassConditionalReport(dataset: splits.name, datasetDescription: splits.description, rows: rows,
                                             classifierTestAccuracy: classifierAccuracy, grids: grids, losses: losses,
@@ -274,6 +279,23 @@ enum ClassCondCommand {
             print("report: \(report.appendingPathComponent("report.html").path)")
         }
         return 0
+    }
+
+    /// The mean over pixels of the standard deviation across rows, within each group
+    /// (averaged over groups) when `groups` is given: 0 for a generator that ignores z.
+    static func pixelSpread(_ images: Tensor, groups: [Int]?) -> Double {
+        let d = images.columns
+        let labels = groups ?? [Int](repeating: 0, count: images.rows)
+        var spreads: [Double] = []
+        for group in Set(labels).sorted() {
+            let rows = labels.indices.filter { labels[$0] == group }
+            guard rows.count > 1 else { continue }
+            var sum = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+            for r in rows { for c in 0 ..< d { let v = Double(images[r, c]); sum[c] += v; squares[c] += v * v } }
+            let n = Double(rows.count)
+            spreads.append((0 ..< d).reduce(0.0) { $0 + max(squares[$1] / n - (sum[$1] / n) * (sum[$1] / n), 0).squareRoot() } / Double(d))
+        }
+        return spreads.isEmpty ? 0 : spreads.reduce(0, +) / Double(spreads.count)
     }
 
     /// Ten samples per class as PNG strips (grey, 2 px gaps); the unconditional model's
