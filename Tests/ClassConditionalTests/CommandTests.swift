@@ -47,17 +47,17 @@ struct ClassCondCommandTests {
         let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-e2e-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: workspace) }
         let common = ["--workspace", workspace.path, "--data", "digits", "--data-dir", corporaFolder().appendingPathComponent("digits").path]
-        let first = try TagganProcess(["classcond", "train"] + common + ["--steps", "20", "--checkpoint-every", "10", "--json"])
+        let first = try TagganProcess(["classcond", "train"] + common + ["--steps", "4", "--checkpoint-every", "2", "--json"])
         #expect(first.status == 0, "\(first.stderr)")
         let summary = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any]
         let models = summary?["models"] as? [[String: Any]] ?? []
         #expect(models.map { $0["model"] as? String } == ["cgan", "gan"])
-        #expect(models.allSatisfy { $0["steps"] as? Int == 20 })
+        #expect(models.allSatisfy { $0["steps"] as? Int == 4 })
 
-        let resumed = try TagganProcess(["classcond", "train"] + common + ["--steps", "30", "--resume", "--model", "cgan", "--json"])
+        let resumed = try TagganProcess(["classcond", "train"] + common + ["--steps", "6", "--resume", "--model", "cgan", "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let again = (try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])?["models"] as? [[String: Any]]
-        #expect(again?.first?["first_step"] as? Int == 20 && again?.first?["steps"] as? Int == 30)
+        #expect(again?.first?["first_step"] as? Int == 4 && again?.first?["steps"] as? Int == 6)
 
         let eval = try TagganProcess(["classcond", "eval"] + common + ["--samples", "300", "--validation", "100"])
         #expect(eval.status == 0, "\(eval.stderr)")
