@@ -162,5 +162,9 @@ let package = Package(
         .testTarget(
             name: "CommandLineTests",
             dependencies: ["taggan", "TagganCore", "TestSupport"]),
+        // The class-conditional image experiment (issue 15): layers, Parzen, idx/digits, training.
+        .testTarget(
+            name: "ClassConditionalTests",
+            dependencies: ["TagGAN", "Eval", "Ingest", "TagganCore", "taggan", "TestSupport"]),
     ]
 )

@@ -22,6 +22,7 @@ run fetch-gensim-testdata.sh
 run fetch-efficientnet.sh ${lite2[@]+"${lite2[@]}"}
 run fetch-glove.sh
 run fetch-fashion-mnist.sh
+run fetch-digits.sh
 if [ ${#failed[@]} -gt 0 ]; then
     echo "fetch-all.sh: FAILED: ${failed[*]}" >&2
     exit 1

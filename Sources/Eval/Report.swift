@@ -253,7 +253,7 @@ public struct EvaluationReport: Sendable, Codable {
     }
 
     /// Lines over x = 0..<count for named series.
-    func lineChart(_ series: [(name: String, values: [Double], colour: String, dashed: Bool)], xLabel: String,
+    static func lineChart(_ series: [(name: String, values: [Double], colour: String, dashed: Bool)], xLabel: String,
                    xValues: [Double], label: String) -> String {
         let width = 760.0, height = 260.0, left = 50.0, bottom = 36.0, top = 16.0
         let all = series.flatMap(\.values).filter(\.isFinite)
@@ -311,9 +311,9 @@ public struct EvaluationReport: Sendable, Codable {
             curves.append(("\(method.method) R", method.recallAtK, Self.palette[m % Self.palette.count], true))
         }
         body += "<h2>Precision (solid) and recall (dashed) against k</h2>"
-            + lineChart(curves, xLabel: "k (tags per image)", xValues: (1...10).map(Double.init), label: "precision and recall at k")
+            + Self.lineChart(curves, xLabel: "k (tags per image)", xValues: (1...10).map(Double.init), label: "precision and recall at k")
         for (model, points) in losses.sorted(by: { $0.key < $1.key }) where !points.isEmpty {
-            body += "<h2>Training losses: \(Self.escape(model))</h2>" + lineChart(
+            body += "<h2>Training losses: \(Self.escape(model))</h2>" + Self.lineChart(
                 [("discriminator", points.map(\.discriminator), Self.palette[0], false),
                  ("generator", points.map(\.generator), Self.palette[1], false)],
                 xLabel: "step", xValues: points.map { Double($0.step) }, label: "training losses \(model)")

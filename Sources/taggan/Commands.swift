@@ -236,6 +236,7 @@ enum Commands {
                 OptionSpec(name: "--threads", value: "N", help: "worker threads (default: all cores)"),
             ],
             run: FeaturesBench.run),
+        ClassCondCommand.spec,
     ]
 
     static var topLevelHelp: String {

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("taggan classcond", .serialized)
+struct ClassCondCommandTests {
+    @Test func usageErrorsNameTheProblem() throws {
+        let cases: [([String], String)] = [
+            (["classcond"], "taggan classcond: missing train|eval"),
+            (["classcond", "fit", "--workspace", "/tmp/w"], "taggan classcond: unknown action 'fit' (one of: train, eval)"),
+            (["classcond", "train"], "taggan classcond: missing required option --workspace"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--data", "mnist"],
+             "taggan classcond: --data must be one of fashion-mnist, digits, got 'mnist'"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--model", "dcgan"],
+             "taggan classcond: --model must be cgan, gan or both, got 'dcgan'"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--steps", "0"], "taggan classcond: --steps must be positive"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--steps", "10", "--long"],
+             "taggan classcond: give --steps or --long, not both"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--optimizer", "rmsprop"],
+             "taggan classcond: --optimizer must be sgd or adam, got 'rmsprop'"),
+            (["classcond", "eval", "--workspace", "/tmp/w", "--samples", "0"],
+             "taggan classcond: --samples and --validation must be positive"),
+        ]
+        for (arguments, message) in cases {
+            let run = try TagganProcess(arguments)
+            #expect(run.status == 2, "\(arguments): status \(run.status)")
+            #expect(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+        }
+    }
+
+    @Test func missingDataAndMissingModelsAreFileErrors() throws {
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        let nowhere = workspace.appendingPathComponent("no-data")
+        let train = try TagganProcess(["classcond", "train", "--workspace", workspace.path, "--data-dir", nowhere.path])
+        #expect(train.status == 1)
+        #expect(train.stderr.contains(nowhere.appendingPathComponent("train-images-idx3-ubyte").path + ": cannot read"), "\(train.stderr)")
+        let eval = try TagganProcess(["classcond", "eval", "--workspace", workspace.path, "--data", "digits",
+                                      "--data-dir", corporaFolder().appendingPathComponent("digits").path])
+        #expect(eval.status == 1)
+        #expect(eval.stderr.contains("no trained model here (run `taggan classcond train` first)"), "\(eval.stderr)")
+    }
+
+    /// Trains both models briefly on the digits, resumes, evaluates: the report has both
+    /// rows with standard errors, the paper's rows marked as the paper's, and images.
+    @Test func trainResumeAndEvalWriteTheReport() throws {
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-e2e-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        let common = ["--workspace", workspace.path, "--data", "digits", "--data-dir", corporaFolder().appendingPathComponent("digits").path]
+        let first = try TagganProcess(["classcond", "train"] + common + ["--steps", "4", "--checkpoint-every", "2", "--json"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let summary = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any]
+        let models = summary?["models"] as? [[String: Any]] ?? []
+        #expect(models.map { $0["model"] as? String } == ["cgan", "gan"])
+        #expect(models.allSatisfy { $0["steps"] as? Int == 4 })
+
+        let resumed = try TagganProcess(["classcond", "train"] + common + ["--steps", "6", "--resume", "--model", "cgan", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let again = (try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])?["models"] as? [[String: Any]]
+        #expect(again?.first?["first_step"] as? Int == 4 && again?.first?["steps"] as? Int == 6)
+
+        let eval = try TagganProcess(["classcond", "eval"] + common + ["--samples", "300", "--validation", "100"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        #expect(eval.stdout.contains("CGAN on digits: Parzen log-likelihood"))
+        #expect(eval.stdout.contains("GAN on digits: Parzen log-likelihood"))
+        let report = workspace.appendingPathComponent("classcond/digits/report")
+        let markdown = try String(contentsOf: report.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(markdown.contains("| CGAN | ") && markdown.contains("| GAN | "))
+        #expect(markdown.contains(" ± "))
+        #expect(markdown.contains("The paper's Table 1 (MNIST, quoted)"))
+        #expect(markdown.contains("| Conditional adversarial nets (CGAN) | 132 ± 1.8 |"))
+        #expect(markdown.contains("Not MNIST"))
+        let html = try String(contentsOf: report.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.components(separatedBy: "data:image/png;base64,").count - 1 == 20, "ten strips per model")
+        #expect(html.contains("<svg"), "training curves as inline SVG")
+        #expect(!html.replacingOccurrences(of: "xmlns=\"http://www.w3.org/2000/svg\"", with: "").contains("http"),
+                "self-contained: nothing to fetch")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: report.appendingPathComponent("report.json"))) as? [String: Any]
+        let rows = json?["rows"] as? [[String: Any]] ?? []
+        #expect(rows.count == 2)
+        #expect(rows.allSatisfy { ($0["standard_error"] as? Double ?? $0["standardError"] as? Double ?? -1) > 0 })
+    }
+}
