@@ -22,10 +22,18 @@ struct AnnotationMethod: CustomStringConvertible {
     let key: String
     private let ranker: @Sendable (Tensor) -> [RankedTags]
     private let names: [String]
+    /// With --vocab, every method names only those words (the word-space methods and the
+    /// generators rank them alone; the others are filtered to them).
+    private let allowed: Set<Int>?
 
     static let methodNames = TagMethod.allCases.map(\.rawValue).joined(separator: "|")
 
     init(_ arguments: ParsedArguments, workspace: URL, samples: Int, featureWidth: Int) throws {
+        for (option, valid) in [("--per-sample", { (v: Double) in v > 0 && v == v.rounded() }), ("--noise-scale", { (v: Double) in v >= 0 })] {
+            if let text = arguments.value(option), !(Double(text).map(valid) ?? false) {
+                throw TagganError.usage("taggan annotate: --per-sample must be positive, --noise-scale not negative")
+            }
+        }
         let choice = try MethodChoice.read(from: workspace)
         // The catalog's embedded training images, which every method but a generator learns
         // from (a generator trained on a list of its own needs none: --training-set).
@@ -70,13 +78,18 @@ struct AnnotationMethod: CustomStringConvertible {
             }
             let record = try CheckpointRecord.read(folder: folder)
             vectorsPath = vectorsPath ?? record.data.source["vectors"]
-            generators[generator] = try generatorSource(modelFolder: folder, samples: samples, featureWidth: featureWidth)
+            generators[generator] = try generatorSource(modelFolder: folder, samples: samples, featureWidth: featureWidth,
+                                                        from: "efficientnet-lite0 (taggan annotate embeds the images with it)")
             guard let bytes = FileManager.default.contents(atPath: folder.appendingPathComponent(record.weights).path) else {
                 throw TagganError.file(folder.appendingPathComponent(record.weights).path, "cannot read the model's weights")
             }
             weightsDigest += SHA256.hex(bytes).prefix(16)
         }
-        let needsVectors = [.regression, .conse, .fusion].contains(method) || !needed.isEmpty
+        // --vocab names candidate words, so it needs the vectors file for any method.
+        let needsVectors = [.regression, .conse, .fusion].contains(method) || !needed.isEmpty || arguments.value("--vocab") != nil
+        for generator in trained where needsVectors && vectorsPath == nil {
+            vectorsPath = try CheckpointRecord.read(folder: workspace.appendingPathComponent("models/\(generator.rawValue)")).data.source["vectors"]
+        }
         if needsVectors, vectorsPath == nil, FileManager.default.fileExists(atPath: workspace.appendingPathComponent("vectors.bin").path) {
             vectorsPath = workspace.appendingPathComponent("vectors.bin").path
         }
@@ -105,10 +118,18 @@ struct AnnotationMethod: CustomStringConvertible {
             chosen.decoder = DecoderSetting(noiseScale: noise, decoder: .vote(perSample: perSample))
             chosen.calibration = nil   // calibrated for eval's decoder, not this one
         }
+        for decoder in ([chosen.decoder] + (chosen.parts ?? []).map(\.decoder)).compactMap({ $0 }) {
+            if let count = decoder.decoder.candidateCount, count != train.candidates.count {
+                throw TagganError.file(workspace.appendingPathComponent(MethodChoice.fileName).path,
+                                       "\(decoder.decoder) was fitted for \(count) candidate words, this --vocab gives \(train.candidates.count): "
+                                       + "run taggan eval with the same --vocab, or decode by the vote (--per-sample N)")
+            }
+        }
         setting = chosen
         self.setting = chosen
         ranker = try methods.ranker(chosen)
         names = space.names
+        allowed = arguments.value("--vocab") == nil ? nil : Set(train.candidates)
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -116,13 +137,19 @@ struct AnnotationMethod: CustomStringConvertible {
         learnt += train.features.storage.withUnsafeBufferPointer { Data(buffer: $0) }
         learnt += Data(train.tags.map { $0.sorted().map { space.names[$0] }.joined(separator: ",") }.joined(separator: "\n").utf8)
         learnt += train.tagVectors.storage.withUnsafeBufferPointer { Data(buffer: $0) }
+        if let allowed { learnt += Data(allowed.sorted().map { space.names[$0] }.joined(separator: "\n").utf8) }
         key = "\(method.rawValue) \(SHA256.hex(learnt).prefix(16)) samples:\(samples) weights:\(weightsDigest)"
     }
 
     /// Each row's `top` tags, best first, with confidences: calibrated precisions when
     /// eval calibrated the method, else its raw scores.
     func tag(_ features: Tensor, top: Int) -> [(tags: [String], confidences: [Double])] {
-        ranker(features).map { ranked in
+        ranker(features).map { full in
+            var ranked = full
+            if let allowed {
+                let kept = full.tags.indices.filter { allowed.contains(full.tags[$0]) }
+                ranked = RankedTags(tags: kept.map { full.tags[$0] }, scores: kept.map { full.scores[$0] })
+            }
             let n = min(top, ranked.tags.count)
             let scores = ranked.scores.prefix(n).map { score in setting.calibration.map { $0.calibrated(score) } ?? Double(score) }
             return (ranked.tags.prefix(n).map { names[$0] }, scores)

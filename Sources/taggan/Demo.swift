@@ -8,10 +8,11 @@ import TagganCore
 /// features are incremental, and training continues from its checkpoints.
 enum Demo {
     /// Training steps per model in the demo: a shorter schedule than `taggan train`'s
-    /// default (5,000), with train's defaults otherwise (Adam at 1e-4, centred features,
+    /// default (5,000), with train's defaults otherwise (Adam at 3e-4, centred features,
     /// mismatched pairs for D, the ranking term at weight 10). With the ranking term the
     /// generator's validation P@5 is as good at 1,500 steps as at 3,000 on OpenClipart
-    /// (density decoding: 0.364 and 0.372; BENCHMARKS.md, TagGAN), at half the time.
+    /// (CGAN at Adam 1e-4, density decoding: 0.364 and 0.372; BENCHMARKS.md, TagGAN), at
+    /// half the time.
     static let demoSteps = 1_500
 
     /// `$TAGGAN_CORPORA`, else `corpora/cache` in the current folder or beside the build

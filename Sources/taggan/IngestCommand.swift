@@ -30,7 +30,7 @@ enum IngestCommand {
         let sources = arguments.positionals.map { URL(fileURLWithPath: $0) }
         // No SOURCE: only an export from the catalog the workspace already has.
         if sources.isEmpty {
-            guard arguments.value("--export-tag-corpus") != nil else { throw TagganError.usage("taggan ingest: missing SOURCE") }
+            guard arguments.value("--export-tag-corpus") != nil else { throw TagganError.usage("taggan ingest: missing SOURCE...\nUSAGE: taggan ingest SOURCE... --workspace W [options]") }
             guard FileManager.default.fileExists(atPath: workspace.appendingPathComponent(Catalog.fileName).path) else {
                 throw TagganError.file(workspace.path, "no \(Catalog.fileName) here to export from (give a SOURCE to ingest)")
             }

@@ -64,9 +64,10 @@ extension WorkspaceData {
 /// A trained generator of W/models/<method> as the tagging methods draw from it:
 /// `samples` per image, the same seed for every image set. `featureWidth`: the width of
 /// the features it will be given (an error naming the model when G takes another).
-func generatorSource(modelFolder: URL, samples: Int, featureWidth: Int) throws -> GeneratorSource {
+func generatorSource(modelFolder: URL, samples: Int, featureWidth: Int,
+                     from features: String = "the workspace's embeddings") throws -> GeneratorSource {
     let sampler = try TagSampler(modelFolder: modelFolder)
-    try sampler.checkFeatureWidth(featureWidth, from: "the workspace's embeddings",
+    try sampler.checkFeatureWidth(featureWidth, from: features,
                                   model: modelFolder.appendingPathComponent(CheckpointRecord.fileName).path)
     return GeneratorSource(samplesPerImage: samples) { features, noise in
         sampler.sample(features: features, samplesPerImage: samples, seed: 2014, noiseScale: Float(noise))

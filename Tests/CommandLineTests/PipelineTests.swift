@@ -65,22 +65,27 @@ struct PipelineTests {
         let eval = try json(try run(["eval", "--workspace", w.path, "--report", report.path, "--split", "validation",
                                      "--resamples", "50", "--samples", "10", "--examples", "3", "--json"]))
         let methods = try #require(eval["methods"] as? [[String: Any]]).compactMap { $0["method"] as? String }
-        // The paper's protocol, and a second CGAN row when validation chose another count
-        // of words per sample; the choice is kept beside the model for annotate.
-        #expect(methods.count >= 3 && methods[0] == "frequency prior" && methods[2] == "CGAN", "\(methods)")
-        #expect(methods.dropFirst(3).allSatisfy { $0.hasPrefix("CGAN, ") && $0.hasSuffix("/sample") }, "\(methods)")
+        // Every method, each with its setting chosen on validation: the anchors, the CGAN with
+        // the paper's protocol and with its chosen decoder, and fusion; the choice goes to
+        // W/methods.json for annotate.
+        let expected = ["frequency prior", "k-NN transfer, k ", "TagProp, K ", "linear head, lambda ", "word-space regression, lambda ",
+                        "ConSE, k ", "CGAN, paper's protocol", "CGAN, noise ", "fusion, "]
+        #expect(methods.count == expected.count && zip(methods, expected).allSatisfy { $0.hasPrefix($1) }, "\(methods)")
+        let best = try #require(eval["best_method"] as? String)
+        #expect(["prior", "knn", "tagprop", "linear", "regression", "conse", "cgan", "fusion"].contains(best), "\(best)")
         // What the numbers say, not only that they exist: on 60 images of three kinds,
         // k-NN tag transfer beats the frequency prior (both in [0, 1]).
         let rows = try #require(eval["methods"] as? [[String: Any]])
         let prior = try #require(rows[0]["precision@5"] as? Double), knn = try #require(rows[1]["precision@5"] as? Double)
         #expect((0...1).contains(prior) && (0...1).contains(knn) && knn > prior, "prior \(prior), k-NN \(knn)")
-        #expect(FileManager.default.fileExists(atPath: w.appendingPathComponent("models/cgan/voting.json").path))
+        let recorded = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: w.appendingPathComponent("methods.json"))) as? [String: Any])
+        #expect(recorded["best"] as? String == best && (recorded["methods"] as? [Any])?.count == expected.count - 1)   // the paper's protocol is a report row, not a setting
         for file in ["report.json", "report.md", "report.html"] {
             #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent(file).path))
         }
         // Evaluated on the split the settings were chosen on: the report says so.
         let markdown = try String(contentsOf: report.appendingPathComponent("report.md"), encoding: .utf8)
-        #expect(markdown.contains("tuned on this same validation split") && markdown.contains("each validation image's own true tag vectors"))
+        #expect(markdown.contains("chosen on this same validation split") && markdown.contains("each validation image's own true tag vectors"))
         // Annotate a folder with two images (one with the user's own sidecar) and a corrupt one.
         let folder = root.appendingPathComponent("to-tag")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -98,6 +103,7 @@ struct PipelineTests {
         let jsonl = root.appendingPathComponent("tags.jsonl")
         let annotate = try run(["annotate", folder.path, "--workspace", w.path, "--xmp", "--jsonl", jsonl.path, "--top", "5", "--samples", "10"])
         #expect(annotate.stderr.contains("corrupt.jpg: truncated or corrupt JPEG"), "\(annotate.stderr)")
+        #expect(annotate.stdout.contains("eval's validation-best method"), "\(annotate.stdout)")
         let lines = try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)
         let sidecar = try String(contentsOf: folder.appendingPathComponent(pngs[0] + ".xmp"), encoding: .utf8)
