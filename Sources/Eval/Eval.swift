@@ -1,3 +1,6 @@
-// Eval: the sampling protocol (100 samples, 20 nearest words each, 10 most common),
-// nearest-word search, metrics, baselines, reports and XMP sidecars. Imports only
-// TagganCore. Built by the Eval issue; nothing is here yet.
+// Eval: the tagging methods and how they are judged. Decoders over a generator's
+// samples (the paper's vote, kernel density, CSLS), nearest-word search, the anchors
+// (frequency prior, k-NN transfer, TagProp, ridge heads, ConSE), fusion, calibration,
+// metrics with bootstrap intervals, reports, annotation files, and `TagMethods`, which
+// builds every method from the setting `taggan eval` records in W/methods.json.
+// Imports only TagganCore.

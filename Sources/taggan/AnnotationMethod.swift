@@ -38,7 +38,8 @@ struct AnnotationMethod: CustomStringConvertible {
         // The catalog's embedded training images, which every method but a generator learns
         // from (a generator trained on a list of its own needs none: --training-set).
         let catalogued = FileManager.default.fileExists(atPath: workspace.appendingPathComponent(Catalog.fileName).path)
-        let data = catalogued ? try WorkspaceData.load(workspace) : nil
+        // (annotate keeps its own table in the catalog, so a catalog alone proves nothing.)
+        let data = catalogued ? try? WorkspaceData.load(workspace) : nil
         let trained = [TagMethod.icgan, .cgan].filter {
             FileManager.default.fileExists(atPath: workspace.appendingPathComponent("models/\($0.rawValue)/\(CheckpointRecord.fileName)").path)
         }
@@ -47,7 +48,7 @@ struct AnnotationMethod: CustomStringConvertible {
             if let choice {
                 method = choice.best
                 chosenBy = "eval's validation-best method (\(MethodChoice.fileName))"
-            } else if data != nil || trained.isEmpty {
+            } else if data.map({ !$0.indices(.train).isEmpty }) ?? trained.isEmpty {
                 method = .knn
                 chosenBy = "no taggan eval yet, so k-NN transfer (run taggan eval to choose and calibrate)"
             } else {
@@ -62,6 +63,7 @@ struct AnnotationMethod: CustomStringConvertible {
             chosenBy = "--method \(requested)"
         }
         if !method.isGenerator, (data?.indices(.train).isEmpty ?? true) {
+            if catalogued, data == nil { _ = try WorkspaceData.load(workspace) }   // says what is missing
             throw TagganError.file(workspace.path, data == nil ? "no \(Catalog.fileName) here (run taggan ingest and taggan features first)"
                                    : "has no tagged, embedded training images to learn tags from")
         }
