@@ -22,8 +22,8 @@ struct Experiments {
         var accuracies: [Double] = []
         var lastHistory = ""
         for seed in [70, 80, 90] as [UInt64] {
-            let (data, _) = try syntheticTask(images: 400, classes: 8, featureSize: 32, wordSize: 16, seed: seed)
-            let (heldOut, heldOutClass) = try syntheticTask(images: 80, classes: 8, featureSize: 32, wordSize: 16, seed: seed)
+            let task = try syntheticSplit(training: 400, heldOut: 80, classes: 8, featureSize: 32, wordSize: 16, seed: seed)
+            let data = task.training, heldOut = task.heldOut!, heldOutClass = task.heldOutClass
             var configuration = syntheticConfiguration(seed: seed + 1)
             configuration.mode = mode
             configuration.steps = Int(ProcessInfo.processInfo.environment["TAGGAN_EXP_STEPS"] ?? "600")!

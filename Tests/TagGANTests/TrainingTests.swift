@@ -9,6 +9,17 @@ import TagganCore
 /// random with lengths spread like word2vec's (e^N(0, 0.5)).
 func syntheticTask(images: Int, classes: Int, featureSize: Int, wordSize: Int, seed: UInt64,
                    extraTag: Bool = false) throws -> (data: TrainingData, classOf: [Int]) {
+    let task = try syntheticSplit(training: images, heldOut: 0, classes: classes, featureSize: featureSize,
+                                  wordSize: wordSize, seed: seed, extraTag: extraTag)
+    return (task.training, task.trainingClass)
+}
+
+/// One synthetic task (class prototypes and tag vectors drawn once from `seed`) with two
+/// disjoint sets of images: `training` images, then `heldOut` images drawn after them
+/// from the same random stream, so no held-out image is a copy of a training one.
+func syntheticSplit(training: Int, heldOut: Int, classes: Int, featureSize: Int, wordSize: Int, seed: UInt64,
+                    extraTag: Bool = false) throws
+    -> (training: TrainingData, trainingClass: [Int], heldOut: TrainingData?, heldOutClass: [Int]) {
     var random = SeededRandom(seed: seed)
     let prototypes = Tensor.gaussian(shape: [classes, featureSize], using: &random)
     var vectors = Tensor.gaussian(shape: [classes + (extraTag ? 1 : 0), wordSize], using: &random)
@@ -16,15 +27,21 @@ func syntheticTask(images: Int, classes: Int, featureSize: Int, wordSize: Int, s
         let length = Float(exp(0.5 * Double(random.gaussian())))
         for c in 0..<wordSize { vectors[r, c] *= length / Float(wordSize).squareRoot() }
     }
-    var features = Tensor(zeros: [images, featureSize])
-    var tags: [[Int]] = [], classOf: [Int] = []
-    for i in 0..<images {
-        let c = i % classes
-        for j in 0..<featureSize { features[i, j] = max(0, prototypes[c, j] + 0.5 * random.gaussian()) }
-        tags.append(extraTag ? [c, classes] : [c])
-        classOf.append(c)
+    func draw(_ images: Int) throws -> (TrainingData, [Int]) {
+        var features = Tensor(zeros: [images, featureSize])
+        var tags: [[Int]] = [], classOf: [Int] = []
+        for i in 0..<images {
+            let c = i % classes
+            for j in 0..<featureSize { features[i, j] = max(0, prototypes[c, j] + 0.5 * random.gaussian()) }
+            tags.append(extraTag ? [c, classes] : [c])
+            classOf.append(c)
+        }
+        return (try TrainingData(features: features, tags: tags, tagVectors: vectors), classOf)
     }
-    return (try TrainingData(features: features, tags: tags, tagVectors: vectors), classOf)
+    let (trainingData, trainingClass) = try draw(training)
+    if heldOut == 0 { return (trainingData, trainingClass, nil, []) }
+    let (heldOutData, heldOutClass) = try draw(heldOut)
+    return (trainingData, trainingClass, heldOutData, heldOutClass)
 }
 
 func tinyConfiguration(featureSize: Int, wordSize: Int) -> TrainingConfiguration {
@@ -289,14 +306,26 @@ struct NeighbourAndSamplingTests {
 
 @Suite("TagGAN learns a known function of the condition")
 struct SyntheticTaskTests {
+    /// The held-out images the accuracy tests score are new draws: none equals a training
+    /// image (they were once the training set's first rows), yet they come from the same
+    /// classes and tag vectors.
+    @Test func heldOutImagesAreNotTrainingImages() throws {
+        let task = try syntheticSplit(training: 400, heldOut: 80, classes: 8, featureSize: 32, wordSize: 16, seed: 70)
+        let training = task.training.features, heldOut = task.heldOut!.features
+        let trainingRows = Set((0..<training.rows).map { training.row($0) })
+        for r in 0..<heldOut.rows { #expect(!trainingRows.contains(heldOut.row(r)), "held-out row \(r) is a training row") }
+        #expect(task.heldOut!.tagVectors.storage == task.training.tagVectors.storage)
+        #expect(task.heldOutClass == (0..<80).map { $0 % 8 })
+    }
+
     /// 8 clusters of image features, one tag each. After training, the word nearest (by
     /// cosine) to each sample of a held-out image should be its cluster's tag far more
     /// often than the 1 in 8 of chance.
     @Test(arguments: [TrainingMode.cgan, .icgan])
     func samplesLandNearTheRightTag(mode: TrainingMode) throws {
         let classes = 8
-        let (data, _) = try syntheticTask(images: 400, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
-        let (heldOut, heldOutClass) = try syntheticTask(images: 80, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
+        let task = try syntheticSplit(training: 400, heldOut: 80, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
+        let data = task.training, heldOut = task.heldOut!, heldOutClass = task.heldOutClass
         var configuration = syntheticConfiguration(seed: 71)
         configuration.mode = mode
         // This task's features already have unit RMS per component; scaling them to unit
@@ -317,9 +346,8 @@ struct SyntheticTaskTests {
             for i in 0 ..< features.count { features.storage[i] += 4 }
             return try TrainingData(features: features, tags: data.tags, tagVectors: data.tagVectors)
         }
-        let (plain, _) = try syntheticTask(images: 400, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
-        let (plainHeldOut, heldOutClass) = try syntheticTask(images: 80, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
-        let data = try offset(plain), heldOut = try offset(plainHeldOut)
+        let task = try syntheticSplit(training: 400, heldOut: 80, classes: classes, featureSize: 32, wordSize: 16, seed: 70)
+        let data = try offset(task.training), heldOut = try offset(task.heldOut!), heldOutClass = task.heldOutClass
         var configuration = syntheticConfiguration(seed: 71)
         configuration.optimizer = .adam
         configuration.learningRate = 1e-3
