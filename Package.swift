@@ -68,12 +68,22 @@ let package = Package(
         .library(name: "Features", targets: ["Features"]),
         .library(name: "TagGAN", targets: ["TagGAN"]),
         .library(name: "Eval", targets: ["Eval"]),
+        .library(name: "Workspace", targets: ["Workspace"]),
+        .library(name: "ArgumentParsing", targets: ["ArgumentParsing"]),
     ],
     targets: [
         // MARK: - Public API: the stages and the executable
 
         .executableTarget(
             name: "taggan",
+            dependencies: ["ArgumentParsing", "Workspace", "TagganCore", "Ingest", "SkipGram", "Features", "TagGAN", "Eval"],
+            swiftSettings: releaseOnly),
+        // Commands declare their options as typed properties; this parses and documents them.
+        .target(name: "ArgumentParsing", swiftSettings: releaseOnly),
+        // W's layout and formats (catalog, embedding files and shards, models, eval's choice,
+        // annotation keys), joining the stages' data for the commands.
+        .target(
+            name: "Workspace",
             dependencies: ["TagganCore", "Ingest", "SkipGram", "Features", "TagGAN", "Eval"],
             swiftSettings: releaseOnly),
         .target(

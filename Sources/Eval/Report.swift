@@ -108,7 +108,7 @@ public struct EvaluationReport: Sendable, Codable {
     // MARK: Seen and unseen tags, calibration
 
     /// The columns of the seen / unseen table: (kind, metric).
-    static let kindColumns = Evaluation.kinds.flatMap { kind in ["precision@5", "recall@10", "map"].map { (kind, $0) } }
+    static let kindColumns = TagEvaluation.kinds.flatMap { kind in ["precision@5", "recall@10", "map"].map { (kind, $0) } }
 
     var methodsWithKinds: [MethodReport] { methods.filter { $0.byKind != nil } }
     var methodsWithReliability: [MethodReport] { methods.filter { $0.reliability != nil } }

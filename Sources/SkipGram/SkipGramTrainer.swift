@@ -16,7 +16,7 @@ public enum TrainingAlgorithm: String, Sendable, CaseIterable {
 
 /// Hyper-parameters of skip-gram training; the defaults are word2vec's for skip-gram
 /// except `algorithm`.
-public struct TrainingOptions: Sendable {
+public struct SkipGramOptions: Sendable {
     public var dimension = 200
     /// Largest distance between centre and context word; each centre word uses a window
     /// drawn uniformly from 1...window (word2vec's "randomly shrunk window").
@@ -38,17 +38,22 @@ public struct TrainingOptions: Sendable {
 
     public init() {}
 
-    /// Throws a usage error naming the first option out of range.
+    /// Options out of range, by their names here (the command line checks its own flags first).
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public let description: String
+    }
+
+    /// Throws `Invalid` naming the first option out of range.
     public func validate() throws {
-        func check(_ ok: Bool, _ message: String) throws { if !ok { throw TagganError.usage(message) } }
-        try check(dimension > 0 && dimension <= 100_000, "--dim must be between 1 and 100000")
-        try check(window > 0, "--window must be positive")
-        try check(negative >= 0, "--negative must be 0 or more")
-        try check(negative > 0 || hierarchicalSoftmax, "--negative 0 needs --hs (nothing to train otherwise)")
-        try check(sample >= 0, "--sample must be 0 or more")
-        try check(alpha > 0, "--alpha must be positive")
-        try check(epochs > 0, "--epochs must be positive")
-        try check(threads > 0, "--threads must be positive")
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw Invalid(description: "skip-gram options: " + message) } }
+        try check(dimension > 0 && dimension <= 100_000, "dimension \(dimension) must be between 1 and 100000")
+        try check(window > 0, "window \(window) must be positive")
+        try check(negative >= 0, "negative \(negative) must be 0 or more")
+        try check(negative > 0 || hierarchicalSoftmax, "no negative samples and no hierarchical softmax: nothing to train")
+        try check(sample >= 0, "sample \(sample) must be 0 or more")
+        try check(alpha > 0, "alpha \(alpha) must be positive")
+        try check(epochs > 0, "epochs \(epochs) must be positive")
+        try check(threads > 0, "threads \(threads) must be positive")
     }
 }
 
@@ -72,7 +77,7 @@ public struct TrainingReport: Sendable {
 /// (summed over targets, using the old v_t).
 public final class SkipGramModel: @unchecked Sendable {
     public let vocabulary: Vocabulary
-    public let options: TrainingOptions
+    public let options: SkipGramOptions
     public let dimension: Int
     /// Row length in memory: the dimension rounded up to 16 floats. The padding is zero
     /// and stays zero, so the SIMD loops need no tail.
@@ -89,7 +94,7 @@ public final class SkipGramModel: @unchecked Sendable {
     let codeBits: [Float]
     let codePoints: [Int32]
 
-    public init(vocabulary: Vocabulary, options: TrainingOptions) throws {
+    public init(vocabulary: Vocabulary, options: SkipGramOptions) throws {
         try options.validate()
         self.vocabulary = vocabulary
         self.options = options

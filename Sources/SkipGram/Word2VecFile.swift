@@ -14,7 +14,7 @@ import TagganCore
 /// Text values are written as the shortest decimal that reads back to the same float,
 /// so text files round-trip exactly.
 public enum Word2VecFile {
-    public enum Format: String, Sendable {
+    public enum Format: String, Sendable, CaseIterable {
         case binary, text
     }
 

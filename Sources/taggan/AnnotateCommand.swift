@@ -1,145 +1,121 @@
+import ArgumentParsing
 import Eval
-import Features
 import Foundation
-import Ingest
-import SkipGram
-import TagGAN
 import TagganCore
+import Workspace
 
-/// `taggan annotate FOLDER --workspace W`: tags every JPEG and PNG under FOLDER with a
-/// trained model of W (IC-GAN when there is one, else CGAN; `--mode` chooses), through
-/// the paper's protocol, and writes JSON Lines, CSV and/or merged XMP sidecars.
-enum AnnotateCommand {
-    static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let folder = URL(fileURLWithPath: arguments.positionals[0])
-        let workspace = URL(fileURLWithPath: try arguments.required("--workspace"))
-        let top = try arguments.integer("--top", default: 10)
-        let threshold = try arguments.number("--threshold", default: 0)
-        let samples = try arguments.integer("--samples", default: 100)
-        guard top > 0, samples > 0, (0...1).contains(threshold) else {
-            throw TagganError.usage("taggan annotate: --top and --samples must be positive, --threshold in [0, 1]")
-        }
-        let jsonl = arguments.value("--jsonl").map { URL(fileURLWithPath: $0) }
-        let csv = arguments.value("--csv").map { URL(fileURLWithPath: $0) }
-        let writeSidecars = arguments.flag("--xmp")
-        guard jsonl != nil || csv != nil || writeSidecars else {
-            throw TagganError.usage("taggan annotate: say where the tags go: --jsonl F, --csv F and/or --xmp")
-        }
-        let excluded = Set(try wordList(arguments.value("--exclude")))
-        let included = try arguments.value("--include").map { Set(try wordList($0)) }
-        _ = try BLAS.backend()
+/// `taggan annotate FOLDER --workspace W`: tags every JPEG and PNG under FOLDER with the
+/// method eval chose (or the one named) and writes JSON Lines, CSV and/or merged XMP
+/// sidecars (Workspace's `AnnotationMethod` and `AnnotationJob`).
+struct AnnotateCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["annotate"],
+        summary: "Tag every image under FOLDER with the best method taggan eval measured (or the one named).", discussion: """
+        Methods: the training images' tags transferred by k-NN, TagProp, a linear head, ConSE or the
+        word-space regression (these need only W's catalog and embeddings), a trained CGAN or
+        IC-GAN (W/models/), or their fusion. --method auto (the default) takes the method with
+        the best validation P@5 in W/methods.json (written by taggan eval), with eval's settings
+        and calibration: a confidence is then the share of such tags that were right on
+        held-back images, so --threshold 0.5 keeps tags right about half the time. Before any
+        taggan eval, auto is k-NN transfer (k 5) with raw scores, and the log says so.
+        Sidecars are merged, never clobbered: the user's tags and every other property stay,
+        and only new tags are appended (dc:subject, digiKam:TagsList, lr:hierarchicalSubject).
+        Which sidecar: photo.jpg.xmp when it exists (digiKam, darktable, exiftool), else
+        photo.xmp when it exists (Lightroom, Capture One), else a new photo.jpg.xmp. A
+        sidecar that is a link stays a link and its target is updated, only when the
+        target is inside FOLDER; nothing outside FOLDER is written. A sidecar that is
+        not valid XMP is reported and left exactly as it was.
+        An image that fails to decode is reported and skipped; exit status 1 when every
+        image failed. Incremental: each image's tags
+        are kept in W's catalog under its content hash and the method (its setting, what it
+        learnt from), so a re-run decodes only new or changed images and writes the stored tags
+        of the rest (a killed run resumes after its last batch of 32); --force redoes all.
+        """)
 
-        // The method (--method, or --mode for a generator), with eval's setting for it.
-        let config = EfficientNetConfig.lite0
-        let tagger = try AnnotationMethod(arguments, workspace: workspace, samples: samples, featureWidth: config.featureSize)
-        let catalog = try Catalog(workspace: workspace)
-        let modelKey = tagger.key
-        let ranked = max(top * 2, 20)
+    /// `--method`: auto or a method.
+    enum MethodName: String, ArgumentChoice, CaseIterable {
+        case auto, prior, knn, tagprop, linear, regression, conse, cgan, icgan, fusion
+        var method: TagMethod? { TagMethod(rawValue: rawValue) }
+    }
 
-        // The images: every JPEG and PNG under the folder (by content, not name).
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw TagganError.file(folder.path, "not a folder")
-        }
-        let reader = DatasetReader(root: folder, layout: .xmp)
-        var problems: [SourceProblem] = []
-        let files = reader.files(under: reader.root, problems: &problems).filter { ["jpg", "jpeg", "jpe", "png"].contains($0.pathExtension.lowercased()) }
+    @Argument(value: "FOLDER") var folder: String
+    @Option(value: "W", help: "workspace with embedded, tagged training images") var workspace: String
+    @Option(value: "M", help: "auto: the method taggan eval found best on validation, else k-NN") var method = MethodName.auto
+    @Option(value: "M", help: "the same as --method cgan|icgan") var mode: TrainingModeName?
+    @Option(help: "tags per image", check: .positive) var top = 10
+    @Option(value: "P", help: "drop tags with confidence below P: after taggan eval, the precision such tags had on validation",
+            check: .within(0.0...1.0)) var threshold = 0.0
+    @Option(value: "WORDS", help: "never suggest these (comma-separated, or @FILE)") var exclude: String?
+    @Option(value: "WORDS", help: "suggest only these (comma-separated, or @FILE)") var include: String?
+    @Option(help: "generator samples per image", check: .positive) var samples = 100
+    @Option(help: "generators: decode by the vote, N nearest words per sample (default: eval's decoder)", check: .positive)
+    var perSample: Int?
+    @Option(value: "V", help: "candidate words: tags (the training tags, default), all (every word with a vector) or a FILE of words")
+    var vocab: String?
+    @Option(value: "S", help: "generators: multiplies G's noise (default: eval's choice, else 1)", check: .notNegative) var noiseScale: Double?
+    @Flag(help: "annotate again images already annotated by this model") var force: Bool
+    @Flag(help: "merge into each image's XMP sidecar (which one: below)") var xmp: Bool
+    @Option(value: "F", help: "write JSON Lines to F") var jsonl: String?
+    @Option(value: "F", help: "write CSV to F") var csv: String?
+    @Option(value: "V.bin", help: "word vectors (default: the file the model was trained with)") var vectors: String?
+    @Option(value: "F", help: "EfficientNet-Lite0 weights (default: corpora cache)") var weights: String?
+    var common = CommonOptions()
+
+    enum TrainingModeName: String, ArgumentChoice, CaseIterable { case cgan, icgan }
+
+    func validate() throws {
+        if jsonl == nil && csv == nil && !xmp { throw usage("say where the tags go: --jsonl F, --csv F and/or --xmp") }
+    }
+
+    func run() throws -> Int32 {
+        let w = Workspace(path: workspace)
+        var request = AnnotationMethod.Request()
+        request.method = $method.given ? method.method : mode.flatMap { TagMethod(rawValue: $0.rawValue) }
+        request.samples = samples
+        request.vectors = vectors
+        request.vocabulary = vocab
+        request.perSample = perSample
+        request.noiseScale = noiseScale
+        let tagger = try AnnotationMethod(request, workspace: w, featureWidth: 1280)
+        var job = AnnotationJob(folder: URL(fileURLWithPath: folder), workspace: w)
+        job.top = top
+        job.threshold = threshold
+        job.excluded = Set(try wordList(exclude))
+        job.included = try include.map { Set(try wordList($0)) }
+        job.force = force
+        job.weights = weights
         let skipped = SkipLog()
-        for problem in problems { skipped.skip(problem.path, reason: problem.reason, detail: problem.detail) }
-        // Content ids; files annotated before by this model with unchanged bytes are not
-        // decoded again (unless --force): their stored tags are written out as they are.
-        var ids: [Int?] = []
-        for url in files {
-            if let bytes = FileManager.default.contents(atPath: url.path) {
-                ids.append(Catalog.imageID(hash: SHA256.hex(bytes)))
-            } else {
-                ids.append(nil)
-                skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
-            }
-        }
-        var stored = arguments.flag("--force") ? [:] : try catalog.annotations(model: modelKey)
-        let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
-        let reused = files.indices.filter { ids[$0] != nil }.count - todo.count
-
-        let net = try todo.isEmpty ? nil : FeaturesCommand.loadNetwork(config, weights: arguments.value("--weights"))
-        let preprocessor = ImagePreprocessor(config: config)
-        let progress = Progress("annotate", total: todo.count, unit: "images")
-        let batch = 32
-        for first in stride(from: 0, to: todo.count, by: batch) {
-            let chunk = Array(todo[first ..< min(first + batch, todo.count)])
-            let crops = FeaturesCommand.decodeCrops(chunk.map { files[$0] }, preprocessor: preprocessor, skipped: skipped)
-            let good = crops.indices.filter { crops[$0] != nil }
-            if let net, !good.isEmpty {
-                let features = net.embed(preprocessor.normalise(good.map { crops[$0]! }))
-                let votes = tagger.tag(features, top: ranked)
-                var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
-                for (row, index) in good.enumerated() {
-                    let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
-                    made.append((ids[chunk[index]]!, annotation))
-                    stored[ids[chunk[index]]!] = annotation
-                }
-                // Committed per batch, so a killed run resumes after the last whole batch.
-                try catalog.storeAnnotations(made, model: modelKey)
-            }
-            progress.advance(by: chunk.count)
-        }
-        progress.finish()
-
-        // Outputs, in file order: this run's annotations and the stored ones alike.
-        var annotations: [Annotation] = []
-        var sidecars = 0
-        for (index, url) in files.enumerated() {
-            guard let id = ids[index], let found = stored[id] else { continue }
-            let annotation = Annotation(path: reader.relative(url, to: reader.root), tags: found.tags, confidences: found.confidences)
-                .filtered(top: top, threshold: threshold, excluded: excluded, included: included)
-            annotations.append(annotation)
-            guard writeSidecars else { continue }
-            // Merging is idempotent: a sidecar that already holds these tags is left alone.
-            // Which sidecar, and how links are treated: SidecarFile.
-            let sidecar = SidecarFile.location(of: url)
-            do {
-                let target = try SidecarFile.writeTarget(for: sidecar, inside: reader.root)
-                let existing = FileManager.default.contents(atPath: target.path)
-                let merged = try XMPWriter.merge(existing: existing, tags: annotation.tags)
-                if merged != existing { try SidecarFile.write(merged, for: sidecar, inside: reader.root); sidecars += 1 }
-            } catch let refusal as SidecarFile.Refusal {
-                skipped.skip(sidecar.path, reason: refusal.reason, detail: refusal.detail)
-            } catch {
-                skipped.skip(sidecar.path, reason: "sidecar not merged", detail: "\(error)")
-            }
-        }
-        try AnnotationWriter.write(annotations, jsonLines: jsonl, csv: csv)
-        if arguments.json {
-            var object: [String: Any] = ["command": "annotate", "folder": folder.path, "method": tagger.method.rawValue,
-                                         "setting": tagger.setting.summary, "chosen_by": tagger.chosenBy, "calibrated": tagger.calibrated,
-                                         "images": files.count, "annotated": annotations.count, "reused": reused,
-                                         "sidecars_written": sidecars, "skipped": skipped.json, "seconds": progress.elapsedSeconds]
-            if let jsonl { object["jsonl"] = jsonl.path }
-            if let csv { object["csv"] = csv.path }
-            JSONSummary.print(object)
-        } else {
-            print("annotate: \(annotations.count) of \(files.count) images tagged with \(tagger.description); "
-                  + "\(reused) unchanged since an earlier run (--force redoes them); "
-                  + "\(sidecars) sidecars written; \(skipped.summary)")
-            for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(output.path)") }
-        }
+        let result = try job.run(tagger, sidecars: xmp, skipped: skipped)
+        let jsonlURL = jsonl.map { URL(fileURLWithPath: $0) }, csvURL = csv.map { URL(fileURLWithPath: $0) }
+        try AnnotationWriter.write(result.annotations, jsonLines: jsonlURL, csv: csvURL)
+        report(result, tagger: tagger, skipped: skipped)
         // A batch that skipped some images succeeds; one in which every image failed does not.
-        if annotations.isEmpty && !files.isEmpty {
-            Log.error("taggan annotate: none of the \(files.count) images under \(folder.path) could be tagged (\(skipped.summary))")
+        if result.annotations.isEmpty && result.files > 0 {
+            Log.error("taggan annotate: none of the \(result.files) images under \(folder) could be tagged (\(skipped.summary))")
             return 1
         }
         return 0
     }
 
-    /// The candidate words' vectors, as annotate's model key records them: retrained
-    /// vectors under the same file name change the key, so stale tags are not reused.
-    static func vectorsDigest(_ matrix: Tensor) -> String {
-        let bytes = matrix.storage.withUnsafeBufferPointer { Data(buffer: $0) }
-        return String(SHA256.hex(bytes).prefix(16))
+    func report(_ result: AnnotationJob.Result, tagger: AnnotationMethod, skipped: SkipLog) {
+        if common.json {
+            var object: [String: Any] = ["command": "annotate", "folder": URL(fileURLWithPath: folder).path, "method": tagger.method.rawValue,
+                                         "setting": tagger.setting.summary, "chosen_by": tagger.chosenBy, "calibrated": tagger.calibrated,
+                                         "images": result.files, "annotated": result.annotations.count, "reused": result.reused,
+                                         "sidecars_written": result.sidecarsWritten, "skipped": skipped.json, "seconds": result.seconds]
+            if let jsonl { object["jsonl"] = URL(fileURLWithPath: jsonl).path }
+            if let csv { object["csv"] = URL(fileURLWithPath: csv).path }
+            JSONSummary.print(object)
+        } else {
+            print("annotate: \(result.annotations.count) of \(result.files) images tagged with \(tagger.description); "
+                  + "\(result.reused) unchanged since an earlier run (--force redoes them); "
+                  + "\(result.sidecarsWritten) sidecars written; \(skipped.summary)")
+            for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(URL(fileURLWithPath: output).path)") }
+        }
     }
 
     /// A comma-separated list, or @FILE with one word per line.
-    static func wordList(_ text: String?) throws -> [String] {
+    func wordList(_ text: String?) throws -> [String] {
         guard let text else { return [] }
         if text.hasPrefix("@") {
             let path = String(text.dropFirst())

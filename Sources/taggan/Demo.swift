@@ -1,12 +1,28 @@
+import ArgumentParsing
 import Foundation
 import Ingest
 import TagganCore
+import Workspace
 
 /// `taggan demo`: the whole pipeline on the bundled default data (OpenClipart and the
 /// English corpus, fetched by corpora/fetch-all.sh), each step the same command a user
 /// would run, then prints where every artifact is. Re-running resumes: ingest and
 /// features are incremental, and training continues from its checkpoints.
-enum Demo {
+struct DemoCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["demo"], summary: "Run the whole pipeline on the bundled default data.",
+        discussion: """
+        Ingests OpenClipart (without shapes/stars), trains 200-d word vectors on the English
+        corpus plus the tag lists, embeds every image with EfficientNet-Lite0, trains the CGAN
+        and the IC-GAN, writes the evaluation report, and tags a sample folder with XMP
+        sidecars, JSON Lines and CSV. Needs the data of corpora/fetch-all.sh. Re-running
+        resumes where it stopped.
+        """)
+
+    @Option(value: "W", help: "where to put the artifacts") var workspace = "demo-workspace"
+    @Option(help: "training steps per model (a shorter schedule than train's)", check: .positive) var steps = Self.demoSteps
+    var common = CommonOptions()
+
     /// Training steps per model in the demo: a shorter schedule than `taggan train`'s
     /// default (5,000), with train's defaults otherwise (Adam at 3e-4, centred features,
     /// mismatched pairs for D, the ranking term at weight 10). With the ranking term the
@@ -14,18 +30,6 @@ enum Demo {
     /// (CGAN at Adam 1e-4, density decoding: 0.364 and 0.372; BENCHMARKS.md, TagGAN), at
     /// half the time.
     static let demoSteps = 1_500
-
-    /// `$TAGGAN_CORPORA`, else `corpora/cache` in the current folder or beside the build
-    /// folder of this executable — the first that holds `containing`.
-    static func corporaCache(containing: String = "openclipart") -> URL {
-        if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("corpora/cache"),
-            executable.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("corpora/cache"),
-        ]
-        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent(containing).path) } ?? candidates[0]
-    }
 
     /// Runs `body` with file descriptor 1 pointing at stderr, then restores stdout.
     static func printingToStandardError<T>(_ body: () -> T) -> T {
@@ -40,9 +44,8 @@ enum Demo {
         return body()
     }
 
-    static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let workspace = URL(fileURLWithPath: arguments.value("--workspace") ?? "demo-workspace").standardizedFileURL
-        let steps = try arguments.integer("--steps", default: demoSteps)
+    func run() throws -> Int32 {
+        let workspace = URL(fileURLWithPath: self.workspace).standardizedFileURL
         let cache = corporaCache()
         let clipart = cache.appendingPathComponent("openclipart"), english = cache.appendingPathComponent("text/english.txt")
         for needed in [clipart, english, cache.appendingPathComponent("models/efficientnet-lite0.pth")]
@@ -56,7 +59,7 @@ enum Demo {
             let began = DispatchTime.now().uptimeNanoseconds
             // With --json, stdout holds the demo's one JSON object: the steps' own
             // summaries go to stderr with their progress.
-            let status = arguments.json ? Self.printingToStandardError { Commands.main(command) } : Commands.main(command)
+            let status = common.json ? Self.printingToStandardError { Commands.main(command) } : Commands.main(command)
             timings.append((name, Double(DispatchTime.now().uptimeNanoseconds - began) * 1e-9))
             guard status == 0 else { throw TagganError.failure("demo: step '\(name)' failed (exit \(status))") }
         }
@@ -99,7 +102,7 @@ enum Demo {
             ("IC-GAN model", workspace.appendingPathComponent("models/icgan").path),
             ("report", report + "/report.html"), ("annotations", jsonl), ("sidecars", sample.path + "/*.xmp"),
         ]
-        if arguments.json {
+        if common.json {
             JSONSummary.print(["command": "demo", "workspace": w, "seconds": seconds, "training_steps": steps,
                                "steps": Dictionary(uniqueKeysWithValues: timings.map { ($0.0, $0.1) }),
                                "artifacts": Dictionary(uniqueKeysWithValues: artifacts.map { ($0.0, $0.1) })])

@@ -1,18 +1,19 @@
+import ArgumentParsing
 import Foundation
 import Ingest
 import TagganCore
 
 /// `taggan doctor`: what taggan runs on, and how fast its BLAS is here.
-enum Doctor {
-    static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let size = try arguments.integer("--size", default: 1024)
-        guard size > 0 else { throw TagganError.usage("taggan doctor: --size must be positive") }
-        let backend: BLAS.Backend
-        do {
-            backend = try BLAS.backend()
-        } catch {
-            throw TagganError.failure("\(error)")
-        }
+struct DoctorCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["doctor"], summary: "Show versions, the BLAS backend and kernel, and measured sgemm GFLOP/s.")
+    static let needsBLAS = false
+
+    @Option(help: "matrix size for the sgemm measurement", check: .positive) var size = 1024
+    var common = CommonOptions()
+
+    func run() throws -> Int32 {
+        let backend = try BLAS.backend()
         let gflops = try BLAS.measureGFLOPS(size: size)
         let environment = ProcessInfo.processInfo.environment
         let kernelNote: String
@@ -33,7 +34,7 @@ enum Doctor {
             ("blas threads", backend.threads > 0 ? String(backend.threads) : "unknown"),
             ("sgemm \(size)^3", String(format: "%.1f GFLOP/s (best of 5)", gflops)),
         ] + LibraryVersions.all.map { ($0.name, $0.version) }
-        if arguments.json {
+        if common.json {
             var libraries: [String: String] = [:]
             for entry in LibraryVersions.all { libraries[entry.name] = entry.version }
             JSONSummary.print([
@@ -63,26 +64,3 @@ enum Doctor {
     }
 }
 
-/// `taggan bench kernels`: are the element-wise kernels really vectorised?
-enum KernelBench {
-    static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let length = try arguments.integer("--length", default: 4096)
-        guard length >= 16 else { throw TagganError.usage("taggan bench kernels: --length must be at least 16") }
-        let results = KernelBenchmark.run(length: length)
-        if arguments.json {
-            JSONSummary.print([
-                "command": "bench kernels", "length": length,
-                "kernels": results.map {
-                    ["kernel": $0.kernel, "vector_gops": $0.vectorRate, "scalar_gops": $0.scalarRate,
-                     "speedup": $0.speedup] as [String: Any]
-                },
-            ])
-        } else {
-            print("kernel   vector Gop/s   scalar Gop/s   speed-up   (length \(length), one thread)")
-            for r in results {
-                print(String(format: "%-8@ %12.2f   %12.2f   %7.1fx", r.kernel as NSString, r.vectorRate, r.scalarRate, r.speedup))
-            }
-        }
-        return 0
-    }
-}

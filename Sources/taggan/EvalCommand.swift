@@ -1,79 +1,124 @@
+import ArgumentParsing
 import Eval
 import Foundation
 import Ingest
 import SkipGram
 import TagGAN
 import TagganCore
+import Workspace
 
 /// `taggan eval --workspace W --report DIR`: every tagging method (`TagMethod`) with its
 /// settings chosen on the validation split, scored on the evaluated split with bootstrap
 /// intervals; writes report.json, report.md, report.html and W/methods.json.
-enum EvalCommand {
-    static func run(_ arguments: ParsedArguments) throws -> Int32 {
-        let workspace = URL(fileURLWithPath: try arguments.required("--workspace"))
-        let reportFolder = URL(fileURLWithPath: try arguments.required("--report"))
-        let splitName = arguments.value("--split") ?? "test"
-        guard let split = Catalog.Split(rawValue: splitName), split != .train else {
-            throw TagganError.usage("taggan eval: --split must be validation or test, got '\(splitName)'")
-        }
-        let samples = try arguments.integer("--samples", default: 100)
-        let resamples = try arguments.integer("--resamples", default: 1000)
-        let exampleCount = try arguments.integer("--examples", default: 24)
-        guard samples > 0, resamples > 0, exampleCount >= 0 else {
-            throw TagganError.usage("taggan eval: --samples and --resamples must be positive, --examples not negative")
-        }
-        _ = try BLAS.backend()
+struct EvalCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["eval"], summary: "Tag the test split and report metrics beside baselines.", discussion: """
+        Methods, each with its setting chosen on the validation split: the tag-frequency prior;
+        k-NN tag transfer (k); TagProp (Guillaumin et al. 2009: K, rank or distance weights,
+        sigma-ML); a linear head (ridge to the multi-hot tags, lambda); the word-space regression
+        (ridge to the mean tag vector, tags by cosine: the generator's non-adversarial
+        counterpart); ConSE (mean tag vector of the k nearest images); each trained model in
+        W/models/ (cgan, icgan) with the paper's protocol (100 samples per image, each votes for
+        its 20 nearest candidates, 10 most voted) and with its noise scale and decoder (vote,
+        kernel density, density with a CSLS hubness correction) chosen on validation; and the
+        fusion of the best generator with a retrieval method (weight on validation). Each
+        method's scores are calibrated on validation (isotonic regression: score -> precision),
+        with reliability plots in the HTML; every setting, calibration and the validation-best
+        method go to W/methods.json, which taggan annotate --method auto uses. The notes give
+        each decoder's ceiling (the decoder fed the images' own tag vectors). Metrics: P/R/F1
+        at 5 and 10, mAP over tags with at least 5 test images, N+, each also for tags seen and
+        never seen in the train split; bootstrap 95% intervals over test images.
+        """)
+
+    enum EvaluatedSplit: String, ArgumentChoice, CaseIterable { case validation, test }
+
+    @Option(value: "W", help: "workspace folder") var workspace: String
+    @Option(value: "S", help: "the split to score") var split = EvaluatedSplit.test
+    @Option(value: "DIR", help: "folder for report.json, report.md, report.html") var report: String
+    @Option(value: "V.bin", help: "word vectors (default: the file each model was trained with)") var vectors: String?
+    @Option(help: "generator samples per image", check: .positive) var samples = 100
+    @Option(help: "bootstrap resamples for the 95% intervals", check: .positive) var resamples = 1000
+    @Option(help: "test images shown with thumbnails in the HTML", check: .notNegative) var examples = 24
+    @Option(value: "V", help: "candidate words: tags (the training tags), all or a FILE of words") var vocab = "tags"
+    var common = CommonOptions()
+
+    /// What every step reads: the workspace's data, the methods, and the two splits' truth.
+    struct Inputs {
+        var data: WorkspaceData
+        var space: TagSpace
+        var train: TagTrainingSet
+        var methods: TagMethods
+        var validation: [Int], test: [Int]
+        var notes: [String] = []
+        var losses: [String: [EvaluationReport.LossPoint]] = [:]
+    }
+
+    func run() throws -> Int32 {
         let start = DispatchTime.now().uptimeNanoseconds
-        let data = try WorkspaceData.load(workspace)
-        let validation = data.indices(.validation), test = data.indices(split)
+        let w = Workspace(path: workspace)
+        var inputs = try load(w)
+        let settings = try chooseSettings(&inputs)
+        let choice = MethodChoice(methods: settings, chosenOn: "the validation split (\(inputs.validation.count) images)")
+        try choice.write(to: w.url)
+        let (reports, ranked) = try score(settings, best: choice.best, inputs)
+        let notes = inputs.notes + closingNotes(settings, choice: choice, inputs, w)
+        let evaluation = EvaluationReport(title: "taggan evaluation", dataset: w.path, split: split.rawValue, notes: notes,
+                                          methods: reports, losses: inputs.losses, examples: exampleRows(ranked, inputs))
+        try evaluation.write(to: URL(fileURLWithPath: report))
+        printSummary(reports, notes: notes, best: choice.best, report: URL(fileURLWithPath: report), json: common.json,
+                     seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9, images: inputs.test.count)
+        return 0
+    }
+
+    /// The workspace's embedded images, the trained generators and the word vectors.
+    func load(_ w: Workspace) throws -> Inputs {
+        let data = try WorkspaceData.load(w.url)
+        let splitName = Catalog.Split(rawValue: split.rawValue)!
+        let validation = data.indices(.validation), test = data.indices(splitName)
         guard !data.indices(.train).isEmpty, !test.isEmpty else {
-            throw TagganError.file(workspace.path, "needs tagged, embedded images in the train and \(split.rawValue) splits")
+            throw TagganError.file(w.path, "needs tagged, embedded images in the train and \(split.rawValue) splits")
         }
         var notes: [String] = []
         var losses: [String: [EvaluationReport.LossPoint]] = [:]
         var generators: [TagMethod: GeneratorSource] = [:]
-        var vectorsPath = arguments.value("--vectors")
         for method in [TagMethod.cgan, .icgan] {
-            let folder = workspace.appendingPathComponent("models/\(method.rawValue)")
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(CheckpointRecord.fileName).path) else {
-                notes.append("\(method.title): no model in \(folder.path) (run taggan train --mode \(method.rawValue))")
+            guard w.hasModel(method.rawValue) else {
+                notes.append("\(method.title): no model in \(w.modelFolder(method.rawValue).path) (run taggan train --mode \(method.rawValue))")
                 continue
             }
-            let record = try CheckpointRecord.read(folder: folder)
-            vectorsPath = vectorsPath ?? record.data.source["vectors"]
-            generators[method] = try generatorSource(modelFolder: folder, samples: samples, featureWidth: data.features.columns)
+            let record = try w.checkpoint(method.rawValue)
+            generators[method] = try generatorSource(modelFolder: w.modelFolder(method.rawValue), samples: samples, featureWidth: data.features.columns)
             losses[method.rawValue] = record.history.map { .init(step: $0.step, discriminator: $0.discriminatorLoss, generator: $0.generatorLoss) }
         }
-        if vectorsPath == nil, FileManager.default.fileExists(atPath: workspace.appendingPathComponent("vectors.bin").path) {
-            vectorsPath = workspace.appendingPathComponent("vectors.bin").path
-        }
-        let vectors = try vectorsPath.map { try Word2VecFile.read($0) }
-        if vectors == nil { notes.append("no word vectors (give --vectors): the word-space methods and the generators are left out") }
+        let vectorsFile = try (vectors ?? w.recordedVectors()).map { try Word2VecFile.read($0) }
+        if vectorsFile == nil { notes.append("no word vectors (give --vectors): the word-space methods and the generators are left out") }
         var space = data.tagSpace
-        let train = try data.trainingSet(space: &space, vectors: vectors, vocabulary: arguments.value("--vocab"), command: "taggan eval")
-        let methods = TagMethods(train: train, generators: vectors == nil ? [:] : generators)
-        let validationTruth = data.truth(validation, in: space), testTruth = data.truth(test, in: space)
+        let train = try data.trainingSet(space: &space, vectors: vectorsFile, vocabulary: vocab, command: "taggan eval")
+        let methods = TagMethods(train: train, generators: vectorsFile == nil ? [:] : generators)
+        return Inputs(data: data, space: space, train: train, methods: methods, validation: validation, test: test,
+                      notes: notes, losses: losses)
+    }
 
-        // Settings chosen on validation (or each method's default without one).
-        let settings: [MethodSetting]
-        if validation.isEmpty {
-            settings = methods.defaults
-            notes.append("no validation split: every method runs with its default setting, uncalibrated")
-        } else {
-            settings = try methods.choose(validation: data.features(validation), truth: validationTruth) { Log.info("eval: \($0)") }
+    /// Settings chosen on validation (or each method's default without one).
+    func chooseSettings(_ inputs: inout Inputs) throws -> [MethodSetting] {
+        guard !inputs.validation.isEmpty else {
+            inputs.notes.append("no validation split: every method runs with its default setting, uncalibrated")
+            return inputs.methods.defaults
         }
-        let choice = MethodChoice(methods: settings, chosenOn: "the validation split (\(validation.count) images)")
-        try choice.write(to: workspace)
+        return try inputs.methods.choose(validation: inputs.data.features(inputs.validation),
+                                         truth: inputs.data.truth(inputs.validation, in: inputs.space)) { Log.info("eval: \($0)") }
+    }
 
-        // Each method on the evaluated split, and the generators with the paper's protocol too.
-        let features = data.features(test)
+    /// Each method on the evaluated split, and the generators with the paper's protocol too.
+    func score(_ settings: [MethodSetting], best: TagMethod, _ inputs: Inputs) throws -> ([MethodReport], [(String, [RankedTags])]) {
+        let features = inputs.data.features(inputs.test), truth = inputs.data.truth(inputs.test, in: inputs.space)
         var reports: [MethodReport] = [], ranked: [(String, [RankedTags])] = []
         func report(_ setting: MethodSetting, label: String, note: String) throws {
-            let rankings = try methods.ranker(setting)(features)
-            var result = Evaluation.evaluate(method: label, note: note, ranked: rankings, truth: testTruth,
-                                             resamples: resamples, seenTags: train.seenTags)
+            let rankings = try inputs.methods.ranker(setting)(features)
+            var result = TagEvaluation.evaluate(method: label, note: note, ranked: rankings, truth: truth,
+                                                resamples: resamples, seenTags: inputs.train.seenTags)
             if let calibration = setting.calibration {
-                result.reliability = Reliability.measure(ranked: calibration.apply(to: rankings), truth: testTruth)
+                result.reliability = Reliability.measure(ranked: calibration.apply(to: rankings), truth: truth)
             }
             reports.append(result)
             ranked.append((label, rankings))
@@ -85,54 +130,37 @@ enum EvalCommand {
                 try report(paper, label: "\(setting.method.title), paper's protocol",
                            note: "\(samples) samples per image from G's prior, each votes for its 20 nearest candidates; 10 most voted")
             }
-            let best = setting.method == choice.best ? " (validation-best: annotate's default)" : ""
-            try report(setting, label: "\(setting.method.title), \(setting.summary)", note: setting.note + best)
+            let suffix = setting.method == best ? " (validation-best: annotate's default)" : ""
+            try report(setting, label: "\(setting.method.title), \(setting.summary)", note: setting.note + suffix)
         }
-        notes += ceilings(settings: settings, train: train, truth: testTruth, samples: samples, split: split)
+        return (reports, ranked)
+    }
+
+    func closingNotes(_ settings: [MethodSetting], choice: MethodChoice, _ inputs: Inputs, _ w: Workspace) -> [String] {
+        var notes = DecoderCeilings.ceilings(settings: settings, train: inputs.train, truth: inputs.data.truth(inputs.test, in: inputs.space),
+                                             samples: samples, split: split.rawValue)
         notes.append("The validation-best method, \(choice.best.title) (\(choice.setting(choice.best)?.summary ?? "")), is recorded with "
-                     + "every method's setting and calibration in \(workspace.appendingPathComponent(MethodChoice.fileName).path) "
-                     + "for taggan annotate --method auto.")
+                     + "every method's setting and calibration in \(w.methodChoiceURL.path) for taggan annotate --method auto.")
         if split == .validation {
             notes.append("Every setting and calibration was chosen on this same validation split, so these rows are optimistic; the test split's report is the fair one.")
         }
-        notes.append("\(data.images.count) tagged images with embeddings: \(data.indices(.train).count) train, \(validation.count) validation, "
-                     + "\(test.count) \(split.rawValue); \(space.names.count) distinct tags and candidate words.")
-
-        var examples: [EvaluationReport.Example] = []
-        for (n, i) in test.prefix(exampleCount).enumerated() {
-            let image = data.images[i]
-            examples.append(.init(key: image.key, thumbnail: try? ImageEncoder.thumbnailDataURI(of: image.url), truth: image.tags,
-                                  predictions: ranked.map { name, list in
-                .init(method: name, tags: list[n].tags.prefix(5).map { space.names[$0] }, confidences: list[n].scores.prefix(5).map(Double.init))
-            }))
-        }
-        let evaluation = EvaluationReport(title: "taggan evaluation", dataset: workspace.path, split: split.rawValue,
-                                          notes: notes, methods: reports, losses: losses, examples: examples)
-        try evaluation.write(to: reportFolder)
-        printSummary(reports, notes: notes, best: choice.best, report: reportFolder, json: arguments.json,
-                     seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9, images: test.count)
-        return 0
+        notes.append("\(inputs.data.images.count) tagged images with embeddings: \(inputs.data.indices(.train).count) train, "
+                     + "\(inputs.validation.count) validation, \(inputs.test.count) \(split.rawValue); "
+                     + "\(inputs.space.names.count) distinct tags and candidate words.")
+        return notes
     }
 
-    /// Each generator decoder's ceiling: the decoder run on each image's own true tag vectors.
-    static func ceilings(settings: [MethodSetting], train: TagTrainingSet, truth: [Set<Int>], samples: Int, split: Catalog.Split) -> [String] {
-        var row: [Int: Int] = [:]
-        for (r, tag) in train.candidates.enumerated() { row[tag] = r }
-        let tagRows = truth.map { $0.sorted().compactMap { row[$0] } }
-        var decoders = [DecoderSetting(.paper)]
-        for setting in settings where setting.method.isGenerator {
-            if let decoder = setting.decoder, !decoders.contains(decoder) { decoders.append(decoder) }
+    func exampleRows(_ ranked: [(String, [RankedTags])], _ inputs: Inputs) -> [EvaluationReport.Example] {
+        inputs.test.prefix(examples).enumerated().map { n, i in
+            let image = inputs.data.images[i]
+            return .init(key: image.key, thumbnail: try? ImageEncoder.thumbnailDataURI(of: image.url), truth: image.tags,
+                         predictions: ranked.map { name, list in
+                .init(method: name, tags: list[n].tags.prefix(5).map { inputs.space.names[$0] }, confidences: list[n].scores.prefix(5).map(Double.init))
+            })
         }
-        guard !train.candidates.isEmpty, settings.contains(where: { $0.method.isGenerator }) else { return [] }
-        let figures = decoders.map { decoder in
-            let ranked = decoder.decoder.ceiling(tagRows: tagRows, candidates: train.candidateIndex, samples: samples, labels: train.candidates)
-            return String(format: "%@ %.3f", decoder.decoder.description, TagMetrics.meanPrecision(ranked, truth: truth))
-        }
-        return ["Ceilings of the generator's decoders with these word vectors (each decoder fed each \(split.rawValue) image's own true tag "
-                + "vectors as its samples), P@5: " + figures.joined(separator: "; ") + "."]
     }
 
-    static func printSummary(_ reports: [MethodReport], notes: [String], best: TagMethod, report: URL, json: Bool, seconds: Double, images: Int) {
+    func printSummary(_ reports: [MethodReport], notes: [String], best: TagMethod, report: URL, json: Bool, seconds: Double, images: Int) {
         if json {
             JSONSummary.print([
                 "command": "eval", "report": report.path, "images": images, "seconds": seconds, "best_method": best.rawValue,

@@ -1,54 +1,65 @@
+import ArgumentParsing
 import Foundation
 import Ingest
 import SkipGram
 import TagganCore
 
-/// `taggan vectors train | eval | nearest`: argument handling only; the work is in
-/// Ingest (reading the corpus) and SkipGram (vocabulary, training, files, evaluation).
-enum VectorsCommands {
-    static func train(_ arguments: ParsedArguments) throws -> Int32 {
-        let name = arguments.command.name
-        var options = TrainingOptions()
-        options.dimension = try arguments.integer("--dim", default: options.dimension)
-        options.window = try arguments.integer("--window", default: options.window)
-        options.negative = try arguments.integer("--negative", default: options.negative)
-        options.hierarchicalSoftmax = arguments.flag("--hs")
-        options.sample = try arguments.number("--sample", default: options.sample)
-        options.alpha = Float(try arguments.number("--alpha", default: Double(options.alpha)))
-        options.epochs = try arguments.integer("--epochs", default: options.epochs)
-        options.threads = try arguments.integer("--threads", default: Parallel.defaultThreads)
-        let seed = try arguments.integer("--seed", default: 1)
-        guard seed >= 0 else { throw TagganError.usage("\(name): --seed must be 0 or more") }
-        options.seed = UInt64(seed)
-        if let algorithm = arguments.value("--algorithm") {
-            guard let chosen = TrainingAlgorithm(rawValue: algorithm) else {
-                throw TagganError.usage("\(name): --algorithm must be classic or batched, got '\(algorithm)'")
-            }
-            options.algorithm = chosen
-        }
-        let minCount = try arguments.integer("--min-count", default: 5)
-        guard minCount >= 1 else { throw TagganError.usage("\(name): --min-count must be at least 1") }
-        let maxVocab = try arguments.value("--max-vocab").map { _ in try arguments.integer("--max-vocab", default: 0) }
-        if let maxVocab, maxVocab < 1 { throw TagganError.usage("\(name): --max-vocab must be positive") }
-        let layoutName = arguments.value("--layout") ?? "lines"
-        guard let layout = TextCorpus.Layout(rawValue: layoutName) else {
-            throw TagganError.usage("\(name): --layout must be lines, paragraphs or yfcc, got '\(layoutName)'")
-        }
-        do { try options.validate() } catch TagganError.usage(let message) {
-            throw TagganError.usage("\(name): \(message)")
-        }
-        let out = try arguments.required("--out")
-        let format: Word2VecFile.Format
-        switch arguments.value("--format") {
-        case nil: format = Word2VecFile.format(forPath: out)
-        case let text?:
-            guard let chosen = Word2VecFile.Format(rawValue: text) else {
-                throw TagganError.usage("\(name): --format must be binary or text, got '\(text)'")
-            }
-            format = chosen
-        }
+/// `taggan vectors train`: argument handling only; the work is in Ingest (reading the
+/// corpus) and SkipGram (vocabulary, training, files).
+struct VectorsTrain: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["vectors", "train"], summary: "Train skip-gram word vectors on text corpora (word2vec-compatible output).",
+        discussion: """
+        Corpora are UTF-8 text, read in streams (never whole). Tokens: lowercased runs of
+        letters and digits; an apostrophe between two of them stays in the word ("don't").
+        Output is word2vec's binary or text format, which gensim and word2vec read.
+        """)
+    static let defaults = SkipGramOptions()
 
-        let corpus = try TextCorpus(paths: arguments.positionals, layout: layout)
+    @Argument(value: "CORPUS") var corpora: [String]
+    @Option(value: "V.bin", help: "output vectors (word2vec binary; .txt for text)") var out: String
+    @Option(help: "vector size", check: Check("must be between 1 and 100000") { (1...100_000).contains($0) }) var dim = defaults.dimension
+    @Option(help: "maximum context window", check: .positive) var window = defaults.window
+    @Option(help: "negative samples per context word", check: .notNegative) var negative = defaults.negative
+    @Option(help: "drop words seen fewer times", check: .positive) var minCount = 5
+    @Option(value: "T", help: "sub-sampling threshold", check: .notNegative) var sample = defaults.sample
+    @Option(help: "passes over the corpus", check: .positive) var epochs = defaults.epochs
+    @Option(help: "worker threads (default: all cores)", check: .positive) var threads: Int?
+    @Option(help: "random seed; with --threads 1 runs are identical", check: .notNegative) var seed = Int(defaults.seed)
+    @Option(value: "A", help: "initial learning rate, decaying linearly to A*1e-4", check: .positive) var alpha = Double(defaults.alpha)
+    @Flag(help: "add hierarchical softmax (use --negative 0 for hierarchical softmax alone)") var hs: Bool
+    @Option(value: "A", help: "batched shares negatives per centre word; classic is word2vec's loop") var algorithm = defaults.algorithm
+    @Option(help: "keep at most the N most frequent words", check: .positive) var maxVocab: Int?
+    @Option(value: "L", help: "lines: one document per line; paragraphs: blank lines end sentences; yfcc: YFCC100M metadata TSV (title, description, tags)")
+    var layout = TextCorpus.Layout.lines
+    @Option(value: "F", help: "the output's format (default: text for .txt/.vec, else binary)") var format: Word2VecFile.Format?
+    @Option(value: "F", help: "also write the vocabulary as 'word count' lines to F") var saveVocab: String?
+    var common = CommonOptions()
+
+    var options: SkipGramOptions {
+        var options = SkipGramOptions()
+        options.dimension = dim
+        options.window = window
+        options.negative = negative
+        options.hierarchicalSoftmax = hs
+        options.sample = sample
+        options.alpha = Float(alpha)
+        options.epochs = epochs
+        options.threads = threads ?? Parallel.defaultThreads
+        options.seed = UInt64(seed)
+        options.algorithm = algorithm
+        return options
+    }
+
+    func validate() throws {
+        if corpora.isEmpty { throw usage("missing CORPUS...\nUSAGE: \(Self.usageLine)") }
+        if negative == 0 && !hs { throw usage("--negative 0 needs --hs (nothing to train otherwise)") }
+    }
+
+    func run() throws -> Int32 {
+        let options = self.options
+        let format = self.format ?? Word2VecFile.format(forPath: out)
+        let corpus = try TextCorpus(paths: corpora, layout: layout)
         let counting = DispatchTime.now().uptimeNanoseconds
         let vocabulary = try Vocabulary(counting: corpus, minCount: minCount, maxSize: maxVocab,
                                         threads: options.threads)
@@ -59,7 +70,7 @@ enum VectorsCommands {
         let progress = Progress("vectors train", total: options.epochs * vocabulary.trainingTokens, unit: "words")
         let report = try model.train(on: corpus, progress: progress)
         try Word2VecFile.write(model.vectors, to: out, format: format)
-        if let saveVocab = arguments.value("--save-vocab") {
+        if let saveVocab {
             var text = ""
             for (word, count) in zip(vocabulary.words, vocabulary.counts) { text += "\(word) \(count)\n" }
             try AtomicFile.write(text, to: URL(fileURLWithPath: saveVocab))
@@ -67,7 +78,7 @@ enum VectorsCommands {
         let summary = "trained \(vocabulary.count) words x \(options.dimension) on \(report.words) words in "
             + String(format: "%.1fs (%.0f words/s, %@, %d threads); wrote %@", report.seconds, report.wordsPerSecond,
                      options.algorithm.rawValue, options.threads, out)
-        if arguments.json {
+        if common.json {
             JSONSummary.print([
                 "command": "vectors train",
                 "output": out,
@@ -97,20 +108,36 @@ enum VectorsCommands {
         return 0
     }
 
-    static func eval(_ arguments: ParsedArguments) throws -> Int32 {
-        let path = arguments.positionals[0]
-        let analogyFile = arguments.value("--analogies")
-        let similarityFiles = arguments.all("--similarity")
-        guard analogyFile != nil || !similarityFiles.isEmpty else {
-            throw TagganError.usage("\(arguments.command.name): give --analogies F and/or --similarity F")
-        }
+}
+
+/// `taggan vectors eval V.bin`: SkipGram's analogy and similarity tests.
+struct VectorsEval: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["vectors", "eval"], summary: "Evaluate word vectors on analogy and similarity test sets.",
+        discussion: """
+        V.bin may be word2vec binary or text, or GloVe text. Analogies: 3CosAdd over the
+        30,000 most frequent words, as word2vec's compute-accuracy; questions with a word
+        outside them are skipped and counted. Similarity: Spearman's rho, ties averaged.
+        """)
+
+    @Argument(value: "V.bin") var path: String
+    @Option(value: "F", help: "analogy questions (questions-words.txt format)") var analogies: String?
+    @Option(value: "F", help: "word pairs with human scores (wordsim353/simlex999)", upToNextOption: true) var similarity: [String] = []
+    var common = CommonOptions()
+
+    func validate() throws {
+        if analogies == nil && similarity.isEmpty { throw usage("give --analogies F and/or --similarity F") }
+    }
+
+    func run() throws -> Int32 {
+        let analogyFile = analogies, similarityFiles = similarity
         let vectors = try Word2VecFile.read(path)
         var json: [String: Any] = ["command": "vectors eval", "vectors": path, "words": vectors.count,
                                    "dimension": vectors.dimension]
         var lines: [String] = ["\(path): \(vectors.count) words x \(vectors.dimension)"]
         if let analogyFile {
-            let result = try Evaluation.analogies(vectors, questionsFile: analogyFile)
-            lines.append("analogies \(analogyFile) (3CosAdd over the \(min(Evaluation.analogyVocabulary, vectors.count)) most frequent words):")
+            let result = try VectorEvaluation.analogies(vectors, questionsFile: analogyFile)
+            lines.append("analogies \(analogyFile) (3CosAdd over the \(min(VectorEvaluation.analogyVocabulary, vectors.count)) most frequent words):")
             for section in result.sections {
                 lines.append(row(section.name, section.accuracy, section.correct, section.answered, section.skipped))
             }
@@ -126,14 +153,14 @@ enum VectorsCommands {
         }
         var similarities: [[String: Any]] = []
         for file in similarityFiles {
-            let result = try Evaluation.similarity(vectors, pairsFile: file)
+            let result = try VectorEvaluation.similarity(vectors, pairsFile: file)
             lines.append(String(format: "similarity %@: Spearman rho %.4f (%d of %d pairs covered)",
                                 file, result.rho, result.covered, result.total))
             similarities.append(["file": file, "spearman": result.rho.isNaN ? 0 : result.rho,
                                  "covered": result.covered, "pairs": result.total])
         }
         if !similarityFiles.isEmpty { json["similarity"] = similarities }
-        if arguments.json {
+        if common.json {
             JSONSummary.print(json)
         } else {
             print(lines.joined(separator: "\n"))
@@ -141,22 +168,30 @@ enum VectorsCommands {
         return 0
     }
 
-    private static func row(_ name: String, _ accuracy: Double, _ correct: Int, _ answered: Int, _ skipped: Int) -> String {
+    private func row(_ name: String, _ accuracy: Double, _ correct: Int, _ answered: Int, _ skipped: Int) -> String {
         "  " + name.padding(toLength: max(28, name.count + 1), withPad: " ", startingAt: 0)
             + String(format: "%.4f  (%d/%d, %d skipped)", accuracy, correct, answered, skipped)
     }
 
-    static func nearest(_ arguments: ParsedArguments) throws -> Int32 {
-        let path = arguments.positionals[0]
-        let word = arguments.positionals[1]
-        let k = try arguments.integer("-k", default: 10)
-        guard k > 0 else { throw TagganError.usage("\(arguments.command.name): -k must be positive") }
+}
+
+/// `taggan vectors nearest V.bin WORD`
+struct VectorsNearest: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["vectors", "nearest"], summary: "Print the words nearest to WORD by cosine similarity.")
+
+    @Argument(value: "V.bin") var path: String
+    @Argument(value: "WORD") var word: String
+    @Option(name: "-k", help: "how many neighbours", check: .positive) var k = 10
+    var common = CommonOptions()
+
+    func run() throws -> Int32 {
         let vectors = try Word2VecFile.read(path)
         let key = vectors.id(of: word) != nil ? word : word.lowercased()
         guard let neighbours = vectors.nearest(to: key, k: k) else {
             throw TagganError.file(path, "the word '\(word)' is not in the vocabulary (\(vectors.count) words)")
         }
-        if arguments.json {
+        if common.json {
             JSONSummary.print([
                 "command": "vectors nearest", "vectors": path, "word": key,
                 "neighbours": neighbours.map { ["word": $0.word, "similarity": Double($0.similarity)] as [String: Any] },

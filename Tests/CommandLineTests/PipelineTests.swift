@@ -138,7 +138,7 @@ struct PipelineTests {
         }
         // Bad voting options: a usage error, or the file named with the reason.
         let missingVocab = root.appendingPathComponent("no-such-words.txt").path
-        for (extra, status, message) in [(["--per-sample", "0"], Int32(2), "taggan annotate: --per-sample must be positive, --noise-scale not negative"),
+        for (extra, status, message) in [(["--per-sample", "0"], Int32(2), "taggan annotate: --per-sample must be positive"),
                                          (["--vocab", missingVocab], 1, "\(missingVocab): cannot read the vocabulary for taggan annotate --vocab")] {
             let bad = try TagganProcess(["annotate", folder.path, "--workspace", w.path, "--jsonl", limited.path] + extra,
                                         environment: ["TAGGAN_CORPORA": Self.cache.path])

@@ -37,7 +37,7 @@ struct BootstrapTests {
                 : (positive ? random.uniform(in: 0 ..< 0.4) : random.uniform(in: 0 ..< 1))
         })
         #expect(data.truth.reduce(0) { $0 + ($1.contains(7) ? 1 : 0) } == 4)
-        let report = Evaluation.evaluate(method: "m", ranked: data.ranked, truth: data.truth, resamples: 1000)
+        let report = TagEvaluation.evaluate(method: "m", ranked: data.ranked, truth: data.truth, resamples: 1000)
         let map = report.metrics["map"]!
         #expect(report.tagsForMAP == 5)
         let width = map.high - map.low
@@ -65,7 +65,7 @@ struct BootstrapTests {
         var covered = 0, below = 0
         for s in 0..<sets {
             let sample = draw(150, seed: 100 + UInt64(s))
-            let map = Evaluation.evaluate(method: "m", ranked: sample.ranked, truth: sample.truth, resamples: 500,
+            let map = TagEvaluation.evaluate(method: "m", ranked: sample.ranked, truth: sample.truth, resamples: 500,
                                           seed: UInt64(s)).metrics["map"]!
             if map.low <= value && value <= map.high { covered += 1 }
             if map.value < value { below += 1 }
@@ -109,7 +109,7 @@ struct BootstrapTests {
         let ranked = [RankedTags(tags: [2, 0], scores: [1, 0.5]), RankedTags(tags: [0, 1], scores: [1, 0.5]),
                       RankedTags(tags: [0], scores: [1])]
         let truth: [Set<Int>] = [[0, 2], [1], [2]]
-        let report = Evaluation.evaluate(method: "m", ranked: ranked, truth: truth, resamples: 50, seenTags: [0, 1])
+        let report = TagEvaluation.evaluate(method: "m", ranked: ranked, truth: truth, resamples: 50, seenTags: [0, 1])
         let kinds = try #require(report.byKind)
         let seen = kinds["seen"]!, unseen = kinds["unseen"]!
         #expect(seen.occurrences == 2 && unseen.occurrences == 2 && seen.tags == 2 && unseen.tags == 1)
@@ -125,8 +125,8 @@ struct BootstrapTests {
         #expect(seen.tagsForMAP == 0 && unseen.metrics["map"]!.value == 0)   // no tag has 5 images
         #expect(report.metrics["seen precision@5"] == nil)                   // kept out of the headline metrics
         // Without the seen tags there is no split, and old reports (no field) still decode.
-        #expect(Evaluation.evaluate(method: "m", ranked: ranked, truth: truth, resamples: 5).byKind == nil)
-        let encoded = try JSONEncoder().encode(Evaluation.evaluate(method: "m", ranked: ranked, truth: truth, resamples: 5))
+        #expect(TagEvaluation.evaluate(method: "m", ranked: ranked, truth: truth, resamples: 5).byKind == nil)
+        let encoded = try JSONEncoder().encode(TagEvaluation.evaluate(method: "m", ranked: ranked, truth: truth, resamples: 5))
         var object = try #require(JSONSerialization.jsonObject(with: encoded) as? [String: Any])
         object.removeValue(forKey: "byKind")
         object.removeValue(forKey: "reliability")

@@ -138,7 +138,7 @@ struct MetricsTests {
         let ranked = truth.enumerated().map { i, t in
             RankedTags(tags: i % 2 == 0 ? [t.first!] + [99] : [98, 97], scores: [1, 0.5])
         }
-        let report = Evaluation.evaluate(method: "half right", ranked: ranked, truth: truth, resamples: 300)
+        let report = TagEvaluation.evaluate(method: "half right", ranked: ranked, truth: truth, resamples: 300)
         let p5 = report.metrics["precision@5"]!
         #expect(abs(p5.value - 0.1) < 1e-12)                  // half the images have 1 hit in 5
         #expect(p5.low < p5.value && p5.value < p5.high && p5.high - p5.low < 0.05)

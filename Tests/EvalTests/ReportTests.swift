@@ -17,8 +17,8 @@ struct ReportTests {
         return EvaluationReport(
             title: "taggan evaluation <test>", dataset: "synthetic", split: "test",
             notes: ["k-NN transfer: k = 10 chosen on the validation split"],
-            methods: [Evaluation.evaluate(method: "oracle-ish", ranked: good, truth: truth, resamples: 100),
-                      Evaluation.evaluate(method: "frequency prior", ranked: prior, truth: truth, resamples: 100)],
+            methods: [TagEvaluation.evaluate(method: "oracle-ish", ranked: good, truth: truth, resamples: 100),
+                      TagEvaluation.evaluate(method: "frequency prior", ranked: prior, truth: truth, resamples: 100)],
             losses: ["cgan": (0..<50).map { .init(step: $0 * 100, discriminator: 1.4 - Double($0) * 0.01, generator: 0.7 + Double($0) * 0.01) }],
             examples: (0..<6).map { i in
                 .init(key: "images/\(i).jpg", thumbnail: thumbnail, truth: ["cat", "sofa"],
@@ -33,7 +33,7 @@ struct ReportTests {
         let names = ["frequency prior", "k-NN transfer (k=5)", "CGAN", "CGAN, noise 0.25, 5 words/sample",
                      "IC-GAN (k=20)", "IC-GAN (k=20), noise 0.25, 5 words/sample"]
         report.methods = names.map {
-            Evaluation.evaluate(method: $0, ranked: [RankedTags(tags: [0], scores: [1])], truth: [[0]], resamples: 10)
+            TagEvaluation.evaluate(method: $0, ranked: [RankedTags(tags: [0], scores: [1])], truth: [[0]], resamples: 10)
         }
         let (svg, rows) = report.legend(x: 40, y: 292, width: 710)
         #expect(rows == 2)
@@ -72,7 +72,7 @@ struct ReportTests {
         var random = SeededRandom(seed: 6)
         let truth: [Set<Int>] = (0..<60).map { _ in [random.index(below: 8), 8 + random.index(below: 4)] }
         let ranked = truth.map { RankedTags(tags: Array($0) + [20, 21, 22], scores: [0.9, 0.8, 0.3, 0.2, 0.1]) }
-        var method = Evaluation.evaluate(method: "calibrated <m>", ranked: ranked, truth: truth, resamples: 50, seenTags: Set(0..<8))
+        var method = TagEvaluation.evaluate(method: "calibrated <m>", ranked: ranked, truth: truth, resamples: 50, seenTags: Set(0..<8))
         method.reliability = Reliability.measure(ranked: ranked, truth: truth)
         report.methods.append(method)
         let markdown = report.markdown()

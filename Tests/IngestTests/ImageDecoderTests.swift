@@ -157,13 +157,12 @@ struct ImageDecoderTests {
 
     @Test func fileErrorsNameTheFile() throws {
         let missing = URL(fileURLWithPath: "/nonexistent/taggan/x.jpg")
-        #expect(throws: TagganError.self) { try decoder.decode(contentsOf: missing) }
+        let unreadable = #expect(throws: ImageDecoder.FileError.self) { try decoder.decode(contentsOf: missing) }
+        #expect(unreadable?.path == missing.path && unreadable?.reason == "unreadable")
         let folder = TemporaryFolder()
         let empty = try folder.write("empty.png", Data())
-        do {
-            _ = try decoder.decode(contentsOf: empty)
-        } catch let error as TagganError {
-            #expect(error == .file(empty.path, "empty file"))
-        }
+        let error = #expect(throws: ImageDecoder.FileError.self) { try decoder.decode(contentsOf: empty) }
+        #expect(error == ImageDecoder.FileError(path: empty.path, reason: "empty file", detail: ""))
+        #expect(error?.description == "\(empty.path): empty file")
     }
 }

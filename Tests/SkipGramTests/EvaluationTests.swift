@@ -6,11 +6,11 @@ import TagganCore
 @Suite("Analogies, similarity, nearest words")
 struct EvaluationTests {
     @Test func spearmanAveragesTiedRanks() {
-        #expect(Evaluation.ranks([10, 20, 20, 30]) == [1, 2.5, 2.5, 4])
-        #expect(Evaluation.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
-        #expect(Evaluation.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1)
+        #expect(VectorEvaluation.ranks([10, 20, 20, 30]) == [1, 2.5, 2.5, 4])
+        #expect(VectorEvaluation.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
+        #expect(VectorEvaluation.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1)
         // x ranks 1,2,3,4; y ranks 1, 2.5, 2.5, 4: rho = 4.5 / sqrt(5 * 4.5) = 0.9486833.
-        #expect(abs(Evaluation.spearman([1, 2, 3, 4], [5, 7, 7, 9]) - 0.9486832980505138) < 1e-12)
+        #expect(abs(VectorEvaluation.spearman([1, 2, 3, 4], [5, 7, 7, 9]) - 0.9486832980505138) < 1e-12)
     }
 
     /// Vectors on which 3CosAdd has a known answer: king - man + woman = queen.
@@ -29,25 +29,25 @@ struct EvaluationTests {
         : other
         man king woman queen
         """)
-        let result = try Evaluation.analogies(Self.toy, questionsFile: path)
+        let result = try VectorEvaluation.analogies(Self.toy, questionsFile: path)
         #expect(result.sections.map(\.name) == ["royals", "other"])
         #expect(result.sections[0].correct == 2 && result.sections[0].answered == 3 && result.sections[0].skipped == 1)
         #expect(result.sections[1].correct == 1 && result.sections[1].answered == 1)
         #expect(result.correct == 3 && result.answered == 4 && result.skipped == 1 && result.accuracy == 0.75)
         // Restricted to the 3 most frequent rows, every question has a word outside.
-        let restricted = try Evaluation.analogies(Self.toy, questionsFile: path, restrictTo: 3)
+        let restricted = try VectorEvaluation.analogies(Self.toy, questionsFile: path, restrictTo: 3)
         #expect(restricted.answered == 0 && restricted.skipped == 5)
     }
 
     @Test func similarityCoversPairsInTheVocabulary() throws {
         let folder = try TemporaryFolder()
         let path = try folder.write("pairs.tsv", "# comment\nking\tqueen\t8\nking\tprince\t9\nman\tapple\t1\nking\tpear\t5\n")
-        let result = try Evaluation.similarity(Self.toy, pairsFile: path)
+        let result = try VectorEvaluation.similarity(Self.toy, pairsFile: path)
         #expect(result.covered == 3 && result.total == 4)
         #expect(abs(result.rho - 1) < 1e-12)
         let bad = try folder.write("bad.tsv", "king queen\n")
         #expect(throws: TagganError.file(bad, "line 1: expected 'word1<TAB>word2<TAB>score'")) {
-            try Evaluation.similarity(Self.toy, pairsFile: bad)
+            try VectorEvaluation.similarity(Self.toy, pairsFile: bad)
         }
     }
 

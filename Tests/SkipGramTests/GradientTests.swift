@@ -14,7 +14,7 @@ import TagganCore
 struct GradientTests {
     static let dimension = 5
 
-    func makeWorker(options: inout TrainingOptions) throws -> (SkipGramModel, Worker) {
+    func makeWorker(options: inout SkipGramOptions) throws -> (SkipGramModel, Worker) {
         let vocabulary = Vocabulary(counts: (0..<6).map { ("w\($0)", 10 - $0) })
         options.dimension = Self.dimension
         options.negative = 2
@@ -50,7 +50,7 @@ struct GradientTests {
     }
 
     func check(batched: Bool) throws {
-        var options = TrainingOptions()
+        var options = SkipGramOptions()
         let (model, worker) = try makeWorker(options: &options)
         defer { worker.release() }
         let contexts = batched ? [1, 2, 4] : [1]

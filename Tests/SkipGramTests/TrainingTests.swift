@@ -24,7 +24,7 @@ struct TrainingTests {
                       dimension: Int = 50, seed: UInt64 = 1, hierarchical: Bool = false) throws -> WordVectors {
         let corpus = try TextCorpus(paths: [path])
         let vocabulary = try Vocabulary(counting: corpus, minCount: 5, threads: threads)
-        var options = TrainingOptions()
+        var options = SkipGramOptions()
         options.dimension = dimension
         options.epochs = epochs
         options.threads = threads

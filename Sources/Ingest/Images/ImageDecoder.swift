@@ -40,6 +40,16 @@ public struct ImageDecoder: Sendable {
         public var description: String { detail.isEmpty ? reason : "\(reason): \(detail)" }
     }
 
+    /// A file that could not be read or decoded: its path, the reason and the detail,
+    /// as fields (a batch reports the reason and the detail apart).
+    public struct FileError: Error, CustomStringConvertible, Equatable {
+        public let path: String
+        public let reason: String
+        public let detail: String
+        public var description: String { "\(path): " + (detail.isEmpty ? reason : "\(reason): \(detail)") }
+        public init(path: String, reason: String, detail: String) { (self.path, self.reason, self.detail) = (path, reason, detail) }
+    }
+
     public static func format(of data: Data) -> Format? {
         if data.count >= 3, data[data.startIndex] == 0xFF, data[data.startIndex + 1] == 0xD8,
            data[data.startIndex + 2] == 0xFF { return .jpeg }
@@ -52,12 +62,12 @@ public struct ImageDecoder: Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw TagganError.file(url.path, "unreadable: \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+            throw FileError(path: url.path, reason: "unreadable", detail: (error as NSError).localizedFailureReason ?? error.localizedDescription)
         }
         do {
             return try decode(data, targetShorterSide: targetShorterSide)
         } catch let error as DecodeError {
-            throw TagganError.file(url.path, error.description)
+            throw FileError(path: url.path, reason: error.reason, detail: error.detail)
         }
     }
 

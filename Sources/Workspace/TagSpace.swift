@@ -7,29 +7,29 @@ import TagganCore
 
 /// Tag ids as eval and annotate share them: every tag of the workspace's images first
 /// (so truth counts tags no method can name), then candidate words that are no tag.
-struct TagSpace {
-    private(set) var names: [String] = []
+public struct TagSpace: Sendable {
+    public private(set) var names: [String] = []
     private var ids: [String: Int] = [:]
 
-    init(_ tags: [String]) { for tag in tags { _ = id(tag) } }
+    public init(_ tags: [String]) { for tag in tags { _ = id(tag) } }
 
     /// The id of `name`, added when new.
-    mutating func id(_ name: String) -> Int {
+    public mutating func id(_ name: String) -> Int {
         if let id = ids[name] { return id }
         ids[name] = names.count
         names.append(name)
         return names.count - 1
     }
 
-    func existing(_ name: String) -> Int? { ids[name] }
+    public func existing(_ name: String) -> Int? { ids[name] }
 }
 
 extension WorkspaceData {
     /// Every tag of the catalog's embedded images, in image order.
-    var tagSpace: TagSpace { TagSpace(images.flatMap(\.tags)) }
+    public var tagSpace: TagSpace { TagSpace(images.flatMap(\.tags)) }
 
     /// The true tags of `indices` as ids of `space`.
-    func truth(_ indices: [Int], in space: TagSpace) -> [Set<Int>] {
+    public func truth(_ indices: [Int], in space: TagSpace) -> [Set<Int>] {
         indices.map { Set(images[$0].tags.compactMap { space.existing($0) }) }
     }
 
@@ -37,7 +37,7 @@ extension WorkspaceData {
     /// the candidate words (`--vocab tags|all|FILE`) with their vectors; candidate words
     /// that are no catalog tag join `space`. Without vectors the word-space methods and the
     /// generators have no candidates.
-    func trainingSet(space: inout TagSpace, vectors: WordVectors?, vocabulary option: String?, command: String) throws -> TagTrainingSet {
+    public func trainingSet(space: inout TagSpace, vectors: WordVectors?, vocabulary option: String?, command: String) throws -> TagTrainingSet {
         let train = indices(.train)
         let trainTags = truth(train, in: space)
         var candidates: [Int] = []
@@ -64,7 +64,7 @@ extension WorkspaceData {
 /// A trained generator of W/models/<method> as the tagging methods draw from it:
 /// `samples` per image, the same seed for every image set. `featureWidth`: the width of
 /// the features it will be given (an error naming the model when G takes another).
-func generatorSource(modelFolder: URL, samples: Int, featureWidth: Int,
+public func generatorSource(modelFolder: URL, samples: Int, featureWidth: Int,
                      from features: String = "the workspace's embeddings") throws -> GeneratorSource {
     let sampler = try TagSampler(modelFolder: modelFolder)
     try sampler.checkFeatureWidth(featureWidth, from: features,

@@ -42,7 +42,7 @@ public struct MethodReport: Sendable, Codable {
 ///   handful of images with one unseen tag each count as much as their tags).
 /// - map of the kind = mean AP over the tags of the kind among the tags mAP averages over
 ///   (>= 5 test images); 0 when there are none.
-/// Intervals: the bootstrap draws of `Evaluation.evaluate`, shared with the other metrics.
+/// Intervals: the bootstrap draws of `TagEvaluation.evaluate`, shared with the other metrics.
 public struct KindMetrics: Sendable, Codable, Equatable {
     /// Truth occurrences of the kind.
     public let occurrences: Int
@@ -65,7 +65,7 @@ public struct KindMetrics: Sendable, Codable, Equatable {
 /// duplicate never lets a rarer tag, usually a low-AP one, cross the threshold and pull
 /// the draws below the point estimate. A draw ranks its images as the point estimate
 /// ranks the test set (`APBootstrap`).
-public enum Evaluation {
+public enum TagEvaluation {
     public static let ks = [5, 10]
     /// The kinds of `MethodReport.byKind`.
     public static let kinds = ["seen", "unseen"]

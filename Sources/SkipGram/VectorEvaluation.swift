@@ -32,7 +32,7 @@ public struct SimilarityResult: Sendable {
     public let total: Int
 }
 
-public enum Evaluation {
+public enum VectorEvaluation {
     public static let analogyVocabulary = 30_000
 
     /// Reads questions-words.txt: ": section" lines, then "a b c d" lines.

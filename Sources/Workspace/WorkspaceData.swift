@@ -5,24 +5,26 @@ import SkipGram
 import TagganCore
 
 /// The workspace as the later stages see it: the catalog's tagged images that have
-/// embeddings, their feature rows, and the word vectors of their tags. The executable
-/// joins Ingest's catalog, Features' embedding files and SkipGram's vectors into plain
-/// data for TagGAN and Eval, which import none of them.
-struct WorkspaceData {
-    let workspace: URL
+/// embeddings, their feature rows, and the word vectors of their tags. This joins Ingest's
+/// catalog, Features' embedding files and SkipGram's vectors into plain data for TagGAN
+/// and Eval, which import none of them.
+public struct WorkspaceData: Sendable {
+    public let workspace: URL
     /// Tagged images with an embedding, ordered by catalog id.
-    let images: [Catalog.Image]
+    public let images: [Catalog.Image]
     /// One row per image of `images`.
-    let features: Tensor
+    public let features: Tensor
 
-    static func load(_ workspace: URL, model: String = EfficientNetConfig.lite0.name) throws -> WorkspaceData {
-        guard FileManager.default.fileExists(atPath: workspace.appendingPathComponent(Catalog.fileName).path) else {
-            throw TagganError.file(workspace.path, "no \(Catalog.fileName) here (run taggan ingest first)")
-        }
-        let catalog = try Catalog(workspace: workspace)
-        guard let config = EfficientNetConfig.named(model) else { throw TagganError.usage("unknown model '\(model)'") }
-        let files = FeaturesCommand.EmbeddingFiles(workspace: workspace, model: model, shard: nil)
-        let (ids, _, values) = try files.read(featureSize: config.featureSize)
+    public init(workspace: URL, images: [Catalog.Image], features: Tensor) {
+        (self.workspace, self.images, self.features) = (workspace, images, features)
+    }
+
+    public static func load(_ workspace: URL, model: EfficientNetConfig = .lite0) throws -> WorkspaceData {
+        let catalog = try Workspace(workspace).existingCatalog()
+        let config = model
+        let files = Workspace(workspace).embeddings(model: model.name)
+        let found = try files.read(featureSize: config.featureSize)
+        let ids = found.ids, values = found.values
         guard !ids.isEmpty else {
             throw TagganError.file(files.matrix.path, "missing: run `taggan features --workspace \(workspace.path)` first")
         }
@@ -39,10 +41,10 @@ struct WorkspaceData {
     }
 
     /// Indices of `images` in `split`.
-    func indices(_ split: Catalog.Split) -> [Int] { images.indices.filter { images[$0].split == split } }
+    public func indices(_ split: Catalog.Split) -> [Int] { images.indices.filter { images[$0].split == split } }
 
     /// The feature rows of `indices`.
-    func features(_ indices: [Int]) -> Tensor {
+    public func features(_ indices: [Int]) -> Tensor {
         let f = features.columns
         var values: [Float] = []
         values.reserveCapacity(indices.count * f)
@@ -51,23 +53,11 @@ struct WorkspaceData {
     }
 }
 
-/// The words the voting protocol may choose: those of `names` that have a vector, with
-/// their vectors as rows. `kept[i]` is the index in `names` of candidate row i.
-func candidateWords(_ names: [String], vectors: WordVectors) -> (kept: [Int], matrix: Tensor) {
-    var kept: [Int] = [], values: [Float] = []
-    for (i, name) in names.enumerated() {
-        guard let vector = vectors.vector(name) else { continue }
-        kept.append(i)
-        values += vector
-    }
-    return (kept, Tensor(shape: [kept.count, vectors.dimension], values: values))
-}
-
 /// The candidate vocabulary of the voting protocol, `--vocab tags|all|FILE`: the training
 /// split's tags (`tags`, the default), every word of the vectors file (`all`), or the
 /// words of FILE (one per line; `#` starts a comment). Words without a vector are
-/// dropped later by `candidateWords`.
-func candidateVocabulary(_ option: String?, trainTags: [String], vectors: WordVectors, command: String) throws -> [String] {
+/// dropped later (`trainingSet`).
+public func candidateVocabulary(_ option: String?, trainTags: [String], vectors: WordVectors, command: String) throws -> [String] {
     switch option ?? "tags" {
     case "tags": return trainTags
     case "all": return vectors.words

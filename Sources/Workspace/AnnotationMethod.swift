@@ -11,40 +11,54 @@ import TagganCore
 /// Each method takes eval's setting for it (k, lambda, TagProp's K and weights, a
 /// generator's noise scale and decoder, fusion's parts and weight) and eval's calibration,
 /// so a confidence is the precision tags of that score had on held-back images.
-struct AnnotationMethod: CustomStringConvertible {
-    let method: TagMethod
-    let setting: MethodSetting
+public struct AnnotationMethod: CustomStringConvertible, Sendable {
+    /// What the user asked for (annotate's options).
+    public struct Request: Sendable {
+        /// nil: auto.
+        public var method: TagMethod?
+        public var samples = 100
+        /// Word vectors (default: those the generator was trained with, else W/vectors.bin).
+        public var vectors: String?
+        /// `--vocab tags|all|FILE`.
+        public var vocabulary: String?
+        /// A generator decoded by the vote with this many words per sample / this noise scale.
+        public var perSample: Int?
+        public var noiseScale: Double?
+        public init() {}
+    }
+
+    /// A method that cannot be built from this workspace as asked.
+    public struct Unavailable: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let method: TagMethod
+    public let setting: MethodSetting
     /// "eval's validation-best method", "--method", or why the default was taken.
-    let chosenBy: String
-    var calibrated: Bool { setting.calibration != nil }
+    public let chosenBy: String
+    public var calibrated: Bool { setting.calibration != nil }
     /// What an annotation depends on besides the image (the catalog keeps tags under it):
     /// the method, its setting and calibration, and the content of what it learnt from.
-    let key: String
+    public let key: String
     private let ranker: @Sendable (Tensor) -> [RankedTags]
     private let names: [String]
     /// With --vocab, every method names only those words (the word-space methods and the
     /// generators rank them alone; the others are filtered to them).
     private let allowed: Set<Int>?
 
-    static let methodNames = TagMethod.allCases.map(\.rawValue).joined(separator: "|")
-
-    init(_ arguments: ParsedArguments, workspace: URL, samples: Int, featureWidth: Int) throws {
-        for (option, valid) in [("--per-sample", { (v: Double) in v > 0 && v == v.rounded() }), ("--noise-scale", { (v: Double) in v >= 0 })] {
-            if let text = arguments.value(option), !(Double(text).map(valid) ?? false) {
-                throw TagganError.usage("taggan annotate: --per-sample must be positive, --noise-scale not negative")
-            }
-        }
-        let choice = try MethodChoice.read(from: workspace)
+    public init(_ request: Request, workspace w: Workspace, featureWidth: Int) throws {
+        let workspace = w.url, samples = request.samples
+        let choice = try w.methodChoice()
         // The catalog's embedded training images, which every method but a generator learns
         // from (a generator trained on a list of its own needs none: --training-set).
-        let catalogued = FileManager.default.fileExists(atPath: workspace.appendingPathComponent(Catalog.fileName).path)
+        let catalogued = w.hasCatalog
         // (annotate keeps its own table in the catalog, so a catalog alone proves nothing.)
         let data = catalogued ? try? WorkspaceData.load(workspace) : nil
-        let trained = [TagMethod.icgan, .cgan].filter {
-            FileManager.default.fileExists(atPath: workspace.appendingPathComponent("models/\($0.rawValue)/\(CheckpointRecord.fileName)").path)
-        }
-        let requested = arguments.value("--method") ?? arguments.value("--mode") ?? "auto"
-        if requested == "auto" {
+        let trained = [TagMethod.icgan, .cgan].filter { w.hasModel($0.rawValue) }
+        if let named = request.method {
+            method = named
+            chosenBy = "--method \(named.rawValue)"
+        } else {
             if let choice {
                 method = choice.best
                 chosenBy = "eval's validation-best method (\(MethodChoice.fileName))"
@@ -55,12 +69,6 @@ struct AnnotationMethod: CustomStringConvertible {
                 method = trained[0]
                 chosenBy = "no catalog to learn from, so the trained \(trained[0].title)"
             }
-        } else {
-            guard let named = TagMethod(rawValue: requested) else {
-                throw TagganError.usage("taggan annotate: --method must be auto or one of \(Self.methodNames), got '\(requested)'")
-            }
-            method = named
-            chosenBy = "--method \(requested)"
         }
         if !method.isGenerator, (data?.indices(.train).isEmpty ?? true) {
             if catalogued, data == nil { _ = try WorkspaceData.load(workspace) }   // says what is missing
@@ -71,14 +79,11 @@ struct AnnotationMethod: CustomStringConvertible {
         var needed: [TagMethod] = method.isGenerator ? [method] : []
         if method == .fusion, let generator = choice?.setting(.fusion)?.generator { needed.append(generator) }
         var generators: [TagMethod: GeneratorSource] = [:]
-        var vectorsPath = arguments.value("--vectors")
+        var vectorsPath = request.vectors
         var weightsDigest = ""
         for generator in needed {
-            let folder = workspace.appendingPathComponent("models/\(generator.rawValue)")
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(CheckpointRecord.fileName).path) else {
-                throw TagganError.file(folder.path, "no trained model (run taggan train --workspace \(workspace.path) --mode \(generator.rawValue))")
-            }
-            let record = try CheckpointRecord.read(folder: folder)
+            let folder = w.modelFolder(generator.rawValue)
+            let record = try w.checkpoint(generator.rawValue)
             vectorsPath = vectorsPath ?? record.data.source["vectors"]
             generators[generator] = try generatorSource(modelFolder: folder, samples: samples, featureWidth: featureWidth,
                                                         from: "efficientnet-lite0 (taggan annotate embeds the images with it)")
@@ -88,41 +93,33 @@ struct AnnotationMethod: CustomStringConvertible {
             weightsDigest += SHA256.hex(bytes).prefix(16)
         }
         // --vocab names candidate words, so it needs the vectors file for any method.
-        let needsVectors = [.regression, .conse, .fusion].contains(method) || !needed.isEmpty || arguments.value("--vocab") != nil
-        for generator in trained where needsVectors && vectorsPath == nil {
-            vectorsPath = try CheckpointRecord.read(folder: workspace.appendingPathComponent("models/\(generator.rawValue)")).data.source["vectors"]
-        }
-        if needsVectors, vectorsPath == nil, FileManager.default.fileExists(atPath: workspace.appendingPathComponent("vectors.bin").path) {
-            vectorsPath = workspace.appendingPathComponent("vectors.bin").path
-        }
+        let needsVectors = [.regression, .conse, .fusion].contains(method) || !needed.isEmpty || request.vocabulary != nil
+        if needsVectors, vectorsPath == nil { vectorsPath = w.recordedVectors(models: trained.map(\.rawValue)) }
         if needsVectors, vectorsPath == nil {
-            throw TagganError.usage("taggan annotate: --method \(method.rawValue) needs word vectors: give --vectors V.bin")
+            throw Unavailable(description: "\(workspace.path): \(method.title) needs word vectors, and no model recorded any and there is no vectors.bin (give --vectors V.bin)")
         }
         let vectors = try needsVectors ? vectorsPath.map { try Word2VecFile.read($0) } : nil
         var space = data?.tagSpace ?? TagSpace([])
         let train = try (data ?? WorkspaceData(workspace: workspace, images: [], features: Tensor(zeros: [0, featureWidth])))
-            .trainingSet(space: &space, vectors: vectors, vocabulary: arguments.value("--vocab"), command: "taggan annotate")
+            .trainingSet(space: &space, vectors: vectors, vocabulary: request.vocabulary, command: "taggan annotate")
         if needsVectors, train.candidates.isEmpty { throw TagganError.file(vectorsPath ?? "", "no candidate word has a vector") }
         let methods = TagMethods(train: train, generators: generators)
 
         // eval's setting; --per-sample / --noise-scale replace a generator's decoder by a vote.
         var setting = choice?.setting(method) ?? methods.fallback(method)
         guard var chosen = setting else {
-            throw TagganError.usage("taggan annotate: --method fusion needs taggan eval first (it chooses the parts and their weight)")
+            throw Unavailable(description: "\(w.methodChoiceURL.path): missing; fusion needs taggan eval first (it chooses the parts and their weight)")
         }
-        if method.isGenerator, arguments.value("--per-sample") != nil || arguments.value("--noise-scale") != nil {
+        if method.isGenerator, request.perSample != nil || request.noiseScale != nil {
             let current = chosen.decoder ?? DecoderSetting(.paper)
-            let perSample = try arguments.integer("--per-sample", default: current.votingSetting?.perSample ?? 20)
-            let noise = try arguments.number("--noise-scale", default: current.noiseScale)
-            guard perSample > 0, noise >= 0 else {
-                throw TagganError.usage("taggan annotate: --per-sample must be positive, --noise-scale not negative")
-            }
+            let perSample = request.perSample ?? current.votingSetting?.perSample ?? 20
+            let noise = request.noiseScale ?? current.noiseScale
             chosen.decoder = DecoderSetting(noiseScale: noise, decoder: .vote(perSample: perSample))
             chosen.calibration = nil   // calibrated for eval's decoder, not this one
         }
         for decoder in ([chosen.decoder] + (chosen.parts ?? []).map(\.decoder)).compactMap({ $0 }) {
             if let count = decoder.decoder.candidateCount, count != train.candidates.count {
-                throw TagganError.file(workspace.appendingPathComponent(MethodChoice.fileName).path,
+                throw TagganError.file(w.methodChoiceURL.path,
                                        "\(decoder.decoder) was fitted for \(count) candidate words, this --vocab gives \(train.candidates.count): "
                                        + "run taggan eval with the same --vocab, or decode by the vote (--per-sample N)")
             }
@@ -131,7 +128,7 @@ struct AnnotationMethod: CustomStringConvertible {
         self.setting = chosen
         ranker = try methods.ranker(chosen)
         names = space.names
-        allowed = arguments.value("--vocab") == nil ? nil : Set(train.candidates)
+        allowed = request.vocabulary == nil ? nil : Set(train.candidates)
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -145,7 +142,7 @@ struct AnnotationMethod: CustomStringConvertible {
 
     /// Each row's `top` tags, best first, with confidences: calibrated precisions when
     /// eval calibrated the method, else its raw scores.
-    func tag(_ features: Tensor, top: Int) -> [(tags: [String], confidences: [Double])] {
+    public func tag(_ features: Tensor, top: Int) -> [(tags: [String], confidences: [Double])] {
         ranker(features).map { full in
             var ranked = full
             if let allowed {
@@ -158,7 +155,7 @@ struct AnnotationMethod: CustomStringConvertible {
         }
     }
 
-    var description: String {
+    public var description: String {
         "\(method.title) (\(setting.summary); \(chosenBy)" + (calibrated ? ", confidences calibrated on validation)" : ", raw scores)")
     }
 }

@@ -1,0 +1,119 @@
+import Eval
+import Features
+import Foundation
+import Ingest
+import TagganCore
+
+/// `taggan annotate`'s work on a folder: every JPEG and PNG under it (by content, not
+/// name), tagged by an `AnnotationMethod` in batches of 32, each batch's tags committed
+/// to W's catalog under the method's key (so a killed run resumes after its last batch
+/// and a re-run decodes only new or changed images), then sidecars merged.
+public struct AnnotationJob {
+    public var folder: URL
+    public var workspace: Workspace
+    public var top = 10
+    public var threshold = 0.0
+    public var excluded: Set<String> = []
+    public var included: Set<String>?
+    /// Redo images annotated before by this method.
+    public var force = false
+    public var weights: String?
+
+    public init(folder: URL, workspace: Workspace) { (self.folder, self.workspace) = (folder, workspace) }
+
+    /// What a run found and wrote.
+    public struct Result {
+        public var files = 0, reused = 0, sidecarsWritten = 0
+        public var annotations: [Annotation] = []
+        public var seconds = 0.0
+    }
+
+    /// The images under the folder, in path order, with problems of the walk in `skipped`.
+    func images(_ reader: DatasetReader, skipped: SkipLog) throws -> [URL] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TagganError.file(folder.path, "not a folder")
+        }
+        var problems: [SourceProblem] = []
+        let files = reader.files(under: reader.root, problems: &problems)
+            .filter { ["jpg", "jpeg", "jpe", "png"].contains($0.pathExtension.lowercased()) }
+        for problem in problems { skipped.skip(problem.path, reason: problem.reason, detail: problem.detail) }
+        return files
+    }
+
+    public func run(_ tagger: AnnotationMethod, sidecars writeSidecars: Bool, skipped: SkipLog) throws -> Result {
+        let catalog = try workspace.catalog()
+        let reader = DatasetReader(root: folder, layout: .xmp)
+        let files = try images(reader, skipped: skipped)
+        var result = Result()
+        result.files = files.count
+        // Content ids; files annotated before by this method with unchanged bytes are not
+        // decoded again (unless `force`): their stored tags are written out as they are.
+        let ids: [Int?] = files.map { url in
+            guard let bytes = FileManager.default.contents(atPath: url.path) else {
+                skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
+                return nil
+            }
+            return Catalog.imageID(hash: SHA256.hex(bytes))
+        }
+        var stored = force ? [:] : try catalog.annotations(model: tagger.key)
+        let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
+        result.reused = files.indices.filter { ids[$0] != nil }.count - todo.count
+        let progress = Progress("annotate", total: todo.count, unit: "images")
+        if !todo.isEmpty {
+            let config = EfficientNetConfig.lite0
+            let net = try FeatureExtraction.loadNetwork(config, weights: weights)
+            let preprocessor = ImagePreprocessor(config: config)
+            for first in stride(from: 0, to: todo.count, by: 32) {
+                let chunk = Array(todo[first ..< min(first + 32, todo.count)])
+                let crops = FeatureExtraction.decodeCrops(chunk.map { files[$0] }, preprocessor: preprocessor, skipped: skipped)
+                let good = crops.indices.filter { crops[$0] != nil }
+                if !good.isEmpty {
+                    let votes = tagger.tag(net.embed(preprocessor.normalise(good.map { crops[$0]! })), top: max(top * 2, 20))
+                    var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
+                    for (row, index) in good.enumerated() {
+                        let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
+                        made.append((ids[chunk[index]]!, annotation))
+                        stored[ids[chunk[index]]!] = annotation
+                    }
+                    // Committed per batch, so a killed run resumes after the last whole batch.
+                    try catalog.storeAnnotations(made, model: tagger.key)
+                }
+                progress.advance(by: chunk.count)
+            }
+        }
+        progress.finish()
+        result.seconds = progress.elapsedSeconds
+        // Outputs, in file order: this run's annotations and the stored ones alike.
+        for (index, url) in files.enumerated() {
+            guard let id = ids[index], let found = stored[id] else { continue }
+            let annotation = Annotation(path: reader.relative(url, to: reader.root), tags: found.tags, confidences: found.confidences)
+                .filtered(top: top, threshold: threshold, excluded: excluded, included: included)
+            result.annotations.append(annotation)
+            if writeSidecars, mergeSidecar(of: url, tags: annotation.tags, root: reader.root, skipped: skipped) {
+                result.sidecarsWritten += 1
+            }
+        }
+        return result
+    }
+
+    /// Merges `tags` into the image's sidecar (which one, and how links are treated:
+    /// `SidecarFile`); true when it was written. Merging is idempotent: a sidecar that
+    /// already holds these tags is left alone. A refusal is reported in `skipped`.
+    func mergeSidecar(of url: URL, tags: [String], root: URL, skipped: SkipLog) -> Bool {
+        let sidecar = SidecarFile.location(of: url)
+        do {
+            let target = try SidecarFile.writeTarget(for: sidecar, inside: root)
+            let existing = FileManager.default.contents(atPath: target.path)
+            let merged = try XMPWriter.merge(existing: existing, tags: tags)
+            guard merged != existing else { return false }
+            try SidecarFile.write(merged, for: sidecar, inside: root)
+            return true
+        } catch let refusal as SidecarFile.Refusal {
+            skipped.skip(sidecar.path, reason: refusal.reason, detail: refusal.detail)
+        } catch {
+            skipped.skip(sidecar.path, reason: "sidecar not merged", detail: "\(error)")
+        }
+        return false
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParsing
+import Features
+import Foundation
+import Ingest
+import TagganCore
+import Workspace
+
+/// `taggan bench kernels`: are the element-wise kernels really vectorised?
+struct KernelsBenchCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["bench", "kernels"], summary: "Measure the vectorised element-wise kernels against scalar loops.")
+
+    @Option(help: "vector length", check: .atLeast(16)) var length = 4096
+    var common = CommonOptions()
+
+    func run() throws -> Int32 {
+        let results = KernelBenchmark.run(length: length)
+        if common.json {
+            JSONSummary.print([
+                "command": "bench kernels", "length": length,
+                "kernels": results.map {
+                    ["kernel": $0.kernel, "vector_gops": $0.vectorRate, "scalar_gops": $0.scalarRate,
+                     "speedup": $0.speedup] as [String: Any]
+                },
+            ])
+        } else {
+            print("kernel   vector Gop/s   scalar Gop/s   speed-up   (length \(length), one thread)")
+            for r in results {
+                print(String(format: "%-8@ %12.2f   %12.2f   %7.1fx", r.kernel as NSString, r.vectorRate, r.scalarRate, r.speedup))
+            }
+        }
+        return 0
+    }
+}
+
+/// `taggan bench decode FOLDER`: JPEG decode-to-size throughput.
+struct DecodeBenchCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["bench", "decode"], summary: "Measure JPEG decode-to-size throughput on a folder of JPEGs.")
+    static let needsBLAS = false
+
+    @Argument(value: "FOLDER") var folderPath: String
+    @Option(help: "shorter side after DCT scaling and resizing (0: full size, no resize)", check: .notNegative) var size = 224
+    @Option(help: "worker threads (1: as djpeg)", check: .positive) var threads = 1
+    var common = CommonOptions()
+
+    func run() throws -> Int32 {
+        let folder = URL(fileURLWithPath: folderPath)
+        let files = ((try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? [])
+            .filter { ["jpg", "jpeg"].contains($0.pathExtension.lowercased()) }
+            .sorted { $0.path < $1.path }
+        guard !files.isEmpty else { throw TagganError.file(folder.path, "no JPEG files") }
+        let result = try DecodeBenchmark.run(files: files, size: size > 0 ? size : nil, threads: threads)
+        if common.json {
+            JSONSummary.print(["command": "bench decode", "images": result.images, "size": size, "threads": threads,
+                               "seconds": result.seconds, "images_per_second": result.imagesPerSecond])
+        } else {
+            print(String(format: "decode%@: %d images in %.2f s, %.1f images/s (%d thread%@)",
+                         size > 0 ? " to \(size) px" as NSString : " at full size" as NSString,
+                         result.images, result.seconds, result.imagesPerSecond, threads, threads == 1 ? "" : "s"))
+        }
+        return 0
+    }
+}
+
+/// `taggan bench features`: images/s of the network alone (batches of real or synthetic
+/// crops) and of whole folders (decode + preprocess + network).
+struct FeaturesBenchCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["bench", "features"], summary: "Measure conv-net images/s (inference alone, and a whole folder with decoding).")
+
+    @Argument(value: "FOLDER") var folder: String?
+    @Option(value: "M", help: "the network") var model = EfficientNetConfig.lite0
+    @Option(value: "F", help: "weights file (default as for taggan features)") var weights: String?
+    @Option(help: "images per forward pass", check: .positive) var batch = 32
+    @Option(help: "timed batches", check: .positive) var repeats = 5
+    @Option(help: "worker threads (default: all cores)", check: .positive) var threads: Int?
+    var common = CommonOptions()
+
+    func run() throws -> Int32 {
+        let config = model, threads = self.threads ?? Parallel.defaultThreads
+        let net = try FeatureExtraction.loadNetwork(config, weights: weights)
+        let s = config.imageSize
+        var random = SeededRandom(seed: 1)
+        let inputs = Tensor.uniform(shape: [batch, s, s, 3], in: -1..<1, using: &random)
+        _ = net.embed(inputs, threads: threads)  // warm-up
+        var best = Double.infinity, total = 0.0
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = net.embed(inputs, threads: threads)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            best = min(best, seconds)
+            total += seconds
+        }
+        var result: [String: Any] = [
+            "command": "bench features", "model": config.name, "batch": batch, "threads": threads, "repeats": repeats,
+            "inference_images_per_second_best": Double(batch) / best,
+            "inference_images_per_second_mean": Double(batch * repeats) / total,
+        ]
+        if let folder {
+            let urls = ((try? FileManager.default.contentsOfDirectory(at: URL(fileURLWithPath: folder), includingPropertiesForKeys: nil)) ?? [])
+                .filter { ["jpg", "jpeg", "png"].contains($0.pathExtension.lowercased()) }.sorted { $0.path < $1.path }
+            guard !urls.isEmpty else { throw TagganError.file(folder, "no JPEG or PNG files") }
+            let preprocessor = ImagePreprocessor(config: config)
+            let skipped = SkipLog()
+            let start = DispatchTime.now().uptimeNanoseconds
+            var embedded = 0
+            for first in stride(from: 0, to: urls.count, by: batch) {
+                let crops = FeatureExtraction.decodeCrops(Array(urls[first ..< min(first + batch, urls.count)]),
+                                                        preprocessor: preprocessor, skipped: skipped).compactMap { $0 }
+                if !crops.isEmpty { embedded += net.embed(preprocessor.normalise(crops), threads: threads).rows }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            result["folder_images"] = embedded
+            result["folder_images_per_second"] = Double(embedded) / seconds
+        }
+        if common.json {
+            JSONSummary.print(result)
+        } else {
+            print(String(format: "%@ inference, batch %d, %d threads: %.1f images/s (best of %d), %.1f mean",
+                         config.name, batch, threads, result["inference_images_per_second_best"] as! Double, repeats,
+                         result["inference_images_per_second_mean"] as! Double))
+            if let rate = result["folder_images_per_second"] as? Double {
+                print(String(format: "whole folder (decode + preprocess + network): %d images, %.1f images/s",
+                             result["folder_images"] as! Int, rate))
+            }
+        }
+        return 0
+    }
+}
