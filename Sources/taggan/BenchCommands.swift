@@ -80,39 +80,15 @@ struct FeaturesBenchCommand: TagganCommand {
     func run() throws -> Int32 {
         let config = model, threads = self.threads ?? Parallel.defaultThreads
         let net = try FeatureExtraction.loadNetwork(config, weights: weights)
-        let s = config.imageSize
-        var random = SeededRandom(seed: 1)
-        let inputs = Tensor.uniform(shape: [batch, s, s, 3], in: -1..<1, using: &random)
-        _ = net.embed(inputs, threads: threads)  // warm-up
-        var best = Double.infinity, total = 0.0
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = net.embed(inputs, threads: threads)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            best = min(best, seconds)
-            total += seconds
-        }
+        let measured = try FeatureExtraction.benchmark(net, batch: batch, repeats: repeats, threads: threads,
+                                                       folder: folder.map { URL(fileURLWithPath: $0) })
         var result: [String: Any] = [
             "command": "bench features", "model": config.name, "batch": batch, "threads": threads, "repeats": repeats,
-            "inference_images_per_second_best": Double(batch) / best,
-            "inference_images_per_second_mean": Double(batch * repeats) / total,
+            "inference_images_per_second_best": measured.bestRate, "inference_images_per_second_mean": measured.meanRate,
         ]
-        if let folder {
-            let urls = ((try? FileManager.default.contentsOfDirectory(at: URL(fileURLWithPath: folder), includingPropertiesForKeys: nil)) ?? [])
-                .filter { ["jpg", "jpeg", "png"].contains($0.pathExtension.lowercased()) }.sorted { $0.path < $1.path }
-            guard !urls.isEmpty else { throw TagganError.file(folder, "no JPEG or PNG files") }
-            let preprocessor = ImagePreprocessor(config: config)
-            let skipped = SkipLog()
-            let start = DispatchTime.now().uptimeNanoseconds
-            var embedded = 0
-            for first in stride(from: 0, to: urls.count, by: batch) {
-                let crops = FeatureExtraction.decodeCrops(Array(urls[first ..< min(first + batch, urls.count)]),
-                                                        preprocessor: preprocessor, skipped: skipped).compactMap { $0 }
-                if !crops.isEmpty { embedded += net.embed(preprocessor.normalise(crops), threads: threads).rows }
-            }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            result["folder_images"] = embedded
-            result["folder_images_per_second"] = Double(embedded) / seconds
+        if let folderRate = measured.folderRate {
+            result["folder_images"] = measured.folderImages
+            result["folder_images_per_second"] = folderRate
         }
         if common.json {
             JSONSummary.print(result)

@@ -1,6 +1,7 @@
 import ArgumentParsing
 import Foundation
 import TagganCore
+import Workspace
 
 /// The command-line contract of DESIGN.md: every command, found by its words.
 enum Commands {
@@ -125,6 +126,7 @@ struct ErrorReport {
     init(_ error: Error) {
         switch error {
         case let usage as UsageError: (message, exitStatus) = (usage.message, 2)
+        case let tooFew as TrainingJob.TooFewImages: (message, exitStatus) = (tooFew.description, 2)
         case let error as TagganError: (message, exitStatus) = (error.description, error.exitStatus)
         case let error as CustomStringConvertible: (message, exitStatus) = (error.description, 1)
         default: (message, exitStatus) = ("\(error)", 1)

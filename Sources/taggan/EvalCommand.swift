@@ -2,8 +2,6 @@ import ArgumentParsing
 import Eval
 import Foundation
 import Ingest
-import SkipGram
-import TagGAN
 import TagganCore
 import Workspace
 
@@ -42,122 +40,17 @@ struct EvalCommand: TagganCommand {
     @Option(value: "V", help: "candidate words: tags (the training tags), all or a FILE of words") var vocab = "tags"
     var common = CommonOptions()
 
-    /// What every step reads: the workspace's data, the methods, and the two splits' truth.
-    struct Inputs {
-        var data: WorkspaceData
-        var space: TagSpace
-        var train: TagTrainingSet
-        var methods: TagMethods
-        var validation: [Int], test: [Int]
-        var notes: [String] = []
-        var losses: [String: [EvaluationReport.LossPoint]] = [:]
-    }
-
     func run() throws -> Int32 {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let w = Workspace(path: workspace)
-        var inputs = try load(w)
-        let settings = try chooseSettings(&inputs)
-        let choice = MethodChoice(methods: settings, chosenOn: "the validation split (\(inputs.validation.count) images)")
-        try choice.write(to: w.url)
-        let (reports, ranked) = try score(settings, best: choice.best, inputs)
-        let notes = inputs.notes + closingNotes(settings, choice: choice, inputs, w)
-        let evaluation = EvaluationReport(title: "taggan evaluation", dataset: w.path, split: split.rawValue, notes: notes,
-                                          methods: reports, losses: inputs.losses, examples: exampleRows(ranked, inputs))
-        try evaluation.write(to: URL(fileURLWithPath: report))
-        printSummary(reports, notes: notes, best: choice.best, report: URL(fileURLWithPath: report), json: common.json,
-                     seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9, images: inputs.test.count)
+        var job = EvaluationJob(workspace: Workspace(path: workspace), split: Catalog.Split(rawValue: split.rawValue)!)
+        job.vectors = vectors
+        job.samples = samples
+        job.resamples = resamples
+        job.examples = examples
+        job.vocabulary = vocab
+        let result = try job.run(report: URL(fileURLWithPath: report))
+        printSummary(result.reports, notes: result.notes, best: result.best, report: URL(fileURLWithPath: report), json: common.json,
+                     seconds: result.seconds, images: result.images)
         return 0
-    }
-
-    /// The workspace's embedded images, the trained generators and the word vectors.
-    func load(_ w: Workspace) throws -> Inputs {
-        let data = try WorkspaceData.load(w.url)
-        let splitName = Catalog.Split(rawValue: split.rawValue)!
-        let validation = data.indices(.validation), test = data.indices(splitName)
-        guard !data.indices(.train).isEmpty, !test.isEmpty else {
-            throw TagganError.file(w.path, "needs tagged, embedded images in the train and \(split.rawValue) splits")
-        }
-        var notes: [String] = []
-        var losses: [String: [EvaluationReport.LossPoint]] = [:]
-        var generators: [TagMethod: GeneratorSource] = [:]
-        for method in [TagMethod.cgan, .icgan] {
-            guard w.hasModel(method.rawValue) else {
-                notes.append("\(method.title): no model in \(w.modelFolder(method.rawValue).path) (run taggan train --mode \(method.rawValue))")
-                continue
-            }
-            let record = try w.checkpoint(method.rawValue)
-            generators[method] = try generatorSource(modelFolder: w.modelFolder(method.rawValue), samples: samples, featureWidth: data.features.columns)
-            losses[method.rawValue] = record.history.map { .init(step: $0.step, discriminator: $0.discriminatorLoss, generator: $0.generatorLoss) }
-        }
-        let vectorsFile = try (vectors ?? w.recordedVectors()).map { try Word2VecFile.read($0) }
-        if vectorsFile == nil { notes.append("no word vectors (give --vectors): the word-space methods and the generators are left out") }
-        var space = data.tagSpace
-        let train = try data.trainingSet(space: &space, vectors: vectorsFile, vocabulary: vocab, command: "taggan eval")
-        let methods = TagMethods(train: train, generators: vectorsFile == nil ? [:] : generators)
-        return Inputs(data: data, space: space, train: train, methods: methods, validation: validation, test: test,
-                      notes: notes, losses: losses)
-    }
-
-    /// Settings chosen on validation (or each method's default without one).
-    func chooseSettings(_ inputs: inout Inputs) throws -> [MethodSetting] {
-        guard !inputs.validation.isEmpty else {
-            inputs.notes.append("no validation split: every method runs with its default setting, uncalibrated")
-            return inputs.methods.defaults
-        }
-        return try inputs.methods.choose(validation: inputs.data.features(inputs.validation),
-                                         truth: inputs.data.truth(inputs.validation, in: inputs.space)) { Log.info("eval: \($0)") }
-    }
-
-    /// Each method on the evaluated split, and the generators with the paper's protocol too.
-    func score(_ settings: [MethodSetting], best: TagMethod, _ inputs: Inputs) throws -> ([MethodReport], [(String, [RankedTags])]) {
-        let features = inputs.data.features(inputs.test), truth = inputs.data.truth(inputs.test, in: inputs.space)
-        var reports: [MethodReport] = [], ranked: [(String, [RankedTags])] = []
-        func report(_ setting: MethodSetting, label: String, note: String) throws {
-            let rankings = try inputs.methods.ranker(setting)(features)
-            var result = TagEvaluation.evaluate(method: label, note: note, ranked: rankings, truth: truth,
-                                                resamples: resamples, seenTags: inputs.train.seenTags)
-            if let calibration = setting.calibration {
-                result.reliability = Reliability.measure(ranked: calibration.apply(to: rankings), truth: truth)
-            }
-            reports.append(result)
-            ranked.append((label, rankings))
-        }
-        for setting in settings {
-            if setting.method.isGenerator {
-                var paper = MethodSetting(method: setting.method)
-                paper.decoder = DecoderSetting(.paper)
-                try report(paper, label: "\(setting.method.title), paper's protocol",
-                           note: "\(samples) samples per image from G's prior, each votes for its 20 nearest candidates; 10 most voted")
-            }
-            let suffix = setting.method == best ? " (validation-best: annotate's default)" : ""
-            try report(setting, label: "\(setting.method.title), \(setting.summary)", note: setting.note + suffix)
-        }
-        return (reports, ranked)
-    }
-
-    func closingNotes(_ settings: [MethodSetting], choice: MethodChoice, _ inputs: Inputs, _ w: Workspace) -> [String] {
-        var notes = DecoderCeilings.ceilings(settings: settings, train: inputs.train, truth: inputs.data.truth(inputs.test, in: inputs.space),
-                                             samples: samples, split: split.rawValue)
-        notes.append("The validation-best method, \(choice.best.title) (\(choice.setting(choice.best)?.summary ?? "")), is recorded with "
-                     + "every method's setting and calibration in \(w.methodChoiceURL.path) for taggan annotate --method auto.")
-        if split == .validation {
-            notes.append("Every setting and calibration was chosen on this same validation split, so these rows are optimistic; the test split's report is the fair one.")
-        }
-        notes.append("\(inputs.data.images.count) tagged images with embeddings: \(inputs.data.indices(.train).count) train, "
-                     + "\(inputs.validation.count) validation, \(inputs.test.count) \(split.rawValue); "
-                     + "\(inputs.space.names.count) distinct tags and candidate words.")
-        return notes
-    }
-
-    func exampleRows(_ ranked: [(String, [RankedTags])], _ inputs: Inputs) -> [EvaluationReport.Example] {
-        inputs.test.prefix(examples).enumerated().map { n, i in
-            let image = inputs.data.images[i]
-            return .init(key: image.key, thumbnail: try? ImageEncoder.thumbnailDataURI(of: image.url), truth: image.tags,
-                         predictions: ranked.map { name, list in
-                .init(method: name, tags: list[n].tags.prefix(5).map { inputs.space.names[$0] }, confidences: list[n].scores.prefix(5).map(Double.init))
-            })
-        }
     }
 
     func printSummary(_ reports: [MethodReport], notes: [String], best: TagMethod, report: URL, json: Bool, seconds: Double, images: Int) {

@@ -72,20 +72,15 @@ struct TrainCommand: TagganCommand {
         let threads = self.threads ?? Parallel.defaultThreads
         setenv("TAGGAN_THREADS", String(threads), 1)
         try BLAS.setThreads(threads)
-        let w = Workspace(path: workspace)
-        let folder = w.modelFolder(mode.rawValue)
-        let resumed = try resumedRecord(w)
-        let inputs = try loadTrainingInputs(workspace: w.url, vectors: URL(fileURLWithPath: vectors),
-                                            trainingSet: trainingSet.map { URL(fileURLWithPath: $0) })
-        Log.info("train: \(inputs.data.imageCount) images, \(inputs.data.exampleCount) examples, "
-                 + "\(inputs.data.tagVectors.rows) distinct tags, features \(inputs.data.featureSize)-d, "
-                 + "vectors \(inputs.data.wordSize)-d" + inputs.droppedNote)
-        let neighbours = try neighbourTable(w, inputs: inputs, resumed: resumed)
-        let trainer = resumed != nil
-            ? try GANTrainer(resumingFrom: folder, data: inputs.data, neighbours: neighbours, steps: $steps.given ? steps : nil)
-            : try GANTrainer(data: inputs.data, configuration: newConfiguration(inputs), neighbours: neighbours)
-        if resumed != nil { Log.info("train: resuming \(mode.rawValue) at step \(trainer.step) of \(trainer.configuration.steps)") }
-        return try train(trainer, folder: folder, inputs: inputs, threads: threads)
+        var job = TrainingJob(workspace: Workspace(path: workspace), mode: mode, vectors: URL(fileURLWithPath: vectors))
+        job.trainingSet = trainingSet.map { URL(fileURLWithPath: $0) }
+        job.neighbours = neighbours
+        job.centreFeatures = centreFeatures == .on
+        job.checkpointEvery = checkpointEvery
+        let resumed = try resumedRecord(job.workspace)
+        let result = try job.run(resumed: resumed, steps: $steps.given ? steps : nil, configure: newConfiguration)
+        printSummary(result, threads: threads)
+        return 0
     }
 
     /// A resumed run continues with its recorded configuration: read it before anything
@@ -123,24 +118,7 @@ struct TrainCommand: TagganCommand {
         return record
     }
 
-    /// IC-GAN's neighbourhoods by cosine of the features G sees (centred when
-    /// --centre-features is on: uncentred pooled features put unrelated images at cosine ~0.7).
-    func neighbourTable(_ w: Workspace, inputs: TrainingInputs, resumed: CheckpointRecord?) throws -> NeighbourTable? {
-        guard mode == .icgan else { return nil }
-        let k = resumed?.configuration.neighbours ?? neighbours
-        guard k < inputs.data.imageCount else {
-            throw usage("--neighbours \(k) needs more training images (have \(inputs.data.imageCount))")
-        }
-        let start = DispatchTime.now().uptimeNanoseconds
-        var centred = TrainingConfiguration(sizes: NetworkSizes(featureSize: inputs.data.featureSize))
-        if resumed.map({ $0.configuration.featureMean != nil }) ?? (centreFeatures == .on) { centred.featureMean = inputs.data.featureMean }
-        let (table, cached) = try NeighbourSearch.cached(centred.conditioned(features: inputs.data.features), k: k, folder: w.cacheFolder)
-        Log.info(cached ? "train: neighbour table (k \(k)) read from W/cache"
-                 : String(format: "train: neighbour table (k %d) computed in %.1f s, cached in W/cache",
-                          k, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9))
-        return table
-    }
-
+    /// A new run's configuration from the options.
     func newConfiguration(_ inputs: TrainingInputs) -> TrainingConfiguration {
         var configuration = TrainingConfiguration(sizes: NetworkSizes(featureSize: inputs.data.featureSize, wordSize: inputs.data.wordSize))
         configuration.mode = mode
@@ -160,24 +138,9 @@ struct TrainCommand: TagganCommand {
         return configuration
     }
 
-    func train(_ trainer: GANTrainer, folder: URL, inputs: TrainingInputs, threads: Int) throws -> Int32 {
-        let first = trainer.step, total = trainer.configuration.steps
-        let progress = Progress("train \(mode.rawValue)", total: max(total - first, 0), unit: "steps")
-        var recent = RecentLosses()
-        let start = DispatchTime.now().uptimeNanoseconds
-        var lastStep = start
-        try trainer.train(checkpointEvery: checkpointEvery, folder: folder, source: inputs.source) { trainer, statistics in
-            lastStep = DispatchTime.now().uptimeNanoseconds
-            recent.add(statistics)
-            progress.note(String(format: "D %.3f G %.3f D(real) %.2f D(fake) %.2f lr %.4g",
-                                 recent.d, recent.g, recent.real, recent.fake,
-                                 trainer.configuration.learningRate(atStep: trainer.step)))
-            progress.advance()
-        }
-        progress.finish()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        // The rate counts training steps alone, not the final checkpoint's write.
-        let rate = Double(trainer.step - first) / max(Double(lastStep - start) * 1e-9, 1e-9)
+    func printSummary(_ result: TrainingJob.Result, threads: Int) {
+        let inputs = result.inputs, trainer = result.trainer, recent = result.recent, first = result.firstStep
+        let folder = result.folder, seconds = result.seconds, rate = result.stepsPerSecond
         if common.json {
             JSONSummary.print([
                 "command": "train", "mode": mode.rawValue, "model": folder.path,
@@ -193,22 +156,6 @@ struct TrainCommand: TagganCommand {
             print(String(format: "trained %@ to step %d in %.1f s (%.2f steps/s); model in %@",
                          mode.rawValue, trainer.step, seconds, rate, folder.path))
         }
-        return 0
-    }
-}
-
-/// Exponential moving averages of the step statistics for the progress line.
-struct RecentLosses {
-    var d: Float = 0, g: Float = 0, real: Float = 0, fake: Float = 0
-    var seen = 0
-
-    mutating func add(_ s: StepStatistics) {
-        let a: Float = seen == 0 ? 1 : 0.05
-        d += a * (s.discriminatorLoss - d)
-        g += a * (s.generatorLoss - g)
-        real += a * (s.realProbability - real)
-        fake += a * (s.fakeProbability - fake)
-        seen += 1
     }
 }
 

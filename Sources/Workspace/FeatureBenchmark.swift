@@ -1,0 +1,47 @@
+import Features
+import Foundation
+import TagganCore
+
+extension FeatureExtraction {
+    /// Images/s of the network alone (the best and the mean of `repeats` timed batches of
+    /// synthetic crops) and, with a folder, of decoding + preprocessing + the network.
+    public struct Benchmark: Sendable {
+        public var bestRate: Double, meanRate: Double
+        public var folderImages = 0
+        public var folderRate: Double?
+    }
+
+    public static func benchmark(_ net: EfficientNet, batch: Int, repeats: Int, threads: Int, folder: URL?) throws -> Benchmark {
+        let s = net.config.imageSize
+        var random = SeededRandom(seed: 1)
+        let inputs = Tensor.uniform(shape: [batch, s, s, 3], in: -1..<1, using: &random)
+        _ = net.embed(inputs, threads: threads)  // warm-up
+        var best = Double.infinity, total = 0.0
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = net.embed(inputs, threads: threads)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            best = min(best, seconds)
+            total += seconds
+        }
+        var result = Benchmark(bestRate: Double(batch) / best, meanRate: Double(batch * repeats) / total)
+        if let folder {
+            let urls = ((try? FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)) ?? [])
+                .filter { ["jpg", "jpeg", "png"].contains($0.pathExtension.lowercased()) }.sorted { $0.path < $1.path }
+            guard !urls.isEmpty else { throw TagganError.file(folder.path, "no JPEG or PNG files") }
+            let preprocessor = ImagePreprocessor(config: net.config)
+            let skipped = SkipLog()
+            let start = DispatchTime.now().uptimeNanoseconds
+            var embedded = 0
+            for first in stride(from: 0, to: urls.count, by: batch) {
+                let crops = FeatureExtraction.decodeCrops(Array(urls[first ..< min(first + batch, urls.count)]),
+                                                        preprocessor: preprocessor, skipped: skipped).compactMap { $0 }
+                if !crops.isEmpty { embedded += net.embed(preprocessor.normalise(crops), threads: threads).rows }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            result.folderImages = embedded
+            result.folderRate = Double(embedded) / seconds
+        }
+        return result
+    }
+}
