@@ -153,7 +153,7 @@ let package = Package(
             dependencies: ["TagganCore"]),
         .testTarget(
             name: "IngestTests",
-            dependencies: ["Ingest", "TagganCore"],
+            dependencies: ["Ingest", "TagganCore", "TestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "EvalTests",
@@ -164,7 +164,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "FeaturesTests",
-            dependencies: ["Features", "TagganCore", "Ingest"],  // Ingest: the decode + preprocess test only
+            dependencies: ["Features", "TagganCore", "Ingest", "TestSupport"],  // Ingest: the decode + preprocess test only
             exclude: ["Fixtures"]),
         .testTarget(
             name: "TagGANTests",

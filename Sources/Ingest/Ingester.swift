@@ -119,7 +119,7 @@ public struct Ingester {
 
         // Hash and decode what changed, in parallel.
         let decoder = ImageDecoder(maxPixels: options.maxPixels)
-        let progress = Progress("ingest", total: toRead.count, unit: "images")
+        let progress = ProgressLine("ingest", total: toRead.count, unit: "images")
         let results = ParallelSlots<Result<Decoded, ImageDecoder.DecodeError>>(count: toRead.count)
         Parallel.forEach(toRead.count, threads: options.threads) { n in
             let (item, reader, _) = items[toRead[n]]

@@ -155,7 +155,7 @@ public final class SkipGramModel: @unchecked Sendable {
     /// reading its own part of the corpus. With one thread and a fixed seed the result is
     /// the same on every run. `progress` (if any) advances by words read.
     @discardableResult
-    public func train(on source: any SentenceSource, progress: TagganCore.Progress? = nil) throws -> TrainingReport {
+    public func train(on source: any SentenceSource, progress: ProgressLine? = nil) throws -> TrainingReport {
         let parts = source.split(into: options.threads)
         let shared = SharedProgress(
             total: options.epochs * vocabulary.trainingTokens, progress: progress, epochs: options.epochs)
@@ -194,11 +194,11 @@ public final class SkipGramModel: @unchecked Sendable {
 final class SharedProgress: Sendable {
     let total: Int
     let epochs: Int
-    let progress: TagganCore.Progress?
+    let progress: ProgressLine?
     private let processed = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
 
-    init(total: Int, progress: TagganCore.Progress?, epochs: Int) {
+    init(total: Int, progress: ProgressLine?, epochs: Int) {
         self.total = total
         self.progress = progress
         self.epochs = epochs

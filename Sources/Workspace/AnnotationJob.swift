@@ -59,7 +59,7 @@ public struct AnnotationJob {
         var stored = force ? [:] : try catalog.annotations(model: tagger.key)
         let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
         result.reused = files.indices.filter { ids[$0] != nil }.count - todo.count
-        let progress = Progress("annotate", total: todo.count, unit: "images")
+        let progress = ProgressLine("annotate", total: todo.count, unit: "images")
         if !todo.isEmpty {
             let config = EfficientNetConfig.lite0
             let net = try FeatureExtraction.loadNetwork(config, weights: weights)
@@ -115,5 +115,18 @@ public struct AnnotationJob {
             skipped.skip(sidecar.path, reason: "sidecar not merged", detail: "\(error)")
         }
         return false
+    }
+
+    /// A comma-separated list, or @FILE with one word per line.
+    public static func wordList(_ text: String?) throws -> [String] {
+        guard let text else { return [] }
+        if text.hasPrefix("@") {
+            let path = String(text.dropFirst())
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw TagganError.file(path, "cannot read the word list")
+            }
+            return contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

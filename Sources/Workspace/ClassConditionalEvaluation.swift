@@ -128,3 +128,54 @@ public enum ClassConditionalEvaluation {
         return .init(model: model.rawValue.uppercased(), rows: rows)
     }
 }
+
+/// `taggan classcond train`'s work for one model: a new or resumed trainer, the loop
+/// with a progress line, checkpoints in its folder.
+public struct ClassConditionalTrainingJob {
+    public let model: ClassConditionalModel
+    public let folder: URL
+    public var resume = false
+    /// Total steps (nil: the configuration's default, or the checkpoint's).
+    public var steps: Int?
+    public var checkpointEvery = 1000
+
+    public init(model: ClassConditionalModel, folder: URL) { (self.model, self.folder) = (model, folder) }
+
+    public struct Result: Sendable {
+        public let firstStep: Int, step: Int
+        public let seconds: Double
+        public let recent: RecentLosses
+    }
+
+    /// `configure` sets a new run's options; a resumed run keeps its checkpoint's.
+    public func run(data: LabelledImageData, splits: LabelledImageSplits,
+                    configure: (inout ClassConditionalConfiguration) -> Void) throws -> Result {
+        let trainer: ClassConditionalTrainer
+        if resume {
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(ClassConditionalCheckpoint.fileName).path) else {
+                throw TagganError.file(folder.path, "no checkpoint to resume (run without --resume to start)")
+            }
+            trainer = try ClassConditionalTrainer(resumingFrom: folder, data: data, steps: steps)
+            Log.info("classcond train: resuming \(model.rawValue) at step \(trainer.step) of \(trainer.configuration.steps)")
+        } else {
+            var configuration = ClassConditionalConfiguration(model: model, imageSize: data.imageSize, classes: data.classes)
+            configure(&configuration)
+            if let steps { configuration.steps = steps }
+            trainer = try ClassConditionalTrainer(data: data, configuration: configuration)
+        }
+        let first = trainer.step
+        let progress = ProgressLine("classcond \(model.rawValue)", total: max(trainer.configuration.steps - first, 0), unit: "steps")
+        var recent = RecentLosses()
+        let start = DispatchTime.now().uptimeNanoseconds
+        try trainer.train(checkpointEvery: checkpointEvery, folder: folder,
+                          source: ["data": splits.name, "description": splits.description]) { trainer, statistics in
+            recent.add(statistics)
+            progress.note(String(format: "D %.3f G %.3f D(real) %.2f D(fake) %.2f lr %.4g", recent.d, recent.g,
+                                 recent.real, recent.fake, trainer.configuration.learningRate(atStep: trainer.step)))
+            progress.advance()
+        }
+        progress.finish()
+        return Result(firstStep: first, step: trainer.step, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9,
+                      recent: recent)
+    }
+}

@@ -113,7 +113,7 @@ public enum FeatureExtraction {
             !done.contains(image.id) && (shard.map { image.id % $0.count == $0.index } ?? true)
         }
         let preprocessor = ImagePreprocessor(config: config)
-        let progress = Progress("features", total: todo.count, unit: "images")
+        let progress = ProgressLine("features", total: todo.count, unit: "images")
         // Saved after every `checkpoint` images, so a killed run loses at most that much.
         let checkpoint = max(batch, 512)
         var sinceSave = 0

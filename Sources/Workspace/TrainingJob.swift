@@ -69,7 +69,7 @@ public struct TrainingJob {
 
     func train(_ trainer: GANTrainer, folder: URL, inputs: TrainingInputs) throws -> Result {
         let first = trainer.step, total = trainer.configuration.steps
-        let progress = Progress("train \(mode.rawValue)", total: max(total - first, 0), unit: "steps")
+        let progress = ProgressLine("train \(mode.rawValue)", total: max(total - first, 0), unit: "steps")
         var recent = RecentLosses()
         let start = DispatchTime.now().uptimeNanoseconds
         var lastStep = start

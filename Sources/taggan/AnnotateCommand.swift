@@ -80,8 +80,8 @@ struct AnnotateCommand: TagganCommand {
         var job = AnnotationJob(folder: URL(fileURLWithPath: folder), workspace: w)
         job.top = top
         job.threshold = threshold
-        job.excluded = Set(try wordList(exclude))
-        job.included = try include.map { Set(try wordList($0)) }
+        job.excluded = Set(try AnnotationJob.wordList(exclude))
+        job.included = try include.map { Set(try AnnotationJob.wordList($0)) }
         job.force = force
         job.weights = weights
         let skipped = SkipLog()
@@ -112,18 +112,5 @@ struct AnnotateCommand: TagganCommand {
                   + "\(result.sidecarsWritten) sidecars written; \(skipped.summary)")
             for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(URL(fileURLWithPath: output).path)") }
         }
-    }
-
-    /// A comma-separated list, or @FILE with one word per line.
-    func wordList(_ text: String?) throws -> [String] {
-        guard let text else { return [] }
-        if text.hasPrefix("@") {
-            let path = String(text.dropFirst())
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw TagganError.file(path, "cannot read the word list")
-            }
-            return contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        }
-        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

@@ -99,51 +99,28 @@ struct ClassCondCommand: TagganCommand {
         return 0
     }
 
-    func trainingData(_ images: LabelledImages) throws -> LabelledImageData {
-        try LabelledImageData(images: images.pixels, labels: images.labels, classes: images.classCount)
-    }
-
     func train(_ splits: LabelledImageSplits, models: [ClassConditionalModel], folder: URL, threads: Int) throws -> Int32 {
-        let data = try trainingData(splits.train)
+        let data = try LabelledImageData(images: splits.train.pixels, labels: splits.train.labels, classes: splits.train.classCount)
         Log.info("classcond train: \(splits.description)")
         var summaries: [[String: Any]] = []
         for model in models {
-            let modelFolder = folder.appendingPathComponent(model.rawValue)
-            let trainer: ClassConditionalTrainer
-            if resume {
-                guard FileManager.default.fileExists(atPath: modelFolder.appendingPathComponent(ClassConditionalCheckpoint.fileName).path) else {
-                    throw TagganError.file(modelFolder.path, "no checkpoint to resume (run without --resume to start)")
-                }
-                trainer = try ClassConditionalTrainer(resumingFrom: modelFolder, data: data, steps: totalSteps)
-                Log.info("classcond train: resuming \(model.rawValue) at step \(trainer.step) of \(trainer.configuration.steps)")
-            } else {
-                var configuration = ClassConditionalConfiguration(model: model, imageSize: data.imageSize, classes: data.classes)
+            var job = ClassConditionalTrainingJob(model: model, folder: folder.appendingPathComponent(model.rawValue))
+            job.resume = resume
+            job.steps = totalSteps
+            job.checkpointEvery = checkpointEvery
+            let result = try job.run(data: data, splits: splits) { configuration in
                 configuration.optimizer = optimizer
                 configuration.learningRate = learningRate ?? (optimizer == .sgd ? 0.1 : 2e-4)
                 configuration.batchSize = batchSize
                 configuration.seed = UInt64(seed)
-                if let steps = totalSteps { configuration.steps = steps }
-                trainer = try ClassConditionalTrainer(data: data, configuration: configuration)
             }
-            let first = trainer.step, total = trainer.configuration.steps
-            let progress = Progress("classcond \(model.rawValue)", total: max(total - first, 0), unit: "steps")
-            var recent = RecentLosses()
-            let start = DispatchTime.now().uptimeNanoseconds
-            try trainer.train(checkpointEvery: checkpointEvery, folder: modelFolder,
-                              source: ["data": splits.name, "description": splits.description]) { trainer, statistics in
-                recent.add(statistics)
-                progress.note(String(format: "D %.3f G %.3f D(real) %.2f D(fake) %.2f lr %.4g", recent.d, recent.g,
-                                     recent.real, recent.fake, trainer.configuration.learningRate(atStep: trainer.step)))
-                progress.advance()
-            }
-            progress.finish()
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            summaries.append(["model": model.rawValue, "folder": modelFolder.path, "first_step": first, "steps": trainer.step,
-                              "seconds": seconds, "discriminator_loss": Double(recent.d), "generator_loss": Double(recent.g),
+            let recent = result.recent
+            summaries.append(["model": model.rawValue, "folder": job.folder.path, "first_step": result.firstStep, "steps": result.step,
+                              "seconds": result.seconds, "discriminator_loss": Double(recent.d), "generator_loss": Double(recent.g),
                               "d_real": Double(recent.real), "d_fake": Double(recent.fake)])
             if !common.json {
-                print(String(format: "trained %@ on %@ to step %d in %.1f s (%.1f steps/s); model in %@", model.rawValue,
-                             splits.name, trainer.step, seconds, Double(trainer.step - first) / max(seconds, 1e-9), modelFolder.path))
+                print(String(format: "trained %@ on %@ to step %d in %.1f s (%.1f steps/s); model in %@", model.rawValue, splits.name,
+                             result.step, result.seconds, Double(result.step - result.firstStep) / max(result.seconds, 1e-9), job.folder.path))
             }
         }
         if common.json {

@@ -7,12 +7,12 @@ import Workspace
 enum Commands {
     static let version = "0.1.0"
 
-    static let all: [any TagganCommand.Type] = [
+    static var all: [any TagganCommand.Type] { [
         IngestCommand.self, VectorsTrain.self, VectorsEval.self, VectorsNearest.self, FeaturesCommand.self,
         TrainCommand.self, EvalCommand.self, AnnotateCommand.self, MergeCommand.self, DemoCommand.self,
         DoctorCommand.self, KernelsBenchCommand.self, DecodeBenchCommand.self, FeaturesBenchCommand.self,
         ClassCondCommand.self,
-    ]
+    ] }
 
     static var topLevelHelp: String {
         var text = """

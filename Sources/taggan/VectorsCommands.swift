@@ -3,6 +3,7 @@ import Foundation
 import Ingest
 import SkipGram
 import TagganCore
+import Workspace
 
 /// `taggan vectors train`: argument handling only; the work is in Ingest (reading the
 /// corpus) and SkipGram (vocabulary, training, files).
@@ -59,47 +60,22 @@ struct VectorsTrain: TagganCommand {
     func run() throws -> Int32 {
         let options = self.options
         let format = self.format ?? Word2VecFile.format(forPath: out)
-        let corpus = try TextCorpus(paths: corpora, layout: layout)
-        let counting = DispatchTime.now().uptimeNanoseconds
-        let vocabulary = try Vocabulary(counting: corpus, minCount: minCount, maxSize: maxVocab,
-                                        threads: options.threads)
-        let countSeconds = Double(DispatchTime.now().uptimeNanoseconds - counting) * 1e-9
-        Log.info("vocabulary: \(vocabulary.count) words kept of \(vocabulary.distinctWords) distinct, "
-            + "\(vocabulary.trainingTokens) of \(vocabulary.corpusTokens) tokens (\(String(format: "%.1f", countSeconds))s)")
-        let model = try SkipGramModel(vocabulary: vocabulary, options: options)
-        let progress = Progress("vectors train", total: options.epochs * vocabulary.trainingTokens, unit: "words")
-        let report = try model.train(on: corpus, progress: progress)
-        try Word2VecFile.write(model.vectors, to: out, format: format)
-        if let saveVocab {
-            var text = ""
-            for (word, count) in zip(vocabulary.words, vocabulary.counts) { text += "\(word) \(count)\n" }
-            try AtomicFile.write(text, to: URL(fileURLWithPath: saveVocab))
-        }
+        let (vocabulary, report, countSeconds) = try VectorTraining.run(corpora: corpora, layout: layout, minCount: minCount,
+                                                                        maxVocabulary: maxVocab, options: options)
+        try Word2VecFile.write(report.vectors, to: out, format: format)
+        try saveVocab.map { try vocabulary.write(to: URL(fileURLWithPath: $0)) }
         let summary = "trained \(vocabulary.count) words x \(options.dimension) on \(report.words) words in "
             + String(format: "%.1fs (%.0f words/s, %@, %d threads); wrote %@", report.seconds, report.wordsPerSecond,
                      options.algorithm.rawValue, options.threads, out)
         if common.json {
             JSONSummary.print([
-                "command": "vectors train",
-                "output": out,
-                "format": format.rawValue,
-                "vocabulary": vocabulary.count,
-                "distinct_words": vocabulary.distinctWords,
-                "corpus_tokens": vocabulary.corpusTokens,
-                "training_tokens": vocabulary.trainingTokens,
-                "dimension": options.dimension,
-                "window": options.window,
-                "negative": options.negative,
-                "hs": options.hierarchicalSoftmax,
-                "sample": options.sample,
-                "alpha": Double(options.alpha),
-                "epochs": options.epochs,
-                "threads": options.threads,
-                "seed": Int(options.seed),
-                "algorithm": options.algorithm.rawValue,
-                "words_trained": report.words,
-                "seconds": (report.seconds * 1000).rounded() / 1000,
-                "vocabulary_seconds": (countSeconds * 1000).rounded() / 1000,
+                "command": "vectors train", "output": out, "format": format.rawValue, "vocabulary": vocabulary.count,
+                "distinct_words": vocabulary.distinctWords, "corpus_tokens": vocabulary.corpusTokens,
+                "training_tokens": vocabulary.trainingTokens, "dimension": options.dimension, "window": options.window,
+                "negative": options.negative, "hs": options.hierarchicalSoftmax, "sample": options.sample,
+                "alpha": Double(options.alpha), "epochs": options.epochs, "threads": options.threads, "seed": Int(options.seed),
+                "algorithm": options.algorithm.rawValue, "words_trained": report.words,
+                "seconds": (report.seconds * 1000).rounded() / 1000, "vocabulary_seconds": (countSeconds * 1000).rounded() / 1000,
                 "words_per_second": report.wordsPerSecond.rounded(),
             ])
         } else {

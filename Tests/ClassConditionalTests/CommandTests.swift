@@ -19,7 +19,7 @@ struct ClassCondCommandTests {
             (["classcond", "train", "--workspace", "/tmp/w", "--optimizer", "rmsprop"],
              "taggan classcond: --optimizer must be sgd or adam, got 'rmsprop'"),
             (["classcond", "eval", "--workspace", "/tmp/w", "--samples", "0"],
-             "taggan classcond: --samples and --validation must be positive"),
+             "taggan classcond: --samples must be positive"),
         ]
         for (arguments, message) in cases {
             let run = try TagganProcess(arguments)

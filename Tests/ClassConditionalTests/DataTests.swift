@@ -1,15 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 import TagganCore
 @testable import Ingest
 
 /// The fetched corpora (corpora/fetch-digits.sh); tests that need them fail, not skip,
 /// when they are missing.
-func corporaFolder() -> URL {
-    if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty { return URL(fileURLWithPath: path) }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("corpora/cache")
-}
+func corporaFolder() -> URL { TestData.corporaCache }
 
 func temporaryFolder(_ name: String) throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-\(name)-\(UUID().uuidString)")
@@ -97,7 +94,7 @@ struct LabelledImageDataTests {
         #expect(splits.train.pixels.storage.allSatisfy { $0 >= 0 && $0 <= 1 })
         let again = try LabelledImageDatasets.load("digits", folder: corporaFolder().appendingPathComponent("digits"))
         #expect(again.test == splits.test, "the split is fixed")
-        #expect(throws: TagganError.usage("unknown data set 'mnist' (one of: fashion-mnist, digits)")) {
+        #expect(throws: UnknownDataset(name: "mnist", known: ["fashion-mnist", "digits"])) {
             try LabelledImageDatasets.load("mnist", folder: corporaFolder())
         }
     }

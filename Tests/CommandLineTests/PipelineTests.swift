@@ -7,11 +7,7 @@ import TestSupport
 /// evaluation report, and annotation of a folder holding one corrupt image.
 @Suite("Pipeline end to end (real data)")
 struct PipelineTests {
-    static var cache: URL {
-        if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("corpora/cache")
-    }
+    static var cache: URL { TestData.corporaCache }
 
     @Test func ingestVectorsFeaturesTrainEvalAnnotate() throws {
         let source = Self.cache.appendingPathComponent("openclipart")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Features
 import Ingest
@@ -12,13 +13,7 @@ enum Support {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     static let names = ["chelsea", "coffee", "astronaut", "rocket"]
 
-    static var corpora: URL {
-        if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("corpora/cache")
-    }
+    static var corpora: URL { TestData.corporaCache }
 
     static var lite0Weights: URL { corpora.appendingPathComponent("models/efficientnet-lite0.pth") }
     static var lite2Weights: URL { corpora.appendingPathComponent("models/efficientnet-lite2.pth") }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import TagganCore
 @testable import Ingest
@@ -7,13 +8,7 @@ import TagganCore
 /// corpora/fetch-openclipart.sh (scripts/test.sh runs it before the tests).
 @Suite("OpenClipart ingest (real data)")
 struct OpenClipartTests {
-    static var cache: URL {
-        if let path = ProcessInfo.processInfo.environment["TAGGAN_CORPORA"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("corpora/cache")
-    }
+    static var cache: URL { TestData.corporaCache }
 
     @Test func ingestingOpenClipartGivesTheExpectedCounts() throws {
         let source = Self.cache.appendingPathComponent("openclipart")

@@ -1,5 +1,6 @@
 import Foundation
 import TagganCore
+import TestSupport
 @testable import Ingest
 
 /// Files the tests read: committed fixtures (see scripts/fixtures/make_image_fixtures.py).
@@ -7,33 +8,6 @@ enum Fixtures {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     static func image(_ name: String) -> URL { folder.appendingPathComponent("images/\(name)") }
     static func data(_ name: String) throws -> Data { try Data(contentsOf: image(name)) }
-}
-
-/// A fresh temporary folder, removed when the value is dropped.
-final class TemporaryFolder {
-    let url: URL
-    init(_ label: String = "taggan-test") {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    @discardableResult
-    func write(_ relative: String, _ data: Data) throws -> URL {
-        let file = url.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: file)
-        return file
-    }
-
-    @discardableResult
-    func write(_ relative: String, _ text: String) throws -> URL { try write(relative, Data(text.utf8)) }
-
-    func link(_ relative: String, to destination: String) throws {
-        let file = url.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: file.path, withDestinationPath: destination)
-    }
 }
 
 /// The fixtures' scene: left half red, right half blue, green 8x8 square top-left.

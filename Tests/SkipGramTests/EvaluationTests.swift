@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import SkipGram
 import TagganCore
@@ -19,8 +20,8 @@ struct EvaluationTests {
         values: [1, 0, 0,   0, 1, 0,   1, 0, 1,   0, 1, 1,   -1, -1, 0,   1, 0.1, 0.9])
 
     @Test func analogiesCountCorrectAnsweredAndSkipped() throws {
-        let folder = try TemporaryFolder()
-        let path = try folder.write("q.txt", """
+        let folder = TemporaryFolder()
+        let path = try folder.writePath("q.txt", """
         : royals
         Man Woman King Queen
         woman man queen king
@@ -40,12 +41,12 @@ struct EvaluationTests {
     }
 
     @Test func similarityCoversPairsInTheVocabulary() throws {
-        let folder = try TemporaryFolder()
-        let path = try folder.write("pairs.tsv", "# comment\nking\tqueen\t8\nking\tprince\t9\nman\tapple\t1\nking\tpear\t5\n")
+        let folder = TemporaryFolder()
+        let path = try folder.writePath("pairs.tsv", "# comment\nking\tqueen\t8\nking\tprince\t9\nman\tapple\t1\nking\tpear\t5\n")
         let result = try VectorEvaluation.similarity(Self.toy, pairsFile: path)
         #expect(result.covered == 3 && result.total == 4)
         #expect(abs(result.rho - 1) < 1e-12)
-        let bad = try folder.write("bad.tsv", "king queen\n")
+        let bad = try folder.writePath("bad.tsv", "king queen\n")
         #expect(throws: TagganError.file(bad, "line 1: expected 'word1<TAB>word2<TAB>score'")) {
             try VectorEvaluation.similarity(Self.toy, pairsFile: bad)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Ingest
 import TagganCore
@@ -21,8 +22,8 @@ struct TextCorpusTests {
     }
 
     @Test func linesAreSentencesAndParagraphsEndAtBlankLines() throws {
-        let folder = try TemporaryFolder()
-        let path = try folder.write("c.txt", "One two\nthree\n\nfour five\n   \nsix")
+        let folder = TemporaryFolder()
+        let path = try folder.writePath("c.txt", "One two\nthree\n\nfour five\n   \nsix")
         let lines = try TextCorpus(paths: [path], layout: .lines).allSentences()
         #expect(lines == [["one", "two"], ["three"], ["four", "five"], ["six"]])
         let paragraphs = try TextCorpus(paths: [path], layout: .paragraphs).allSentences()
@@ -30,9 +31,9 @@ struct TextCorpusTests {
     }
 
     @Test func longLinesAreCutAtTheSentenceLimit() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         let words = (0..<(TextCorpus.maximumSentenceWords + 5)).map { "w\($0 % 7)" }
-        let path = try folder.write("long.txt", words.joined(separator: " ") + "\n")
+        let path = try folder.writePath("long.txt", words.joined(separator: " ") + "\n")
         let sentences = try TextCorpus(paths: [path]).allSentences()
         #expect(sentences.map(\.count) == [TextCorpus.maximumSentenceWords, 5])
         #expect(Array(sentences.joined()) == words)
@@ -40,7 +41,7 @@ struct TextCorpusTests {
 
     /// Parts of a split cover every line exactly once, whatever the cut points, across files.
     @Test func splitPartsTogetherYieldEverySentenceOnce() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         var random = SeededRandom(seed: 3)
         var expected: [[String]] = []
         var paths: [String] = []
@@ -52,7 +53,7 @@ struct TextCorpusTests {
                 if !words.isEmpty { expected.append(words) }
                 text += words.joined(separator: " ") + "\n"
             }
-            paths.append(try folder.write("part\(file).txt", text))
+            paths.append(try folder.writePath("part\(file).txt", text))
         }
         let corpus = try TextCorpus(paths: paths)
         #expect(try corpus.allSentences() == expected)
@@ -65,19 +66,19 @@ struct TextCorpusTests {
     }
 
     @Test func invalidUTF8NamesTheFileAndByte() throws {
-        let folder = try TemporaryFolder()
-        let path = try folder.write("bad.txt", Array("good words\nbad ".utf8) + [0xC3, 0x28] + Array(" here\n".utf8))
+        let folder = TemporaryFolder()
+        let path = try folder.writePath("bad.txt", Array("good words\nbad ".utf8) + [0xC3, 0x28] + Array(" here\n".utf8))
         #expect(throws: TagganError.file(path, "invalid UTF-8 at byte 15")) {
             try TextCorpus(paths: [path]).allSentences()
         }
-        let overlong = try folder.write("overlong.txt", [0x61, 0x20, 0xC0, 0xAF])
+        let overlong = try folder.writePath("overlong.txt", [0x61, 0x20, 0xC0, 0xAF])
         #expect(throws: TagganError.file(overlong, "invalid UTF-8 at byte 2")) {
             try TextCorpus(paths: [overlong]).allSentences()
         }
     }
 
     @Test func missingFilesAndFoldersAreNamed() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         #expect(throws: TagganError.file(folder.path("none.txt"), "no such file")) {
             try TextCorpus(paths: [folder.path("none.txt")])
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Ingest
 @testable import SkipGram
@@ -47,7 +48,7 @@ struct TrainingTests {
 
     @Test(arguments: TrainingAlgorithm.allCases)
     func relatedWordsAreNearestNeighbours(_ algorithm: TrainingAlgorithm) throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         let vectors = try Self.train(Self.slice(folder, bytes: 2_000_000), algorithm: algorithm, threads: 2)
         let two = try Self.rank(of: "three", near: "two", in: vectors)
         #expect(two != nil && two! <= 5, "'three' ranks \(two.map(String.init) ?? "beyond 10") near 'two'")
@@ -58,7 +59,7 @@ struct TrainingTests {
     }
 
     @Test func hierarchicalSoftmaxAloneLearnsToo() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         let vectors = try Self.train(Self.slice(folder, bytes: 2_000_000), algorithm: .batched, threads: 2,
                                      hierarchical: true)
         let north = try Self.rank(of: "south", near: "north", in: vectors)
@@ -69,7 +70,7 @@ struct TrainingTests {
 
     @Test(arguments: TrainingAlgorithm.allCases)
     func oneThreadAndASeedReproduceExactly(_ algorithm: TrainingAlgorithm) throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         let path = try Self.slice(folder, bytes: 300_000)
         let first = try Self.train(path, algorithm: algorithm, epochs: 1, dimension: 20, seed: 7)
         let second = try Self.train(path, algorithm: algorithm, epochs: 1, dimension: 20, seed: 7)

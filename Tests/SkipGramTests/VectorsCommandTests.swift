@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import SkipGram
 import TagganCore
@@ -11,8 +12,8 @@ struct VectorsCommandTests {
     }.joined(separator: "\n")
 
     @Test func trainWritesVectorsThatEvalAndNearestRead() throws {
-        let folder = try TemporaryFolder()
-        let text = try folder.write("c.txt", Self.corpus)
+        let folder = TemporaryFolder()
+        let text = try folder.writePath("c.txt", Self.corpus)
         let out = folder.path("v.txt")
         let run = try Run(["vectors", "train", text, "--out", out, "--dim", "12", "--epochs", "2", "--min-count", "1",
                            "--threads", "1", "--json", "--save-vocab", folder.path("vocab.txt")])
@@ -34,8 +35,8 @@ struct VectorsCommandTests {
         let nearest = try Run(["vectors", "nearest", out, "King", "-k", "3"])
         #expect(nearest.status == 0)
         #expect(nearest.stdout.split(separator: "\n").count == 3)
-        let pairs = try folder.write("pairs.tsv", "cat\tdog\t7\nking\tqueen\t9\none\ttwo\t5\nzebra\tcat\t1\n")
-        let questions = try folder.write("q.txt", ": s\ncat dog king queen\nzebra cat dog mat\n")
+        let pairs = try folder.writePath("pairs.tsv", "cat\tdog\t7\nking\tqueen\t9\none\ttwo\t5\nzebra\tcat\t1\n")
+        let questions = try folder.writePath("q.txt", ": s\ncat dog king queen\nzebra cat dog mat\n")
         let eval = try Run(["vectors", "eval", out, "--similarity", pairs, "--analogies", questions, "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let object = try #require(JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])
@@ -47,14 +48,14 @@ struct VectorsCommandTests {
 
     @Test("bad inputs: exit 1, the file and reason on stderr, no output file")
     func badInputs() throws {
-        let folder = try TemporaryFolder()
-        let empty = try folder.write("empty.txt", "")
-        let rare = try folder.write("rare.txt", "a b c\n")
-        let binary = try folder.write("bad.txt", Array("fine\n".utf8) + [0xFF, 0x0A])
+        let folder = TemporaryFolder()
+        let empty = try folder.writePath("empty.txt", "")
+        let rare = try folder.writePath("rare.txt", "a b c\n")
+        let binary = try folder.writePath("bad.txt", Array("fine\n".utf8) + [0xFF, 0x0A])
         let good = folder.path("good.bin")
         try Word2VecFile.write(WordVectors(words: ["a", "b"], dimension: 2, values: [1, 2, 3, 4]), to: good, format: .binary)
         let goodBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
-        let truncated = try folder.write("cut.bin", Array(goodBytes.dropLast(3)))
+        let truncated = try folder.writePath("cut.bin", Array(goodBytes.dropLast(3)))
         let out = folder.path("out.bin")
         let cases: [([String], String)] = [
             (["vectors", "train", empty, "--out", out], "\(empty): the corpus holds no words"),
@@ -91,8 +92,8 @@ struct VectorsCommandTests {
     }
 
     @Test func usageErrorsExit2() throws {
-        let folder = try TemporaryFolder()
-        let text = try folder.write("c.txt", Self.corpus)
+        let folder = TemporaryFolder()
+        let text = try folder.writePath("c.txt", Self.corpus)
         let cases: [([String], String)] = [
             (["vectors", "train", text, "--out", "v.bin", "--algorithm", "fast"],
              "taggan vectors train: --algorithm must be classic or batched, got 'fast'"),

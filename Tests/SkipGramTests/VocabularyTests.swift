@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Ingest
 @testable import SkipGram
@@ -7,11 +8,11 @@ import TagganCore
 @Suite("Vocabulary, sub-sampling, noise distribution, Huffman codes")
 struct VocabularyTests {
     static func corpus(_ folder: TemporaryFolder, _ text: String) throws -> TextCorpus {
-        try TextCorpus(paths: [folder.write("corpus.txt", text)])
+        try TextCorpus(paths: [folder.writePath("corpus.txt", text)])
     }
 
     @Test func countsOrderAndCutoffs() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         // d x4, c x3, b x3, a x2, e x1 (ties: byte order, so b before c)
         let text = "d c b a\nD c B\nd c b a e\nd"
         let all = try Vocabulary(counting: Self.corpus(folder, text), minCount: 1, threads: 2)
@@ -26,7 +27,7 @@ struct VocabularyTests {
     }
 
     @Test func threadsCountTheSameAsOne() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         var random = SeededRandom(seed: 9)
         let text = (0..<500).map { _ in (0..<random.index(below: 9)).map { _ in "w\(random.index(below: 40))" }.joined(separator: " ") }
             .joined(separator: "\n")
@@ -80,16 +81,16 @@ struct VocabularyTests {
 
     @Test("bad corpora are errors naming the corpus")
     func badCorpora() throws {
-        let folder = try TemporaryFolder()
-        let empty = try folder.write("empty.txt", "")
+        let folder = TemporaryFolder()
+        let empty = try folder.writePath("empty.txt", "")
         #expect(throws: TagganError.file(empty, "the corpus holds no words")) {
             try Vocabulary(counting: TextCorpus(paths: [empty]), minCount: 1)
         }
-        let punctuation = try folder.write("punct.txt", "... --- !!!\n\n")
+        let punctuation = try folder.writePath("punct.txt", "... --- !!!\n\n")
         #expect(throws: TagganError.file(punctuation, "the corpus holds no words")) {
             try Vocabulary(counting: TextCorpus(paths: [punctuation]), minCount: 1)
         }
-        let rare = try folder.write("rare.txt", "a b c a\n")
+        let rare = try folder.writePath("rare.txt", "a b c a\n")
         #expect(throws: TagganError.file(rare, "no word occurs --min-count 5 times (3 distinct words, the most frequent occurs 2 times)")) {
             try Vocabulary(counting: TextCorpus(paths: [rare]), minCount: 5)
         }

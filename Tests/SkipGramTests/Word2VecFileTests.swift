@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import SkipGram
 import TagganCore
@@ -22,7 +23,7 @@ struct Word2VecFileTests {
 
     @Test(arguments: [Word2VecFile.Format.binary, .text])
     func roundTripsBitForBit(_ format: Word2VecFile.Format) throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         let path = folder.path("v.\(format == .text ? "txt" : "bin")")
         try Word2VecFile.write(Self.sample, to: path, format: format)
         #expect(Self.same(try Word2VecFile.read(path), Self.sample))
@@ -47,13 +48,13 @@ struct Word2VecFileTests {
     }
 
     @Test func readsWord2vecCAndGloVeText() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         // word2vec.c -save text: "%lf " after each value (a trailing space), CRLF tolerated.
-        let c = try folder.write("c.txt", "2 3\n</s> 0.001000 -0.002000 0.003000 \nking 1.500000 -2.250000 0.000000 \r\n")
+        let c = try folder.writePath("c.txt", "2 3\n</s> 0.001000 -0.002000 0.003000 \nking 1.500000 -2.250000 0.000000 \r\n")
         let fromC = try Word2VecFile.read(c)
         #expect(fromC.words == ["</s>", "king"] && fromC.values == [0.001, -0.002, 0.003, 1.5, -2.25, 0])
         // GloVe: no header.
-        let glove = try folder.write("glove.txt", "the 0.418 0.24968\n, 0.013441 0.23682\n")
+        let glove = try folder.writePath("glove.txt", "the 0.418 0.24968\n, 0.013441 0.23682\n")
         let fromGloVe = try Word2VecFile.read(glove)
         #expect(fromGloVe.words == ["the", ","] && fromGloVe.values == [0.418, 0.24968, 0.013441, 0.23682])
         // word2vec.c binary: a newline after each row.
@@ -63,13 +64,13 @@ struct Word2VecFileTests {
             for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
             bytes.append(0x0A)
         }
-        let fromBinary = try Word2VecFile.read(folder.write("c.bin", bytes))
+        let fromBinary = try Word2VecFile.read(folder.writePath("c.bin", bytes))
         #expect(fromBinary.words == ["a", "b"] && fromBinary.values == [1, 2, -3, 0.5])
     }
 
     @Test("bad files: each an error naming the file and the problem")
     func badFiles() throws {
-        let folder = try TemporaryFolder()
+        let folder = TemporaryFolder()
         let good = folder.path("good.bin")
         try Word2VecFile.write(Self.sample, to: good, format: .binary)
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
@@ -92,7 +93,7 @@ struct Word2VecFileTests {
              "not a word-vector file: the first line is neither 'ROWS DIMENSIONS' nor a word and its values"),
         ]
         for (name, content, reason) in cases {
-            let path = try folder.write(name, content)
+            let path = try folder.writePath(name, content)
             #expect(throws: TagganError.file(path, reason), "\(name)") { try Word2VecFile.read(path) }
         }
         #expect(throws: TagganError.file(folder.path("none.bin"), "no such file")) {

@@ -92,7 +92,7 @@ public enum LabelledImageDatasets {
                 description: "scikit-learn's digits (UCI optdigits test part, PyPI scikit-learn 1.7.2): 8x8, "
                     + "shuffled (seed 0) into train \(train) / validation \(held) / test \(all.count - train - held)")
         default:
-            throw TagganError.usage("unknown data set '\(name)' (one of: \(names.joined(separator: ", ")))")
+            throw UnknownDataset(name: name, known: names)
         }
     }
 }
@@ -169,4 +169,11 @@ public enum DigitsCSV {
         return LabelledImages(width: 8, height: 8, pixels: Tensor(shape: [labels.count, 64], values: values),
                               labels: labels, classNames: (0...9).map(String.init))
     }
+}
+
+/// A data set name `LabelledImageDatasets` does not know.
+public struct UnknownDataset: Error, CustomStringConvertible, Equatable {
+    public let name: String
+    public let known: [String]
+    public var description: String { "unknown data set '\(name)' (one of: \(known.joined(separator: ", ")))" }
 }

@@ -1,15 +1,15 @@
 import Foundation
 
-/// Progress of long work on stderr: a live bar redrawn in place when stderr is a
+/// Progress of long work on stderr (named apart from Foundation's `Progress`): a live bar redrawn in place when stderr is a
 /// terminal, plain lines (at most one every `interval` seconds) otherwise, so logs stay
 /// readable. Shows done/total, rate and ETA.
 ///
-///     let progress = Progress("features", total: images.count, unit: "images")
+///     let progress = ProgressLine("features", total: images.count, unit: "images")
 ///     for ... { progress.advance() }
 ///     progress.finish()
 ///
 /// Thread-safe: workers may call `advance` concurrently.
-public final class Progress: @unchecked Sendable {
+public final class ProgressLine: @unchecked Sendable {
     private let label: String
     private let total: Int
     private let unit: String

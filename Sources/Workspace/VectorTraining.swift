@@ -1,0 +1,34 @@
+import Foundation
+import Ingest
+import SkipGram
+import TagganCore
+
+/// `taggan vectors train`'s work: Ingest's streaming corpus reader, SkipGram's counting
+/// and training, with a progress line.
+public enum VectorTraining {
+    /// What training produced: the vectors and SkipGram's report.
+    public struct Report {
+        public let vectors: WordVectors
+        public let words: Int
+        public let seconds: Double
+        public let wordsPerSecond: Double
+    }
+
+    /// Counts the corpora's vocabulary (words seen at least `minCount` times, at most
+    /// `maxVocabulary` of them), then trains; returns the vocabulary, the report and the
+    /// seconds counting took.
+    public static func run(corpora: [String], layout: TextCorpus.Layout, minCount: Int, maxVocabulary: Int?,
+                           options: SkipGramOptions) throws -> (Vocabulary, Report, Double) {
+        let corpus = try TextCorpus(paths: corpora, layout: layout)
+        let counting = DispatchTime.now().uptimeNanoseconds
+        let vocabulary = try Vocabulary(counting: corpus, minCount: minCount, maxSize: maxVocabulary, threads: options.threads)
+        let countSeconds = Double(DispatchTime.now().uptimeNanoseconds - counting) * 1e-9
+        Log.info("vocabulary: \(vocabulary.count) words kept of \(vocabulary.distinctWords) distinct, "
+            + "\(vocabulary.trainingTokens) of \(vocabulary.corpusTokens) tokens (\(String(format: "%.1f", countSeconds))s)")
+        let model = try SkipGramModel(vocabulary: vocabulary, options: options)
+        let progress = ProgressLine("vectors train", total: options.epochs * vocabulary.trainingTokens, unit: "words")
+        let report = try model.train(on: corpus, progress: progress)
+        return (vocabulary, Report(vectors: model.vectors, words: report.words, seconds: report.seconds,
+                                   wordsPerSecond: report.wordsPerSecond), countSeconds)
+    }
+}
