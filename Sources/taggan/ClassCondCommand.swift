@@ -48,7 +48,9 @@ struct ClassCondCommand: TagganCommand {
     @Flag(help: "train the longer schedule (\(longSteps) steps per model)") var long: Bool
     @Flag(help: "continue each model from its last checkpoint") var resume: Bool
     @Option(value: "O", help: "the optimiser (sgd: the paper's schedule)") var optimizer = OptimizerKind.sgd
-    @Option(value: "R", help: "initial rate (default 0.1 for sgd, 0.0002 for adam)", check: .positive) var learningRate: Double?
+    @Option(value: "R", help: "initial rate (default \(Self.sgdRate) for sgd, \(Self.adamRate) for adam)", check: .positive)
+    var learningRate: Double?
+    static let sgdRate = 0.1, adamRate = 2e-4
     @Option(help: "images per step", check: .positive) var batchSize = 100
     @Option(help: "steps between checkpoints", check: .notNegative) var checkpointEvery = 1000
     @Option(help: "random seed", check: .notNegative) var seed = 1
@@ -110,7 +112,7 @@ struct ClassCondCommand: TagganCommand {
             job.checkpointEvery = checkpointEvery
             let result = try job.run(data: data, splits: splits) { configuration in
                 configuration.optimizer = optimizer
-                configuration.learningRate = learningRate ?? (optimizer == .sgd ? 0.1 : 2e-4)
+                configuration.learningRate = learningRate ?? (optimizer == .sgd ? Self.sgdRate : Self.adamRate)
                 configuration.batchSize = batchSize
                 configuration.seed = UInt64(seed)
             }

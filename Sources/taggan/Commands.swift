@@ -23,7 +23,7 @@ enum Commands {
         COMMANDS:
 
         """
-        text += table(all.map { ($0.configuration.words.joined(separator: " "), $0.configuration.summary) })
+        text += set.summaryTable
         text += """
 
         Run 'taggan COMMAND --help' for a command's options. Every command prints progress
@@ -34,43 +34,7 @@ enum Commands {
         return text
     }
 
-    /// `taggan vectors --help`: a group's subcommands.
-    static func groupHelp(_ group: String, _ members: [any TagganCommand.Type]) -> String {
-        "USAGE: taggan \(group) SUBCOMMAND [options]\n\nSUBCOMMANDS:\n"
-            + table(members.map { ($0.configuration.words.dropFirst().joined(separator: " "), $0.configuration.summary) })
-            + "\nRun 'taggan \(group) SUBCOMMAND --help' for a subcommand's options.\n"
-    }
-
-    static func table(_ rows: [(String, String)]) -> String {
-        let width = (rows.map { $0.0.count }.max() ?? 0) + 2
-        return rows.map { "  " + $0.0 + String(repeating: " ", count: width - $0.0.count) + $0.1 + "\n" }.joined()
-    }
-
-    /// The command named by the leading words of `arguments` and the words after them,
-    /// or nil after printing a group's help.
-    static func find(_ arguments: [String]) throws -> (any TagganCommand.Type, [String])? {
-        let words = arguments.prefix { !$0.hasPrefix("-") }
-        for length in stride(from: min(words.count, 2), through: 1, by: -1) {
-            if let command = all.first(where: { $0.configuration.words == Array(words.prefix(length)) }) {
-                return (command, Array(arguments.dropFirst(length)))
-            }
-        }
-        let first = arguments[0]
-        let group = all.filter { $0.configuration.words.count > 1 && $0.configuration.words[0] == first }
-        if !group.isEmpty {
-            if words.count < 2, arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
-                print(groupHelp(first, group), terminator: "")
-                return nil
-            }
-            let names = group.map { $0.configuration.words[1] }.joined(separator: ", ")
-            if words.count < 2 { throw UsageError("taggan \(first): missing subcommand (one of: \(names))") }
-            throw UsageError("taggan \(first): unknown subcommand '\(words[1])' (one of: \(names))")
-        }
-        var message = "unknown command '\(first)'"
-        let names = Set(all.map { $0.configuration.words[0] })
-        if let close = closest(first, among: names.sorted()) { message += " (did you mean '\(close)'?)" }
-        throw UsageError(message + "\nRun 'taggan --help' for the list of commands.")
-    }
+    static var set: CommandSet { CommandSet(program: "taggan", commands: all) }
 
     /// Runs the command line and returns the exit status.
     static func main(_ arguments: [String]) -> Int32 {
@@ -83,15 +47,15 @@ enum Commands {
             return 0
         }
         do {
-            if arguments.first == "help" {
-                guard let (command, _) = try find(Array(arguments.dropFirst()) + ["--help"]) else { return 0 }
-                print(command.helpText, terminator: "")
-                return 0
-            }
+            if arguments.first == "help" { return main(Array(arguments.dropFirst()) + ["--help"]) }
             if arguments.first!.hasPrefix("-") {
                 throw UsageError("unknown option '\(arguments[0])'\nRun 'taggan --help' for the list of commands.")
             }
-            guard let (type, rest) = try find(arguments) else { return 0 }
+            let found = try set.find(arguments)
+            guard case .command(let named, let rest) = found, let type = named as? any TagganCommand.Type else {
+                if case .groupHelp(let text) = found { print(text, terminator: "") }
+                return 0
+            }
             if type.asksForHelp(rest) {
                 print(type.helpText, terminator: "")
                 return 0

@@ -43,12 +43,12 @@ struct TrainCommand: TagganCommand {
         500 ReLU, image -> 1200 ReLU, maxout 1000 x 3, sigmoid; dropout 0.5; batch 100.
         Examples are (image, tag) pairs, each image once per tag, reshuffled every epoch.
         Defaults, chosen by measurement on OpenClipart (BENCHMARKS.md, TagGAN): Adam at
-        3e-4 (beta1 0.5), features centred on the training mean and scaled to unit length,
-        D also shown (image, a tag it does not have) as fake (--mismatch 0.5), and a hinge
-        ranking term in G's loss (--ranking-weight 10: each generated vector nearer to its
-        tag than to any tag the image lacks, by 0.1 in cosine; a departure from the paper,
+        \(adamRate) (beta1 0.5), features centred on the training mean and scaled to unit length,
+        D also shown (image, a tag it does not have) as fake (--mismatch \(TrainCommand().mismatch)), and a hinge
+        ranking term in G's loss (--ranking-weight \(Int(TrainCommand().rankingWeight)): each generated vector nearer to its
+        tag than to any tag the image lacks, by \(TrainCommand().rankingMargin) in cosine; a departure from the paper,
         which trained G by the adversarial loss alone and tagged below a plain regression). The
-        paper's schedule is --optimizer sgd (rate 0.1 divided by 1.00004 per step, floor
+        paper's schedule is --optimizer sgd (rate \(sgdRate) divided by 1.00004 per step, floor
         1e-6, momentum 0.5 rising to 0.7 over 2,000 steps): on OpenClipart it collapses G
         onto a few tags within 250 steps, which is why it is not the default. The default
         \(TrainingConfiguration.defaultSteps) steps (about 30 epochs of OpenClipart's ~16,000 training (image, tag)
