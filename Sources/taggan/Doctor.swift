@@ -1,3 +1,4 @@
+import Features
 import Foundation
 import Ingest
 import TagganCore
@@ -15,6 +16,10 @@ enum Doctor {
         }
         let gflops = try BLAS.measureGFLOPS(size: size)
         let environment = ProcessInfo.processInfo.environment
+        // The conv net's kernel build (TAGGAN_KERNELS or the CPU's widest) and why.
+        let kernels = KernelVariant.chosen
+        let variants = KernelVariant.allCases.map { v in v.unsupportedReason.map { "\(v) no: \($0)" } ?? "\(v) yes" }
+            .joined(separator: ", ")
         let kernelNote: String
         switch backend.kernelChosenBy {
         case "user": kernelNote = "OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "") set by the user"
@@ -32,6 +37,10 @@ enum Doctor {
             ("blas kernel", "\(backend.kernel ?? "unknown") (\(kernelNote))"),
             ("blas threads", backend.threads > 0 ? String(backend.threads) : "unknown"),
             ("sgemm \(size)^3", String(format: "%.1f GFLOP/s (best of 5)", gflops)),
+            ("conv kernels", "\(kernels.variant) (\(kernels.reason))"),
+            ("kernel variants", variants),
+            ("caches", MachineInfo.caches.description),
+            ("conv blocking", "lite0: \(EfficientNet.blocking(for: .lite0))"),
         ] + LibraryVersions.all.map { ($0.name, $0.version) }
         if arguments.json {
             var libraries: [String: String] = [:]
@@ -51,6 +60,15 @@ enum Doctor {
                     "threads": backend.threads,
                 ] as [String: Any],
                 "sgemm": ["size": size, "gflops": (gflops * 10).rounded() / 10] as [String: Any],
+                "conv_kernels": [
+                    "variant": kernels.variant.rawValue,
+                    "reason": kernels.reason,
+                    "supported": KernelVariant.allCases.filter(\.isSupported).map(\.rawValue),
+                    "unsupported": Dictionary(uniqueKeysWithValues: KernelVariant.allCases.compactMap { v in
+                        v.unsupportedReason.map { (v.rawValue, $0) } }),
+                ] as [String: Any],
+                "caches": ["l1d": MachineInfo.caches.level1Data, "l2": MachineInfo.caches.level2,
+                           "l3": MachineInfo.caches.level3, "source": MachineInfo.caches.source] as [String: Any],
                 "libraries": libraries,
             ])
         } else {
