@@ -40,8 +40,27 @@ public enum MachineInfo {
 
     /// Cache sizes of cpu0 from /sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}
     /// (read once). Where sysfs is missing: 32 KiB / 1 MiB / 32 MiB, AMD Zen 4's, the
-    /// CPU the blocking was first tuned on.
-    public static let caches: Caches = readCaches(root: "/sys/devices/system/cpu/cpu0/cache")
+    /// CPU the blocking was first tuned on. `TAGGAN_L2=SIZE` (e.g. 512K, 1M) replaces the
+    /// L2 size, for a virtual machine whose sysfs does not tell the truth, or to compare
+    /// blockings in one build.
+    public static let caches: Caches = {
+        let read = readCaches(root: "/sys/devices/system/cpu/cpu0/cache")
+        guard let text = ProcessInfo.processInfo.environment["TAGGAN_L2"], !text.isEmpty else { return read }
+        guard let size = parseSize(text) else {
+            FileHandle.standardError.write(Data("taggan: TAGGAN_L2=\(text) is not a size such as 512K or 1M; ignored\n".utf8))
+            return read
+        }
+        return Caches(level1Data: read.level1Data, level2: size, level3: read.level3, source: "\(read.source), L2 from TAGGAN_L2")
+    }()
+
+    /// "48K", "2048K", "32M" or a byte count, as sysfs writes cache sizes.
+    public static func parseSize(_ text: String) -> Int? {
+        var digits = text.trimmingCharacters(in: .whitespacesAndNewlines), unit = 1
+        if digits.hasSuffix("K") { digits.removeLast(); unit = 1 << 10 }
+        else if digits.hasSuffix("M") { digits.removeLast(); unit = 1 << 20 }
+        guard let value = Int(digits), value > 0 else { return nil }
+        return value * unit
+    }
 
     /// `caches` from a sysfs-like folder (a parameter so tests can feed their own).
     public static func readCaches(root: String) -> Caches {
@@ -51,14 +70,9 @@ public enum MachineInfo {
             func field(_ name: String) -> String? {
                 (try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            guard let level = field("level").flatMap(Int.init), let type = field("type"), let text = field("size"),
-                  type == "Data" || type == "Unified" else { continue }
-            // "48K", "2048K", "32M"
-            var digits = text, unit = 1
-            if text.hasSuffix("K") { digits.removeLast(); unit = 1 << 10 }
-            else if text.hasSuffix("M") { digits.removeLast(); unit = 1 << 20 }
-            guard let value = Int(digits), value > 0 else { continue }
-            sizes[level] = value * unit
+            guard let level = field("level").flatMap(Int.init), let type = field("type"),
+                  let size = field("size").flatMap(parseSize), type == "Data" || type == "Unified" else { continue }
+            sizes[level] = size
         }
         guard let l1 = sizes[1], let l2 = sizes[2] else {
             return Caches(level1Data: 32 << 10, level2: 1 << 20, level3: 32 << 20, source: "assumed")

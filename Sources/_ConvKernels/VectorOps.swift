@@ -27,7 +27,9 @@ enum Lanes {
     @inline(__always) static func multiplyAdd(_ acc: V16, _ a: V16, _ b: V16) -> V16 { acc.addingProduct(a, b) }
     @inline(__always) static func multiplyAdd(_ acc: V8, _ a: V8, _ b: V8) -> V8 { acc.addingProduct(a, b) }
     @inline(__always) static func relu6(_ v: V16) -> V16 { pointwiseMin(pointwiseMax(v, V16()), V16(repeating: 6)) }
-    @inline(__always) static func relu6(_ v: V8) -> V8 { pointwiseMin(pointwiseMax(v, V8()), V8(repeating: 6)) }
+    // (For 8 lanes the standard library's pointwiseMin/Max stayed out-of-line calls, on
+    // 128-bit halves, in the AVX2 build: comparisons and blends instead.)
+    @inline(__always) static func relu6(_ v: V8) -> V8 { relu6Blend(v) }
     #else
     // Without a target CPU these would be per-lane library calls or scalar loops (see
     // TagganCore's `VectorKernels`), so: a multiply and an add, comparisons and blends.
@@ -41,13 +43,15 @@ enum Lanes {
         return v
     }
 
-    @inline(__always) static func relu6(_ v: V8) -> V8 {
+    @inline(__always) static func relu6(_ v: V8) -> V8 { relu6Blend(v) }
+    #endif
+
+    @inline(__always) static func relu6Blend(_ v: V8) -> V8 {
         var v = v
         v.replace(with: V8(), where: v .< V8())
         v.replace(with: V8(repeating: 6), where: v .> V8(repeating: 6))
         return v
     }
-    #endif
 
     @inline(__always) static func relu6(_ v: Float) -> Float { min(max(v, 0), 6) }
 }

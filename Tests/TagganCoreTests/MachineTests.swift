@@ -57,4 +57,12 @@ struct MachineTests {
         let missing = MachineInfo.readCaches(root: root.appendingPathComponent("nothing").path)
         #expect(missing == MachineInfo.Caches(level1Data: 32 << 10, level2: 1 << 20, level3: 32 << 20, source: "assumed"))
     }
+
+    @Test("sizes as sysfs and TAGGAN_L2 write them: 512K, 1M, bytes; anything else is not a size")
+    func sizes() {
+        #expect(MachineInfo.parseSize("512K") == 512 << 10)
+        #expect(MachineInfo.parseSize("1M\n") == 1 << 20)
+        #expect(MachineInfo.parseSize("4096") == 4096)
+        for bad in ["", "K", "big", "-1K", "0", "1.5M"] { #expect(MachineInfo.parseSize(bad) == nil, "\(bad)") }
+    }
 }
