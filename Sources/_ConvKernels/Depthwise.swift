@@ -1,7 +1,11 @@
 extension Kernels {
     /// Whether the stride-1 depthwise pass keeps its window of input columns in
     /// registers: with AVX-512's 32 registers that ran 1.1-1.5x faster (Zen 4); with
-    /// AVX2's 16 the window spilled and ran several times slower.
+    /// AVX2's 16 the window spilled and ran several times slower. (Tried for AVX2: six
+    /// columns of 8 channels with their window in registers, 13 ymm registers, fewer loads
+    /// per multiply-add on paper; on an Intel Xeon, AVX2 build, `taggan bench kernels`
+    /// best of 5 alternating runs at load 3-5, 3x3 rows ran at 22-24 GFLOP/s against
+    /// 43-44 for this kernel, and 5x5 rows spilled: not kept.)
     @inline(__always) static var windowInRegisters: Bool {
         #if TAGGAN_VECTOR_512
         return true
@@ -29,15 +33,6 @@ extension Kernels {
         let layer = Layer(width: width, channels: channels, weights: weights, bias: bias,
                           kernel: kernel, stride: stride, padLeft: padLeft, outWidth: outWidth)
         // (A constant stride 2 made the stride-2 passes slower, so only 1 is specialised.)
-        #if TAGGAN_VECTOR_FMA && !TAGGAN_VECTOR_512
-        if stride == 1 && channels % 8 == 0 {
-            switch kernel {
-            case 3: return depthwiseRowNarrowWindow(layer, rows: rows, output: output, kernel: 3)
-            case 5: return depthwiseRowNarrowWindow(layer, rows: rows, output: output, kernel: 5)
-            default: break
-            }
-        }
-        #endif
         switch (kernel, stride) {
         case (3, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 3, stride: 1, window: windowInRegisters)
         case (5, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 5, stride: 1, window: windowInRegisters)
@@ -125,79 +120,6 @@ extension Kernels {
         }
         if c < channels {
             for ox in 0..<outWidth { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c ..< channels) }
-        }
-    }
-
-    /// Stride 1 for 16 vector registers (the AVX2 build): six columns of 8 channels at a
-    /// time, with the window of six input columns in registers (6 accumulators + 6 inputs
-    /// + 1 weight = 13 ymm registers). Each row of taps then loads 6 + k - 1 inputs and k
-    /// weights for 6k multiply-adds (k = 3: 11 loads for 18), where `depthwiseRow`'s four
-    /// columns of 16 channels load 10 per 8 (30 for 24): the depthwise pass is bound by
-    /// loads, and 16 ymm registers cannot hold that kernel's window. The two 8-channel
-    /// halves of a 16-channel group run one after the other on the same columns, so the
-    /// second finds the first's cache lines in L1.
-    @inline(__always)
-    private static func depthwiseRowNarrowWindow(_ layer: Layer, rows: UnsafePointer<UnsafePointer<Float>?>,
-                                                 output: UnsafeMutablePointer<Float>, kernel k: Int) {
-        let width = layer.width, channels = layer.channels, padLeft = layer.padLeft
-        let outWidth = layer.outWidth, weights = layer.weights, bias = layer.bias
-        let interiorStart = min(outWidth, padLeft)
-        let lastInterior = width - k + padLeft >= 0 ? width - k + padLeft : -1
-        let interiorEnd = max(interiorStart, min(outWidth, lastInterior + 1))
-        let group = 6
-        var c0 = 0
-        while c0 < channels {
-            let halves = c0 + 16 <= channels ? 2 : 1
-            var ox = 0
-            while ox < interiorStart {
-                depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c0 ..< c0 + 8 * halves)
-                ox += 1
-            }
-            while ox < interiorEnd {
-                if ox + group > interiorEnd {
-                    // Fewer than six interior columns left: redo the last six (some twice,
-                    // same values) if there are six, else go one at a time.
-                    guard interiorEnd - interiorStart >= group else { break }
-                    ox = interiorEnd - group
-                }
-                for half in 0..<halves {
-                    let c = c0 + 8 * half
-                    let b = Lanes.load8(bias + c)
-                    var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b
-                    let offset = (ox - padLeft) * channels + c
-                    for ky in 0..<k {
-                        guard let row = rows[ky] else { continue }
-                        let inRow = row + offset
-                        let wRow = weights + ky * k * channels + c
-                        var x0 = Lanes.load8(inRow), x1 = Lanes.load8(inRow + channels)
-                        var x2 = Lanes.load8(inRow + 2 * channels), x3 = Lanes.load8(inRow + 3 * channels)
-                        var x4 = Lanes.load8(inRow + 4 * channels), x5 = Lanes.load8(inRow + 5 * channels)
-                        for kx in 0..<k {
-                            let w = Lanes.load8(wRow + kx * channels)
-                            a0 = Lanes.multiplyAdd(a0, x0, w); a1 = Lanes.multiplyAdd(a1, x1, w)
-                            a2 = Lanes.multiplyAdd(a2, x2, w); a3 = Lanes.multiplyAdd(a3, x3, w)
-                            a4 = Lanes.multiplyAdd(a4, x4, w); a5 = Lanes.multiplyAdd(a5, x5, w)
-                            if kx + 1 < k {
-                                x0 = x1; x1 = x2; x2 = x3; x3 = x4; x4 = x5
-                                x5 = Lanes.load8(inRow + (kx + 6) * channels)
-                            }
-                        }
-                    }
-                    let out = output + ox * channels + c
-                    Lanes.store8(Lanes.relu6(a0), out)
-                    Lanes.store8(Lanes.relu6(a1), out + channels)
-                    Lanes.store8(Lanes.relu6(a2), out + 2 * channels)
-                    Lanes.store8(Lanes.relu6(a3), out + 3 * channels)
-                    Lanes.store8(Lanes.relu6(a4), out + 4 * channels)
-                    Lanes.store8(Lanes.relu6(a5), out + 5 * channels)
-                }
-                ox += group
-            }
-            while ox < outWidth {
-                depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c0 ..< c0 + 8 * halves)
-                ox += 1
-            }
-            c0 += 8 * halves
         }
     }
 

@@ -140,6 +140,20 @@ struct CommandLineTests {
         #expect(automatic.stdout.contains("caches:") && automatic.stdout.contains("conv blocking:"))
     }
 
+    @Test("bench kernels times the conv kernels of every variant this CPU runs, on each lite0 shape")
+    func benchKernelsCoversEveryVariant() throws {
+        let run = try Run("bench", "kernels", "--json", "--length", "16")
+        #expect(run.status == 0)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let rows = try #require(object["conv_kernels"] as? [[String: Any]])
+        let supported = KernelVariant.allCases.filter(\.isSupported).map(\.rawValue)
+        #expect(Set(rows.compactMap { $0["variant"] as? String }) == Set(supported))
+        let shapes = Set(rows.compactMap { $0["shape"] as? String })
+        #expect(shapes.count == 19 && shapes.contains("1x1 196x320x1280") && shapes.contains("dw 56x144 3x3/1"))
+        #expect(rows.count == shapes.count * supported.count)
+        #expect(rows.allSatisfy { ($0["gflops"] as? Double ?? 0) > 0 })
+    }
+
     @Test func doctorJSONDescribesTheBLASAndLibraries() throws {
         let run = try Run("doctor", "--json", "--size", "256")
         #expect(run.status == 0)

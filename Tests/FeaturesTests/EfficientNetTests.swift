@@ -238,7 +238,7 @@ struct ConfigurationTests {
 /// The convolution kernels against plain loops, on shapes the networks' parity tests do
 /// not reach: rows not a multiple of the 6-row block, widths that are multiples of 8 but
 /// not 16 (lite2's), images narrower than the kernel, interior widths that are not a
-/// multiple of the column groups (4 columns; 6 in the AVX2 stride-1 pass). Every kernel variant (`KernelVariant`:
+/// multiple of the four-column groups. Every kernel variant (`KernelVariant`:
 /// the same source built for no target CPU, for AVX2 and for AVX-512) gets its own suite
 /// below, which runs when this CPU can execute that variant and is reported as skipped,
 /// with the missing CPU features as the reason, when it cannot.
@@ -251,7 +251,7 @@ enum KernelChecks {
     static let pointwiseShapes = [(1, 3, 16), (7, 16, 24), (13, 27, 32), (49, 40, 8), (50, 192, 40), (6, 1152, 17)]
     static let depthwiseShapes = [
         (9, 11, 16, 3, 1), (12, 12, 24, 3, 2), (7, 7, 32, 5, 1), (14, 13, 40, 5, 2), (3, 2, 16, 5, 1), (20, 21, 8, 3, 1),
-        (10, 14, 24, 5, 1),  // AVX2's six-column window: 5x5 with 16 + 8 channels, a redone last group
+        (10, 14, 24, 5, 1),  // 5x5 with 16 + 8 channels: the 8-lane tail on interior columns too
     ]
 
     /// The module behind `variant`'s table says it was built as that variant (the flags
