@@ -14,6 +14,24 @@ public enum MachineInfo {
         return "unknown"
     }
 
+    /// "family 6 model 207" from /proc/cpuinfo (which CPU kind a figure came from: the
+    /// model name of a virtual machine's CPU is often only "Intel(R) Xeon(R) Processor"),
+    /// or nil.
+    public static var cpuFamilyModel: String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> String? {
+            for line in text.split(separator: "\n") where line.hasPrefix(name) {
+                let parts = line.split(separator: ":", maxSplits: 1)
+                if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == name {
+                    return parts[1].trimmingCharacters(in: .whitespaces)
+                }
+            }
+            return nil
+        }
+        guard let family = field("cpu family"), let model = field("model") else { return nil }
+        return "family \(family) model \(model)"
+    }
+
     /// The CPU's vector extensions as CPUID and the OS report them, e.g. "avx512 avx2 fma avx".
     public static var cpuVectorFeatures: String {
         String(cString: taggan_cpu_vector_features()).trimmingCharacters(in: .whitespaces)

@@ -21,6 +21,30 @@ extension Kernels {
                                  inputs k: Int, outputs n: Int, panels: Int, lastWidth: Int, chunkPanels: Int,
                                  x: UnsafePointer<Float>, rows m: Int, y: UnsafeMutablePointer<Float>,
                                  activate: Bool, residual: UnsafePointer<Float>?) {
+        // One copy of the loops per epilogue the network uses (ReLU6; + residual; neither),
+        // so the epilogue has no tests inside: inlined into each call site, as the kernels
+        // were before they moved to this module, the compiler had made them constants.
+        if activate {
+            pointwise(w, bias, k, n, panels, lastWidth, chunkPanels, x, m, y, activate: true, residual: nil)
+            if let residual { addResidual(residual, to: y, rows: m, outputs: n) }
+        } else if let residual {
+            pointwise(w, bias, k, n, panels, lastWidth, chunkPanels, x, m, y, activate: false, residual: residual)
+        } else {
+            pointwise(w, bias, k, n, panels, lastWidth, chunkPanels, x, m, y, activate: false, residual: nil)
+        }
+    }
+
+    /// y += residual, for the combination (ReLU6 then residual) the network never asks for.
+    @inline(never)
+    private static func addResidual(_ residual: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows m: Int, outputs n: Int) {
+        for i in 0..<(m * n) { y[i] += residual[i] }
+    }
+
+    @inline(__always)
+    private static func pointwise(_ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                  _ k: Int, _ n: Int, _ panels: Int, _ lastWidth: Int, _ chunkPanels: Int,
+                                  _ x: UnsafePointer<Float>, _ m: Int, _ y: UnsafeMutablePointer<Float>,
+                                  activate: Bool, residual: UnsafePointer<Float>?) {
         guard m > 0 else { return }
         let blockRows = pointwiseBlockRows
         let chunk = max(1, chunkPanels)

@@ -29,7 +29,7 @@ enum Doctor {
         let rows: [(String, String)] = [
             ("taggan", Commands.version),
             ("swift", MachineInfo.swiftVersion),
-            ("cpu", "\(MachineInfo.cpuModel) (\(backend.cpuFeatures))"),
+            ("cpu", "\(MachineInfo.cpuModel)\(MachineInfo.cpuFamilyModel.map { ", \($0)" } ?? "") (\(backend.cpuFeatures))"),
             ("cores", "\(MachineInfo.cores), memory \(String(format: "%.1f", MachineInfo.memoryGiB)) GiB"),
             ("threads", "\(Parallel.defaultThreads) (TAGGAN_THREADS \(environment["TAGGAN_THREADS"] ?? "unset"))"),
             ("blas library", backend.library),
@@ -50,6 +50,7 @@ enum Doctor {
                 "version": Commands.version,
                 "cpu": MachineInfo.cpuModel,
                 "cpu_features": backend.cpuFeatures,
+                "cpu_family_model": MachineInfo.cpuFamilyModel ?? "",
                 "cores": MachineInfo.cores,
                 "threads": Parallel.defaultThreads,
                 "blas": [

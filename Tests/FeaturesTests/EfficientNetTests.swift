@@ -267,7 +267,7 @@ enum KernelChecks {
         let x = values(rows * inputs, seed: 1), w = values(inputs * outputs, seed: 2)
         let bias = values(outputs, seed: 3), skip = values(rows * outputs, seed: 4)
         let packed = PointwiseKernel.Packed(weights: w, bias: bias, inputs: inputs, outputs: outputs)
-        for (activate, residual) in [(true, false), (false, true), (false, false)] {
+        for (activate, residual) in [(true, false), (false, true), (false, false), (true, true)] {
             for chunk in [1, 256 * 1024] {
                 var y = [Float](repeating: .nan, count: rows * outputs)
                 x.withUnsafeBufferPointer { x in
