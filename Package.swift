@@ -8,11 +8,9 @@ import PackageDescription
 /// taggan builds from source on the machine that runs it, so a release build may use
 /// the host's vector extensions: AVX2 + FMA doubles the element-wise kernels' speed
 /// here (`taggan bench kernels`). `TAGGAN_TARGET_CPU=x86-64` (or any LLVM CPU name)
-/// overrides the choice, e.g. to build a binary for older machines.
-///
-/// `avx512`: the module may also target AVX-512, when the CPU has Zen 4's set of
-/// extensions (Intel's recent server CPUs have the same set).
-func releaseTargetCPU(avx512: Bool = false) -> [String] {
+/// overrides the choice, e.g. to build a binary for older machines. (The conv net's
+/// kernels are built for every variant regardless: `convKernelSettings`.)
+func releaseTargetCPU() -> [String] {
     if let chosen = ProcessInfo.processInfo.environment["TAGGAN_TARGET_CPU"], !chosen.isEmpty {
         return ["-target-cpu", chosen]
     }
@@ -20,13 +18,6 @@ func releaseTargetCPU(avx512: Bool = false) -> [String] {
     if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
        let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) {
         let set = Set(flags.split(separator: " ").map(String.init))
-        let zen4 = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512ifma", "avx512vbmi",
-                    "avx512_vbmi2", "avx512_vnni", "avx512_bf16", "avx512_bitalg", "avx512_vpopcntdq",
-                    "gfni", "vaes", "vpclmulqdq", "avx2", "fma", "bmi2", "f16c", "movbe"]
-        if avx512 && set.isSuperset(of: zen4) {
-            // TAGGAN_VECTOR_512: 512-bit vectors and 32 vector registers.
-            return ["-target-cpu", "znver4", "-DTAGGAN_VECTOR_FMA", "-DTAGGAN_VECTOR_512"]
-        }
         if set.isSuperset(of: ["avx2", "fma", "bmi2", "f16c", "movbe"]) {
             // TAGGAN_VECTOR_FMA: kernels may use SIMD fused multiply-add and min/max,
             // which are single instructions on such a CPU (library calls without one).
@@ -49,14 +40,32 @@ let releaseOnly: [SwiftSetting] = [
 /// get the release target CPU so that tests run the kernels release builds run.
 let optimisedInDebug: [SwiftSetting] = releaseOnly + [.unsafeFlags(["-O"] + releaseTargetCPU(), .when(configuration: .debug))]
 
-/// Features (the conv net), optimised in debug builds too, may use AVX-512: with 32
-/// vector registers its depthwise kernel ran 10-20% faster and the thin 1x1
-/// convolutions up to 10% (AMD EPYC Zen 4, `-target-cpu znver4` against haswell).
-/// The other modules keep the AVX2 target.
-let convNetSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-wmo"] + releaseTargetCPU(avx512: true), .when(configuration: .release)),
-    .unsafeFlags(["-O"] + releaseTargetCPU(avx512: true), .when(configuration: .debug)),
-]
+/// The conv net's hot kernels (`Sources/_ConvKernels`) are one Swift source built three
+/// times, each for one target CPU, and Features picks one at run time (TagganCore's
+/// `KernelVariant`: CPUID, or TAGGAN_KERNELS=generic|avx2|avx512), so one binary is fast
+/// on AVX2-only and AVX-512 machines and the tests run every variant the CPU can.
+/// `_ConvKernelsAVX2` and `_ConvKernelsAVX512` hold symbolic links to `_ConvKernels`'s
+/// files (SwiftPM does not let targets share a folder). Optimised in debug builds too.
+///   generic: no target CPU (x86-64's SSE2)
+///   avx2:    `haswell` (AVX2 + FMA, 16 ymm registers)
+///   avx512:  `skylake-avx512` (AVX-512 F/CD/BW/DQ/VL, 32 zmm registers): with 32
+///            registers the depthwise kernel ran 10-20% faster than the AVX2 build and
+///            the thin 1x1 convolutions up to 10% (AMD EPYC Zen 4, built then with
+///            `-target-cpu znver4`; skylake-avx512 asks only for the extensions used)
+func convKernelSettings(_ variant: String) -> [SwiftSetting] {
+    var flags: [String] = []
+    #if arch(x86_64)
+    switch variant {
+    case "avx2": flags = ["-target-cpu", "haswell", "-DTAGGAN_VECTOR_FMA"]
+    case "avx512": flags = ["-target-cpu", "skylake-avx512", "-DTAGGAN_VECTOR_FMA", "-DTAGGAN_VECTOR_512"]
+    default: flags = []
+    }
+    #endif
+    return [
+        .unsafeFlags(["-Ounchecked", "-wmo"] + flags, .when(configuration: .release)),
+        .unsafeFlags(["-O"] + flags, .when(configuration: .debug)),
+    ]
+}
 
 let package = Package(
     name: "taggan",
@@ -90,10 +99,10 @@ let package = Package(
             name: "Ingest",
             dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
             swiftSettings: releaseOnly),
-        // SkipGram and Features are optimised in debug builds too (`optimisedInDebug`,
-        // `convNetSettings`).
+        // SkipGram and Features are optimised in debug builds too (`optimisedInDebug`).
         .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
-        .target(name: "Features", dependencies: ["TagganCore"], swiftSettings: convNetSettings),
+        .target(name: "Features", dependencies: ["TagganCore", "_ConvKernels", "_ConvKernelsAVX2", "_ConvKernelsAVX512"],
+                swiftSettings: optimisedInDebug),
         .target(name: "TagGAN", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
         .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
 
@@ -105,6 +114,11 @@ let package = Package(
             swiftSettings: releaseOnly),
 
         // MARK: - Implementation details: C libraries and shims
+
+        // The conv net's kernels, one source for three target CPUs (`convKernelSettings`).
+        .target(name: "_ConvKernels", swiftSettings: convKernelSettings("generic")),
+        .target(name: "_ConvKernelsAVX2", swiftSettings: convKernelSettings("avx2")),
+        .target(name: "_ConvKernelsAVX512", swiftSettings: convKernelSettings("avx512")),
 
         // BLAS is opened with dlopen, not linked: OpenBLAS picks its kernel in a library
         // constructor, so OPENBLAS_CORETYPE has to be set before the library loads.

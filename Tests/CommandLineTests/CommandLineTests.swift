@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TagganCore
 import TestSupport
 
 typealias Run = TagganProcess
@@ -120,6 +121,37 @@ struct CommandLineTests {
         #expect(sgemm["size"] as? Int == 64)
         let ended = try Run("vectors", "nearest", "--", "-v.bin", "--word")
         #expect(ended.status == 1 && ended.stderr == "taggan: error: -v.bin: no such file\n")
+    }
+
+    @Test("doctor names the conv kernel variant and why: TAGGAN_KERNELS=generic when set, else the widest the CPU runs")
+    func doctorNamesTheKernelVariant() throws {
+        let forced = try TagganProcess(["doctor", "--json", "--size", "64"], environment: ["TAGGAN_KERNELS": "generic"])
+        #expect(forced.status == 0)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(forced.stdout.utf8)) as? [String: Any])
+        let kernels = try #require(object["conv_kernels"] as? [String: Any])
+        #expect(kernels["variant"] as? String == "generic")
+        #expect(kernels["reason"] as? String == "TAGGAN_KERNELS=generic set by the user")
+        let supported = try #require(kernels["supported"] as? [String])
+        #expect(supported.first == "generic")
+        let automatic = try TagganProcess(["doctor", "--size", "64"], environment: ["TAGGAN_KERNELS": ""])
+        let line = try #require(automatic.stdout.split(separator: "\n").first { $0.hasPrefix("conv kernels:") })
+        #expect(line.hasSuffix("(the widest this CPU runs (\(MachineInfo.cpuVectorFeatures)))"), "\(line)")
+        #expect(line.contains(supported.last!), "the widest supported variant, \(supported.last!): \(line)")
+        #expect(automatic.stdout.contains("caches:") && automatic.stdout.contains("conv blocking:"))
+    }
+
+    @Test("bench kernels times the conv kernels of every variant this CPU runs, on each lite0 shape")
+    func benchKernelsCoversEveryVariant() throws {
+        let run = try Run("bench", "kernels", "--json", "--length", "16")
+        #expect(run.status == 0)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let rows = try #require(object["conv_kernels"] as? [[String: Any]])
+        let supported = KernelVariant.allCases.filter(\.isSupported).map(\.rawValue)
+        #expect(Set(rows.compactMap { $0["variant"] as? String }) == Set(supported))
+        let shapes = Set(rows.compactMap { $0["shape"] as? String })
+        #expect(shapes.count == 19 && shapes.contains("1x1 196x320x1280") && shapes.contains("dw 56x144 3x3/1"))
+        #expect(rows.count == shapes.count * supported.count)
+        #expect(rows.allSatisfy { ($0["gflops"] as? Double ?? 0) > 0 })
     }
 
     @Test func doctorJSONDescribesTheBLASAndLibraries() throws {

@@ -232,55 +232,71 @@ struct ConfigurationTests {
 
 /// The convolution kernels against plain loops, on shapes the networks' parity tests do
 /// not reach: rows not a multiple of the 6-row block, widths that are multiples of 8 but
-/// not 16 (lite2's), images narrower than the kernel.
-@Suite("Convolution kernels against plain loops")
-struct ConvolutionKernelTests {
+/// not 16 (lite2's), images narrower than the kernel, interior widths that are not a
+/// multiple of the four-column groups. Every kernel variant (`KernelVariant`:
+/// the same source built for no target CPU, for AVX2 and for AVX-512) gets its own suite
+/// below, which runs when this CPU can execute that variant and is reported as skipped,
+/// with the missing CPU features as the reason, when it cannot.
+enum KernelChecks {
     /// Deterministic values in [-1, 1).
     static func values(_ count: Int, seed: Int) -> [Float] {
         (0..<count).map { Float(((($0 + 1) * 7919 + seed * 104_729) % 2001) - 1000) / 1000 }
     }
 
-    @Test("pointwise: x W + bias, ReLU6 or + residual", arguments: [
-        (1, 3, 16), (7, 16, 24), (13, 27, 32), (49, 40, 8), (50, 192, 40), (6, 1152, 17),
-    ])
-    func pointwise(rows: Int, inputs: Int, outputs: Int) {
-        let x = Self.values(rows * inputs, seed: 1), w = Self.values(inputs * outputs, seed: 2)
-        let bias = Self.values(outputs, seed: 3), skip = Self.values(rows * outputs, seed: 4)
+    static let pointwiseShapes = [(1, 3, 16), (7, 16, 24), (13, 27, 32), (49, 40, 8), (50, 192, 40), (6, 1152, 17)]
+    static let depthwiseShapes = [
+        (9, 11, 16, 3, 1), (12, 12, 24, 3, 2), (7, 7, 32, 5, 1), (14, 13, 40, 5, 2), (3, 2, 16, 5, 1), (20, 21, 8, 3, 1),
+        (10, 14, 24, 5, 1),  // 5x5 with 16 + 8 channels: the 8-lane tail on interior columns too
+    ]
+
+    /// The module behind `variant`'s table says it was built as that variant (the flags
+    /// in Package.swift reached it).
+    static func table(_ variant: KernelVariant) {
+        #expect(KernelTable.of(variant).compiledAs == variant.rawValue)
+    }
+
+    /// y = x W + bias, then ReLU6 or + residual, against the triple loop; 1x1 weight
+    /// chunks of one panel and of the default size both.
+    static func pointwise(_ variant: KernelVariant, rows: Int, inputs: Int, outputs: Int) {
+        let kernels = KernelTable.of(variant)
+        let x = values(rows * inputs, seed: 1), w = values(inputs * outputs, seed: 2)
+        let bias = values(outputs, seed: 3), skip = values(rows * outputs, seed: 4)
         let packed = PointwiseKernel.Packed(weights: w, bias: bias, inputs: inputs, outputs: outputs)
-        for (activate, residual) in [(true, false), (false, true), (false, false)] {
-            var y = [Float](repeating: .nan, count: rows * outputs)
-            x.withUnsafeBufferPointer { x in
-                skip.withUnsafeBufferPointer { skip in
-                    PointwiseKernel.apply(packed, x.baseAddress!, rows: rows, into: &y, activate: activate,
-                                          residual: residual ? skip.baseAddress! : nil)
+        for (activate, residual) in [(true, false), (false, true), (false, false), (true, true)] {
+            for chunk in [1, 256 * 1024] {
+                var y = [Float](repeating: .nan, count: rows * outputs)
+                x.withUnsafeBufferPointer { x in
+                    skip.withUnsafeBufferPointer { skip in
+                        PointwiseKernel.apply(packed, x.baseAddress!, rows: rows, into: &y, activate: activate,
+                                              residual: residual ? skip.baseAddress! : nil,
+                                              kernels: kernels, weightChunkBytes: chunk)
+                    }
                 }
-            }
-            var worst: Float = 0
-            for r in 0..<rows {
-                for o in 0..<outputs {
-                    var v = bias[o]
-                    for i in 0..<inputs { v += x[r * inputs + i] * w[i * outputs + o] }
-                    if activate { v = min(max(v, 0), 6) }
-                    if residual { v += skip[r * outputs + o] }
-                    worst = max(worst, abs(v - y[r * outputs + o]))
+                var worst: Float = 0
+                for r in 0..<rows {
+                    for o in 0..<outputs {
+                        var v = bias[o]
+                        for i in 0..<inputs { v += x[r * inputs + i] * w[i * outputs + o] }
+                        if activate { v = min(max(v, 0), 6) }
+                        if residual { v += skip[r * outputs + o] }
+                        worst = max(worst, abs(v - y[r * outputs + o]))
+                    }
                 }
+                #expect(worst <= 1e-4, "\(variant): activate \(activate), residual \(residual), chunk \(chunk)")
             }
-            #expect(worst <= 1e-4, "activate \(activate), residual \(residual)")
         }
     }
 
-    @Test("depthwise: k x k taps, TF same padding, bias and ReLU6", arguments: [
-        (9, 11, 16, 3, 1), (12, 12, 24, 3, 2), (7, 7, 32, 5, 1), (14, 13, 40, 5, 2), (3, 2, 16, 5, 1), (20, 21, 8, 3, 1),
-    ])
-    func depthwise(height: Int, width: Int, channels: Int, kernel k: Int, stride s: Int) {
-        let x = Self.values(height * width * channels, seed: 5)
-        let w = Self.values(k * k * channels, seed: 6), bias = Self.values(channels, seed: 7)
+    /// k x k taps with TF same padding, bias and ReLU6, against the loop over taps.
+    static func depthwise(_ variant: KernelVariant, height: Int, width: Int, channels: Int, kernel k: Int, stride s: Int) {
+        let x = values(height * width * channels, seed: 5)
+        let w = values(k * k * channels, seed: 6), bias = values(channels, seed: 7)
         let rows = EfficientNetConfig.samePadding(size: height, kernel: k, stride: s)
         let columns = EfficientNetConfig.samePadding(size: width, kernel: k, stride: s)
         var y = [Float](repeating: .nan, count: rows.output * columns.output * channels)
         ConvKernels.depthwise(input: x, height: height, width: width, channels: channels, weights: w, bias: bias,
                               kernel: k, stride: s, padTop: rows.before, padLeft: columns.before,
-                              output: &y, outHeight: rows.output, outWidth: columns.output)
+                              output: &y, outHeight: rows.output, outWidth: columns.output, kernels: .of(variant))
         var worst: Float = 0
         for oy in 0..<rows.output {
             for ox in 0..<columns.output {
@@ -298,6 +314,123 @@ struct ConvolutionKernelTests {
                 }
             }
         }
-        #expect(worst <= 1e-5)
+        #expect(worst <= 1e-5, "\(variant)")
+    }
+
+    /// The whole of lite0 on the fixture's four crops with `variant`'s kernels, against
+    /// onnxruntime's logits and features (the same 5e-5 as `EfficientNetParityTests`),
+    /// with blocks run by rows and by layers both: once with this machine's blocking and
+    /// once with a 512 KiB L2's (Zen 1's), which runs more blocks by rows in smaller groups.
+    static func network(_ variant: KernelVariant) throws {
+        try #require(Support.haveWeights, "weights missing: run bash corpora/fetch-all.sh --lite2")
+        let expected = try NPY.read(contentsOf: Support.fixtures.appendingPathComponent("logits.npy"))
+        let expectedFeatures = try NPY.read(contentsOf: Support.fixtures.appendingPathComponent("features.npy"))
+        let inputs = ImagePreprocessor(config: .lite0).normalise(try Support.crops())
+        let small = MachineInfo.Caches(level1Data: 32 << 10, level2: 512 << 10, level3: 8 << 20, source: "test")
+        for blocking: ConvBlocking? in [nil, ConvBlocking(caches: small, lateImageBytes: 49 * 1280 * 4)] {
+            let net = try EfficientNet.load(contentsOf: Support.lite0Weights, config: .lite0, kernels: variant, blocking: blocking)
+            #expect(net.kernels.variant == variant)
+            let output = net.forward(inputs, threads: 2)
+            var worst: Float = 0, worstFeature: Float = 0
+            for i in 0..<expected.count { worst = max(worst, abs(expected[i] - output.logits[i])) }
+            for i in 0..<expectedFeatures.count { worstFeature = max(worstFeature, abs(expectedFeatures[i] - output.features[i])) }
+            print("\(variant), \(net.blocking): largest logit difference \(worst), feature \(worstFeature)")
+            #expect(worst <= 5e-5, "\(variant), \(net.blocking)")
+            #expect(worstFeature <= 5e-5, "\(variant), \(net.blocking)")
+            #expect(Support.top(1, output.logits.row(0)) == [285])
+        }
+    }
+}
+
+/// `KernelVariant`'s reason for skipping, as a test comment.
+private func skipReason(_ variant: KernelVariant) -> Comment {
+    Comment(rawValue: "\(variant) kernels not run: \(variant.unsupportedReason ?? "")")
+}
+
+@Suite("generic kernels (no target CPU) against plain loops", .serialized)
+struct GenericKernelTests {
+    @Test("the table points at the module built without a target CPU")
+    func table() { KernelChecks.table(.generic) }
+
+    @Test("pointwise: x W + bias, ReLU6 or + residual", arguments: KernelChecks.pointwiseShapes)
+    func pointwise(rows: Int, inputs: Int, outputs: Int) { KernelChecks.pointwise(.generic, rows: rows, inputs: inputs, outputs: outputs) }
+
+    @Test("depthwise: k x k taps, TF same padding, bias and ReLU6", arguments: KernelChecks.depthwiseShapes)
+    func depthwise(height: Int, width: Int, channels: Int, kernel: Int, stride: Int) {
+        KernelChecks.depthwise(.generic, height: height, width: width, channels: channels, kernel: kernel, stride: stride)
+    }
+
+    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking and a 512 KiB L2's")
+    func network() throws { try KernelChecks.network(.generic) }
+}
+
+@Suite("AVX2 kernels against plain loops", .serialized,
+       .enabled(if: KernelVariant.avx2.isSupported, skipReason(.avx2)))
+struct AVX2KernelTests {
+    @Test("the table points at the module built for haswell")
+    func table() { KernelChecks.table(.avx2) }
+
+    @Test("pointwise: x W + bias, ReLU6 or + residual", arguments: KernelChecks.pointwiseShapes)
+    func pointwise(rows: Int, inputs: Int, outputs: Int) { KernelChecks.pointwise(.avx2, rows: rows, inputs: inputs, outputs: outputs) }
+
+    @Test("depthwise: k x k taps, TF same padding, bias and ReLU6", arguments: KernelChecks.depthwiseShapes)
+    func depthwise(height: Int, width: Int, channels: Int, kernel: Int, stride: Int) {
+        KernelChecks.depthwise(.avx2, height: height, width: width, channels: channels, kernel: kernel, stride: stride)
+    }
+
+    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking and a 512 KiB L2's")
+    func network() throws { try KernelChecks.network(.avx2) }
+}
+
+@Suite("AVX-512 kernels against plain loops", .serialized,
+       .enabled(if: KernelVariant.avx512.isSupported, skipReason(.avx512)))
+struct AVX512KernelTests {
+    @Test("the table points at the module built for skylake-avx512")
+    func table() { KernelChecks.table(.avx512) }
+
+    @Test("pointwise: x W + bias, ReLU6 or + residual", arguments: KernelChecks.pointwiseShapes)
+    func pointwise(rows: Int, inputs: Int, outputs: Int) { KernelChecks.pointwise(.avx512, rows: rows, inputs: inputs, outputs: outputs) }
+
+    @Test("depthwise: k x k taps, TF same padding, bias and ReLU6", arguments: KernelChecks.depthwiseShapes)
+    func depthwise(height: Int, width: Int, channels: Int, kernel: Int, stride: Int) {
+        KernelChecks.depthwise(.avx512, height: height, width: width, channels: channels, kernel: kernel, stride: stride)
+    }
+
+    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking and a 512 KiB L2's")
+    func network() throws { try KernelChecks.network(.avx512) }
+}
+
+@Suite("Blocking from cache sizes")
+struct ConvBlockingTests {
+    static let lite0LateImageBytes = 7 * 7 * 1280 * 4
+
+    @Test("Zen 4's 1 MiB L2 gives the constants tuned there: 1 MiB row-by-row, groups of 4, 256 KiB chunks")
+    func zen4() {
+        let caches = MachineInfo.Caches(level1Data: 32 << 10, level2: 1 << 20, level3: 32 << 20, source: "test")
+        #expect(ConvBlocking(caches: caches, lateImageBytes: Self.lite0LateImageBytes)
+                == ConvBlocking(rowByRowBytes: 1 << 20, groupImages: 4, weightChunkBytes: 256 << 10))
+    }
+
+    @Test("a 512 KiB L2 (Zen 1) halves them; 2 MiB (this Xeon kind) doubles them; groups stay within 2...8")
+    func otherCaches() {
+        func blocking(_ l2: Int) -> ConvBlocking {
+            ConvBlocking(caches: MachineInfo.Caches(level1Data: 32 << 10, level2: l2, level3: 8 << 20, source: "test"),
+                         lateImageBytes: Self.lite0LateImageBytes)
+        }
+        #expect(blocking(512 << 10) == ConvBlocking(rowByRowBytes: 512 << 10, groupImages: 2, weightChunkBytes: 128 << 10))
+        #expect(blocking(2 << 20) == ConvBlocking(rowByRowBytes: 2 << 20, groupImages: 8, weightChunkBytes: 512 << 10))
+        #expect(blocking(64 << 10).groupImages == 2)
+        #expect(blocking(64 << 20).groupImages == 8)
+    }
+
+    @Test("the network's blocks run by rows exactly when their expanded activation exceeds the threshold")
+    func byRows() throws {
+        try #require(Support.haveWeights, "weights missing: run bash corpora/fetch-all.sh --lite2")
+        let net = try EfficientNet.load(contentsOf: Support.lite0Weights, config: .lite0,
+                                        blocking: ConvBlocking(rowByRowBytes: 1 << 20, groupImages: 4, weightChunkBytes: 256 << 10))
+        // lite0's expanded activations: 112 px x 32 and x 96 channels, 56 px x 144 (twice):
+        // 1.6, 4.8, 1.8 and 1.8 MB; from 28 px on at most 0.75 MB.
+        #expect(net.blocks.map(\.byRows) == [true, true, true, true] + Array(repeating: false, count: 12))
+        #expect(net.stemByRows)
     }
 }

@@ -39,6 +39,10 @@ int taggan_blas_set_threads(int threads);
 /// AVX2 + FMA, NULL when nothing better than OpenBLAS's own detection is known.
 const char *taggan_cpu_openblas_coretype(void);
 
+/// The CPU features the conv net's kernel variant `level` (1: AVX2, 2: AVX-512) needs
+/// and this CPU (or its OS) lacks, comma-separated; "" when it can run that variant.
+const char *taggan_cpu_kernel_missing(int level);
+
 /// A short description of the CPU's vector extensions, e.g. "avx512 avx2 fma".
 const char *taggan_cpu_vector_features(void);
 

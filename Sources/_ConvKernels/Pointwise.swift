@@ -1,0 +1,153 @@
+extension Kernels {
+    /// Rows of x per block of the 1x1 kernel.
+    ///
+    /// 6 rows x 16 columns: six 16-lane accumulators, a broadcast of x per row and one
+    /// row of the packed weights per step of the sum. With AVX2 that is twelve ymm
+    /// accumulators, two for the weight row and one broadcast: 15 of the 16 registers,
+    /// no spill (BLIS's and OpenBLAS's Haswell sgemm use the same 6x16). With AVX-512 the
+    /// accumulators take six of 32 zmm registers.
+    public static var pointwiseBlockRows: Int { 6 }
+
+    /// y[r, :] = x[r, :] W + bias for r in 0..<rows, then ReLU6 when `activate`, then
+    /// + residual[r, :] when given (MBConv adds the skip to the linear projection).
+    /// x is [rows, inputs], y and residual are [rows, outputs], all row-major and dense.
+    ///
+    /// `weights` are Features' `PointwiseKernel.Packed` layout: `panels` panels of 16
+    /// output columns, each [inputs, 16] contiguous, the last one [inputs, lastWidth]
+    /// (8 or 16); `bias` is padded to panels * 16. The panels are taken `chunkPanels` at a
+    /// time, a chunk small enough to stay in the L2 cache while every block of rows goes
+    /// over it.
+    public static func pointwise(weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                 inputs k: Int, outputs n: Int, panels: Int, lastWidth: Int, chunkPanels: Int,
+                                 x: UnsafePointer<Float>, rows m: Int, y: UnsafeMutablePointer<Float>,
+                                 activate: Bool, residual: UnsafePointer<Float>?) {
+        // One copy of the loops per epilogue the network uses (ReLU6; + residual; neither),
+        // so the epilogue has no tests inside: inlined into each call site, as the kernels
+        // were before they moved to this module, the compiler had made them constants.
+        if activate {
+            pointwise(w, bias, k, n, panels, lastWidth, chunkPanels, x, m, y, activate: true, residual: nil)
+            if let residual { addResidual(residual, to: y, rows: m, outputs: n) }
+        } else if let residual {
+            pointwise(w, bias, k, n, panels, lastWidth, chunkPanels, x, m, y, activate: false, residual: residual)
+        } else {
+            pointwise(w, bias, k, n, panels, lastWidth, chunkPanels, x, m, y, activate: false, residual: nil)
+        }
+    }
+
+    /// y += residual, for the combination (ReLU6 then residual) the network never asks for.
+    @inline(never)
+    private static func addResidual(_ residual: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows m: Int, outputs n: Int) {
+        for i in 0..<(m * n) { y[i] += residual[i] }
+    }
+
+    @inline(__always)
+    private static func pointwise(_ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                  _ k: Int, _ n: Int, _ panels: Int, _ lastWidth: Int, _ chunkPanels: Int,
+                                  _ x: UnsafePointer<Float>, _ m: Int, _ y: UnsafeMutablePointer<Float>,
+                                  activate: Bool, residual: UnsafePointer<Float>?) {
+        guard m > 0 else { return }
+        let blockRows = pointwiseBlockRows
+        let chunk = max(1, chunkPanels)
+        var p0 = 0
+        while p0 < panels {
+            let p1 = min(panels, p0 + chunk)
+            var r0 = 0
+            while r0 < m {
+                // A block past the last row repeats that row; its results are not stored.
+                let rows = min(blockRows, m - r0)
+                let a0 = x + r0 * k
+                let a1 = x + min(r0 + 1, m - 1) * k, a2 = x + min(r0 + 2, m - 1) * k
+                let a3 = x + min(r0 + 3, m - 1) * k, a4 = x + min(r0 + 4, m - 1) * k
+                let a5 = x + min(r0 + 5, m - 1) * k
+                for p in p0..<p1 {
+                    if p == panels - 1 && lastWidth == 8 {
+                        narrowPanel(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + p * 16,
+                                    rows: rows, into: y + r0 * n + p * 16, stride: n, columns: n - p * 16,
+                                    activate: activate, residual: residual.map { $0 + r0 * n + p * 16 })
+                        continue
+                    }
+                    var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16()
+                    var c3 = Lanes.V16(), c4 = Lanes.V16(), c5 = Lanes.V16()
+                    var b = w + p * k * 16
+                    for i in 0..<k {
+                        let row = Lanes.load16(b)
+                        c0 = Lanes.multiplyAdd(c0, Lanes.V16(repeating: a0[i]), row)
+                        c1 = Lanes.multiplyAdd(c1, Lanes.V16(repeating: a1[i]), row)
+                        c2 = Lanes.multiplyAdd(c2, Lanes.V16(repeating: a2[i]), row)
+                        c3 = Lanes.multiplyAdd(c3, Lanes.V16(repeating: a3[i]), row)
+                        c4 = Lanes.multiplyAdd(c4, Lanes.V16(repeating: a4[i]), row)
+                        c5 = Lanes.multiplyAdd(c5, Lanes.V16(repeating: a5[i]), row)
+                        b += 16
+                    }
+                    let column = p * 16, columns = min(16, n - column)
+                    let bv = Lanes.load16(bias + column)
+                    let out = y + r0 * n + column
+                    let skip = residual.map { $0 + r0 * n + column }
+                    finish(c0, bv, out, skip, columns, activate)
+                    if rows > 1 { finish(c1, bv, out + n, skip.map { $0 + n }, columns, activate) }
+                    if rows > 2 { finish(c2, bv, out + 2 * n, skip.map { $0 + 2 * n }, columns, activate) }
+                    if rows > 3 { finish(c3, bv, out + 3 * n, skip.map { $0 + 3 * n }, columns, activate) }
+                    if rows > 4 { finish(c4, bv, out + 4 * n, skip.map { $0 + 4 * n }, columns, activate) }
+                    if rows > 5 { finish(c5, bv, out + 5 * n, skip.map { $0 + 5 * n }, columns, activate) }
+                }
+                r0 += blockRows
+            }
+            p0 = p1
+        }
+    }
+
+    /// `pointwise`'s block of 6 rows for a last panel 8 columns wide ([k, 8] weights): the
+    /// same steps on 8-lane vectors. Outputs and residual rows are `stride` apart.
+    @inline(never)
+    private static func narrowPanel(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+                                    _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                    k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
+                                    into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
+                                    activate: Bool, residual: UnsafePointer<Float>?) {
+        var c0 = Lanes.V8(), c1 = Lanes.V8(), c2 = Lanes.V8(), c3 = Lanes.V8(), c4 = Lanes.V8(), c5 = Lanes.V8()
+        var b = weights
+        for i in 0..<k {
+            let row = Lanes.load8(b)
+            c0 = Lanes.multiplyAdd(c0, Lanes.V8(repeating: a0[i]), row)
+            c1 = Lanes.multiplyAdd(c1, Lanes.V8(repeating: a1[i]), row)
+            c2 = Lanes.multiplyAdd(c2, Lanes.V8(repeating: a2[i]), row)
+            c3 = Lanes.multiplyAdd(c3, Lanes.V8(repeating: a3[i]), row)
+            c4 = Lanes.multiplyAdd(c4, Lanes.V8(repeating: a4[i]), row)
+            c5 = Lanes.multiplyAdd(c5, Lanes.V8(repeating: a5[i]), row)
+            b += 8
+        }
+        let bv = Lanes.load8(bias)
+        @inline(__always) func finish(_ acc: Lanes.V8, _ r: Int) {
+            var v = acc + bv
+            if activate { v = Lanes.relu6(v) }
+            let o = out + r * n
+            if columns == 8 {
+                if let residual { v = v + Lanes.load8(residual + r * n) }
+                Lanes.store8(v, o)
+            } else {
+                for j in 0..<columns { o[j] = v[j] + (residual?[r * n + j] ?? 0) }
+            }
+        }
+        finish(c0, 0)
+        if rows > 1 { finish(c1, 1) }
+        if rows > 2 { finish(c2, 2) }
+        if rows > 3 { finish(c3, 3) }
+        if rows > 4 { finish(c4, 4) }
+        if rows > 5 { finish(c5, 5) }
+    }
+
+    /// Bias, activation and residual on one row of accumulators, and the store of its
+    /// first `columns` values.
+    @inline(__always)
+    private static func finish(_ acc: Lanes.V16, _ bias: Lanes.V16, _ out: UnsafeMutablePointer<Float>,
+                               _ residual: UnsafePointer<Float>?, _ columns: Int, _ activate: Bool) {
+        var v = acc + bias
+        if activate { v = Lanes.relu6(v) }
+        if columns == 16 {
+            if let residual { v = v + Lanes.load16(residual) }
+            Lanes.store16(v, out)
+        } else {
+            for j in 0..<columns { out[j] = v[j] + (residual?[j] ?? 0) }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../_ConvKernels/Pointwise.swift
