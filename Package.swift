@@ -150,6 +150,14 @@ let package = Package(
             name: "CZlib",
             providers: [.apt(["zlib1g-dev"])]),
 
+        // The 100k-image simulation behind BENCHMARKS' scale table (bench/scale.sh);
+        // a benchmark, kept apart from the tests and from the taggan executable.
+        .executableTarget(
+            name: "ScaleBench",
+            dependencies: ["TagganCore", "Ingest", "TagGAN", "Eval", "CSQLite"],
+            path: "bench/scale",
+            swiftSettings: releaseOnly),
+
         // MARK: - Tests
 
         // The libFuzzer target over Ingest's parsers, only with TAGGAN_FUZZ=1 (README).

@@ -23,8 +23,17 @@ public struct Ingester {
         /// moves every image to the split the new rule gives it.
         public var splitRule: Catalog.SplitRule?
         public var resplit = false
-        /// Process only shard `index` of `count` (a stable hash of each file's key).
-        public var shard: (index: Int, count: Int)?
+        /// Process only the images of this shard (`ShardSpec`: content id mod N, the rule
+        /// features and annotate use too). Every new or changed file is still read and
+        /// hashed, since its content id decides its shard, but only the shard's files are
+        /// decoded and recorded; unchanged files keep the id the catalog knows.
+        public var shardSpec: ShardSpec?
+        /// `shardSpec` as (index, count), the form the command line passed before
+        /// `ShardSpec` existed; an invalid pair sets no shard.
+        public var shard: (index: Int, count: Int)? {
+            get { shardSpec.map { ($0.index, $0.count) } }
+            set { shardSpec = newValue.flatMap { try? ShardSpec(index: $0.index, count: $0.count) } }
+        }
         public var threads = Parallel.defaultThreads
         public init() {}
     }
@@ -47,16 +56,6 @@ public struct Ingester {
         self.options = options
     }
 
-    /// A stable 64-bit FNV-1a hash of a file's key, which picks its shard.
-    public static func shard(of key: String, count: Int) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
-        }
-        return Int(hash % UInt64(count))
-    }
-
     private struct Stamp: Equatable { let size: Int; let mtime: Double; let metadataMTime: Double }
 
     private struct Decoded: Sendable {
@@ -73,12 +72,15 @@ public struct Ingester {
         var summary = Summary()
         let splitRule = try Self.checkSplitRule(options, catalog: catalog)
 
-        // Existing state of every file key.
+        // Existing state of every file key, and the image (content id) it shows.
         var known: [String: Stamp] = [:]
-        let rows = try catalog.db.prepare("SELECT key, size, mtime, metadata_mtime FROM files")
+        var knownImage: [String: Int] = [:]
+        let rows = try catalog.db.prepare("SELECT key, size, mtime, metadata_mtime, image_id FROM files")
         while try rows.step() {
             known[rows.string(0)] = Stamp(size: rows.int(1), mtime: rows.double(2), metadataMTime: rows.double(3))
+            knownImage[rows.string(0)] = rows.int(4)
         }
+        let shard = options.shardSpec
 
         // List every source.
         var items: [(item: SourceItem, reader: DatasetReader, stamp: Stamp)] = []
@@ -104,7 +106,6 @@ public struct Ingester {
                 }
             }
             for item in found {
-                if let shard = options.shard, Self.shard(of: item.key, count: shard.count) != shard.index { continue }
                 guard let stamp = Self.stamp(item) else {
                     skipped.skip(item.imageURL.path, reason: "unreadable file", detail: "cannot stat")
                     continue
@@ -112,21 +113,31 @@ public struct Ingester {
                 items.append((item, reader, stamp))
             }
         }
-        summary.filesSeen = items.count
-
+        // Unchanged files keep their known image, and with it their shard; the others
+        // are read, and their shard is known once their bytes are hashed.
         let toRead = items.indices.filter { known[items[$0].item.key] != items[$0].stamp }
-        summary.unchanged = items.count - toRead.count
+        let unchanged = items.indices.filter { index in
+            guard known[items[index].item.key] == items[index].stamp else { return false }
+            return shard.map { $0.contains(contentID: knownImage[items[index].item.key]!) } ?? true
+        }
+        summary.unchanged = unchanged.count
 
         // Hash and decode what changed, in parallel.
         let decoder = ImageDecoder(maxPixels: options.maxPixels)
         let progress = ProgressLine("ingest", total: toRead.count, unit: "images")
         let results = ParallelSlots<Result<Decoded, ImageDecoder.DecodeError>>(count: toRead.count)
+        let otherShard = ParallelSlots<Bool>(count: toRead.count)
         Parallel.forEach(toRead.count, threads: options.threads) { n in
             let (item, reader, _) = items[toRead[n]]
-            results[n] = Self.read(item, reader: reader, decoder: decoder, minimumSide: options.minimumSide)
+            switch Self.read(item, reader: reader, decoder: decoder, minimumSide: options.minimumSide, shard: shard) {
+            case nil: otherShard[n] = true
+            case let result?: results[n] = result
+            }
             progress.advance()
         }
         progress.finish()
+        let readHere = (0..<toRead.count).filter { otherShard[$0] == nil }
+        summary.filesSeen = unchanged.count + readHere.count
 
         // Apply every change in one transaction.
         var failedKeys = Set<String>()
@@ -145,8 +156,8 @@ public struct Ingester {
             let insertFileTag = try catalog.db.prepare("INSERT OR IGNORE INTO file_tags(key, tag_id, raw) VALUES (?, ?, ?)")
             let insertConcept = try catalog.db.prepare("INSERT OR REPLACE INTO concepts(key, concept, strict) VALUES (?, ?, ?)")
             var tagIDs: [String: Int] = [:]
-            for (n, index) in toRead.enumerated() {
-                let (item, _, stamp) = items[index]
+            for n in readHere {
+                let (item, _, stamp) = items[toRead[n]]
                 switch results[n]! {
                 case .failure(let error):
                     skipped.skip(item.imageURL.path, reason: error.reason, detail: error.detail.isEmpty ? nil : error.detail)
@@ -175,13 +186,16 @@ public struct Ingester {
                     summary.read += 1
                 }
             }
-            // Files gone from the scanned sources (or now failing) leave the catalog.
-            let present = Set(items.map(\.item.key)).subtracting(failedKeys)
+            // Files gone from the scanned sources (or now failing) leave the catalog. With a
+            // shard: only files whose known image is this shard's, and a file now showing
+            // another shard's image leaves this shard's catalog (that shard records it).
+            let present = Set(unchanged.map { items[$0].item.key } + readHere.map { items[toRead[$0]].item.key })
+                .subtracting(failedKeys)
             let deleteFile = try catalog.db.prepare("DELETE FROM files WHERE key = ?")
             for key in known.keys where !present.contains(key) {
                 guard let source = key.split(separator: "/").first, sourceNames.contains(String(source)) else { continue }
                 if unlisted.contains(where: { key.hasPrefix($0) }) { continue }
-                if let shard = options.shard, Self.shard(of: key, count: shard.count) != shard.index { continue }
+                if let shard, !shard.contains(contentID: knownImage[key]!) { continue }
                 try deleteFile.bind(key).run()
                 summary.removed += 1
             }
@@ -221,8 +235,11 @@ public struct Ingester {
         return Stamp(size: size, mtime: mtime, metadataMTime: metadata)
     }
 
+    /// Hashes and decodes one file; nil when its content id is not in `shard` (it is
+    /// then neither decoded nor reported: its own shard does both). A file that cannot
+    /// be read has no content id and is reported by every shard.
     private static func read(_ item: SourceItem, reader: DatasetReader, decoder: ImageDecoder,
-                             minimumSide: Int) -> Result<Decoded, ImageDecoder.DecodeError> {
+                             minimumSide: Int, shard: ShardSpec?) -> Result<Decoded, ImageDecoder.DecodeError>? {
         guard reader.isInside(item.imageURL) else {
             return .failure(.init(reason: "path points outside the data set", detail: ""))
         }
@@ -232,6 +249,8 @@ public struct Ingester {
         } catch {
             return .failure(.init(reason: "unreadable file", detail: (error as NSError).localizedFailureReason ?? ""))
         }
+        let hash = SHA256.hex(data)
+        if let shard, !shard.contains(contentID: Catalog.imageID(hash: hash)) { return nil }
         do {
             let header = try decoder.header(of: data)
             if max(header.width, header.height) < minimumSide {
@@ -251,7 +270,7 @@ public struct Ingester {
                     return .failure(.init(reason: "embedded XMP: \(error.reason)", detail: error.detail))
                 }
             }
-            return .success(Decoded(hash: SHA256.hex(data), format: header.format.rawValue,
+            return .success(Decoded(hash: hash, format: header.format.rawValue,
                                     width: header.width, height: header.height, embeddedTags: embedded))
         } catch let error as ImageDecoder.DecodeError {
             return .failure(error)

@@ -5,7 +5,8 @@ import TagganCore
 ///
 /// Order: count descending, then the word's UTF-8 bytes ascending (so ties are stable on
 /// every machine). Built from a streaming corpus: memory grows with the number of
-/// distinct words, never with the corpus length.
+/// distinct words, never with the corpus length, and is bounded even for a corpus with
+/// hundreds of millions of distinct tokens by pruning while counting (`countingLimit`).
 ///
 ///     let vocabulary = try Vocabulary(counting: corpus, minCount: 5)
 ///     vocabulary.words[0]    // "the"
@@ -14,8 +15,17 @@ public struct Vocabulary: Sendable {
     public let counts: [Int]
     /// Tokens in the corpus, including words later dropped by the cutoffs.
     public let corpusTokens: Int
-    /// Distinct words before the cutoffs.
+    /// Distinct words before the cutoffs (those that survived pruning, when it happened).
     public let distinctWords: Int
+    /// Pruning while counting (word2vec's ReduceVocab) dropped every word whose count so
+    /// far was at most this; 0 when it never ran and every count is exact. A word that
+    /// was dropped and seen again afterwards is undercounted by what it had before; a
+    /// word whose running count always exceeded the threshold (any word frequent
+    /// throughout the corpus) is counted exactly.
+    public let pruneThreshold: Int
+    /// The most distinct words the counting tables held at once, summed over the
+    /// parallel parts: at most `countingLimit`.
+    public let countingPeak: Int
     @usableFromInline let index: WordTable
 
     public var count: Int { words.count }
@@ -24,7 +34,7 @@ public struct Vocabulary: Sendable {
 
     /// Keeps words seen at least `minCount` times, then the `maxSize` most frequent.
     public init(counts raw: [(word: String, count: Int)], minCount: Int = 1, maxSize: Int? = nil,
-                corpusTokens: Int? = nil) {
+                corpusTokens: Int? = nil, pruneThreshold: Int = 0, countingPeak: Int? = nil) {
         var kept = raw.filter { $0.count >= minCount }
         kept.sort { a, b in
             a.count != b.count ? a.count > b.count : a.word.utf8.lexicographicallyPrecedes(b.word.utf8)
@@ -34,6 +44,8 @@ public struct Vocabulary: Sendable {
         counts = kept.map(\.count)
         self.corpusTokens = corpusTokens ?? raw.reduce(0) { $0 + $1.count }
         distinctWords = raw.count
+        self.pruneThreshold = pruneThreshold
+        self.countingPeak = countingPeak ?? raw.count
         var table = WordTable(capacity: kept.count)
         for word in words {
             var bytes = Array(word.utf8)
@@ -42,12 +54,25 @@ public struct Vocabulary: Sendable {
         index = table
     }
 
+    /// word2vec's bound on the words held while counting (0.7 x its 30 M hash slots):
+    /// ~40 bytes a word here (bytes, offsets, counts, slots), so ~0.8 GB at most.
+    public static let defaultCountingLimit = 21_000_000
+
     /// Counts every token of `source` in one streaming pass (parts read in parallel and
     /// merged), then applies the cutoffs. Throws when the corpus has no words, or none
     /// reaches `minCount`, naming the corpus.
+    ///
+    /// Memory stays bounded by `countingLimit` distinct words, as word2vec's ReduceVocab
+    /// keeps it (Mikolov et al.'s word2vec.c): when a part's table reaches its share of
+    /// the limit (limit / parts), the words counted at most `threshold` times so far are
+    /// dropped and `threshold` (starting at 1) goes up by one, repeatedly until at most
+    /// half the share remains (so pruning costs O(1) per token, amortised). The merged
+    /// table is pruned the same way. `pruneThreshold` says how far it went. Below the
+    /// limit nothing is pruned and every count is exact, whatever `threads` is.
     public init(counting source: any SentenceSource, minCount: Int, maxSize: Int? = nil,
-                threads: Int = 1) throws {
+                threads: Int = 1, countingLimit: Int = Vocabulary.defaultCountingLimit) throws {
         let parts = source.split(into: max(1, threads))
+        let share = max(2, countingLimit / parts.count)
         let tables = UnsafeMutableBufferPointer<WordTable>.allocate(capacity: parts.count)
         tables.initialize(repeating: WordTable(capacity: 0))
         defer { tables.deinitialize(); tables.deallocate() }
@@ -55,10 +80,13 @@ public struct Vocabulary: Sendable {
         nonisolated(unsafe) let shared = tables
         Parallel.forEachChunk(parts.count, threads: parts.count) { _, range in
             for part in range {
-                var table = WordTable(capacity: 1 << 16)
+                var table = WordTable(capacity: min(1 << 16, share))
                 do {
                     try parts[part].forEachSentence { sentence in
-                        for i in 0..<sentence.count { table.add(sentence[i]) }
+                        for i in 0..<sentence.count {
+                            table.add(sentence[i])
+                            if table.count >= share { table.reduce(toAtMost: share / 2) }
+                        }
                     }
                 } catch {
                     failures.record(error)
@@ -67,16 +95,33 @@ public struct Vocabulary: Sendable {
             }
         }
         if let error = failures.first { throw error }
+        // Every token, the pruned words' included.
+        let tokens = tables.reduce(0) { $0 + $1.tokens }
+        // The parts' tables were all alive at the end of counting.
+        var peak = tables.reduce(0) { $0 + $1.peak }
+        // Merged one by one, each part freed once merged; the merged table may hold what
+        // the limit leaves beside the parts not yet merged.
+        let threshold = tables.map(\.pruneThreshold).max() ?? 0
         var merged = tables[0]
-        for other in tables.dropFirst() { merged.merge(other) }
-        let tokens = merged.counts.reduce(0, +)
+        tables[0] = WordTable(capacity: 0)
+        merged.pruneThreshold = threshold
+        for part in 1..<max(1, tables.count) {
+            let waiting = tables[part...].reduce(0) { $0 + $1.count }
+            let budget = max(2, countingLimit - waiting)
+            if merged.count >= budget { merged.reduce(toAtMost: budget / 2) }
+            merged.resetPeak()
+            merged.merge(tables[part], budget: budget)
+            peak = max(peak, merged.peak + waiting)
+            tables[part] = WordTable(capacity: 0)
+        }
         guard tokens > 0 else { throw TagganError.file(source.name, "the corpus holds no words") }
         var raw: [(word: String, count: Int)] = []
         raw.reserveCapacity(merged.count)
         for id in 0..<merged.count {
             raw.append((String(decoding: merged.word(id), as: UTF8.self), merged.counts[id]))
         }
-        self.init(counts: raw, minCount: minCount, maxSize: maxSize, corpusTokens: tokens)
+        self.init(counts: raw, minCount: minCount, maxSize: maxSize, corpusTokens: tokens,
+                  pruneThreshold: merged.pruneThreshold, countingPeak: peak)
         guard !words.isEmpty else {
             let most = raw.map(\.count).max() ?? 0
             throw TagganError.file(source.name,
@@ -130,6 +175,11 @@ struct WordTable: @unchecked Sendable {
     private(set) var counts: [Int] = []
     private var slots: [Int32]
     private var mask: Int
+    /// Tokens added (pruned words' included), and the most words held at once.
+    private(set) var tokens = 0
+    private(set) var peak = 0
+    /// Words counted at most this many times were dropped by `reduce` (0: never).
+    var pruneThreshold = 0
 
     init(capacity: Int) {
         var size = 16
@@ -185,16 +235,44 @@ struct WordTable: @unchecked Sendable {
         let existing = Int(slots[s])
         if existing >= 0 {
             counts[existing] += count
+            tokens += count
             return existing
         }
+        tokens += count
         let id = counts.count
         arena.append(contentsOf: bytes)
         starts.append(arena.count)
         counts.append(count)
         slots[s] = Int32(id)
         if counts.count * 2 > slots.count { grow() }
+        peak = max(peak, counts.count)
         return id
     }
+
+    /// word2vec's ReduceVocab: drops the words counted at most `pruneThreshold + 1`
+    /// times, raising the threshold by one each round, until at most `target` words
+    /// remain. The table is rebuilt, so the dropped words' memory is returned (a rebuild
+    /// briefly holds the old table and the new one).
+    mutating func reduce(toAtMost target: Int) {
+        let added = tokens, held = peak
+        var threshold = pruneThreshold
+        repeat {
+            threshold += 1
+            var kept = WordTable(capacity: count)
+            arena.withUnsafeBufferPointer { arena in
+                for id in 0..<count where counts[id] > threshold {
+                    kept.add(UnsafeBufferPointer(rebasing: arena[starts[id] ..< starts[id + 1]]), count: counts[id])
+                }
+            }
+            self = kept
+        } while count > target
+        tokens = added
+        peak = held
+        pruneThreshold = threshold
+    }
+
+    /// Starts measuring `peak` afresh from the words held now.
+    mutating func resetPeak() { peak = count }
 
     private mutating func grow() {
         let size = slots.count * 2
@@ -207,10 +285,14 @@ struct WordTable: @unchecked Sendable {
         }
     }
 
-    mutating func merge(_ other: WordTable) {
-        for id in 0..<other.count {
-            let bytes = Array(other.word(id))
-            bytes.withUnsafeBufferPointer { _ = add($0, count: other.counts[id]) }
+    /// Adds `other`'s words and counts, reducing (as `reduce`) whenever the table
+    /// reaches `budget` words.
+    mutating func merge(_ other: WordTable, budget: Int = .max) {
+        other.arena.withUnsafeBufferPointer { arena in
+            for id in 0..<other.count {
+                add(UnsafeBufferPointer(rebasing: arena[other.starts[id] ..< other.starts[id + 1]]), count: other.counts[id])
+                if count >= budget { reduce(toAtMost: budget / 2) }
+            }
         }
     }
 }

@@ -110,7 +110,7 @@ public enum FeatureExtraction {
         }
         // The shard picks images by their content id, which is the same on every machine.
         let todo = catalogImages.filter { image in
-            !done.contains(image.id) && (shard.map { image.id % $0.count == $0.index } ?? true)
+            !done.contains(image.id) && (shard.map { ShardSpec.shard(ofContentID: image.id, count: $0.count) == $0.index } ?? true)
         }
         let preprocessor = ImagePreprocessor(config: config)
         let progress = ProgressLine("features", total: todo.count, unit: "images")

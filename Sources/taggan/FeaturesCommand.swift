@@ -22,7 +22,7 @@ struct FeaturesCommand: TagganCommand {
     @Option(value: "FILE", help: "print the top-5 ImageNet classes of each FILE instead", upToNextOption: true)
     var classify: [String] = []
     @Option(help: "images per forward pass", check: .positive) var batch = 32
-    @Option(value: "I/N", help: Shard.help) var shard: Shard?
+    @Option(value: "I/N", help: ShardSpec.help) var shard: ShardSpec?
     var common = CommonOptions()
 
     func validate() throws {

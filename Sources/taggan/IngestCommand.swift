@@ -1,5 +1,6 @@
 import ArgumentParsing
 import Foundation
+import Eval
 import Ingest
 import TagganCore
 import Workspace
@@ -28,7 +29,7 @@ struct IngestCommand: TagganCommand {
     @Option(value: "T/V/E", help: "train/validation/test percentages (default: the catalog's, else \(Catalog.SplitRule()))")
     var split: Catalog.SplitRule?
     @Flag(help: "with --split: move every image already in the catalog to the new rule's split") var resplit: Bool
-    @Option(value: "I/N", help: Shard.help) var shard: Shard?
+    @Option(value: "I/N", help: ShardSpec.help) var shard: ShardSpec?
     var common = CommonOptions()
 
     func validate() throws {
@@ -43,7 +44,7 @@ struct IngestCommand: TagganCommand {
         options.maxPixels = maxPixels
         options.splitRule = split
         options.resplit = resplit
-        options.shard = shard?.pair
+        options.shardSpec = shard
         let skipped = SkipLog()
         // No SOURCE: only an export from the catalog the workspace already has.
         if sources.isEmpty, !w.hasCatalog { throw TagganError.file(w.path, "no \(Catalog.fileName) here to export from (give a SOURCE to ingest)") }
@@ -76,32 +77,49 @@ struct IngestCommand: TagganCommand {
     }
 }
 
-/// `taggan merge --workspace W SHARD...`: joins shard workspaces' catalogs.
+/// `taggan merge --workspace W SHARD_W...` joins shard workspaces' catalogs;
+/// `taggan merge --annotations OUT IN...` joins annotate's JSON Lines or CSV shard files.
 struct MergeCommand: TagganCommand {
     static let configuration = CommandConfiguration(
-        words: ["merge"], summary: "Join the catalogs of shard workspaces (made with --shard I/N) into one.")
+        words: ["merge"], summary: "Join shard outputs (made with --shard I/N): workspaces' catalogs, or annotation files.",
+        discussion: """
+        Shards must belong to one job: the same split rule, and for each kind of --shard run
+        the same N and settings; otherwise nothing is merged and the error names both files.
+        Merging is idempotent, and shards still missing are listed (merge them later).
+        """)
     static let needsBLAS = false
 
-    @Argument(value: "SHARD_WORKSPACE") var shards: [String]
-    @Option(value: "W", help: "the workspace to merge into") var workspace: String
+    @Argument(value: "SHARD") var shards: [String]
+    @Option(value: "W", help: "the workspace whose catalog the shard workspaces join") var workspace: String?
+    @Option(value: "OUT", help: "merge annotation shard files (JSON Lines or CSV, by extension) into OUT") var annotations: String?
     var common = CommonOptions()
 
     func validate() throws {
-        if shards.isEmpty { throw usage("missing SHARD_WORKSPACE...\nUSAGE: \(Self.usageLine)") }
+        if shards.isEmpty { throw usage("missing SHARD...\nUSAGE: \(Self.usageLine)") }
+        if (workspace == nil) == (annotations == nil) { throw usage("give --workspace W (catalogs) or --annotations OUT (annotation files)") }
     }
 
     func run() throws -> Int32 {
-        let w = Workspace(path: workspace)
-        let catalog = try w.catalog()
-        for shard in shards {
-            try catalog.merge(from: URL(fileURLWithPath: shard))
-            Log.info("merge: \(shard) merged")
+        if let annotations {
+            let summary = try AnnotationShards.merge(shards.map { URL(fileURLWithPath: $0) }, into: URL(fileURLWithPath: annotations))
+            if common.json {
+                JSONSummary.print(["command": "merge", "annotations": annotations, "shards": shards.count, "missing_shards": summary.missingShards])
+            } else {
+                print("merge: \(shards.count) annotation shards into \(annotations)"
+                      + (summary.missingShards.isEmpty ? "" : "; shards still missing: \(summary.missingShards)"))
+            }
+            return 0
         }
+        let w = Workspace(path: workspace!)
+        let catalog = try w.catalog()
+        let merged = try catalog.merge(shards: shards.map { URL(fileURLWithPath: $0) })
         let s = try catalog.statistics()
         if common.json {
-            JSONSummary.print(["command": "merge", "workspace": w.path, "shards": shards.count, "catalog": s])
+            JSONSummary.print(["command": "merge", "workspace": w.path, "shards": shards.count, "catalog": s,
+                               "missing_shards": merged.missingShards, "annotations": merged.annotations])
         } else {
-            print("merge: \(shards.count) shards into \(w.path): \(s["images"] ?? 0) images, \(s["tagged_images"] ?? 0) tagged, \(s["distinct_tags"] ?? 0) distinct tags")
+            print("merge: \(shards.count) shards into \(w.path): \(s["images"] ?? 0) images, \(s["tagged_images"] ?? 0) tagged, "
+                  + "\(s["distinct_tags"] ?? 0) distinct tags" + (merged.missingShards.isEmpty ? "" : "; shards still missing: \(merged.missingShards)"))
         }
         return 0
     }

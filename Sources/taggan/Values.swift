@@ -27,20 +27,16 @@ extension EfficientNetConfig: ArgumentValue {
     public var defaultDescription: String? { name }
 }
 
-/// `--shard I/N`: shard I (0-based) of N.
-struct Shard: ArgumentValue, Sendable {
-    let index: Int, count: Int
-    static func element(from word: String) -> Shard? {
-        let parts = word.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
-        guard parts.count == 2, let index = parts[0], let count = parts[1], count > 0, index >= 0, index < count else { return nil }
-        return Shard(index: index, count: count)
-    }
-    static var expectation: String { "I/N with 0 <= I < N" }
-    static func complaint(about word: String, shownAs shown: String) -> String {
+/// `--shard I/N`: shard I (0-based) of N, by TagganCore's one rule.
+extension ShardSpec: ArgumentValue {
+    public typealias Parsed = ShardSpec
+    public static func element(from word: String) -> ShardSpec? { try? ShardSpec(parsing: word) }
+    public static var expectation: String { "I/N with 0 <= I < N" }
+    public static func complaint(about word: String, shownAs shown: String) -> String {
         "\(shown.replacingOccurrences(of: "option ", with: "")) expects I/N with 0 <= I < N, got '\(word)'"
     }
-    static let help = "process only shard I of N (a stable hash of each image's path picks its shard)"
-    var defaultDescription: String? { nil }
+    public var defaultDescription: String? { nil }
+    static let help = "process only shard I of N (0 <= I < N): " + ShardSpec.rule
     var pair: (index: Int, count: Int) { (index, count) }
 }
 

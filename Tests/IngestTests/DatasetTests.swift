@@ -229,6 +229,53 @@ struct DatasetTests {
         #expect(union.sorted() == (try Catalog(workspace: whole.url).images().map(\.key)).sorted())
     }
 
+    /// `--shard` means content id mod N in ingest as in features and annotate: aliases
+    /// (a symlink, a byte-identical copy) land in their image's shard, and a file whose
+    /// bytes change moves to the new content's shard (the old shard drops it).
+    @Test func shardsFollowTheContentIDRule() throws {
+        let data = TemporaryFolder()
+        let names = ["baseline.jpg", "progressive.jpg", "gray.jpg", "rgb8.png", "palette.png", "cmyk.jpg"]
+        for (n, name) in names.enumerated() { try data.write("s/\(n)-\(name)", try Fixtures.data(name)) }
+        try data.link("s/alias.png", to: "3-rgb8.png")
+        try data.write("s/copy.png", try Fixtures.data("rgb8.png"))
+        let root = data.url.appendingPathComponent("s")
+        let parts = (0..<3).map { _ in TemporaryFolder() }
+        var keysByShard: [[String]] = []
+        for (index, part) in parts.enumerated() {
+            let (summary, _) = try ingest(root, part.url) { $0.shardSpec = try? ShardSpec(index: index, count: 3) }
+            let catalog = try Catalog(workspace: part.url)
+            let ids = try catalog.images().map(\.id)
+            #expect(ids.allSatisfy { $0 % 3 == index }, "shard \(index) holds ids \(ids)")
+            var keys: [String] = []
+            let rows = try catalog.db.prepare("SELECT key FROM files ORDER BY key")
+            while try rows.step() { keys.append(rows.string(0)) }
+            #expect(summary.filesSeen == keys.count)
+            keysByShard.append(keys)
+        }
+        let rgbShard = Catalog.imageID(hash: SHA256.hex(try Fixtures.data("rgb8.png"))) % 3
+        #expect(Set(["s/3-rgb8.png", "s/alias.png", "s/copy.png"]).isSubset(of: keysByShard[rgbShard]))
+        #expect(keysByShard.joined().count == names.count + 2)
+
+        // New bytes for 0-baseline.jpg: a shard of the new content takes it in and the
+        // old shard lets it go (unless the two contents share a shard).
+        let oldShard = Catalog.imageID(hash: SHA256.hex(try Fixtures.data("baseline.jpg"))) % 3
+        let replacement = try names.map { try Fixtures.data($0) }.first {
+            Catalog.imageID(hash: SHA256.hex($0)) % 3 != oldShard
+        }!
+        Thread.sleep(forTimeInterval: 0.01)
+        try data.write("s/0-baseline.jpg", replacement)
+        let newShard = Catalog.imageID(hash: SHA256.hex(replacement)) % 3
+        let (dropped, _) = try ingest(root, parts[oldShard].url) { $0.shardSpec = try? ShardSpec(index: oldShard, count: 3) }
+        let (taken, _) = try ingest(root, parts[newShard].url) { $0.shardSpec = try? ShardSpec(index: newShard, count: 3) }
+        #expect(dropped.removed == 1 && taken.read == 1)
+        func imageOf(_ key: String, in workspace: URL) throws -> Int? {
+            let rows = try Catalog(workspace: workspace).db.prepare("SELECT image_id FROM files WHERE key = ?").bind(key)
+            return try rows.step() ? rows.int(0) : nil
+        }
+        #expect(try imageOf("s/0-baseline.jpg", in: parts[newShard].url) == Catalog.imageID(hash: SHA256.hex(replacement)))
+        #expect(try imageOf("s/0-baseline.jpg", in: parts[oldShard].url) == nil)
+    }
+
     @Test func splitRule() {
         #expect(Catalog.SplitRule("80/10/10") == Catalog.SplitRule(train: 80, validation: 10))
         #expect(Catalog.SplitRule("80/10") == nil && Catalog.SplitRule("50/50/50") == nil)
@@ -300,5 +347,67 @@ struct MergeTests {
         #expect(try catalog.images() == expected.images())
         #expect(try catalog.statistics() == expected.statistics())
         #expect(throws: TagganError.self) { try catalog.merge(from: data.url) }
+    }
+
+    /// `merge(shards:)` twice, or with a shard listed twice, leaves the catalog one run
+    /// makes; shards of different splits or different annotate settings are refused
+    /// before anything is merged, naming both catalogs.
+    @Test func mergeOfShardsIsIdempotentAndRefusesShardsOfAnotherJob() throws {
+        let data = TemporaryFolder()
+        for (n, name) in ["baseline.jpg", "progressive.jpg", "gray.jpg", "rgb8.png", "palette.png", "cmyk.jpg"].enumerated() {
+            try data.write("s/\(n)-\(name)", try Fixtures.data(name))
+            try data.write("s/\(n)-\(name).xmp", DatasetTests.sidecar(["tag\(n % 3)"]))
+        }
+        let root = data.url.appendingPathComponent("s")
+        func run(_ workspace: URL, shard: ShardSpec?, split: Catalog.SplitRule? = nil) throws {
+            var options = Ingester.Options()
+            options.shardSpec = shard
+            options.splitRule = split
+            _ = try Ingester(workspace: workspace, options: options).run(sources: [root], skipped: SkipLog())
+        }
+        let whole = TemporaryFolder()
+        try run(whole.url, shard: nil)
+        let shards = (0..<2).map { _ in TemporaryFolder() }
+        for (index, shard) in shards.enumerated() {
+            try run(shard.url, shard: try ShardSpec(index: index, count: 2))
+            let catalog = try Catalog(workspace: shard.url)
+            let spec = try ShardSpec(index: index, count: 2)
+            try catalog.recordShard(ShardManifest(kind: "annotate", shard: spec, settings: ["model": "knn k=20"]))
+            let mine = try catalog.images().map(\.id)
+            try catalog.storeAnnotations(mine.map { ($0, Catalog.StoredAnnotation(tags: ["t\($0 % 5)"], confidences: [0.5])) }, model: "knn k=20")
+        }
+        let merged = TemporaryFolder()
+        let catalog = try Catalog(workspace: merged.url)
+        let summary = try catalog.merge(shards: shards.map(\.url) + [shards[0].url])
+        #expect(summary.missingShards == ["annotate": []] && summary.annotations == ["knn k=20": 6])
+        let once = try catalog.images()
+        try catalog.merge(shards: shards.map(\.url))
+        #expect(try catalog.images() == once)
+        #expect(once == (try Catalog(workspace: whole.url).images()))
+        #expect(try catalog.annotations(model: "knn k=20").count == 6)
+        #expect(try catalog.shardManifests().isEmpty)   // the merged catalog is no shard
+
+        // A third shard made with another model.
+        let stray = TemporaryFolder()
+        try run(stray.url, shard: try ShardSpec(index: 1, count: 2))
+        try Catalog(workspace: stray.url).recordShard(
+            ShardManifest(kind: "annotate", shard: try ShardSpec(index: 1, count: 2), settings: ["model": "cgan"]))
+        let fresh = TemporaryFolder()
+        let strayPath = stray.url.appendingPathComponent(Catalog.fileName).path
+        let firstPath = shards[0].url.appendingPathComponent(Catalog.fileName).path
+        #expect(throws: TagganError.file(strayPath, "was made with other settings than \(firstPath), so the two cannot be merged "
+                                         + "(model: 'knn k=20' in \(firstPath), 'cgan' here)")) {
+            try Catalog(workspace: fresh.url).merge(shards: [shards[0].url, stray.url])
+        }
+        #expect(try Catalog(workspace: fresh.url).images().isEmpty)   // nothing merged
+
+        // A shard split by another rule.
+        let resplit = TemporaryFolder()
+        try run(resplit.url, shard: try ShardSpec(index: 1, count: 2), split: Catalog.SplitRule("60/20/20"))
+        let resplitPath = resplit.url.appendingPathComponent(Catalog.fileName).path
+        #expect(throws: TagganError.file(resplitPath, "its images are split 60/20/20, those of \(catalog.url.path) 80/10/10: "
+                                         + "shards of one collection must be ingested with the same --split")) {
+            try catalog.merge(shards: [resplit.url])
+        }
     }
 }

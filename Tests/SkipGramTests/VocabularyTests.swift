@@ -96,3 +96,54 @@ struct VocabularyTests {
         }
     }
 }
+
+@Suite("Vocabulary counting in bounded memory (word2vec's ReduceVocab)")
+struct VocabularyPruningTests {
+    /// 3,000 sentences, each with the 20 words f0..f19 once, m<k> (k < 30) in every
+    /// tenth sentence, and 100 tokens seen nowhere else: 300,000 distinct hapaxes, far
+    /// past a limit of 10,000 words.
+    static func corpus(_ folder: TemporaryFolder) throws -> TextCorpus {
+        var text = ""
+        var unique = 0
+        for sentence in 0..<3_000 {
+            var words = (0..<20).map { "f\($0)" }
+            if sentence % 10 == 0 { words += (0..<30).map { "m\($0)" } }
+            for _ in 0..<100 { words.append("u\(unique)"); unique += 1 }
+            // Spread the frequent words among the hapaxes.
+            var random = SeededRandom(seed: UInt64(sentence))
+            for i in stride(from: words.count - 1, to: 0, by: -1) { words.swapAt(i, random.index(below: i + 1)) }
+            text += words.joined(separator: " ") + "\n"
+        }
+        return try TextCorpus(paths: [folder.writePath("pruning.txt", text)])
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func theLimitHoldsAndFrequentWordsCountExactly(threads: Int) throws {
+        let folder = TemporaryFolder()
+        let corpus = try Self.corpus(folder)
+        let limit = 10_000
+        let vocabulary = try Vocabulary(counting: corpus, minCount: 1, threads: threads, countingLimit: limit)
+        #expect(vocabulary.countingPeak <= limit, "held \(vocabulary.countingPeak) words at once")
+        #expect(vocabulary.distinctWords <= limit)
+        #expect(vocabulary.pruneThreshold >= 1)
+        #expect(vocabulary.corpusTokens == 3_000 * 120 + 300 * 30)   // every token, pruned or not
+        for k in 0..<20 { #expect(vocabulary.counts[vocabulary.id(of: "f\(k)")!] == 3_000, "f\(k)") }
+        for k in 0..<30 { #expect(vocabulary.counts[vocabulary.id(of: "m\(k)")!] == 300, "m\(k)") }
+        // The 50 words that recur are the most frequent; the rest are hapaxes that
+        // survived the last pruning.
+        #expect(vocabulary.words.prefix(50).allSatisfy { !$0.hasPrefix("u") })
+        #expect(vocabulary.counts.dropFirst(50).allSatisfy { $0 == 1 })
+        // With a cutoff of 2, what word2vec would keep: exactly the recurring words.
+        let cut = try Vocabulary(counting: corpus, minCount: 2, threads: threads, countingLimit: limit)
+        #expect(Set(cut.words) == Set((0..<20).map { "f\($0)" } + (0..<30).map { "m\($0)" }))
+    }
+
+    @Test func belowTheLimitNothingIsPrunedAndCountsAreExact() throws {
+        let folder = TemporaryFolder()
+        let corpus = try Self.corpus(folder)
+        let vocabulary = try Vocabulary(counting: corpus, minCount: 1, threads: 2)
+        #expect(vocabulary.pruneThreshold == 0)
+        #expect(vocabulary.distinctWords == 300_050 && vocabulary.count == 300_050)
+        #expect(vocabulary.countingPeak >= 300_050)
+    }
+}

@@ -343,18 +343,93 @@ public final class Catalog {
     }
 }
 
-// MARK: - Merging shards
+// MARK: - Shards
 
 extension Catalog {
-    /// Adds everything another catalog holds (a shard's workspace) to this one: images,
-    /// files, tags, concepts, stage records and annotations. Ids are content hashes, so the same
-    /// image met in two shards is one row, and merging shards in any order gives the
-    /// catalog one unsharded run would have built. One transaction.
-    public func merge(from other: URL) throws {
-        let path = other.appendingPathComponent(Catalog.fileName).path
+    /// Records that this catalog holds shard `manifest.index` of a `--shard` run of
+    /// `manifest.kind` (ingest, features, annotate) made with `manifest.settings`, so that
+    /// a merge can refuse shards made with other settings. One row per kind in `meta`
+    /// (`shard.<kind>`), replaced by a later run of the same kind.
+    public func recordShard(_ manifest: ShardManifest) throws {
+        try db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
+            .bind("shard.\(manifest.kind)", manifest.json()).run()
+    }
+
+    /// The shard manifests this catalog recorded, by kind.
+    public func shardManifests() throws -> [String: ShardManifest] {
+        let rows = try db.prepare("SELECT key, value FROM meta WHERE key LIKE 'shard.%' ORDER BY key")
+        var result: [String: ShardManifest] = [:]
+        while try rows.step() {
+            let manifest = try ShardManifest(json: rows.string(1), source: "\(url.path) (meta \(rows.string(0)))")
+            result[manifest.kind] = manifest
+        }
+        return result
+    }
+
+    /// What `merge(shards:)` did.
+    public struct MergeSummary: Sendable, Equatable {
+        /// Shard indices missing from each kind of sharded output that was merged (a
+        /// later merge may add them: merging is idempotent).
+        public var missingShards: [String: [Int]] = [:]
+        /// Annotation rows copied, by model key.
+        public var annotations: [String: Int] = [:]
+    }
+
+    /// Joins shard workspaces' catalogs into this one (`taggan merge`), after checking
+    /// that they belong together: every shard's split rule equals this catalog's (when it
+    /// has one) and each other's, and for each kind of `--shard` run the shards recorded
+    /// (`recordShard`), one N, one rule and equal settings (`ShardManifest.checkOneJob`).
+    /// A shard that disagrees is refused before anything is merged, naming both files.
+    ///
+    /// Idempotent: merging the same shards again, or one shard twice, leaves the same
+    /// catalog, since every row is keyed by content (image id, file key, tag name) and
+    /// replaced by its equal.
+    @discardableResult
+    public func merge(shards: [URL]) throws -> MergeSummary {
+        var manifests: [String: [(source: String, manifest: ShardManifest)]] = [:]
+        var rule: (source: String, rule: SplitRule)? = try splitRule().map { (url.path, $0) }
+        for shard in shards {
+            let other = try Catalog(workspace: try Self.existingWorkspace(shard))
+            if let theirs = try other.splitRule() {
+                if let rule, rule.rule != theirs {
+                    throw TagganError.file(other.url.path, "its images are split \(theirs), those of \(rule.source) \(rule.rule): "
+                                           + "shards of one collection must be ingested with the same --split")
+                }
+                if rule == nil { rule = (other.url.path, theirs) }
+            }
+            for (kind, manifest) in try other.shardManifests() {
+                manifests[kind, default: []].append((other.url.path, manifest))
+            }
+        }
+        var summary = MergeSummary()
+        for (kind, parts) in manifests.sorted(by: { $0.key < $1.key }) {
+            summary.missingShards[kind] = try ShardManifest.checkOneJob(parts, kind: kind)
+        }
+        for shard in shards { try merge(from: shard) }
+        for (kind, parts) in manifests where kind == "annotate" {
+            if let model = parts.first?.manifest.settings["model"] {
+                summary.annotations[model] = try annotations(model: model).count
+            }
+        }
+        return summary
+    }
+
+    /// `folder` if it holds a catalog, else an error naming the catalog it lacks.
+    static func existingWorkspace(_ folder: URL) throws -> URL {
+        let path = folder.appendingPathComponent(Catalog.fileName).path
         guard FileManager.default.fileExists(atPath: path) else {
             throw TagganError.file(path, "no catalog to merge")
         }
+        return folder
+    }
+
+    /// Adds everything another catalog holds (a shard's workspace) to this one: images,
+    /// files, tags, concepts, stage records and annotations. Ids are content hashes, so the same
+    /// image met in two shards is one row, and merging shards in any order gives the
+    /// catalog one unsharded run would have built. One transaction. No checks: use
+    /// `merge(shards:)`, which refuses shards that do not belong together.
+    public func merge(from other: URL) throws {
+        let path = try Self.existingWorkspace(other).appendingPathComponent(Catalog.fileName).path
         // Opening it adds the tables a shard made by an older taggan lacks.
         _ = try Catalog(workspace: other)
         let quoted = path.replacingOccurrences(of: "'", with: "''")
