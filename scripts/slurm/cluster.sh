@@ -35,6 +35,10 @@ cluster_start() {
     CLUSTER_NODES=$nodes
     mkdir -p "$dir"/{state,spool,logs,munge}
     chmod 755 "$dir"
+    # munged (as the munge user) canonicalises its folder's path, so every folder above it
+    # must be enterable by others: mktemp -d makes its folder 0700.
+    local up=$dir
+    while [ "$up" != / ] && [ -n "$up" ]; do chmod a+x "$up" 2>/dev/null || true; up=$(dirname "$up"); done
     # munged runs as the munge user and insists on a private key and a socket folder
     # that others can enter but not write (mode 755).
     chown munge:munge "$dir/munge"
