@@ -9,9 +9,9 @@ public struct EmbeddingFiles: Sendable {
     public let matrix: URL
     public let mapping: URL
 
-    public init(workspace: URL, model: String, shard: (index: Int, count: Int)?) {
+    public init(workspace: URL, model: String, shard: ShardSpec?) {
         var stem = Self.stem(model)
-        if let shard { stem += "-shard-\(shard.index)-of-\(shard.count)" }
+        if let shard { stem += "-" + shard.fileSuffix }
         matrix = workspace.appendingPathComponent(stem + ".npy")
         mapping = workspace.appendingPathComponent(stem + ".tsv")
     }
@@ -33,8 +33,9 @@ public struct EmbeddingFiles: Sendable {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: workspace.path)) ?? []
         return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".npy") }.sorted().compactMap { name in
             let parts = name.dropFirst(prefix.count).dropLast(4).split(separator: "-")
-            guard parts.count == 3, parts[1] == "of", let i = Int(parts[0]), let n = Int(parts[2]) else { return nil }
-            return EmbeddingFiles(workspace: workspace, model: model, shard: (i, n))
+            guard parts.count == 3, parts[1] == "of", let i = Int(parts[0]), let n = Int(parts[2]),
+                  let shard = try? ShardSpec(index: i, count: n) else { return nil }
+            return EmbeddingFiles(workspace: workspace, model: model, shard: shard)
         }
     }
 

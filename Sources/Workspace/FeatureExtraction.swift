@@ -77,7 +77,7 @@ public enum FeatureExtraction {
     /// given), saving every 512 images so a killed run resumes. An unsharded run first
     /// takes in the rows of shard files in W (from `--shard I/N` runs here or on other
     /// machines): that is how shards are merged.
-    public static func embed(workspace: Workspace, net: EfficientNet, batch: Int, shard: (index: Int, count: Int)?,
+    public static func embed(workspace: Workspace, net: EfficientNet, batch: Int, shard: ShardSpec?,
                              skipped: SkipLog) throws -> Summary {
         let catalog = try workspace.existingCatalog()
         let config = net.config, f = config.featureSize
@@ -110,7 +110,7 @@ public enum FeatureExtraction {
         }
         // The shard picks images by their content id, which is the same on every machine.
         let todo = catalogImages.filter { image in
-            !done.contains(image.id) && (shard.map { ShardSpec.shard(ofContentID: image.id, count: $0.count) == $0.index } ?? true)
+            !done.contains(image.id) && (shard?.contains(contentID: image.id) ?? true)
         }
         let preprocessor = ImagePreprocessor(config: config)
         let progress = ProgressLine("features", total: todo.count, unit: "images")

@@ -61,7 +61,7 @@ public struct Workspace: Sendable {
     /// Eval's choice of method and settings, when eval has run.
     public func methodChoice() throws -> MethodChoice? { try MethodChoice.read(from: url) }
 
-    public func embeddings(model: String = EfficientNetConfig.lite0.name, shard: (index: Int, count: Int)? = nil) -> EmbeddingFiles {
+    public func embeddings(model: String = EfficientNetConfig.lite0.name, shard: ShardSpec? = nil) -> EmbeddingFiles {
         EmbeddingFiles(workspace: url, model: model, shard: shard)
     }
 }

@@ -36,7 +36,7 @@ struct FeaturesCommand: TagganCommand {
         if !classify.isEmpty { return printClassifications(net) }
         let skipped = SkipLog()
         let summary = try FeatureExtraction.embed(workspace: Workspace(path: workspace!), net: net, batch: batch,
-                                                  shard: shard?.pair, skipped: skipped)
+                                                  shard: shard, skipped: skipped)
         let files = summary.files
         if common.json {
             JSONSummary.print(["command": "features", "workspace": workspace!, "model": model.name,

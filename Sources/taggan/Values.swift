@@ -37,7 +37,6 @@ extension ShardSpec: ArgumentValue {
     }
     public var defaultDescription: String? { nil }
     static let help = "process only shard I of N (0 <= I < N): " + ShardSpec.rule
-    var pair: (index: Int, count: Int) { (index, count) }
 }
 
 /// `--split T/V/E`.
