@@ -193,7 +193,7 @@ let package = Package(
             dependencies: ["TagGAN", "TagganCore", "taggan", "TestSupport"]),
         .testTarget(
             name: "CommandLineTests",
-            dependencies: ["taggan", "TagganCore", "TestSupport"]),
+            dependencies: ["taggan", "Workspace", "TagganCore", "TestSupport"]),
         // The class-conditional image experiment (issue 15): layers, Parzen, idx/digits, training.
         .testTarget(
             name: "ClassConditionalTests",

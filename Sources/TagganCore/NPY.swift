@@ -14,17 +14,8 @@ public enum NPY {
     }
 
     public static func encode(_ tensor: Tensor) -> Data {
-        let shape = tensor.shape.count == 1 ? "(\(tensor.shape[0]),)"
-            : "(" + tensor.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: Array(header.utf8))
-        tensor.withUnsafeBufferPointer { buffer in
-            for value in buffer { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
-        }
+        var data = encodeHeader(shape: tensor.shape)
+        tensor.withUnsafeBufferPointer { data.append(encodeValues($0)) }
         return data
     }
 
@@ -33,7 +24,21 @@ public enum NPY {
         try decode(try AtomicFile.read(url), path: url.path)
     }
 
-    public static func decode(_ data: Data, path: String = "array.npy") throws -> Tensor {
+    /// What a `.npy` header says: the element type, the shape and where the values start.
+    public struct Header: Sendable, Equatable {
+        /// "<f4", "<f8", "<i4" or "<i8".
+        public var descr: String
+        public var shape: [Int]
+        /// Byte offset of the first value.
+        public var dataOffset: Int
+        /// Bytes per value.
+        public var width: Int { descr.hasSuffix("8") ? 8 : 4 }
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    /// The header at the start of `data` (which may be only the file's first bytes), or an
+    /// error naming `path` and what is wrong with it.
+    public static func header(_ data: Data, path: String) throws -> Header {
         let bytes = [UInt8](data.prefix(12))
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
             throw TagganError.file(path, "not a .npy file (bad magic)")
@@ -52,7 +57,8 @@ public enum NPY {
             throw TagganError.file(path, "unsupported .npy version \(major)")
         }
         guard headerStart + headerLength <= data.count else { throw TagganError.file(path, "truncated .npy header") }
-        let header = String(decoding: data.subdata(in: headerStart ..< headerStart + headerLength), as: UTF8.self)
+        let start = data.startIndex + headerStart
+        let header = String(decoding: data[start ..< start + headerLength], as: UTF8.self)
         guard let descr = field("descr", in: header)?.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")),
               let order = field("fortran_order", in: header),
               let shapeText = field("shape", in: header)
@@ -62,22 +68,56 @@ public enum NPY {
         }
         let shape = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() "))
             .split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let width: Int
-        switch descr {
-        case "<f4", "<i4": width = 4
-        case "<f8", "<i8": width = 8
-        default: throw TagganError.file(path, "unsupported dtype \(descr) (expected <f4, <f8, <i4 or <i8)")
+        guard ["<f4", "<i4", "<f8", "<i8"].contains(descr) else {
+            throw TagganError.file(path, "unsupported dtype \(descr) (expected <f4, <f8, <i4 or <i8)")
         }
-        let count = shape.reduce(1, *)
-        let dataStart = headerStart + headerLength
-        guard shape.allSatisfy({ $0 >= 0 }), data.count - dataStart == count * width else {
-            throw TagganError.file(path, "shape \(shape) of \(descr) needs \(count * width) bytes, file holds \(data.count - dataStart)")
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw TagganError.file(path, "negative shape \(shape)") }
+        return Header(descr: descr, shape: shape, dataOffset: headerStart + headerLength)
+    }
+
+    /// The header of the file at `url`, reading only its first bytes.
+    public static func header(contentsOf url: URL) throws -> Header {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw TagganError.file(url.path, "cannot read") }
+        defer { try? handle.close() }
+        var data = (try? handle.read(upToCount: 4096)) ?? Data()
+        // A header longer than 4 KiB (version 2's length field allows it) is read whole.
+        if data.count >= 12, data[data.startIndex + 6] >= 2 {
+            let length = data[data.startIndex + 8 ..< data.startIndex + 12].reversed().reduce(0) { $0 << 8 | Int($1) }
+            if 12 + length > data.count {
+                try? handle.seek(toOffset: 0)
+                data = (try? handle.read(upToCount: 12 + length)) ?? data
+            }
         }
+        return try header(data, path: url.path)
+    }
+
+    /// The header of a C-order float32 matrix of `rows` x `columns`, padded so that the
+    /// values start on a 64-byte boundary: the bytes `encode` starts with.
+    public static func encodeHeader(shape: [Int]) -> Data {
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: Array(header.utf8))
+        return data
+    }
+
+    /// `values` as little-endian float32 bytes.
+    public static func encodeValues<C: Collection>(_ values: C) -> Data where C.Element == Float {
+        var data = Data(capacity: values.count * 4)
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    /// The values of `bytes` (of the type `header` names) as Float, `bytes` holding whole values.
+    public static func values(_ bytes: Data, as header: Header) -> [Float] {
+        let width = header.width, count = bytes.count / width
         var values = [Float](repeating: 0, count: count)
-        data.withUnsafeBytes { raw in
-            let p = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
+        bytes.withUnsafeBytes { p in
             for i in 0..<count {
-                switch descr {
+                switch header.descr {
                 case "<f4": values[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
                 case "<f8": values[i] = Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
                 case "<i4": values[i] = Float(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
@@ -85,7 +125,17 @@ public enum NPY {
                 }
             }
         }
-        return Tensor(shape: shape, values: values)
+        return values
+    }
+
+    public static func decode(_ data: Data, path: String = "array.npy") throws -> Tensor {
+        let header = try header(data, path: path)
+        let count = header.count, available = data.count - header.dataOffset
+        guard available == count * header.width else {
+            throw TagganError.file(path, "shape \(header.shape) of \(header.descr) needs \(count * header.width) bytes, file holds \(available)")
+        }
+        let start = data.startIndex + header.dataOffset
+        return Tensor(shape: header.shape, values: values(data[start...], as: header))
     }
 
     /// The text after `'key':` in a Python dict literal, up to the next top-level comma.

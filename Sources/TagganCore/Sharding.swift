@@ -164,6 +164,19 @@ public struct ShardManifest: Sendable, Equatable, Codable {
         return try ShardManifest(json: String(decoding: try AtomicFile.read(url), as: UTF8.self), source: url.path)
     }
 
+    /// Throws unless `settings` (of the shard output `source`) equal `reference` (those of
+    /// `referenceSource`, another shard or the run about to use it), naming what differs.
+    public static func checkSettings(_ settings: [String: String], source: String,
+                                     against reference: [String: String], from referenceSource: String) throws {
+        guard settings != reference else { return }
+        let keys = Set(settings.keys).union(reference.keys).sorted()
+        let differing = keys.filter { settings[$0] != reference[$0] }.map { key in
+            "\(key): '\(reference[key] ?? "(none)")' in \(referenceSource), '\(settings[key] ?? "(none)")' here"
+        }
+        throw TagganError.file(source, "was made with other settings than \(referenceSource), so the two cannot be merged ("
+                               + differing.joined(separator: "; ") + ")")
+    }
+
     /// Checks that `parts` (each with the file it came from) are shards of one job: one
     /// kind, rule, N and settings, no shard index given by two different files. Returns
     /// the shard indices that are missing (a partial merge is allowed: the rest can be
@@ -184,14 +197,7 @@ public struct ShardManifest: Sendable, Equatable, Codable {
                 throw TagganError.file(source, "is shard \(manifest.index)/\(manifest.count), \(firstSource) is shard "
                                        + "\(first.index)/\(first.count): shards of one job have the same N")
             }
-            if manifest.settings != first.settings {
-                let keys = Set(manifest.settings.keys).union(first.settings.keys).sorted()
-                let differing = keys.filter { manifest.settings[$0] != first.settings[$0] }.map { key in
-                    "\(key): '\(first.settings[key] ?? "(none)")' in \(firstSource), '\(manifest.settings[key] ?? "(none)")' here"
-                }
-                throw TagganError.file(source, "was made with other settings than \(firstSource), so the two cannot be merged ("
-                                       + differing.joined(separator: "; ") + ")")
-            }
+            try checkSettings(manifest.settings, source: source, against: first.settings, from: firstSource)
             if let other = byIndex[manifest.index], other != source {
                 throw TagganError.file(source, "is shard \(manifest.index)/\(manifest.count), and so is \(other)")
             }

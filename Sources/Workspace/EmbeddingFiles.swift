@@ -5,15 +5,32 @@ import TagganCore
 /// The embeddings of a workspace: `W/embeddings.npy` (rows x 1280, float32) and
 /// `W/embeddings.tsv` (row, catalog image id, image key) for lite0; other models and
 /// shards get `embeddings-<model>` / `-shard-I-of-N` in the names.
+///
+/// How a run adds rows without rewriting the matrix: each batch of new rows goes to a
+/// part, `W/embeddings.parts/NNNNNNNN.npy` + `.tsv` (each file written atomically, the
+/// `.tsv` last: it commits the part), and at the end of the run the parts are joined into
+/// the matrix in one streamed write (`consolidate`). So a run of N images writes each row
+/// about twice, whatever N, and holds one part in memory, not the matrix. What a kill
+/// leaves, and how a reader sees it:
+/// - a part's `.npy` without its `.tsv`: not committed, ignored, overwritten by the next part;
+/// - a new matrix beside the old mapping (killed between the two renames of `consolidate`):
+///   the matrix's rows past the mapping's are ignored, the parts still hold them;
+/// - the new matrix and mapping with the parts not yet removed: a part's rows whose image
+///   already has a row are ignored (rows are keyed by image id; the first one counts).
+/// `read` (what train, eval and annotate load) sees every committed row, parts included,
+/// so a killed `taggan features` loses at most its last part.
 public struct EmbeddingFiles: Sendable {
     public let matrix: URL
     public let mapping: URL
+    /// The folder of parts not yet joined into `matrix`.
+    public let parts: URL
 
     public init(workspace: URL, model: String, shard: ShardSpec?) {
         var stem = Self.stem(model)
         if let shard { stem += "-" + shard.fileSuffix }
         matrix = workspace.appendingPathComponent(stem + ".npy")
         mapping = workspace.appendingPathComponent(stem + ".tsv")
+        parts = workspace.appendingPathComponent(stem + ".parts")
     }
 
     static func stem(_ model: String) -> String {
@@ -27,63 +44,251 @@ public struct EmbeddingFiles: Sendable {
     }
 
     /// The shard files of `model` in the workspace (`--shard I/N` runs, or shard
-    /// files copied in from other machines), in name order.
+    /// files copied in from other machines), in name order: every shard with a matrix,
+    /// a mapping or parts.
     public static func shards(in workspace: URL, model: String) -> [EmbeddingFiles] {
         let prefix = stem(model) + "-shard-"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: workspace.path)) ?? []
-        return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".npy") }.sorted().compactMap { name in
-            let parts = name.dropFirst(prefix.count).dropLast(4).split(separator: "-")
+        var seen = Set<ShardSpec>()
+        return names.sorted().compactMap { name in
+            guard name.hasPrefix(prefix), !name.hasPrefix("."),
+                  let dot = name.lastIndex(of: "."), [".npy", ".tsv", ".parts"].contains(String(name[dot...])) else { return nil }
+            let parts = name[name.index(name.startIndex, offsetBy: prefix.count) ..< dot].split(separator: "-")
             guard parts.count == 3, parts[1] == "of", let i = Int(parts[0]), let n = Int(parts[2]),
-                  let shard = try? ShardSpec(index: i, count: n) else { return nil }
+                  let shard = try? ShardSpec(index: i, count: n), seen.insert(shard).inserted else { return nil }
             return EmbeddingFiles(workspace: workspace, model: model, shard: shard)
         }
     }
 
-    /// Rows already computed, or none when neither file exists. The mapping is the commit
-    /// point (see `write`): matrix rows past the mapping's are a write a kill interrupted,
-    /// and are dropped (they are computed again); a mapping with more rows than the
-    /// matrix, or another width, is an error.
-    public func read(featureSize: Int) throws -> Rows {
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: matrix.path) || fm.fileExists(atPath: mapping.path) else { return Rows() }
-        guard fm.fileExists(atPath: matrix.path) else {
-            throw TagganError.file(matrix.path, "missing (\(mapping.lastPathComponent) maps its rows to images)")
+    /// Whether any of the files (matrix, mapping, parts) exists.
+    public var exist: Bool {
+        [matrix, mapping, parts].contains { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    // MARK: Committed rows
+
+    /// One matrix file and the rows of it that its mapping commits.
+    struct Segment {
+        let matrix: URL
+        let header: NPY.Header
+        var ids: [Int] = []
+        var keys: [String] = []
+    }
+
+    /// The mapping's rows; none when it does not exist.
+    static func mappingRows(_ url: URL) throws -> (ids: [Int], keys: [String]) {
+        guard FileManager.default.fileExists(atPath: url.path) else { return ([], []) }
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw TagganError.file(url.path, "unreadable (it maps an embedding matrix's rows to images)")
         }
-        var tensor = try NPY.read(contentsOf: matrix)
-        // The matrix alone: killed before its first mapping was written.
-        guard fm.fileExists(atPath: mapping.path) else { return Rows() }
-        guard let text = try? String(contentsOf: mapping, encoding: .utf8) else {
-            throw TagganError.file(mapping.path, "unreadable (it maps \(matrix.lastPathComponent)'s rows to images)")
-        }
-        var rows = Rows()
+        var ids: [Int] = [], keys: [String] = []
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3, let id = Int(fields[1]) else { throw TagganError.file(mapping.path, "malformed line '\(line)'") }
-            rows.ids.append(id)
-            rows.keys.append(String(fields[2]))
+            guard fields.count == 3, let id = Int(fields[1]) else { throw TagganError.file(url.path, "malformed line '\(line)'") }
+            ids.append(id)
+            keys.append(String(fields[2]))
         }
-        if tensor.rank == 2, tensor.columns == featureSize, tensor.rows > rows.ids.count {
-            Log.info("features: \(tensor.rows - rows.ids.count) rows of \(matrix.lastPathComponent) past \(mapping.lastPathComponent) "
-                     + "(an interrupted write) are dropped and computed again")
-            tensor = Tensor(shape: [rows.ids.count, featureSize], values: Array(tensor.storage.prefix(rows.ids.count * featureSize)))
+        return (ids, keys)
+    }
+
+    /// A matrix and its mapping as a segment: `exact` when the matrix must have exactly
+    /// the mapping's rows (a part), else at least as many (the matrix, whose extra rows are
+    /// an interrupted `consolidate`'s).
+    static func segment(matrix: URL, mapping: URL, featureSize: Int, exact: Bool) throws -> Segment {
+        let header = try NPY.header(contentsOf: matrix)
+        let (ids, keys) = try mappingRows(mapping)
+        let size = (try? FileManager.default.attributesOfItem(atPath: matrix.path)[.size] as? Int) ?? 0
+        guard header.shape.count == 2, header.shape[1] == featureSize,
+              exact ? header.shape[0] == ids.count : header.shape[0] >= ids.count else {
+            throw TagganError.file(matrix.path, "shape \(header.shape) does not match \(ids.count) rows of "
+                                   + "\(mapping.lastPathComponent) x \(featureSize)")
         }
-        guard tensor.rank == 2, tensor.columns == featureSize, tensor.rows == rows.ids.count else {
-            throw TagganError.file(matrix.path, "shape \(tensor.shape) does not match \(rows.ids.count) rows of \(mapping.lastPathComponent) x \(featureSize)")
+        guard size - header.dataOffset == header.count * header.width else {
+            throw TagganError.file(matrix.path, "shape \(header.shape) needs \(header.count * header.width) bytes of values, "
+                                   + "the file holds \(size - header.dataOffset)")
         }
-        rows.values = tensor.storage
+        if header.shape[0] > ids.count {
+            Log.info("features: \(header.shape[0] - ids.count) rows of \(matrix.lastPathComponent) past \(mapping.lastPathComponent) "
+                     + "(an interrupted write) are ignored")
+        }
+        return Segment(matrix: matrix, header: header, ids: ids, keys: keys)
+    }
+
+    /// The committed parts' numbers, in order (a part is committed once its mapping exists).
+    func partNumbers() -> [Int] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: parts.path)) ?? []
+        return names.compactMap { name in name.hasSuffix(".tsv") ? Int(name.dropLast(4)) : nil }.sorted()
+    }
+
+    func partFiles(_ number: Int) -> (matrix: URL, mapping: URL) {
+        let name = String(format: "%08d", number)
+        return (parts.appendingPathComponent(name + ".npy"), parts.appendingPathComponent(name + ".tsv"))
+    }
+
+    /// Every committed segment: the matrix's, then each part's. A mapping without its
+    /// matrix is an error; a matrix without its mapping (killed before its first
+    /// mapping) commits nothing.
+    func segments(featureSize: Int) throws -> [Segment] {
+        let fm = FileManager.default
+        var result: [Segment] = []
+        if fm.fileExists(atPath: matrix.path) {
+            result.append(try Self.segment(matrix: matrix, mapping: mapping, featureSize: featureSize, exact: false))
+        } else if fm.fileExists(atPath: mapping.path) {
+            throw TagganError.file(matrix.path, "missing (\(mapping.lastPathComponent) maps its rows to images)")
+        }
+        for number in partNumbers() {
+            let (m, t) = partFiles(number)
+            guard fm.fileExists(atPath: m.path) else {
+                throw TagganError.file(m.path, "missing (\(t.lastPathComponent) maps its rows to images)")
+            }
+            result.append(try Self.segment(matrix: m, mapping: t, featureSize: featureSize, exact: true))
+        }
+        return result
+    }
+
+    /// The image ids of every committed row (each once, in row order), without the values.
+    public func ids(featureSize: Int) throws -> [Int] {
+        var seen = Set<Int>(), ids: [Int] = []
+        for segment in try segments(featureSize: featureSize) {
+            for id in segment.ids where seen.insert(id).inserted { ids.append(id) }
+        }
+        return ids
+    }
+
+    /// Every committed row (the matrix's and the parts'; an image's first row only),
+    /// values included: what the stages after features load.
+    public func read(featureSize: Int) throws -> Rows {
+        var rows = Rows(), seen = Set<Int>()
+        for segment in try segments(featureSize: featureSize) {
+            try Self.forEachBlock(of: segment, featureSize: featureSize, keep: { seen.insert($0).inserted }) { ids, keys, values in
+                rows.ids += ids
+                rows.keys += keys
+                rows.values += values
+            }
+        }
         return rows
     }
 
-    /// Matrix first, then the mapping, each atomically. Rows are only ever appended,
-    /// so the new matrix begins with the old one's rows, and the mapping is the commit
-    /// point: a kill between the two leaves a matrix with more rows than the mapping,
-    /// whose extra rows `read` drops.
-    public func write(_ rows: Rows, featureSize: Int) throws {
-        try NPY.write(Tensor(shape: [rows.ids.count, featureSize], values: rows.values), to: matrix)
+    /// Calls `body` with runs of at most 1,024 kept rows of `segment` (ids, keys, values),
+    /// reading the matrix in blocks so that memory holds one block.
+    static func forEachBlock(of segment: Segment, featureSize f: Int, keep: (Int) -> Bool,
+                             _ body: ([Int], [String], [Float]) throws -> Void) throws {
+        let kept = segment.ids.indices.filter { keep(segment.ids[$0]) }
+        guard !kept.isEmpty else { return }
+        guard let handle = FileHandle(forReadingAtPath: segment.matrix.path) else {
+            throw TagganError.file(segment.matrix.path, "cannot read")
+        }
+        defer { try? handle.close() }
+        let rowBytes = f * segment.header.width
+        var start = 0
+        while start < kept.count {
+            // A block: up to 1,024 kept rows spanning at most 4,096 rows of the file.
+            var end = start + 1
+            while end < kept.count, end - start < 1024, kept[end] - kept[start] < 4096 { end += 1 }
+            let first = kept[start], last = kept[end - 1]
+            try handle.seek(toOffset: UInt64(segment.header.dataOffset + first * rowBytes))
+            guard let data = try handle.read(upToCount: (last - first + 1) * rowBytes), data.count == (last - first + 1) * rowBytes else {
+                throw TagganError.file(segment.matrix.path, "truncated: rows \(first)-\(last) cannot be read")
+            }
+            let all = NPY.values(data, as: segment.header)
+            var values: [Float] = []
+            values.reserveCapacity((end - start) * f)
+            for row in kept[start ..< end] { values += all[(row - first) * f ..< (row - first + 1) * f] }
+            try body(kept[start ..< end].map { segment.ids[$0] }, kept[start ..< end].map { segment.keys[$0] }, values)
+            start = end
+        }
+    }
+
+    // MARK: Writing
+
+    /// Commits `rows` as a new part: its matrix, then its mapping (the commit point).
+    public func append(_ rows: Rows, featureSize: Int) throws {
+        let number = (partNumbers().last ?? 0) + 1
+        let (m, t) = partFiles(number)
+        try NPY.write(Tensor(shape: [rows.ids.count, featureSize], values: rows.values), to: m)
+        FaultInjection.point("features.part")
+        try AtomicFile.write(Self.mappingText(ids: rows.ids, keys: rows.keys), to: t)
+        FaultInjection.point("features.part-mapping")
+    }
+
+    static func mappingText(ids: [Int], keys: [String], firstRow: Int = 0, header: Bool = true) -> String {
+        var text = header ? "row\timage_id\tkey\n" : ""
+        for (row, (id, key)) in zip(ids, keys).enumerated() { text += "\(firstRow + row)\t\(id)\t\(key)\n" }
+        return text
+    }
+
+    /// What `consolidate` wrote.
+    public struct Consolidation: Sendable {
+        public var rows = 0
+        /// Rows that came from `extra` (shard files), and their image ids.
+        public var takenIn: [Int] = []
+    }
+
+    /// Joins the parts, and the committed rows of `extra` (shard files) whose image
+    /// `keep` accepts, into the matrix and mapping, streamed, then removes the parts.
+    /// An image's first row counts (the matrix's, then the parts', then `extra`'s in
+    /// order). The matrix is renamed into place first, then the mapping (the commit
+    /// point), then the parts are removed; a kill between any two leaves files that
+    /// `read` and a later `consolidate` understand (see the type's notes). Writes nothing
+    /// when there is nothing new and the files are already whole; writes an empty matrix
+    /// when there are no rows at all, so a finished run always leaves one.
+    @discardableResult
+    public func consolidate(featureSize f: Int, extra: [EmbeddingFiles] = [], keep: (Int) -> Bool = { _ in true }) throws -> Consolidation {
+        let own = try segments(featureSize: f)
+        let others = try extra.flatMap { try $0.segments(featureSize: f) }
+        var seen = Set<Int>()
+        var chosen: [(segment: Segment, rows: [Int])] = []
+        var result = Consolidation()
+        for (index, segment) in (own + others).enumerated() {
+            let fromExtra = index >= own.count
+            let rows = segment.ids.indices.filter { row in
+                let id = segment.ids[row]
+                return (!fromExtra || keep(id)) && seen.insert(id).inserted
+            }
+            if fromExtra { result.takenIn += rows.map { segment.ids[$0] } }
+            chosen.append((segment, rows))
+        }
+        let total = chosen.reduce(0) { $0 + $1.rows.count }
+        result.rows = total
+        let matrixIsWhole = own.first.map { $0.matrix == matrix && $0.header.shape[0] == $0.ids.count } ?? false
+        if matrixIsWhole && total == own[0].ids.count {
+            // Nothing new: the parts (if any) repeat the matrix's rows.
+            try removeParts()
+            return result
+        }
+        try AtomicFile.write(to: matrix) { handle in
+            try handle.write(contentsOf: NPY.encodeHeader(shape: [total, f]))
+            for (segment, rows) in chosen where !rows.isEmpty {
+                let wanted = Set(rows.map { segment.ids[$0] })
+                var taken = Set<Int>()
+                try Self.forEachBlock(of: segment, featureSize: f, keep: { wanted.contains($0) && taken.insert($0).inserted }) { _, _, values in
+                    try handle.write(contentsOf: NPY.encodeValues(values))
+                }
+            }
+        }
         FaultInjection.point("features.matrix")
-        var text = "row\timage_id\tkey\n"
-        for (row, (id, key)) in zip(rows.ids, rows.keys).enumerated() { text += "\(row)\t\(id)\t\(key)\n" }
-        try AtomicFile.write(text, to: mapping)
+        try AtomicFile.write(to: mapping) { handle in
+            try handle.write(contentsOf: Data("row\timage_id\tkey\n".utf8))
+            var row = 0
+            for (segment, rows) in chosen {
+                for block in stride(from: 0, to: rows.count, by: 4096) {
+                    let slice = rows[block ..< min(block + 4096, rows.count)]
+                    let text = Self.mappingText(ids: slice.map { segment.ids[$0] }, keys: slice.map { segment.keys[$0] },
+                                                firstRow: row, header: false)
+                    try handle.write(contentsOf: Data(text.utf8))
+                    row += slice.count
+                }
+            }
+        }
         FaultInjection.point("features.mapping")
+        try removeParts()
+        return result
+    }
+
+    func removeParts() throws {
+        guard FileManager.default.fileExists(atPath: parts.path) else { return }
+        do { try FileManager.default.removeItem(at: parts) } catch {
+            throw TagganError.file(parts.path, "cannot remove the joined parts: \(error.localizedDescription)")
+        }
     }
 }

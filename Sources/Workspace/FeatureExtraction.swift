@@ -73,39 +73,45 @@ public enum FeatureExtraction {
         public var seconds = 0.0
     }
 
+    /// What a shard's files were made with, for their `ShardManifest` (kind "features"):
+    /// the network and the SHA-256 of its weights file. Shards made with other weights
+    /// are refused when taken in.
+    public static func shardSettings(_ net: EfficientNet, weights: URL) throws -> [String: String] {
+        let bytes = try AtomicFile.read(weights)
+        return ["model": net.config.name, "weights_sha256": SHA256.hex(bytes)]
+    }
+
     /// Embeds every catalog image of W without a row yet (of shard `shard` only, when
-    /// given), saving every 512 images so a killed run resumes. An unsharded run first
-    /// takes in the rows of shard files in W (from `--shard I/N` runs here or on other
-    /// machines): that is how shards are merged.
-    public static func embed(workspace: Workspace, net: EfficientNet, batch: Int, shard: ShardSpec?,
+    /// given). New rows are committed in parts of `max(batch, 512)` images, so a killed run
+    /// loses at most one part, memory holds one part, and the matrix is written once at
+    /// the end (`EmbeddingFiles`). A shard run writes `ShardManifest` beside its matrix
+    /// (refusing to add to shard files made with other weights). An unsharded run first
+    /// takes in the rows of every shard's files in W (from `--shard I/N` runs here or on
+    /// other machines; all from one job with these weights, else an error naming the
+    /// files): that is how shards are merged.
+    public static func embed(workspace: Workspace, net: EfficientNet, weights: URL, batch: Int, shard: ShardSpec?,
                              skipped: SkipLog) throws -> Summary {
         let catalog = try workspace.existingCatalog()
         let config = net.config, f = config.featureSize
         let files = workspace.embeddings(model: config.name, shard: shard)
-        var rows = try files.read(featureSize: f)
-        var done = Set(rows.ids)
+        let settings = try shardSettings(net, weights: weights)
+        if let shard { try claimShard(files, shard: shard, settings: settings) }
+        var done = Set(try files.ids(featureSize: f))
         var summary = Summary(files: files)
         summary.alreadyDone = done.count
         let catalogImages = try catalog.images()
-        func save(_ count: Int) throws {
-            try files.write(rows, featureSize: f)
-            try catalog.markProcessed(Array(rows.ids.suffix(count)), stage: "features", model: config.name)
-        }
         if shard == nil {
-            let known = Set(catalogImages.map(\.id))
-            for part in EmbeddingFiles.shards(in: workspace.url, model: config.name) {
-                let found = try part.read(featureSize: f)
-                for (row, id) in found.ids.enumerated() where !done.contains(id) && known.contains(id) {
-                    rows.ids.append(id)
-                    rows.keys.append(found.keys[row])
-                    rows.values += found.values[row * f ..< (row + 1) * f]
-                    done.insert(id)
-                    summary.fromShards += 1
+            let parts = EmbeddingFiles.shards(in: workspace.url, model: config.name)
+            if !parts.isEmpty {
+                try checkShards(parts, settings: settings)
+                let known = Set(catalogImages.map(\.id))
+                let taken = try files.consolidate(featureSize: f, extra: parts, keep: known.contains).takenIn
+                summary.fromShards = taken.count
+                done.formUnion(taken)
+                if !taken.isEmpty {
+                    try catalog.markProcessed(taken, stage: "features", model: config.name)
+                    Log.info("features: \(taken.count) rows taken from shard files")
                 }
-            }
-            if summary.fromShards > 0 {
-                try save(summary.fromShards)
-                Log.info("features: \(summary.fromShards) rows taken from shard files")
             }
         }
         // The shard picks images by their content id, which is the same on every machine.
@@ -114,33 +120,68 @@ public enum FeatureExtraction {
         }
         let preprocessor = ImagePreprocessor(config: config)
         let progress = ProgressLine("features", total: todo.count, unit: "images")
-        // Saved after every `checkpoint` images, so a killed run loses at most that much.
-        let checkpoint = max(batch, 512)
-        var sinceSave = 0
+        // A part after every `partSize` images, so a killed run loses at most that much.
+        let partSize = max(batch, 512)
+        var pending = EmbeddingFiles.Rows()
+        func commit() throws {
+            guard !pending.ids.isEmpty else { return }
+            try files.append(pending, featureSize: f)
+            try catalog.markProcessed(pending.ids, stage: "features", model: config.name)
+            pending = EmbeddingFiles.Rows()
+        }
         for first in stride(from: 0, to: todo.count, by: batch) {
             let images = Array(todo[first ..< min(first + batch, todo.count)])
             let crops = decodeCrops(images.map(\.url), preprocessor: preprocessor, skipped: skipped)
             let good = crops.indices.filter { crops[$0] != nil }
             if !good.isEmpty {
-                rows.values += net.embed(preprocessor.normalise(good.map { crops[$0]! })).storage
-                rows.ids += good.map { images[$0].id }
-                rows.keys += good.map { images[$0].key }
-                sinceSave += good.count
+                pending.values += net.embed(preprocessor.normalise(good.map { crops[$0]! })).storage
+                pending.ids += good.map { images[$0].id }
+                pending.keys += good.map { images[$0].key }
             }
             progress.advance(by: images.count)
-            if sinceSave >= checkpoint {
-                try save(sinceSave)
-                sinceSave = 0
-            }
+            if pending.ids.count >= partSize { try commit() }
         }
-        if sinceSave > 0 || !FileManager.default.fileExists(atPath: files.matrix.path) {
-            try save(sinceSave)
-            FaultInjection.point("features.catalog")
-        }
+        try commit()
+        summary.rows = try files.consolidate(featureSize: f).rows
+        FaultInjection.point("features.catalog")
         progress.finish()
         summary.seconds = progress.elapsedSeconds
         summary.embedded = todo.count - skipped.count
-        summary.rows = rows.ids.count
         return summary
+    }
+
+    /// A shard run's manifest: written beside the shard's matrix on its first run; a
+    /// later run of the same shard must have the same settings and shard count.
+    static func claimShard(_ files: EmbeddingFiles, shard: ShardSpec, settings: [String: String]) throws {
+        let manifest = ShardManifest(kind: "features", shard: shard, settings: settings)
+        let url = ShardManifest.sidecar(for: files.matrix)
+        if FileManager.default.fileExists(atPath: url.path) {
+            let existing = try ShardManifest.read(besides: files.matrix)
+            guard existing.kind == manifest.kind, existing.rule == manifest.rule, existing.shard == shard else {
+                throw TagganError.file(url.path, "describes \(existing.kind) shard \(existing.index)/\(existing.count) by rule "
+                                       + "'\(existing.rule)', not features shard \(shard) by '\(manifest.rule)'")
+            }
+            try ShardManifest.checkSettings(settings, source: "this run (\(settings["model"] ?? "") and its weights)",
+                                            against: existing.settings, from: files.matrix.path)
+        } else if files.exist {
+            throw TagganError.file(files.matrix.path, "shard files without their manifest \(url.lastPathComponent): "
+                                   + "made by another tool or an older taggan, so not added to (remove them to redo the shard)")
+        } else {
+            try manifest.write(besides: files.matrix)
+        }
+    }
+
+    /// The shard files an unsharded run takes in: one job's (one N, rule and settings),
+    /// made with this run's network and weights.
+    static func checkShards(_ shards: [EmbeddingFiles], settings: [String: String]) throws {
+        let manifests = try shards.map { ($0.matrix.path, try ShardManifest.read(besides: $0.matrix)) }
+        let missing = try ShardManifest.checkOneJob(manifests, kind: "features")
+        if let (source, first) = manifests.first {
+            try ShardManifest.checkSettings(settings, source: "this run (\(settings["model"] ?? "") and its weights)",
+                                            against: first.settings, from: source)
+        }
+        if !missing.isEmpty {
+            Log.info("features: no files of shard(s) \(missing.map(String.init).joined(separator: ", ")) of \(shards[0].matrix.lastPathComponent)'s job in the workspace; their images are embedded here")
+        }
     }
 }

@@ -10,10 +10,13 @@ struct FeaturesCommand: TagganCommand {
     static let configuration = CommandConfiguration(
         words: ["features"], summary: "Embed every catalog image with a pretrained conv net.",
         discussion: """
-        Incremental: images that already have a row are skipped, and a killed run resumes from
-        its last save (every 512 images). Shards: `--shard I/N` writes
-        W/embeddings-shard-I-of-N.npy/.tsv; a later run without --shard takes in every shard
-        file in W (copy in those made on other machines) and embeds whatever is still missing.
+        Incremental: images that already have a row are skipped. New rows are committed in
+        parts of 512 images (W/embeddings.parts/) and joined into the matrix once at the end, so
+        a killed run resumes after its last part and the matrix is not rewritten as it grows.
+        Shards: `--shard I/N` writes W/embeddings-shard-I-of-N.npy/.tsv and a manifest
+        (.npy.shard.json: shard, rule, model, weights' SHA-256); a later run without --shard
+        takes in every shard file in W (copy in those made on other machines), refusing shards
+        of another job or other weights, and embeds whatever is still missing.
         """)
 
     @Option(value: "W", help: "workspace folder (writes W/embeddings.npy and W/embeddings.tsv)") var workspace: String?
@@ -35,7 +38,8 @@ struct FeaturesCommand: TagganCommand {
         let net = try FeatureExtraction.loadNetwork(model, weights: weights)
         if !classify.isEmpty { return printClassifications(net) }
         let skipped = SkipLog()
-        let summary = try FeatureExtraction.embed(workspace: Workspace(path: workspace!), net: net, batch: batch,
+        let summary = try FeatureExtraction.embed(workspace: Workspace(path: workspace!), net: net,
+                                                  weights: FeatureExtraction.weightsURL(model, explicit: weights), batch: batch,
                                                   shard: shard, skipped: skipped)
         let files = summary.files
         if common.json {

@@ -32,7 +32,9 @@ struct FeaturesKillTests {
         return w
     }
 
-    @Test(arguments: ["features.matrix", "features.mapping", "features.catalog"], [false, true])
+    /// The write points in order: a part's matrix, its mapping (the part committed), the
+    /// joined matrix, its mapping, the catalog's stage records.
+    @Test(arguments: ["features.part", "features.part-mapping", "features.matrix", "features.mapping", "features.catalog"], [false, true])
     func killedAtAWritePointResumesToTheFullResult(point: String, embedFirst: Bool) throws {
         try #require(FileManager.default.fileExists(atPath: PipelineTests.cache.appendingPathComponent("models/efficientnet-lite0.pth").path),
                      "EfficientNet-Lite0 weights are missing: run bash corpora/fetch-all.sh")
@@ -43,8 +45,14 @@ struct FeaturesKillTests {
         #expect(try TagganProcess(["features", "--workspace", reference.path], environment: env).status == 0)
 
         let w = try Self.workspace(root.appendingPathComponent("killed"), embedFirst: embedFirst)
+        let before = FileManager.default.contents(atPath: w.appendingPathComponent("embeddings.npy").path)
         let killed = try TagganProcess(["features", "--workspace", w.path], environment: env.merging(["TAGGAN_KILL_AT": point]) { $1 })
         #expect(killed.status == SIGKILL, "not killed at \(point): status \(killed.status), \(killed.stderr.suffix(300))")
+        if point.hasPrefix("features.part") {
+            // New rows go to a part; the matrix is not rewritten before the run's end.
+            #expect(FileManager.default.contents(atPath: w.appendingPathComponent("embeddings.npy").path) == before,
+                    "embeddings.npy changed before the parts were joined (killed at \(point))")
+        }
         let resumed = try TagganProcess(["features", "--workspace", w.path, "--json"], environment: env)
         #expect(resumed.status == 0, "after a kill at \(point): \(resumed.stderr)")
         let summary = try #require(JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
@@ -53,5 +61,6 @@ struct FeaturesKillTests {
             #expect(FileManager.default.contents(atPath: w.appendingPathComponent(file).path)
                     == FileManager.default.contents(atPath: reference.appendingPathComponent(file).path), "\(file) after a kill at \(point)")
         }
+        #expect(!FileManager.default.fileExists(atPath: w.appendingPathComponent("embeddings.parts").path), "parts left after the resumed run")
     }
 }
