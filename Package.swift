@@ -154,7 +154,7 @@ let package = Package(
         // a benchmark, kept apart from the tests and from the taggan executable.
         .executableTarget(
             name: "ScaleBench",
-            dependencies: ["TagganCore", "Ingest", "TagGAN", "Eval", "CSQLite"],
+            dependencies: ["TagganCore", "Ingest", "TagGAN", "Eval", "Workspace", "CSQLite"],
             path: "bench/scale",
             swiftSettings: releaseOnly),
 

@@ -139,6 +139,19 @@ public struct Ingester {
         let readHere = (0..<toRead.count).filter { otherShard[$0] == nil }
         summary.filesSeen = unchanged.count + readHere.count
 
+        // A shard workspace says which shard it holds and what made it, so that `taggan
+        // merge` refuses shards of another job; it holds one shard only.
+        let manifest = try shard.map { shard in
+            let manifest = ShardManifest(kind: "ingest", shard: shard, settings: [
+                "sources": sourceNames.sorted().joined(separator: ","), "layout": options.layout?.rawValue ?? "detected",
+                "max_pixels": "\(options.maxPixels)", "minimum_side": "\(options.minimumSide)"])
+            if let recorded = try catalog.shardManifests()["ingest"], recorded.shard != shard {
+                throw TagganError.file(catalog.url.path, "holds shard \(recorded.index)/\(recorded.count) of an ingest, "
+                                       + "not shard \(shard): give each shard its own workspace")
+            }
+            return manifest
+        }
+
         // Apply every change in one transaction.
         var failedKeys = Set<String>()
         try catalog.db.transaction {
@@ -201,6 +214,7 @@ public struct Ingester {
             }
             try catalog.db.execute("DELETE FROM images WHERE id NOT IN (SELECT image_id FROM files)")
             try catalog.db.execute("DELETE FROM tags WHERE id NOT IN (SELECT tag_id FROM file_tags)")
+            if let manifest { try catalog.recordShard(manifest) }
         }
         summary.statistics = try catalog.statistics()
         summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9

@@ -18,6 +18,10 @@ public struct AnnotationJob {
     /// Redo images annotated before by this method.
     public var force = false
     public var weights: String?
+    /// `--shard I/N`: only the images of shard I (by content id, `ShardSpec`). A file that
+    /// cannot be read has no content id and so no shard: shard 0 reports it (and the walk's
+    /// problems), so that the shards' reports together name each problem once.
+    public var shard: ShardSpec?
 
     public init(folder: URL, workspace: Workspace) { (self.folder, self.workspace) = (folder, workspace) }
 
@@ -44,18 +48,27 @@ public struct AnnotationJob {
     public func run(_ tagger: AnnotationMethod, sidecars writeSidecars: Bool, skipped: SkipLog) throws -> Result {
         let catalog = try workspace.catalog()
         let reader = DatasetReader(root: folder, layout: .xmp)
-        let files = try images(reader, skipped: skipped)
-        var result = Result()
-        result.files = files.count
+        let reportsUnsharded = (shard?.index ?? 0) == 0
+        let walked = try images(reader, skipped: reportsUnsharded ? skipped : SkipLog())
         // Content ids; files annotated before by this method with unchanged bytes are not
         // decoded again (unless `force`): their stored tags are written out as they are.
-        let ids: [Int?] = files.map { url in
+        var files: [URL] = [], ids: [Int?] = []
+        for url in walked {
             guard let bytes = FileManager.default.contents(atPath: url.path) else {
-                skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
-                return nil
+                if reportsUnsharded {
+                    skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
+                    files.append(url)
+                    ids.append(nil)
+                }
+                continue
             }
-            return Catalog.imageID(hash: SHA256.hex(bytes))
+            let id = Catalog.imageID(hash: SHA256.hex(bytes))
+            guard shard?.contains(contentID: id) ?? true else { continue }
+            files.append(url)
+            ids.append(id)
         }
+        var result = Result()
+        result.files = files.count
         var stored = force ? [:] : try catalog.annotations(model: tagger.key)
         let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
         result.reused = files.indices.filter { ids[$0] != nil }.count - todo.count

@@ -30,6 +30,12 @@ struct AnnotateCommand: TagganCommand {
         are kept in W's catalog under its content hash and the method (its setting, what it
         learnt from), so a re-run decodes only new or changed images and writes the stored tags
         of the rest (a killed run resumes after its last batch of 32); --force redoes all.
+        Shards: with --shard I/N only shard I's images are tagged, and --jsonl/--csv F become
+        F's name with .shard-I-of-N before the extension, each with a manifest beside it
+        (.shard.json: shard, rule, method and settings); `taggan merge --annotations F
+        SHARD-FILES...` joins them into the file one unsharded run writes, refusing shards
+        of another job. The tags go to W's catalog as without --shard (several shards may
+        share W), or to each machine's copy of W, joined by `taggan merge --workspace`.
         """)
 
     /// `--method`: auto or a method.
@@ -59,6 +65,7 @@ struct AnnotateCommand: TagganCommand {
     @Option(value: "F", help: "write CSV to F") var csv: String?
     @Option(value: "V.bin", help: "word vectors (default: the file the model was trained with)") var vectors: String?
     @Option(value: "F", help: "EfficientNet-Lite0 weights (default: corpora cache)") var weights: String?
+    @Option(value: "I/N", help: ShardSpec.help) var shard: ShardSpec?
     var common = CommonOptions()
 
     enum TrainingModeName: String, ArgumentChoice, CaseIterable { case cgan, icgan }
@@ -84,10 +91,14 @@ struct AnnotateCommand: TagganCommand {
         job.included = try include.map { Set(try AnnotationJob.wordList($0)) }
         job.force = force
         job.weights = weights
+        job.shard = shard
         let skipped = SkipLog()
         let result = try job.run(tagger, sidecars: xmp, skipped: skipped)
-        let jsonlURL = jsonl.map { URL(fileURLWithPath: $0) }, csvURL = csv.map { URL(fileURLWithPath: $0) }
         try AnnotationWriter.write(result.annotations, jsonLines: jsonlURL, csv: csvURL)
+        if let shard {
+            let manifest = ShardManifest(kind: "annotate", shard: shard, settings: shardSettings(tagger, job: job))
+            for output in [jsonlURL, csvURL].compactMap({ $0 }) { try manifest.write(besides: output) }
+        }
         report(result, tagger: tagger, skipped: skipped)
         // A batch that skipped some images succeeds; one in which every image failed does not.
         if result.annotations.isEmpty && result.files > 0 {
@@ -97,20 +108,38 @@ struct AnnotateCommand: TagganCommand {
         return 0
     }
 
+    /// Where --jsonl and --csv go: as given, or the shard's file (`ShardSpec.url(for:)`).
+    var jsonlURL: URL? { jsonl.map { output(URL(fileURLWithPath: $0)) } }
+    var csvURL: URL? { csv.map { output(URL(fileURLWithPath: $0)) } }
+    func output(_ url: URL) -> URL { shard?.url(for: url) ?? url }
+
+    /// What must be equal across the shards of one annotate job for their files to merge:
+    /// the method with what it learnt from (its catalog key) and every option that changes
+    /// a record. The folder is not among them: machines may mount it at other paths, and
+    /// the records' paths are relative to it.
+    func shardSettings(_ tagger: AnnotationMethod, job: AnnotationJob) -> [String: String] {
+        ["method": tagger.method.rawValue, "model": tagger.key, "setting": tagger.setting.summary,
+         "calibrated": "\(tagger.calibrated)", "top": "\(top)", "threshold": "\(threshold)",
+         "exclude": job.excluded.sorted().joined(separator: ","),
+         "include": job.included.map { $0.sorted().joined(separator: ",") } ?? "(all)"]
+    }
+
     func report(_ result: AnnotationJob.Result, tagger: AnnotationMethod, skipped: SkipLog) {
         if common.json {
             var object: [String: Any] = ["command": "annotate", "folder": URL(fileURLWithPath: folder).path, "method": tagger.method.rawValue,
                                          "setting": tagger.setting.summary, "chosen_by": tagger.chosenBy, "calibrated": tagger.calibrated,
                                          "images": result.files, "annotated": result.annotations.count, "reused": result.reused,
                                          "sidecars_written": result.sidecarsWritten, "skipped": skipped.json, "seconds": result.seconds]
-            if let jsonl { object["jsonl"] = URL(fileURLWithPath: jsonl).path }
-            if let csv { object["csv"] = URL(fileURLWithPath: csv).path }
+            if let jsonlURL { object["jsonl"] = jsonlURL.path }
+            if let csvURL { object["csv"] = csvURL.path }
+            if let shard { object["shard"] = shard.description }
             JSONSummary.print(object)
         } else {
-            print("annotate: \(result.annotations.count) of \(result.files) images tagged with \(tagger.description); "
+            let part = shard.map { " of shard \($0)" } ?? ""
+            print("annotate: \(result.annotations.count) of \(result.files) images\(part) tagged with \(tagger.description); "
                   + "\(result.reused) unchanged since an earlier run (--force redoes them); "
                   + "\(result.sidecarsWritten) sidecars written; \(skipped.summary)")
-            for output in [jsonl, csv].compactMap({ $0 }) { print("wrote \(URL(fileURLWithPath: output).path)") }
+            for output in [jsonlURL, csvURL].compactMap({ $0 }) { print("wrote \(output.path)") }
         }
     }
 }

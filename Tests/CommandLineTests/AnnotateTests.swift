@@ -163,6 +163,64 @@ struct AnnotateTests {
         #expect(rows == ["path,tag,confidence", "a.png,,", "\"b, with comma.png\",,"], "\(rows)")
     }
 
+    /// `--shard I/N`: each shard tags only its images (by content: a byte-identical copy
+    /// lands in its original's shard), writes F's shard file with a manifest beside it,
+    /// and `taggan merge --annotations` of all shards gives the unsharded run's file byte
+    /// for byte; a shard made with another --top is refused, naming both files.
+    @Test func shardsOfARunMergeIntoTheUnshardedRunsFiles() throws {
+        let fixture = try Self.fixture("shards")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png", "b.png", "c.png", "d.png", "e.png", "f.png", "g.png"])
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("a.png"), to: folder.appendingPathComponent("copy of a.png"))
+        let out = fixture.root.appendingPathComponent("out")
+        let single = try Self.annotate(fixture, folder, ["--jsonl", out.appendingPathComponent("single.jsonl").path,
+                                                         "--csv", out.appendingPathComponent("single.csv").path])
+        #expect(single.status == 0, "\(single.stderr)")
+        var counts: [Int] = []
+        for index in 0..<3 {
+            let run = try Self.annotate(fixture, folder, ["--jsonl", out.appendingPathComponent("tags.jsonl").path,
+                                                          "--csv", out.appendingPathComponent("tags.csv").path,
+                                                          "--shard", "\(index)/3", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let summary = try Self.json(run)
+            #expect(summary["shard"] as? String == "\(index)/3")
+            #expect(summary["jsonl"] as? String == out.appendingPathComponent("tags.shard-\(index)-of-3.jsonl").path, "\(summary)")
+            counts.append(summary["annotated"] as? Int ?? -1)
+            let manifest = try String(contentsOf: out.appendingPathComponent("tags.shard-\(index)-of-3.jsonl.shard.json"), encoding: .utf8)
+            #expect(manifest.contains("\"kind\":\"annotate\"") && manifest.contains("\"index\":\(index)"), "\(manifest)")
+        }
+        #expect(counts.reduce(0, +) == 8 && counts.allSatisfy { $0 < 8 }, "per shard: \(counts)")
+        let aShard = try (0..<3).first { index in
+            try String(contentsOf: out.appendingPathComponent("tags.shard-\(index)-of-3.jsonl"), encoding: .utf8).contains("\"a.png\"")
+        }
+        let aFile = try String(contentsOf: out.appendingPathComponent("tags.shard-\(aShard ?? 0)-of-3.jsonl"), encoding: .utf8)
+        #expect(aFile.contains("copy of a.png"), "the copy of a.png is not in a.png's shard")
+        for format in ["jsonl", "csv"] {
+            let merged = out.appendingPathComponent("merged.\(format)")
+            let merge = try TagganProcess(["merge", "--annotations", merged.path] + (0..<3).map {
+                out.appendingPathComponent("tags.shard-\($0)-of-3.\(format)").path
+            })
+            #expect(merge.status == 0, "\(merge.stderr)")
+            #expect(FileManager.default.contents(atPath: merged.path) == FileManager.default.contents(atPath: out.appendingPathComponent("single.\(format)").path),
+                    "merged \(format) differs from the unsharded run's")
+        }
+        // Shard 1 again with --top 2: the merge refuses it, naming both files.
+        let other = fixture.root.appendingPathComponent("other")
+        let top2 = try TagganProcess(["annotate", folder.path, "--workspace", fixture.workspace.path, "--vectors", fixture.vectors.path,
+                                      "--vocab", "all", "--samples", "5", "--top", "2", "--shard", "1/3",
+                                      "--jsonl", other.appendingPathComponent("tags.jsonl").path],
+                                     environment: ["TAGGAN_CORPORA": Self.cache.path])
+        #expect(top2.status == 0, "\(top2.stderr)")
+        let refused = try TagganProcess(["merge", "--annotations", out.appendingPathComponent("bad.jsonl").path,
+                                         out.appendingPathComponent("tags.shard-0-of-3.jsonl").path,
+                                         other.appendingPathComponent("tags.shard-1-of-3.jsonl").path])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("tags.shard-0-of-3.jsonl") && refused.stderr.contains("other/tags.shard-1-of-3.jsonl")
+                && refused.stderr.contains("top"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("bad.jsonl").path))
+    }
+
     /// A model trained on features of another width: exit 1 naming the checkpoint and
     /// both widths, not a crash.
     @Test func modelOfAnotherFeatureWidthIsAnError() throws {

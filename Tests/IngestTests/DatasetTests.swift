@@ -229,6 +229,42 @@ struct DatasetTests {
         #expect(union.sorted() == (try Catalog(workspace: whole.url).images().map(\.key)).sorted())
     }
 
+    /// A shard workspace records which shard it holds and what made it (`ShardManifest`,
+    /// kind "ingest"); the merge joins one job's shards into the catalog one run builds and
+    /// refuses a shard ingested with other settings, naming both catalogs; a shard
+    /// workspace will not take in another shard.
+    @Test func shardWorkspacesSayWhatMadeThemAndMergeRefusesAnotherJob() throws {
+        let data = TemporaryFolder()
+        for (n, name) in ["baseline.jpg", "progressive.jpg", "gray.jpg", "rgb8.png", "palette.png", "cmyk.jpg"].enumerated() {
+            try data.write("s/\(n)-\(name)", try Fixtures.data(name))
+        }
+        let root = data.url.appendingPathComponent("s")
+        let whole = TemporaryFolder()
+        _ = try ingest(root, whole.url)
+        let parts = (0..<3).map { _ in TemporaryFolder() }
+        for (index, part) in parts.enumerated() {
+            _ = try ingest(root, part.url) { $0.shardSpec = try? ShardSpec(index: index, count: 3) }
+            let manifest = try #require(try Catalog(workspace: part.url).shardManifests()["ingest"])
+            #expect(manifest.shard == (try ShardSpec(index: index, count: 3)) && manifest.settings["sources"] == "s", "\(manifest)")
+        }
+        #expect(throws: TagganError.self) {
+            _ = try ingest(root, parts[0].url) { $0.shardSpec = try? ShardSpec(index: 2, count: 3) }
+        }
+        let other = TemporaryFolder()
+        _ = try ingest(root, other.url) { $0.shardSpec = try? ShardSpec(index: 1, count: 3); $0.maxPixels = 1_000_000 }
+        let target = TemporaryFolder()
+        do {
+            _ = try Catalog(workspace: target.url).merge(shards: [parts[0].url, other.url, parts[2].url])
+            Issue.record("a shard made with another --max-pixels was merged")
+        } catch let error as TagganError {
+            #expect("\(error)".contains(other.url.path) && "\(error)".contains(parts[0].url.path) && "\(error)".contains("max_pixels"), "\(error)")
+        }
+        #expect(try Catalog(workspace: target.url).images().isEmpty, "a refused merge changed the catalog")
+        let summary = try Catalog(workspace: target.url).merge(shards: parts.map(\.url))
+        #expect(summary.missingShards["ingest"] == [])
+        #expect(try Catalog(workspace: target.url).images() == (try Catalog(workspace: whole.url).images()))
+    }
+
     /// `--shard` means content id mod N in ingest as in features and annotate: aliases
     /// (a symlink, a byte-identical copy) land in their image's shard, and a file whose
     /// bytes change moves to the new content's shard (the old shard drops it).
@@ -379,7 +415,7 @@ struct MergeTests {
         let merged = TemporaryFolder()
         let catalog = try Catalog(workspace: merged.url)
         let summary = try catalog.merge(shards: shards.map(\.url) + [shards[0].url])
-        #expect(summary.missingShards == ["annotate": []] && summary.annotations == ["knn k=20": 6])
+        #expect(summary.missingShards == ["annotate": [], "ingest": []] && summary.annotations == ["knn k=20": 6])
         let once = try catalog.images()
         try catalog.merge(shards: shards.map(\.url))
         #expect(try catalog.images() == once)

@@ -15,6 +15,7 @@ import Foundation
 import Ingest
 import TagGAN
 import TagganCore
+import Workspace
 
 let arguments = CommandLine.arguments
 func option(_ name: String, _ fallback: String) -> String {
@@ -62,9 +63,12 @@ func tags(_ i: Int) -> [Int] {
     return chosen.sorted()
 }
 /// Features: cluster centre (1,000 of them) plus noise, rows in image order.
-func features(_ rows: Range<Int>) -> Tensor {
+/// The 1,000 cluster centres (made once: `features` is called per part).
+let centres: Tensor = {
     var centresRandom = SeededRandom(seed: 99)
-    let centres = Tensor.gaussian(shape: [1_000, featureSize], using: &centresRandom)
+    return Tensor.gaussian(shape: [1_000, featureSize], using: &centresRandom)
+}()
+func features(_ rows: Range<Int>) -> Tensor {
     var values = [Float](repeating: 0, count: rows.count * featureSize)
     values.withUnsafeMutableBufferPointer { out in
         nonisolated(unsafe) let o = out.baseAddress!
@@ -135,21 +139,31 @@ case "catalog":
     result["tag_assignments"] = try catalog.statistics()["tag_assignments"] ?? 0
 
 case "features-write":
-    // The features command saves the whole matrix and its mapping every 512 images
-    // (Sources/taggan/FeaturesCommand.swift, EmbeddingFiles.write): one such save at N
-    // rows, and the read a resumed run does.
-    let matrix = features(0..<n)
+    // The features command's write path (Workspace's EmbeddingFiles): a part of 512 rows
+    // committed after every 512 images, then one streamed join of the parts into the
+    // matrix at the run's end; and the read a resumed run or train does. The rows are
+    // generated one part at a time, as the network makes them, so the peak memory is the
+    // path's own (one part, plus the join's block buffer and the row ids).
     try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
-    let url = workspace.appendingPathComponent("embeddings.npy")
+    let files = EmbeddingFiles(workspace: workspace, model: "efficientnet-lite0", shard: nil)
     result["matrix_megabytes"] = Double(n * featureSize * 4) / 1e6
-    try measure("save_matrix") { try NPY.write(matrix, to: url) }
-    try measure("save_mapping") {
-        var text = "row\timage_id\tkey\n"
-        for row in 0..<n { text += "\(row)\t\(Catalog.imageID(hash: hash(row)))\tmirflickr/im\(row).jpg\n" }
-        try AtomicFile.write(text, to: workspace.appendingPathComponent("embeddings.tsv"))
+    try measure("append_parts") {
+        for first in stride(from: 0, to: n, by: 512) {
+            var rows = EmbeddingFiles.Rows()
+            let part = features(first ..< min(first + 512, n))
+            rows.values = part.storage
+            rows.ids = (first ..< min(first + 512, n)).map { Catalog.imageID(hash: hash($0)) }
+            rows.keys = (first ..< min(first + 512, n)).map { "mirflickr/im\($0).jpg" }
+            try files.append(rows, featureSize: featureSize)
+        }
     }
-    try measure("read") { _ = try NPY.read(contentsOf: url) }
-    try? FileManager.default.removeItem(at: url)
+    result["append_peak_megabytes"] = peakMB()
+    try measure("join") { try files.consolidate(featureSize: featureSize) }
+    result["join_peak_megabytes"] = peakMB()
+    try measure("ids") { _ = try files.ids(featureSize: featureSize) }
+    try measure("read") { _ = try files.read(featureSize: featureSize) }
+    try? FileManager.default.removeItem(at: files.matrix)
+    try? FileManager.default.removeItem(at: files.mapping)
 
 case "neighbours":
     // IC-GAN's neighbourhoods A_i: k = 50 nearest of every image (TagGAN's blocked search).

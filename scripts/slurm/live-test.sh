@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The live-Slurm test (issue 13): starts a 3-node Slurm on this host (cluster.sh,
 # installing slurm-wlm and munge with apt when missing), runs taggan's per-image
-# pipeline through submit.sh as 3-shard job arrays on a few hundred OpenClipart images,
-# takes one node down (its slurmd and job processes killed by PID) while a features
-# task runs on it, lets Slurm requeue that task, and checks that the merged workspace
-# equals one unsharded run's: the same catalog (every table but timestamps) and
-# bit-identical embeddings for every image.
+# pipeline through submit.sh as 3-shard job arrays on a few hundred OpenClipart images
+# (ingest, features, annotate by k-NN, each followed by its merge job), takes one node
+# down (its slurmd and job processes killed by PID) while a features task runs on it,
+# lets Slurm requeue that task, and checks that the merged workspace equals one
+# unsharded run's: the same catalog (every table but timestamps), bit-identical
+# embeddings for every image, and the same annotations (catalog and JSON Lines, byte for byte).
 #
 #   bash scripts/slurm/live-test.sh [--taggan BIN] [--keep DIR]
 #
@@ -70,12 +71,14 @@ say "data: $(find "$data/png" -name '*.png' | wc -l) PNG paths"
 say "reference: ingest + features, unsharded"
 "$taggan" ingest "$data" --workspace "$dir/single" >"$dir/single.log" 2>&1 || { cat "$dir/single.log" >&2; fail "unsharded ingest"; }
 "$taggan" features --workspace "$dir/single" >>"$dir/single.log" 2>&1 || { cat "$dir/single.log" >&2; fail "unsharded features"; }
+"$taggan" annotate "$data/png" --workspace "$dir/single" --method knn --jsonl "$dir/single.tags.jsonl" >>"$dir/single.log" 2>&1 ||
+    { cat "$dir/single.log" >&2; fail "unsharded annotate"; }
 
 say "starting munged, slurmctld and 3 slurmd's"
 cluster_start "$dir/cluster" 3 || fail "the cluster did not start (logs in $dir/cluster/logs)"
 
 sharded=$dir/sharded
-jobs=$("$here/submit.sh" --workspace "$sharded" --shards 3 --taggan "$taggan" --logs "$dir/logs" "$data")
+jobs=$("$here/submit.sh" --workspace "$sharded" --shards 3 --taggan "$taggan" --logs "$dir/logs" --annotate "$data/png" "$data")
 echo "$jobs" | sed 's/^/  /' >&2
 job() { echo "$jobs" | awk -v stage="$1" '$1 == stage { print $2 }'; }
 all_jobs=$(echo "$jobs" | awk '{ print $2 }' | paste -sd, -)
@@ -146,13 +149,21 @@ rows=$(wc -l <"$dir/single.rows")
 cmp -s "$dir/single.rows" "$dir/sharded.rows" || fail "merged embeddings differ from the unsharded run's ($(diff "$dir/single.rows" "$dir/sharded.rows" | grep -c '^<') rows)"
 say "catalog equal ($images images); embeddings bit-identical ($rows rows)"
 
-# ANNOTATE: once `taggan annotate --shard I/N` and `taggan merge --annotations OUT IN...`
-# exist (the lead wires them), submit.sh --annotate FOLDER adds the annotate array and
-# its merge; compare W/annotate/tags.jsonl with an unsharded
-# `taggan annotate FOLDER --workspace single --method knn --jsonl F` here (same bytes).
-if "$taggan" annotate --help 2>&1 | grep -q -- '--shard'; then
-    fail "annotate has --shard now: wire its check here (see the ANNOTATE comment)"
-else
-    say "annotate: no --shard yet, not checked"
-fi
+# Annotate: the reference's tags by k-NN transfer (nothing to train) into its catalog
+# and one JSON Lines file; the sharded one is the annotate array + its merge (submit.sh
+# --annotate). The merged file must equal the unsharded one byte for byte, and the two
+# catalogs must hold the same annotations.
+annotations() {   # the annotations table, without the times
+    sqlite3 -batch "$1/catalog.sqlite" "SELECT image_id, model, tags FROM annotations ORDER BY image_id, model"
+}
+[ -s "$dir/single.tags.jsonl" ] || fail "the unsharded annotate wrote no tags"
+[ -s "$sharded/annotate/tags.jsonl" ] || fail "the annotate merge wrote no $sharded/annotate/tags.jsonl"
+cmp -s "$dir/single.tags.jsonl" "$sharded/annotate/tags.jsonl" ||
+    fail "merged annotations differ from the unsharded run's ($(diff "$dir/single.tags.jsonl" "$sharded/annotate/tags.jsonl" | grep -c '^<') lines)"
+annotations "$dir/single" >"$dir/single.annotations"
+annotations "$sharded" >"$dir/sharded.annotations"
+cmp -s "$dir/single.annotations" "$dir/sharded.annotations" || fail "the catalogs' annotations differ"
+tagged=$(wc -l <"$dir/single.tags.jsonl")
+[ "$tagged" -gt 100 ] || fail "only $tagged images tagged in the unsharded run"
+say "annotations equal ($tagged images, the merged JSON Lines byte for byte)"
 say "passed in $(( $(date +%s) - started )) s"

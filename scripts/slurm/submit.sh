@@ -55,8 +55,8 @@ features_merge=$(submit --dependency="afterok:$features" --job-name=taggan-featu
     "$here/merge.sbatch" features "$workspace")
 echo "features-merge $features_merge"
 if [ -n "$annotate" ]; then
-    # ANNOTATE (needs `taggan annotate --shard`, which the lead wires): k-NN tag transfer
-    # from W's catalog and embeddings, one JSON Lines file per shard, then the merge.
+    # k-NN tag transfer from W's catalog and embeddings (nothing to train), one JSON Lines
+    # file per shard (W/annotate/tags.shard-I-of-N.jsonl + manifest), then their merge.
     annotate=$(cd "$annotate" && pwd)
     annotate_job=$(submit --dependency="afterok:$features_merge" --array="0-$last" --job-name=taggan-annotate \
         --output="$logs/%x-%A_%a.log" "$here/array.sbatch" annotate "$annotate" --workspace "$workspace" \
