@@ -91,6 +91,7 @@ public struct AnnotationJob {
                     }
                     // Committed per batch, so a killed run resumes after the last whole batch.
                     try catalog.storeAnnotations(made, model: tagger.key)
+                    FaultInjection.point("annotate.batch")
                 }
                 progress.advance(by: chunk.count)
             }
@@ -121,6 +122,7 @@ public struct AnnotationJob {
             let merged = try XMPWriter.merge(existing: existing, tags: tags)
             guard merged != existing else { return false }
             try SidecarFile.write(merged, for: sidecar, inside: root)
+            FaultInjection.point("annotate.sidecar")
             return true
         } catch let refusal as SidecarFile.Refusal {
             skipped.skip(sidecar.path, reason: refusal.reason, detail: refusal.detail)

@@ -95,6 +95,7 @@ struct AnnotateCommand: TagganCommand {
         let skipped = SkipLog()
         let result = try job.run(tagger, sidecars: xmp, skipped: skipped)
         try AnnotationWriter.write(result.annotations, jsonLines: jsonlURL, csv: csvURL)
+        FaultInjection.point("annotate.outputs")
         if let shard {
             let manifest = ShardManifest(kind: "annotate", shard: shard, settings: shardSettings(tagger, job: job))
             for output in [jsonlURL, csvURL].compactMap({ $0 }) { try manifest.write(besides: output) }

@@ -221,6 +221,45 @@ struct AnnotateTests {
         #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("bad.jsonl").path))
     }
 
+    /// `taggan annotate` killed (SIGKILL) after a batch's tags are stored (the first of
+    /// two batches), after a sidecar is merged, or after the JSON Lines are written, then
+    /// run again: the same JSON Lines and sidecars as a run never killed, and the second
+    /// run decodes only what the first had not stored. Each point starts from a copy of
+    /// the workspace as it was before any run, so stored tags are the killed run's own.
+    @Test func killedAtAWritePointResumesToTheSameOutputs() throws {
+        let fixture = try Self.fixture("kill")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let fm = FileManager.default
+        let pristine = fixture.root.appendingPathComponent("W-before")
+        try fm.copyItem(at: fixture.workspace, to: pristine)
+        let names = (0..<33).map { String(format: "img%02d.png", $0) }
+        let reference = fixture.root.appendingPathComponent("reference")
+        try Self.copyImages(to: reference, names: names)
+        let referenceLines = fixture.root.appendingPathComponent("reference.jsonl")
+        let whole = try Self.annotate(fixture, reference, ["--xmp", "--jsonl", referenceLines.path])
+        #expect(whole.status == 0, "\(whole.stderr)")
+        for point in ["annotate.batch", "annotate.sidecar", "annotate.outputs"] {
+            try fm.removeItem(at: fixture.workspace)
+            try fm.copyItem(at: pristine, to: fixture.workspace)
+            let folder = fixture.root.appendingPathComponent("photos-\(point)")
+            try Self.copyImages(to: folder, names: names)
+            let jsonl = fixture.root.appendingPathComponent("\(point).jsonl")
+            let killed = try TagganProcess(["annotate", folder.path, "--workspace", fixture.workspace.path, "--vectors", fixture.vectors.path,
+                                            "--vocab", "all", "--samples", "5", "--top", "3", "--xmp", "--jsonl", jsonl.path],
+                                           environment: ["TAGGAN_CORPORA": Self.cache.path, "TAGGAN_KILL_AT": point])
+            #expect(killed.status == SIGKILL, "not killed at \(point): status \(killed.status), \(killed.stderr.suffix(300))")
+            let resumed = try Self.annotate(fixture, folder, ["--xmp", "--jsonl", jsonl.path, "--json"])
+            #expect(resumed.status == 0, "after a kill at \(point): \(resumed.stderr)")
+            let summary = try Self.json(resumed)
+            #expect(summary["reused"] as? Int == (point == "annotate.batch" ? 32 : 33), "\(point): \(summary)")
+            #expect(fm.contents(atPath: jsonl.path) == fm.contents(atPath: referenceLines.path), "JSON Lines after a kill at \(point)")
+            for name in names {
+                #expect(fm.contents(atPath: folder.appendingPathComponent(name + ".xmp").path)
+                        == fm.contents(atPath: reference.appendingPathComponent(name + ".xmp").path), "\(name).xmp after a kill at \(point)")
+            }
+        }
+    }
+
     /// A model trained on features of another width: exit 1 naming the checkpoint and
     /// both widths, not a crash.
     @Test func modelOfAnotherFeatureWidthIsAnError() throws {
