@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scale simulation of issue 13 (BENCHMARKS.md, "Scale"): a synthetic workspace of N
 # images (random 1280-d features around 1,000 centres, Zipf tags over 2,000 names, 4-12
-# per image) through the catalog, features' save path, IC-GAN neighbour search, k-NN
+# per image) through the catalog, features' write path (parts + join), IC-GAN neighbour search, k-NN
 # and TagProp scoring. One process per stage, so each peak memory is that stage's own.
 #
 #   bash bench/scale.sh [N] [STAGE...]     (default 100000, every stage)

@@ -106,6 +106,9 @@ public enum NPY {
 
     /// `values` as little-endian float32 bytes.
     public static func encodeValues<C: Collection>(_ values: C) -> Data where C.Element == Float {
+        #if _endian(little)
+        if let data = values.withContiguousStorageIfAvailable({ Data(buffer: $0) }) { return data }
+        #endif
         var data = Data(capacity: values.count * 4)
         for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
         return data
@@ -114,6 +117,16 @@ public enum NPY {
     /// The values of `bytes` (of the type `header` names) as Float, `bytes` holding whole values.
     public static func values(_ bytes: Data, as header: Header) -> [Float] {
         let width = header.width, count = bytes.count / width
+        #if _endian(little)
+        if header.descr == "<f4" {
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialised in
+                bytes.withUnsafeBytes { raw in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0 ..< count * 4]))
+                }
+                initialised = count
+            }
+        }
+        #endif
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBytes { p in
             for i in 0..<count {
