@@ -26,20 +26,24 @@ public struct NeighbourTable: Sendable, Equatable {
 public enum NeighbourSearch {
     /// Exact k-nearest-neighbour search by cosine similarity.
     ///
-    /// The rows are scaled to unit length, then similarities are computed a block of
-    /// `blockRows` queries at a time as one matrix product (block x N, BLAS sgemm), and
-    /// each query row keeps its k best by insertion into a sorted list of k (O(N) per row
-    /// when k << N). Memory: one block x N similarity matrix. Requires N > k.
+    /// Similarities are computed a block of `blockRows` queries at a time as one matrix
+    /// product of the block's rows, scaled to unit length, with the embeddings as they are
+    /// (block x N, BLAS sgemm); each column is then divided by its row's length, which gives
+    /// the cosine, and each query row keeps its k best by insertion into a sorted list of k
+    /// (O(N) per row when k << N). Memory: one block x N similarity matrix, the block's
+    /// rows and N lengths, and no copy of the embeddings (at 1M x 1280 a unit-length copy
+    /// would be another 5 GB). Requires N > k.
     public static func nearest(_ embeddings: Tensor, k: Int, blockRows: Int = 512,
                                threads: Int = Parallel.defaultThreads) -> NeighbourTable {
         let n = embeddings.rows, f = embeddings.columns
         precondition(k > 0 && k < n, "k = \(k) neighbours need more than k images (have \(n))")
-        var unit = embeddings
-        unit.withUnsafeMutableBufferPointer { p in
+        // 1 / length of every row (0 for a zero row, whose similarities are then 0).
+        var inverseNorms = [Float](repeating: 0, count: n)
+        embeddings.withUnsafeBufferPointer { p in
             for r in 0..<n {
                 let row = p.baseAddress! + r * f
                 let norm = VectorKernels.dot(row, row, count: f).squareRoot()
-                if norm > 0 { VectorKernels.scale(UnsafeMutableBufferPointer(start: row, count: f), by: 1 / norm) }
+                inverseNorms[r] = norm > 0 ? 1 / norm : 0
             }
         }
         var result = [Int32](repeating: 0, count: n * k)
@@ -47,14 +51,23 @@ public enum NeighbourSearch {
         var start = 0
         while start < n {
             let rows = min(blockRows, n - start)
-            let block = Tensor(shape: [rows, f], values: Array(unit.storage[start * f ..< (start + rows) * f]))
-            similarities.assignProduct(block, unit, transposeB: true)
-            similarities.withUnsafeBufferPointer { s in
+            var block = Tensor(shape: [rows, f], values: Array(embeddings.storage[start * f ..< (start + rows) * f]))
+            block.withUnsafeMutableBufferPointer { p in
+                for r in 0..<rows where inverseNorms[start + r] > 0 {
+                    VectorKernels.scale(UnsafeMutableBufferPointer(start: p.baseAddress! + r * f, count: f), by: inverseNorms[start + r])
+                }
+            }
+            similarities.assignProduct(block, embeddings, transposeB: true)
+            similarities.withUnsafeMutableBufferPointer { s in
                 result.withUnsafeMutableBufferPointer { out in
-                    nonisolated(unsafe) let sp = s.baseAddress!, op = out.baseAddress!
-                    Parallel.forEach(rows, threads: threads, grain: 16) { r in
-                        let query = start + r
-                        topK(sp + r * n, count: n, k: k, excluding: query, into: op + query * k)
+                    inverseNorms.withUnsafeBufferPointer { inv in
+                        nonisolated(unsafe) let sp = s.baseAddress!, op = out.baseAddress!, ip = inv.baseAddress!
+                        Parallel.forEach(rows, threads: threads, grain: 16) { r in
+                            let row = sp + r * n
+                            for j in 0..<n { row[j] *= ip[j] }
+                            let query = start + r
+                            topK(row, count: n, k: k, excluding: query, into: op + query * k)
+                        }
                     }
                 }
             }
