@@ -101,18 +101,10 @@ public enum FeatureExtraction {
         summary.alreadyDone = done.count
         let catalogImages = try catalog.images()
         if shard == nil {
-            let parts = EmbeddingFiles.shards(in: workspace.url, model: config.name)
-            if !parts.isEmpty {
-                try checkShards(parts, settings: settings)
-                let known = Set(catalogImages.map(\.id))
-                let taken = try files.consolidate(featureSize: f, extra: parts, keep: known.contains).takenIn
-                summary.fromShards = taken.count
-                done.formUnion(taken)
-                if !taken.isEmpty {
-                    try catalog.markProcessed(taken, stage: "features", model: config.name)
-                    Log.info("features: \(taken.count) rows taken from shard files")
-                }
-            }
+            let taken = try takeInShards(workspace: workspace, model: config.name, featureSize: f, settings: settings,
+                                         catalogIDs: Set(catalogImages.map(\.id)))
+            summary.fromShards = taken.count
+            done.formUnion(taken)
         }
         // The shard picks images by their content id, which is the same on every machine.
         let todo = catalogImages.filter { image in
@@ -150,6 +142,26 @@ public enum FeatureExtraction {
         return summary
     }
 
+    /// Joins the rows of every `model` shard file set in W (`--shard I/N` runs, here or
+    /// copied from other machines) into W's matrix, for images the catalog holds and the
+    /// matrix lacks, and records them as processed; returns their image ids. The shards
+    /// must be of one job (`ShardManifest`) and, when `settings` is given, made with them
+    /// (the network and weights of the run that takes them in). No network is needed:
+    /// `taggan merge --workspace W` calls this too.
+    public static func takeInShards(workspace: Workspace, model: String, featureSize f: Int, settings: [String: String]?,
+                                    catalogIDs: Set<Int>) throws -> [Int] {
+        let parts = EmbeddingFiles.shards(in: workspace.url, model: model)
+        guard !parts.isEmpty else { return [] }
+        try checkShards(parts, settings: settings)
+        let files = workspace.embeddings(model: model)
+        let taken = try files.consolidate(featureSize: f, extra: parts, keep: catalogIDs.contains).takenIn
+        if !taken.isEmpty {
+            try workspace.existingCatalog().markProcessed(taken, stage: "features", model: model)
+            Log.info("features: \(taken.count) rows of \(model) taken from shard files")
+        }
+        return taken
+    }
+
     /// A shard run's manifest: written beside the shard's matrix on its first run; a
     /// later run of the same shard must have the same settings and shard count.
     static func claimShard(_ files: EmbeddingFiles, shard: ShardSpec, settings: [String: String]) throws {
@@ -173,10 +185,10 @@ public enum FeatureExtraction {
 
     /// The shard files an unsharded run takes in: one job's (one N, rule and settings),
     /// made with this run's network and weights.
-    static func checkShards(_ shards: [EmbeddingFiles], settings: [String: String]) throws {
+    static func checkShards(_ shards: [EmbeddingFiles], settings: [String: String]?) throws {
         let manifests = try shards.map { ($0.matrix.path, try ShardManifest.read(besides: $0.matrix)) }
         let missing = try ShardManifest.checkOneJob(manifests, kind: "features")
-        if let (source, first) = manifests.first {
+        if let settings, let (source, first) = manifests.first {
             try ShardManifest.checkSettings(settings, source: "this run (\(settings["model"] ?? "") and its weights)",
                                             against: first.settings, from: source)
         }

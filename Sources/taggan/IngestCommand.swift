@@ -1,6 +1,7 @@
 import ArgumentParsing
 import Foundation
 import Eval
+import Features
 import Ingest
 import TagganCore
 import Workspace
@@ -77,12 +78,18 @@ struct IngestCommand: TagganCommand {
     }
 }
 
-/// `taggan merge --workspace W SHARD_W...` joins shard workspaces' catalogs;
-/// `taggan merge --annotations OUT IN...` joins annotate's JSON Lines or CSV shard files.
+/// `taggan merge --workspace W [SHARD_W...]` joins shard workspaces' catalogs and the
+/// embedding shard files in W; `taggan merge --annotations OUT IN...` joins annotate's JSON
+/// Lines or CSV shard files.
 struct MergeCommand: TagganCommand {
     static let configuration = CommandConfiguration(
-        words: ["merge"], summary: "Join shard outputs (made with --shard I/N): workspaces' catalogs, or annotation files.",
+        words: ["merge"], summary: "Join shard outputs (made with --shard I/N): catalogs, embeddings, annotation files.",
         discussion: """
+        --workspace W SHARD_W...: the shard workspaces' catalogs (ingest --shard) join W's; then,
+        with or without SHARD_W, every embeddings-shard-I-of-N file set in W (features --shard,
+        or copied in from other machines) joins W's embeddings, for images W's catalog holds.
+        --annotations OUT IN...: annotate --shard's JSON Lines or CSV files join into OUT, byte
+        for byte the file one unsharded run writes.
         Shards must belong to one job: the same split rule, and for each kind of --shard run
         the same N and settings; otherwise nothing is merged and the error names both files.
         Merging is idempotent, and shards still missing are listed (merge them later).
@@ -90,13 +97,13 @@ struct MergeCommand: TagganCommand {
     static let needsBLAS = false
 
     @Argument(value: "SHARD") var shards: [String]
-    @Option(value: "W", help: "the workspace whose catalog the shard workspaces join") var workspace: String?
+    @Option(value: "W", help: "the workspace the shard workspaces' catalogs and W's embedding shard files join") var workspace: String?
     @Option(value: "OUT", help: "merge annotation shard files (JSON Lines or CSV, by extension) into OUT") var annotations: String?
     var common = CommonOptions()
 
     func validate() throws {
-        if shards.isEmpty { throw usage("missing SHARD...\nUSAGE: \(Self.usageLine)") }
-        if (workspace == nil) == (annotations == nil) { throw usage("give --workspace W (catalogs) or --annotations OUT (annotation files)") }
+        if (workspace == nil) == (annotations == nil) { throw usage("give --workspace W (catalogs, embeddings) or --annotations OUT (annotation files)") }
+        if annotations != nil && shards.isEmpty { throw usage("missing the annotation shard files\nUSAGE: \(Self.usageLine)") }
     }
 
     func run() throws -> Int32 {
@@ -111,15 +118,24 @@ struct MergeCommand: TagganCommand {
             return 0
         }
         let w = Workspace(path: workspace!)
-        let catalog = try w.catalog()
+        let catalog = shards.isEmpty ? try w.existingCatalog() : try w.catalog()
         let merged = try catalog.merge(shards: shards.map { URL(fileURLWithPath: $0) })
+        let ids = Set(try catalog.images().map(\.id))
+        var embeddings: [String: Int] = [:]
+        for config in EfficientNetConfig.all where !EmbeddingFiles.shards(in: w.url, model: config.name).isEmpty {
+            embeddings[config.name] = try FeatureExtraction.takeInShards(workspace: w, model: config.name, featureSize: config.featureSize,
+                                                                         settings: nil, catalogIDs: ids).count
+        }
         let s = try catalog.statistics()
         if common.json {
             JSONSummary.print(["command": "merge", "workspace": w.path, "shards": shards.count, "catalog": s,
-                               "missing_shards": merged.missingShards, "annotations": merged.annotations])
+                               "missing_shards": merged.missingShards, "annotations": merged.annotations, "embedding_rows_taken": embeddings])
         } else {
             print("merge: \(shards.count) shards into \(w.path): \(s["images"] ?? 0) images, \(s["tagged_images"] ?? 0) tagged, "
                   + "\(s["distinct_tags"] ?? 0) distinct tags" + (merged.missingShards.isEmpty ? "" : "; shards still missing: \(merged.missingShards)"))
+            for (model, rows) in embeddings.sorted(by: { $0.key < $1.key }) {
+                print("embeddings: \(rows) rows of \(model) taken from shard files in \(w.path)")
+            }
         }
         return 0
     }

@@ -47,13 +47,17 @@ struct PipelineTests {
         #expect((ingest["files_read"] as? Int ?? 0) >= 50)
         _ = try run(["vectors", "train", tags, "--out", vectors, "--dim", "16", "--min-count", "1", "--epochs", "20",
                      "--threads", "1", "--json"])
-        // Half the images in a shard run, then an unsharded run takes its rows in and
-        // embeds the rest.
+        // Half the images in a shard run, joined by `taggan merge` (no network), then an
+        // unsharded run embeds the rest; merging again takes nothing.
         let half = try json(try run(["features", "--workspace", w.path, "--shard", "0/2", "--json"]))
         let shardRows = half["rows"] as? Int ?? 0
         #expect(shardRows > 10)
+        let merge = try json(try run(["merge", "--workspace", w.path, "--json"]))
+        #expect((merge["embedding_rows_taken"] as? [String: Int])?["efficientnet-lite0"] == shardRows, "\(merge)")
+        let mergedAgain = try json(try run(["merge", "--workspace", w.path, "--json"]))
+        #expect((mergedAgain["embedding_rows_taken"] as? [String: Int])?["efficientnet-lite0"] == 0, "\(mergedAgain)")
         let features = try json(try run(["features", "--workspace", w.path, "--json"]))
-        #expect(features["from_shards"] as? Int == shardRows, "\(features)")
+        #expect(features["already_done"] as? Int == shardRows && features["from_shards"] as? Int == 0, "\(features)")
         #expect((features["rows"] as? Int ?? 0) >= 50 && features["embedded"] as? Int == (features["rows"] as? Int ?? 0) - shardRows)
         let train = try run(["train", "--workspace", w.path, "--vectors", vectors, "--steps", "6", "--checkpoint-every", "3"])
         #expect(FileManager.default.fileExists(atPath: w.appendingPathComponent("models/cgan/checkpoint.json").path), "\(train.stderr)")
