@@ -77,9 +77,11 @@ public struct AnnotationJob {
             let config = EfficientNetConfig.lite0
             let net = try FeatureExtraction.loadNetwork(config, weights: weights)
             let preprocessor = ImagePreprocessor(config: config)
-            for first in stride(from: 0, to: todo.count, by: 32) {
-                let chunk = Array(todo[first ..< min(first + 32, todo.count)])
-                let crops = FeatureExtraction.decodeCrops(chunk.map { files[$0] }, preprocessor: preprocessor, skipped: skipped)
+            let chunks = stride(from: 0, to: todo.count, by: 32).map { Array(todo[$0 ..< min($0 + 32, todo.count)]) }
+            // Batch i + 1 decodes while the network and the method run on batch i.
+            try FeatureExtraction.forEachDecodedBatch(chunks.map { $0.map { files[$0] } }, preprocessor: preprocessor,
+                                                      skipped: skipped) { batch, crops in
+                let chunk = chunks[batch]
                 let good = crops.indices.filter { crops[$0] != nil }
                 if !good.isEmpty {
                     let votes = tagger.tag(net.embed(preprocessor.normalise(good.map { crops[$0]! })), top: max(top * 2, 20))
