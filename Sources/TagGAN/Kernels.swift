@@ -22,6 +22,11 @@ enum LayerKernels {
         for r in 0..<rows { VectorKernels.axpy(1, b, y + r * n, count: n) }
     }
 
+    /// y[r, :] = b for every row r of the rows x n matrix y.
+    static func fillRows(_ y: UnsafeMutablePointer<Float>, with b: UnsafePointer<Float>, rows: Int, columns n: Int) {
+        for r in 0..<rows { (y + r * n).update(from: b, count: n) }
+    }
+
     /// db[c] = sum_r dy[r, c] (added to db when `accumulate`).
     static func columnSums(_ dy: UnsafePointer<Float>, rows: Int, columns n: Int,
                            into db: UnsafeMutablePointer<Float>, accumulate: Bool) {
