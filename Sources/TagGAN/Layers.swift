@@ -38,15 +38,20 @@ public struct Linear: Sendable {
         biasGradient = Tensor(zeros: [1, outputs])
     }
 
-    /// y = x W + b, x is rows x inputs.
-    public func forward(_ x: Tensor, into y: inout Tensor) {
+    /// y = x W + b, x is rows x inputs; with `rectified`, y = max(x W + b, 0) (the ReLU
+    /// that follows the layer, applied in the bias's pass: the same values as `ReLU.forward`).
+    public func forward(_ x: Tensor, into y: inout Tensor, rectified: Bool = false) {
         precondition(x.columns == inputs, "linear layer takes \(inputs) inputs, got \(x.columns)")
         y.resize(to: [x.rows, outputs])
         y.assignProduct(x, weight)
         let rows = y.rows, n = outputs
         bias.withUnsafeBufferPointer { b in
             y.withUnsafeMutableBufferPointer { out in
-                LayerKernels.addRowVector(b.baseAddress!, to: out.baseAddress!, rows: rows, columns: n)
+                if rectified {
+                    LayerKernels.addRowVectorReLU(b.baseAddress!, to: out.baseAddress!, rows: rows, columns: n)
+                } else {
+                    LayerKernels.addRowVector(b.baseAddress!, to: out.baseAddress!, rows: rows, columns: n)
+                }
             }
         }
     }
@@ -117,10 +122,9 @@ public struct Dropout: Sendable {
         mask.resize(to: x.shape)
         let n = x.count, rate = rate
         mask.withUnsafeMutableBufferPointer { m in
-            LayerKernels.dropoutMask(m.baseAddress!, count: n, rate: rate, random: &random)
-        }
-        mask.withUnsafeBufferPointer { m in
-            x.withUnsafeMutableBufferPointer { VectorKernels.multiply($0, by: m) }
+            x.withUnsafeMutableBufferPointer { v in
+                LayerKernels.applyDropout(m.baseAddress!, to: v.baseAddress!, count: n, rate: rate, random: &random)
+            }
         }
     }
 

@@ -65,11 +65,9 @@ public struct Generator: Sendable {
     /// (rows x featureSize) into `output`. Dropout masks come from `random` when training.
     public mutating func forward(noise z: Tensor, features x: Tensor, training: Bool, random: inout SeededRandom) {
         precondition(z.rows == x.rows, "\(z.rows) noise rows for \(x.rows) feature rows")
-        noiseLayer.forward(z, into: &noiseHidden)
-        ReLU.forward(&noiseHidden)
+        noiseLayer.forward(z, into: &noiseHidden, rectified: true)
         noiseDropout.forward(&noiseHidden, training: training, random: &random)
-        featureLayer.forward(x, into: &featureHidden)
-        ReLU.forward(&featureHidden)
+        featureLayer.forward(x, into: &featureHidden, rectified: true)
         featureDropout.forward(&featureHidden, training: training, random: &random)
         Concatenation.forward(noiseHidden, featureHidden, into: &joint)
         outputLayer.forward(joint, into: &output)
@@ -170,12 +168,10 @@ public struct Discriminator: Sendable {
     public mutating func forward(words: Tensor, features: Tensor, training: Bool, random: inout SeededRandom) {
         let rows = words.rows, images = features.rows
         precondition(images > 0 && rows % images == 0, "\(rows) word rows do not repeat \(images) feature rows")
-        wordLayer.forward(words, into: &wordHidden)
-        ReLU.forward(&wordHidden)
+        wordLayer.forward(words, into: &wordHidden, rectified: true)
         wordDropout.forward(&wordHidden, training: training, random: &random)
 
-        featureLayer.forward(features, into: &featureHidden)
-        ReLU.forward(&featureHidden)
+        featureLayer.forward(features, into: &featureHidden, rectified: true)
         featureDropout.forward(&featureHidden, training: training, random: &random)
 
         // z = h_word W_word + (h_image W_image + b) repeated over the blocks of C rows:
