@@ -22,6 +22,32 @@ enum LayerKernels {
         for r in 0..<rows { VectorKernels.axpy(1, b, y + r * n, count: n) }
     }
 
+    /// y[r, :] = max(y[r, :] + b, 0) for every row r: a linear layer's bias and its ReLU in
+    /// one pass over y (the same operations, in the same order, as the two passes).
+    static func addRowVectorReLU(_ b: UnsafePointer<Float>, to y: UnsafeMutablePointer<Float>, rows: Int, columns n: Int) {
+        let zero = Lanes()
+        for r in 0..<rows {
+            let row = y + r * n
+            var i = 0
+            while i + width <= n {
+                var v = load(UnsafePointer(row), i) + load(b, i)
+                v.replace(with: zero, where: v .< zero)
+                store(v, row, i)
+                i += width
+            }
+            while i < n {
+                let v = row[i] + b[i]
+                row[i] = v < 0 ? 0 : v
+                i += 1
+            }
+        }
+    }
+
+    /// y[r, :] = b for every row r of the rows x n matrix y.
+    static func fillRows(_ y: UnsafeMutablePointer<Float>, with b: UnsafePointer<Float>, rows: Int, columns n: Int) {
+        for r in 0..<rows { (y + r * n).update(from: b, count: n) }
+    }
+
     /// db[c] = sum_r dy[r, c] (added to db when `accumulate`).
     static func columnSums(_ dy: UnsafePointer<Float>, rows: Int, columns n: Int,
                            into db: UnsafeMutablePointer<Float>, accumulate: Bool) {
@@ -50,10 +76,37 @@ enum LayerKernels {
     /// 1/65536 and a mask costs a quarter of a generator call per value.
     static func dropoutMask(_ mask: UnsafeMutablePointer<Float>, count n: Int, rate: Float,
                             random: inout SeededRandom) {
+        applyDropout(mask, to: nil, count: n, rate: rate, random: &random)
+    }
+
+    /// `dropoutMask` and x *= mask in the same pass (x nil: the mask alone). The same
+    /// draws, in the same order, as the mask on its own.
+    static func applyDropout(_ mask: UnsafeMutablePointer<Float>, to x: UnsafeMutablePointer<Float>?, count n: Int,
+                             rate: Float, random: inout SeededRandom) {
         let keep = 1 - rate
         let threshold = UInt64((Double(keep) * 65536).rounded())
         let kept = 1 / keep
         var i = 0
+        if let x {
+            while i + 4 <= n {
+                let bits = random.next()
+                for lane in 0..<4 {
+                    let m: Float = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
+                    mask[i + lane] = m
+                    x[i + lane] *= m
+                }
+                i += 4
+            }
+            if i < n {
+                let bits = random.next()
+                for lane in 0 ..< n - i {
+                    let m: Float = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
+                    mask[i + lane] = m
+                    x[i + lane] *= m
+                }
+            }
+            return
+        }
         while i < n {
             let bits = random.next()
             var lane = 0

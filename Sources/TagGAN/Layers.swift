@@ -38,14 +38,20 @@ public struct Linear: Sendable {
         biasGradient = Tensor(zeros: [1, outputs])
     }
 
-    /// y = x W + b, x is rows x inputs.
-    public func forward(_ x: Tensor, into y: inout Tensor) {
+    /// y = x W + b, x is rows x inputs; with `rectified`, y = max(x W + b, 0) (the ReLU
+    /// that follows the layer, applied in the bias's pass: the same values as `ReLU.forward`).
+    public func forward(_ x: Tensor, into y: inout Tensor, rectified: Bool = false) {
         precondition(x.columns == inputs, "linear layer takes \(inputs) inputs, got \(x.columns)")
+        y.resize(to: [x.rows, outputs])
         y.assignProduct(x, weight)
         let rows = y.rows, n = outputs
         bias.withUnsafeBufferPointer { b in
             y.withUnsafeMutableBufferPointer { out in
-                LayerKernels.addRowVector(b.baseAddress!, to: out.baseAddress!, rows: rows, columns: n)
+                if rectified {
+                    LayerKernels.addRowVectorReLU(b.baseAddress!, to: out.baseAddress!, rows: rows, columns: n)
+                } else {
+                    LayerKernels.addRowVector(b.baseAddress!, to: out.baseAddress!, rows: rows, columns: n)
+                }
             }
         }
     }
@@ -64,6 +70,7 @@ public struct Linear: Sendable {
 
     /// dx = dy W^T.
     public func backwardInput(outputGradient dy: Tensor, into dx: inout Tensor) {
+        dx.resize(to: [dy.rows, inputs])
         dx.assignProduct(dy, weight, transposeB: true)
     }
 
@@ -112,13 +119,12 @@ public struct Dropout: Sendable {
     public mutating func forward(_ x: inout Tensor, training: Bool, random: inout SeededRandom) {
         active = training && rate > 0
         guard active else { return }
-        if mask.count != x.count { mask = Tensor(zeros: x.shape) }
+        mask.resize(to: x.shape)
         let n = x.count, rate = rate
         mask.withUnsafeMutableBufferPointer { m in
-            LayerKernels.dropoutMask(m.baseAddress!, count: n, rate: rate, random: &random)
-        }
-        mask.withUnsafeBufferPointer { m in
-            x.withUnsafeMutableBufferPointer { VectorKernels.multiply($0, by: m) }
+            x.withUnsafeMutableBufferPointer { v in
+                LayerKernels.applyDropout(m.baseAddress!, to: v.baseAddress!, count: n, rate: rate, random: &random)
+            }
         }
     }
 
@@ -149,8 +155,11 @@ public struct Maxout: Sendable {
     public mutating func forward(_ z: Tensor, into y: inout Tensor) {
         precondition(z.columns == units * pieces, "maxout of \(units)x\(pieces) got \(z.columns) columns")
         let rows = z.rows, units = units, pieces = pieces
-        if y.count != rows * units { y = Tensor(zeros: [rows, units]) } else if y.shape != [rows, units] { y = y.reshaped([rows, units]) }
-        if winners.count != rows * units { winners = [Int32](repeating: 0, count: rows * units) }
+        y.resize(to: [rows, units])
+        if winners.count != rows * units {
+            winners.removeAll(keepingCapacity: true)
+            winners.append(contentsOf: repeatElement(0, count: rows * units))
+        }
         z.withUnsafeBufferPointer { zp in
             y.withUnsafeMutableBufferPointer { yp in
                 winners.withUnsafeMutableBufferPointer { wp in
@@ -171,7 +180,7 @@ public struct Maxout: Sendable {
 
     public func backward(_ dy: Tensor, into dz: inout Tensor) {
         let rows = dy.rows, pieces = pieces
-        if dz.count != rows * units * pieces { dz = Tensor(zeros: [rows, units * pieces]) }
+        dz.resize(to: [rows, units * pieces])
         dz.withUnsafeMutableBufferPointer { dzp in
             dzp.update(repeating: 0)
             dy.withUnsafeBufferPointer { g in
@@ -189,7 +198,7 @@ public enum Concatenation {
     public static func forward(_ a: Tensor, _ b: Tensor, into y: inout Tensor) {
         precondition(a.rows == b.rows, "concatenating \(a.rows) rows with \(b.rows)")
         let rows = a.rows, na = a.columns, nb = b.columns, n = na + nb
-        if y.count != rows * n { y = Tensor(zeros: [rows, n]) } else if y.shape != [rows, n] { y = y.reshaped([rows, n]) }
+        y.resize(to: [rows, n])
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 y.withUnsafeMutableBufferPointer { yp in
@@ -206,8 +215,8 @@ public enum Concatenation {
     /// Splits dy into its first `firstColumns` columns and the rest.
     public static func backward(_ dy: Tensor, firstColumns na: Int, into da: inout Tensor, _ db: inout Tensor) {
         let rows = dy.rows, n = dy.columns, nb = n - na
-        if da.count != rows * na { da = Tensor(zeros: [rows, na]) } else if da.shape != [rows, na] { da = da.reshaped([rows, na]) }
-        if db.count != rows * nb { db = Tensor(zeros: [rows, nb]) } else if db.shape != [rows, nb] { db = db.reshaped([rows, nb]) }
+        da.resize(to: [rows, na])
+        db.resize(to: [rows, nb])
         dy.withUnsafeBufferPointer { g in
             da.withUnsafeMutableBufferPointer { ap in
                 db.withUnsafeMutableBufferPointer { bp in

@@ -65,11 +65,9 @@ public struct Generator: Sendable {
     /// (rows x featureSize) into `output`. Dropout masks come from `random` when training.
     public mutating func forward(noise z: Tensor, features x: Tensor, training: Bool, random: inout SeededRandom) {
         precondition(z.rows == x.rows, "\(z.rows) noise rows for \(x.rows) feature rows")
-        noiseLayer.forward(z, into: &noiseHidden)
-        ReLU.forward(&noiseHidden)
+        noiseLayer.forward(z, into: &noiseHidden, rectified: true)
         noiseDropout.forward(&noiseHidden, training: training, random: &random)
-        featureLayer.forward(x, into: &featureHidden)
-        ReLU.forward(&featureHidden)
+        featureLayer.forward(x, into: &featureHidden, rectified: true)
         featureDropout.forward(&featureHidden, training: training, random: &random)
         Concatenation.forward(noiseHidden, featureHidden, into: &joint)
         outputLayer.forward(joint, into: &output)
@@ -104,12 +102,21 @@ public struct Generator: Sendable {
 ///
 /// D(w, x) = sigmoid(logit); the loss works on the logit (`SigmoidCrossEntropy`).
 ///
-/// A batch may show each image several times (the real and the generated vector for the
-/// same image): rows r of `words` is paired with row r % C of the C feature rows. The
-/// feature branch's product x W + b then runs once per image, and its weight gradient
-/// is one product over the summed row gradients; each row still gets its own dropout
-/// mask, so this is the same function and gradient as repeating the features, at a
-/// fraction of the cost.
+/// A batch may show each image several times (the real, the generated and the
+/// mismatched vector for the same image): row r of `words` is paired with row r % C of
+/// the C feature rows. Everything on the image's side is then computed once per image:
+/// the feature branch x W + b, its ReLU and its dropout mask (one mask per image, shared
+/// by the image's rows), and the image's share of the maxout layer's product,
+///
+///     z_r = h_word(r) W_word + h_image(r % C) W_image + b      (W = [W_word; W_image])
+///
+/// so the image half of the widest product (1200 x 3000 of 1700 x 3000) runs on C rows
+/// instead of R, and its weight and input gradients on the C row sums of dz. Each row's
+/// own dropout masks (word branch, maxout units) stay per row. Sharing the image mask
+/// leaves every row's distribution, and so the expected loss and gradient, as with
+/// independent masks; only rows of one image now see the same dropped image units
+/// (BENCHMARKS.md, TagGAN: the speed and the quality check). Without dropout this is
+/// exactly D on the repeated features.
 ///
 /// Parameters: `word.*`, `feature.*`, `maxout.*` (weight [word + feature hidden,
 /// units * pieces], piece p of unit u in column u * pieces + p), `output.*`.
@@ -125,9 +132,10 @@ public struct Discriminator: Sendable {
     var maxoutDropout: Dropout
 
     var wordHidden = Tensor(zeros: [0])
-    var featurePreactivation = Tensor(zeros: [0])
+    /// The image branch after ReLU and dropout, one row per image (C rows).
     var featureHidden = Tensor(zeros: [0])
-    var joint = Tensor(zeros: [0])
+    /// h_image W_image + b, one row per image.
+    var imageShare = Tensor(zeros: [0])
     var maxoutPreactivation = Tensor(zeros: [0])
     var maxoutOutput = Tensor(zeros: [0])
     /// The logits of the last forward pass, [rows, 1].
@@ -135,10 +143,10 @@ public struct Discriminator: Sendable {
 
     var maxoutOutputGradient = Tensor(zeros: [0])
     var maxoutPreactivationGradient = Tensor(zeros: [0])
-    var jointGradient = Tensor(zeros: [0])
+    /// dz summed over the rows of each image (C rows).
+    var imageShareGradient = Tensor(zeros: [0])
     var wordHiddenGradient = Tensor(zeros: [0])
     var featureHiddenGradient = Tensor(zeros: [0])
-    var featureGradientSum = Tensor(zeros: [0])
     /// dL/d words after `backward(..., wordGradient: true)`.
     public private(set) var wordGradient = Tensor(zeros: [0])
 
@@ -160,25 +168,42 @@ public struct Discriminator: Sendable {
     public mutating func forward(words: Tensor, features: Tensor, training: Bool, random: inout SeededRandom) {
         let rows = words.rows, images = features.rows
         precondition(images > 0 && rows % images == 0, "\(rows) word rows do not repeat \(images) feature rows")
-        wordLayer.forward(words, into: &wordHidden)
-        ReLU.forward(&wordHidden)
+        wordLayer.forward(words, into: &wordHidden, rectified: true)
         wordDropout.forward(&wordHidden, training: training, random: &random)
 
-        featureLayer.forward(features, into: &featurePreactivation)
-        ReLU.forward(&featurePreactivation)
-        let hidden = sizes.discriminatorFeatureHidden
-        if featureHidden.count != rows * hidden { featureHidden = Tensor(zeros: [rows, hidden]) }
-        featurePreactivation.withUnsafeBufferPointer { source in
-            featureHidden.withUnsafeMutableBufferPointer { target in
-                for block in 0 ..< rows / images {
-                    (target.baseAddress! + block * images * hidden).update(from: source.baseAddress!, count: images * hidden)
+        featureLayer.forward(features, into: &featureHidden, rectified: true)
+        featureDropout.forward(&featureHidden, training: training, random: &random)
+
+        // z = h_word W_word + (h_image W_image + b) repeated over the blocks of C rows:
+        // the image share is computed once, copied into every block, and the word
+        // product accumulates onto it (beta 1).
+        let wordHiddenSize = sizes.discriminatorWordHidden, hidden = sizes.discriminatorFeatureHidden
+        let n = maxoutLayer.outputs
+        imageShare.resize(to: [images, n])
+        maxoutPreactivation.resize(to: [rows, n])
+        maxoutLayer.weight.withUnsafeBufferPointer { w in
+            let wordWeight = w.baseAddress!, imageWeight = w.baseAddress! + wordHiddenSize * n
+            featureHidden.withUnsafeBufferPointer { h in
+                imageShare.withUnsafeMutableBufferPointer { s in
+                    maxoutLayer.bias.withUnsafeBufferPointer { b in
+                        LayerKernels.fillRows(s.baseAddress!, with: b.baseAddress!, rows: images, columns: n)
+                    }
+                    BLAS.sgemm(.none, .none, m: images, n: n, k: hidden, alpha: 1, a: h.baseAddress!, lda: hidden,
+                               b: imageWeight, ldb: n, beta: 1, c: s.baseAddress!, ldc: n)
+                }
+            }
+            imageShare.withUnsafeBufferPointer { s in
+                wordHidden.withUnsafeBufferPointer { h in
+                    maxoutPreactivation.withUnsafeMutableBufferPointer { z in
+                        for block in 0 ..< rows / images {
+                            (z.baseAddress! + block * images * n).update(from: s.baseAddress!, count: images * n)
+                        }
+                        BLAS.sgemm(.none, .none, m: rows, n: n, k: wordHiddenSize, alpha: 1, a: h.baseAddress!, lda: wordHiddenSize,
+                                   b: wordWeight, ldb: n, beta: 1, c: z.baseAddress!, ldc: n)
+                    }
                 }
             }
         }
-        featureDropout.forward(&featureHidden, training: training, random: &random)
-
-        Concatenation.forward(wordHidden, featureHidden, into: &joint)
-        maxoutLayer.forward(joint, into: &maxoutPreactivation)
         maxout.forward(maxoutPreactivation, into: &maxoutOutput)
         maxoutDropout.forward(&maxoutOutput, training: training, random: &random)
         outputLayer.forward(maxoutOutput, into: &logits)
@@ -191,29 +216,29 @@ public struct Discriminator: Sendable {
                                   parameters: Bool, wordGradient needWordGradient: Bool) {
         let rows = words.rows, images = features.rows
         let wordHiddenSize = sizes.discriminatorWordHidden, hidden = sizes.discriminatorFeatureHidden
+        let n = maxoutLayer.outputs
         if parameters { outputLayer.backwardParameters(input: maxoutOutput, outputGradient: logitGradient) }
         outputLayer.backwardInput(outputGradient: logitGradient, into: &maxoutOutputGradient)
         maxoutDropout.backward(&maxoutOutputGradient)
         maxout.backward(maxoutOutputGradient, into: &maxoutPreactivationGradient)
 
-        if parameters {
-            maxoutLayer.backwardParameters(input: joint, outputGradient: maxoutPreactivationGradient)
-            maxoutLayer.backwardInput(outputGradient: maxoutPreactivationGradient, into: &jointGradient)
-            Concatenation.backward(jointGradient, firstColumns: wordHiddenSize,
-                                   into: &wordHiddenGradient, &featureHiddenGradient)
-        } else {
-            // Only the word branch needs a gradient: multiply by the first
-            // wordHiddenSize rows of the maxout weight alone (a contiguous block).
-            if wordHiddenGradient.count != rows * wordHiddenSize {
-                wordHiddenGradient = Tensor(zeros: [rows, wordHiddenSize])
+        // The word rows of the maxout weight: dW_word = h_word^T dz, dh_word = dz W_word^T.
+        // (The generator's pass needs only dh_word.)
+        wordHiddenGradient.resize(to: [rows, wordHiddenSize])
+        maxoutPreactivationGradient.withUnsafeBufferPointer { dz in
+            maxoutLayer.weight.withUnsafeBufferPointer { w in
+                wordHiddenGradient.withUnsafeMutableBufferPointer { dh in
+                    BLAS.sgemm(.none, .transposed, m: rows, n: wordHiddenSize, k: n, alpha: 1,
+                               a: dz.baseAddress!, lda: n, b: w.baseAddress!, ldb: n,
+                               beta: 0, c: dh.baseAddress!, ldc: wordHiddenSize)
+                }
             }
-            let n = maxoutLayer.outputs
-            maxoutPreactivationGradient.withUnsafeBufferPointer { dz in
-                maxoutLayer.weight.withUnsafeBufferPointer { w in
-                    wordHiddenGradient.withUnsafeMutableBufferPointer { dh in
-                        BLAS.sgemm(.none, .transposed, m: rows, n: wordHiddenSize, k: n, alpha: 1,
-                                   a: dz.baseAddress!, lda: n, b: w.baseAddress!, ldb: n,
-                                   beta: 0, c: dh.baseAddress!, ldc: wordHiddenSize)
+            if parameters {
+                wordHidden.withUnsafeBufferPointer { h in
+                    maxoutLayer.weightGradient.withUnsafeMutableBufferPointer { dw in
+                        BLAS.sgemm(.transposed, .none, m: wordHiddenSize, n: n, k: rows, alpha: 1,
+                                   a: h.baseAddress!, lda: wordHiddenSize, b: dz.baseAddress!, ldb: n,
+                                   beta: 0, c: dw.baseAddress!, ldc: n)
                     }
                 }
             }
@@ -225,19 +250,40 @@ public struct Discriminator: Sendable {
         if needWordGradient { wordLayer.backwardInput(outputGradient: wordHiddenGradient, into: &wordGradient) }
 
         guard parameters else { return }
-        featureDropout.backward(&featureHiddenGradient)
-        ReLU.backward(output: featureHidden, gradient: &featureHiddenGradient)
-        if featureGradientSum.count != images * hidden { featureGradientSum = Tensor(zeros: [images, hidden]) }
-        featureHiddenGradient.withUnsafeBufferPointer { source in
-            featureGradientSum.withUnsafeMutableBufferPointer { sum in
-                sum.baseAddress!.update(from: source.baseAddress!, count: images * hidden)
+        // The image rows: dz summed over each image's rows, then dW_image = h_image^T
+        // sum dz, db = column sums, dh_image = (sum dz) W_image^T.
+        imageShareGradient.resize(to: [images, n])
+        maxoutPreactivationGradient.withUnsafeBufferPointer { dz in
+            imageShareGradient.withUnsafeMutableBufferPointer { sum in
+                sum.baseAddress!.update(from: dz.baseAddress!, count: images * n)
                 for block in 1 ..< rows / images {
-                    VectorKernels.axpy(1, source.baseAddress! + block * images * hidden, sum.baseAddress!,
-                                       count: images * hidden)
+                    VectorKernels.axpy(1, dz.baseAddress! + block * images * n, sum.baseAddress!, count: images * n)
                 }
             }
         }
-        featureLayer.backwardParameters(input: features, outputGradient: featureGradientSum)
+        featureHiddenGradient.resize(to: [images, hidden])
+        imageShareGradient.withUnsafeBufferPointer { dz in
+            maxoutLayer.biasGradient.withUnsafeMutableBufferPointer { db in
+                LayerKernels.columnSums(dz.baseAddress!, rows: images, columns: n, into: db.baseAddress!, accumulate: false)
+            }
+            featureHidden.withUnsafeBufferPointer { h in
+                maxoutLayer.weightGradient.withUnsafeMutableBufferPointer { dw in
+                    BLAS.sgemm(.transposed, .none, m: hidden, n: n, k: images, alpha: 1,
+                               a: h.baseAddress!, lda: hidden, b: dz.baseAddress!, ldb: n,
+                               beta: 0, c: dw.baseAddress! + wordHiddenSize * n, ldc: n)
+                }
+            }
+            maxoutLayer.weight.withUnsafeBufferPointer { w in
+                featureHiddenGradient.withUnsafeMutableBufferPointer { dh in
+                    BLAS.sgemm(.none, .transposed, m: images, n: hidden, k: n, alpha: 1,
+                               a: dz.baseAddress!, lda: n, b: w.baseAddress! + wordHiddenSize * n, ldb: n,
+                               beta: 0, c: dh.baseAddress!, ldc: hidden)
+                }
+            }
+        }
+        featureDropout.backward(&featureHiddenGradient)
+        ReLU.backward(output: featureHidden, gradient: &featureHiddenGradient)
+        featureLayer.backwardParameters(input: features, outputGradient: featureHiddenGradient)
     }
 
     public mutating func visitParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {

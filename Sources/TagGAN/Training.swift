@@ -398,8 +398,12 @@ public final class GANTrainer {
                  + "the last checkpoint (if any) is intact. Try a lower --learning-rate or --optimizer adam.")
     }
 
+    /// The optimiser state is moved out of `self` while it is updated, not copied: a copy
+    /// would share every slot's storage with the original, so the first write to a slot
+    /// would copy the whole tensor (two of the size of every parameter per Adam step).
     private func update(_ network: inout Generator, prefix: String, rate: Double) {
-        var state = optimizer
+        var state = OptimizerState()
+        swap(&state, &optimizer)
         network.visitParameters { name, weight, gradient in
             applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
         }
@@ -407,7 +411,8 @@ public final class GANTrainer {
     }
 
     private func update(_ network: inout Discriminator, prefix: String, rate: Double) {
-        var state = optimizer
+        var state = OptimizerState()
+        swap(&state, &optimizer)
         network.visitParameters { name, weight, gradient in
             applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
         }

@@ -76,6 +76,19 @@ public struct Tensor: Equatable, Sendable, CustomStringConvertible {
         try values.withUnsafeMutableBufferPointer(body)
     }
 
+    /// Gives the tensor `newShape`, keeping its storage's capacity: a buffer that
+    /// alternates between sizes (a layer's output for 300 rows in one pass and 100 in the
+    /// next) is allocated once, at its largest, instead of on every change. When the size
+    /// changes every value is reset to 0; otherwise the values are kept.
+    public mutating func resize(to newShape: [Int]) {
+        let newCount = newShape.reduce(1, *)
+        if newCount != values.count {
+            values.removeAll(keepingCapacity: true)
+            values.append(contentsOf: repeatElement(0, count: newCount))
+        }
+        shape = newShape
+    }
+
     public var description: String {
         let preview = storage.prefix(8).map { String($0) }.joined(separator: ", ")
         return "Tensor(shape: \(shape), [\(preview)\(count > 8 ? ", ..." : "")])"
