@@ -30,9 +30,10 @@ public enum Sigmoid {
 
 /// The generator's noise prior in the paper's MNIST experiment: "z with dimensionality
 /// 100 was drawn from a uniform distribution within the unit hypercube", z ~ U[0, 1)^d
-/// (24 random bits per value, `SeededRandom.uniform`). No parameters and no gradient.
+/// (24 random bits per value, `SeededRandom.uniform`); `minimum` -1 gives U[-1, 1)^d. No
+/// parameters and no gradient.
 public enum UniformNoise {
-    public static func fill(_ z: inout Tensor, random: inout SeededRandom) {
-        z.withUnsafeMutableBufferPointer { random.fillUniform($0, in: 0..<1) }
+    public static func fill(_ z: inout Tensor, minimum: Float = 0, random: inout SeededRandom) {
+        z.withUnsafeMutableBufferPointer { random.fillUniform($0, in: minimum..<1) }
     }
 }

@@ -14,6 +14,9 @@ public struct ImageNetworkSizes: Codable, Sendable, Equatable {
     /// Number of classes y is one-hot over; 0: unconditional (no y branch in G or D).
     public var classes: Int
     public var noiseSize = 100
+    /// z ~ U[noiseMinimum, 1)^noiseSize. The paper: 0, "uniform distribution within the unit
+    /// hypercube"; -1 centres it (Goodfellow et al.'s code draws from [-sqrt(3), sqrt(3)]).
+    public var noiseMinimum: Float = 0
     public var generatorNoiseHidden = 200
     public var generatorLabelHidden = 1000
     public var generatorJointHidden = 1200
@@ -46,6 +49,28 @@ public struct ImageNetworkSizes: Codable, Sendable, Equatable {
     public init(imageSize: Int, classes: Int) {
         self.imageSize = imageSize
         self.classes = classes
+    }
+
+    /// Checkpoints written before `noiseMinimum` existed decode with the paper's 0.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        imageSize = try c.decode(Int.self, forKey: .imageSize)
+        classes = try c.decode(Int.self, forKey: .classes)
+        noiseSize = try c.decode(Int.self, forKey: .noiseSize)
+        noiseMinimum = try c.decodeIfPresent(Float.self, forKey: .noiseMinimum) ?? 0
+        generatorNoiseHidden = try c.decode(Int.self, forKey: .generatorNoiseHidden)
+        generatorLabelHidden = try c.decode(Int.self, forKey: .generatorLabelHidden)
+        generatorJointHidden = try c.decode(Int.self, forKey: .generatorJointHidden)
+        discriminatorImageUnits = try c.decode(Int.self, forKey: .discriminatorImageUnits)
+        discriminatorImagePieces = try c.decode(Int.self, forKey: .discriminatorImagePieces)
+        discriminatorLabelUnits = try c.decode(Int.self, forKey: .discriminatorLabelUnits)
+        discriminatorLabelPieces = try c.decode(Int.self, forKey: .discriminatorLabelPieces)
+        discriminatorJointUnits = try c.decode(Int.self, forKey: .discriminatorJointUnits)
+        discriminatorJointPieces = try c.decode(Int.self, forKey: .discriminatorJointPieces)
+        discriminatorDropout = try c.decode(Float.self, forKey: .discriminatorDropout)
+        generatorDropout = try c.decode(Float.self, forKey: .generatorDropout)
+        generatorInitialRange = try c.decodeIfPresent(Float.self, forKey: .generatorInitialRange)
+        discriminatorInitialRange = try c.decodeIfPresent(Float.self, forKey: .discriminatorInitialRange)
     }
 
     public var conditional: Bool { classes > 0 }

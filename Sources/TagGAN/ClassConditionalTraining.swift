@@ -208,7 +208,7 @@ public final class ClassConditionalTrainer {
             batchLabels = Self.oneHot(classes, count: k)
             labels = Self.oneHot(classes + classes, count: k)
         }
-        UniformNoise.fill(&noise, random: &random)
+        UniformNoise.fill(&noise, minimum: configuration.sizes.noiseMinimum, random: &random)
         generator.forward(noise: noise, labels: batchLabels, training: true, random: &random)
         generator.output.withUnsafeBufferPointer { fake in
             realAndFake.withUnsafeMutableBufferPointer { x in
@@ -350,7 +350,7 @@ public struct ImageSampler {
         while start < classes.count {
             let rows = min(chunk, classes.count - start)
             var z = Tensor(zeros: [rows, sizes.noiseSize])
-            UniformNoise.fill(&z, random: &random)
+            UniformNoise.fill(&z, minimum: sizes.noiseMinimum, random: &random)
             let y = ClassConditionalTrainer.oneHot(Array(classes[start ..< start + rows]), count: sizes.classes)
             generator.forward(noise: z, labels: y, training: false, random: &random)
             generator.output.withUnsafeBufferPointer { p in

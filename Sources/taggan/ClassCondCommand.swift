@@ -32,6 +32,12 @@ struct ClassCondCommand: TagganCommand {
             """)
     static let longSteps = 50_000
 
+    /// Where a new run's weights start: `pylearn2` is Goodfellow et al.'s MNIST
+    /// configuration (G +-0.05, D +-0.005), `fan-in` is `Linear`'s +-1/sqrt(inputs).
+    enum InitialWeights: String, ArgumentChoice, CaseIterable {
+        case pylearn2, fanIn = "fan-in"
+    }
+
     enum Models: String, ArgumentChoice, CaseIterable {
         case cgan, gan, both
         var models: [ClassConditionalModel] { self == .both ? [.cgan, .gan] : [ClassConditionalModel(rawValue: rawValue)!] }
@@ -52,6 +58,10 @@ struct ClassCondCommand: TagganCommand {
     var learningRate: Double?
     static let sgdRate = 0.1, adamRate = 2e-4
     @Option(help: "images per step", check: .positive) var batchSize = 100
+    @Option(value: "M", help: "z ~ U[M, 1)^100 (0: the paper's unit hypercube; -1 centres z, the recipe the digits test uses)",
+            check: Check("must be below 1") { $0 < 1 }) var noiseMinimum = 0.0
+    @Option(value: "I", help: "initial weights (pylearn2: G +-0.05, D +-0.005; fan-in: +-1/sqrt(inputs))")
+    var initialWeights = InitialWeights.pylearn2
     @Option(help: "steps between checkpoints", check: .notNegative) var checkpointEvery = 1000
     @Option(help: "random seed", check: .notNegative) var seed = 1
     @Option(help: "worker and BLAS threads (default: all cores)", check: .positive) var threads: Int?
@@ -115,6 +125,11 @@ struct ClassCondCommand: TagganCommand {
                 configuration.learningRate = learningRate ?? (optimizer == .sgd ? Self.sgdRate : Self.adamRate)
                 configuration.batchSize = batchSize
                 configuration.seed = UInt64(seed)
+                configuration.sizes.noiseMinimum = Float(noiseMinimum)
+                if initialWeights == .fanIn {
+                    configuration.sizes.generatorInitialRange = nil
+                    configuration.sizes.discriminatorInitialRange = nil
+                }
             }
             let recent = result.recent
             summaries.append(["model": model.rawValue, "folder": job.folder.path, "first_step": result.firstStep, "steps": result.step,

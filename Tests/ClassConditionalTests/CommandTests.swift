@@ -18,6 +18,10 @@ struct ClassCondCommandTests {
              "taggan classcond: give --steps or --long, not both"),
             (["classcond", "train", "--workspace", "/tmp/w", "--optimizer", "rmsprop"],
              "taggan classcond: --optimizer must be sgd or adam, got 'rmsprop'"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--noise-minimum", "1"],
+             "taggan classcond: --noise-minimum must be below 1"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--initial-weights", "xavier"],
+             "taggan classcond: --initial-weights must be pylearn2 or fan-in, got 'xavier'"),
             (["classcond", "eval", "--workspace", "/tmp/w", "--samples", "0"],
              "taggan classcond: --samples must be positive"),
         ]
