@@ -52,9 +52,15 @@ public struct AnnotationJob {
         let walked = try images(reader, skipped: reportsUnsharded ? skipped : SkipLog())
         // Content ids; files annotated before by this method with unchanged bytes are not
         // decoded again (unless `force`): their stored tags are written out as they are.
+        // Hashed in parallel (reading and hashing 200 photos is ~1 s on one core).
+        let hashes = ParallelSlots<String>(count: walked.count)
+        Parallel.forEach(walked.count) { i in
+            if let bytes = FileManager.default.contents(atPath: walked[i].path) { hashes[i] = SHA256.hex(bytes) }
+        }
+        let hashed = hashes.values(walked.count)
         var files: [URL] = [], ids: [Int?] = []
-        for url in walked {
-            guard let bytes = FileManager.default.contents(atPath: url.path) else {
+        for (url, hash) in zip(walked, hashed) {
+            guard let hash else {
                 if reportsUnsharded {
                     skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
                     files.append(url)
@@ -62,7 +68,7 @@ public struct AnnotationJob {
                 }
                 continue
             }
-            let id = Catalog.imageID(hash: SHA256.hex(bytes))
+            let id = Catalog.imageID(hash: hash)
             guard shard?.contains(contentID: id) ?? true else { continue }
             files.append(url)
             ids.append(id)
