@@ -212,12 +212,17 @@ struct DatasetTests {
         #expect(fourth.removed == 1 && fourth.statistics["images"] == 1)
     }
 
-    @Test func shardsPartitionTheFilesAndTogetherEqualOneRun() throws {
-        let data = TemporaryFolder()
+    /// Six fixture images of every format under `data`/s, named "N-fixture"; returns s.
+    static func shardFixtures(in data: TemporaryFolder) throws -> URL {
         for (n, name) in ["baseline.jpg", "progressive.jpg", "gray.jpg", "rgb8.png", "palette.png", "cmyk.jpg"].enumerated() {
             try data.write("s/\(n)-\(name)", try Fixtures.data(name))
         }
-        let root = data.url.appendingPathComponent("s")
+        return data.url.appendingPathComponent("s")
+    }
+
+    @Test func shardsPartitionTheFilesAndTogetherEqualOneRun() throws {
+        let data = TemporaryFolder()
+        let root = try Self.shardFixtures(in: data)
         let whole = TemporaryFolder()
         _ = try ingest(root, whole.url)
         var union: [String] = []
@@ -235,10 +240,7 @@ struct DatasetTests {
     /// workspace will not take in another shard.
     @Test func shardWorkspacesSayWhatMadeThemAndMergeRefusesAnotherJob() throws {
         let data = TemporaryFolder()
-        for (n, name) in ["baseline.jpg", "progressive.jpg", "gray.jpg", "rgb8.png", "palette.png", "cmyk.jpg"].enumerated() {
-            try data.write("s/\(n)-\(name)", try Fixtures.data(name))
-        }
-        let root = data.url.appendingPathComponent("s")
+        let root = try Self.shardFixtures(in: data)
         let whole = TemporaryFolder()
         _ = try ingest(root, whole.url)
         let parts = (0..<3).map { _ in TemporaryFolder() }
