@@ -34,11 +34,12 @@ let releaseOnly: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"] + releaseTargetCPU(), .when(configuration: .release)),
 ]
 
-/// For the stages whose hot loops are Swift code (skip-gram updates, convolutions, the GAN
-/// layers' maxout / dropout / optimiser kernels):
-/// unoptimised they run ~100x slower, which would make the tests that train on real text
-/// or run the real network take many minutes. Debug builds keep their bounds checks, and
-/// get the release target CPU so that tests run the kernels release builds run.
+/// Every product target is optimised in debug builds too (`-O` keeps Swift's bounds and
+/// overflow checks, so tests still catch indexing mistakes; only release builds drop them).
+/// The tests run whole pipelines through the debug `taggan` (OpenClipart's ingest, eval's
+/// TagProp and bootstrap, annotate, training): unoptimised, the stages whose hot loops are
+/// Swift code run 10-100x slower, and the test run spent most of its time there. Debug
+/// builds get the release target CPU so that tests run the kernels release builds run.
 let optimisedInDebug: [SwiftSetting] = releaseOnly + [.unsafeFlags(["-O"] + releaseTargetCPU(), .when(configuration: .debug))]
 
 /// The conv net's hot kernels (`Sources/_ConvKernels`) are one Swift source built three
@@ -87,34 +88,33 @@ let package = Package(
         .executableTarget(
             name: "taggan",
             dependencies: ["ArgumentParsing", "Workspace", "TagganCore", "Ingest", "SkipGram", "Features", "TagGAN", "Eval"],
-            swiftSettings: releaseOnly),
+            swiftSettings: optimisedInDebug),
         // Commands declare their options as typed properties; this parses and documents them.
-        .target(name: "ArgumentParsing", swiftSettings: releaseOnly),
+        .target(name: "ArgumentParsing", swiftSettings: optimisedInDebug),
         // W's layout and formats (catalog, embedding files and shards, models, eval's choice,
         // annotation keys), joining the stages' data for the commands.
         .target(
             name: "Workspace",
             dependencies: ["TagganCore", "Ingest", "SkipGram", "Features", "TagGAN", "Eval"],
-            swiftSettings: releaseOnly),
+            swiftSettings: optimisedInDebug),
         .target(
             name: "Ingest",
             dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
-            swiftSettings: releaseOnly),
-        // SkipGram, Features and TagGAN are optimised in debug builds too (`optimisedInDebug`;
-        // TagGAN: the class-conditional judge test trains the paper's networks, 0.069 s a
-        // step optimised against 1.32 s unoptimised).
+            swiftSettings: optimisedInDebug),
+        // (TagGAN optimised in debug: the class-conditional judge test trains the paper's
+        // networks, 0.069 s a step against 1.32 s unoptimised.)
         .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
         .target(name: "Features", dependencies: ["TagganCore", "_ConvKernels", "_ConvKernelsAVX2", "_ConvKernelsAVX512"],
                 swiftSettings: optimisedInDebug),
         .target(name: "TagGAN", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
-        .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: releaseOnly),
+        .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
 
         // The numeric core every stage shares: tensors, BLAS, random numbers, parallel
         // loops, and the command-line conventions (progress, JSON summaries, atomic files).
         .target(
             name: "TagganCore",
             dependencies: ["_BLASLoader"],
-            swiftSettings: releaseOnly),
+            swiftSettings: optimisedInDebug),
 
         // MARK: - Implementation details: C libraries and shims
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command (and CI's): install what is needed, run the tests.
-# Long runs stay behind flags (see README); the default run fits in ~20 min on 2 cores.
+# Long runs stay behind flags (see README); the default run takes ~5 min on 2 cores once
+# built (debug builds are optimised: Package.swift, `optimisedInDebug`).
 #   TAGGAN_LIVE_SLURM=1: also the live-Slurm test (scripts/slurm/live-test.sh: a 3-node
 #   Slurm started here, sharded ingest + features with a node lost, merged = one run);
 #   it needs root and a release build (~80 s on 2 cores once built), so it is not in

@@ -43,22 +43,26 @@ struct GEMMTests {
                               alpha: c.alpha, beta: c.beta)
         #expect(product.shape == [c.m, c.n])
 
+        // The reference reads the row-major storage in Double (plain arrays: the test
+        // target is unoptimised, and Tensor subscripts here cost ~1 minute per run).
+        let av = a.storage.map(Double.init), bv = b.storage.map(Double.init)
+        let cv = c0.storage.map(Double.init), pv = product.storage
         var worst = 0.0
         for i in 0..<c.m {
             for j in 0..<c.n {
                 var exact = 0.0, magnitude = 0.0
                 for p in 0..<c.k {
-                    let x = Double(c.transposeA ? a[p, i] : a[i, p])
-                    let y = Double(c.transposeB ? b[j, p] : b[p, j])
+                    let x = c.transposeA ? av[p * c.m + i] : av[i * c.k + p]
+                    let y = c.transposeB ? bv[j * c.k + p] : bv[p * c.n + j]
                     exact += x * y
                     magnitude += abs(x * y)
                 }
-                let expected = Double(c.alpha) * exact + Double(c.beta) * Double(c0[i, j])
+                let expected = Double(c.alpha) * exact + Double(c.beta) * cv[i * c.n + j]
                 // Float rounding bound: each of k products and sums may lose half an ulp;
                 // allow 2 k eps of the magnitude, plus the scaling steps.
                 let bound = 2 * Double(c.k + 2) * Double(Float.ulpOfOne)
-                    * (abs(Double(c.alpha)) * magnitude + abs(Double(c.beta) * Double(c0[i, j]))) + 1e-30
-                worst = max(worst, abs(Double(product[i, j]) - expected) / bound)
+                    * (abs(Double(c.alpha)) * magnitude + abs(Double(c.beta) * cv[i * c.n + j])) + 1e-30
+                worst = max(worst, abs(Double(pv[i * c.n + j]) - expected) / bound)
             }
         }
         #expect(worst <= 1, "largest error is \(worst) times the rounding bound")
