@@ -33,17 +33,4 @@ public enum Baselines {
             return RankedTags(tags: order.map(\.key), scores: order.map(\.value))
         }
     }
-
-    /// Chooses k for k-NN transfer on the validation split by precision@5.
-    public static func chooseK(index: CosineIndex, trainTags: [Set<Int>], validation: Tensor,
-                               validationTags: [Set<Int>], candidates: [Int] = [1, 3, 5, 10, 20, 50])
-        -> (k: Int, precisionAt5: [Int: Double]) {
-        var scores: [Int: Double] = [:]
-        for k in candidates where k <= trainTags.count {
-            let ranked = knnTransfer(index: index, trainTags: trainTags, queries: validation, k: k, top: 5)
-            scores[k] = TagMetrics.meanPrecision(ranked, truth: validationTags)
-        }
-        let best = scores.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key ?? 5
-        return (best, scores)
-    }
 }

@@ -108,21 +108,6 @@ public struct VotingChoice: Codable, Sendable, Equatable {
     /// What to decode samples with: `decoder`, else the vote `setting`.
     public var bestDecoder: DecoderSetting { decoder ?? DecoderSetting(setting) }
 
-    /// Tries every candidate with `tag(setting)` (the validation images' rankings) and keeps
-    /// the best by precision@5; ties go to the earlier candidate (the list starts at the
-    /// paper's noise scale and the fewest words).
-    public static func choose(validationTags: [Set<Int>], candidates: [VotingSetting] = VotingSetting.candidates,
-                              tag: (VotingSetting) -> [RankedTags]) -> VotingChoice {
-        var best = candidates.first ?? .paper, bestScore = -1.0
-        var scores: [String: Double] = [:]
-        for setting in candidates {
-            let score = TagMetrics.meanPrecision(tag(setting), truth: validationTags)
-            scores[setting.description] = score
-            if score > bestScore + 1e-12 { (best, bestScore) = (setting, score) }
-        }
-        return VotingChoice(setting: best, validationPrecisionAt5: scores)
-    }
-
     /// The best validation P@5 per noise scale, for reports.
     public var note: String {
         var bestPerNoise: [Double: (String, Double)] = [:]
