@@ -110,6 +110,7 @@ public final class ProgressLine: @unchecked Sendable {
 /// Log lines go to stderr; stdout is kept for results and `--json` summaries.
 public enum Log {
     private static let lock = NSLock()
+    nonisolated(unsafe) private static var said: Set<String> = []
 
     public static func write(_ text: String) {
         lock.lock()
@@ -120,4 +121,13 @@ public enum Log {
     public static func info(_ message: String) { write("taggan: \(message)\n") }
     public static func warning(_ message: String) { write("taggan: warning: \(message)\n") }
     public static func error(_ message: String) { write("taggan: error: \(message)\n") }
+
+    /// `info`, but only the first time this process says `message` (a state that several
+    /// readers notice, e.g. an interrupted write's leftover rows, is reported once).
+    public static func infoOnce(_ message: String) {
+        lock.lock()
+        let first = said.insert(message).inserted
+        lock.unlock()
+        if first { info(message) }
+    }
 }

@@ -108,7 +108,7 @@ public struct EmbeddingFiles: Sendable {
                                    + "the file holds \(size - header.dataOffset)")
         }
         if header.shape[0] > ids.count {
-            Log.info("features: \(header.shape[0] - ids.count) rows of \(matrix.lastPathComponent) past \(mapping.lastPathComponent) "
+            Log.infoOnce("features: \(header.shape[0] - ids.count) rows of \(matrix.lastPathComponent) past \(mapping.lastPathComponent) "
                      + "(an interrupted write) are ignored")
         }
         return Segment(matrix: matrix, header: header, ids: ids, keys: keys)
