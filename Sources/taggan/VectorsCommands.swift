@@ -31,6 +31,8 @@ struct VectorsTrain: TagganCommand {
     @Flag(help: "add hierarchical softmax (use --negative 0 for hierarchical softmax alone)") var hs: Bool
     @Option(value: "A", help: "batched shares negatives per centre word; classic is word2vec's loop") var algorithm = defaults.algorithm
     @Option(help: "keep at most the N most frequent words", check: .positive) var maxVocab: Int?
+    @Option(help: "distinct words held while counting; past it the rarest are pruned as word2vec's ReduceVocab does (bounds memory, ~40 bytes a word)",
+            check: Check("must be at least 2") { $0 >= 2 }) var countingLimit = Vocabulary.defaultCountingLimit
     @Option(value: "L", help: "lines: one document per line; paragraphs: blank lines end sentences; yfcc: YFCC100M metadata TSV (title, description, tags)")
     var layout = TextCorpus.Layout.lines
     @Option(value: "F", help: "the output's format (default: text for .txt/.vec, else binary)") var format: Word2VecFile.Format?
@@ -61,7 +63,8 @@ struct VectorsTrain: TagganCommand {
         let options = self.options
         let format = self.format ?? Word2VecFile.format(forPath: out)
         let (vocabulary, report, countSeconds) = try VectorTraining.run(corpora: corpora, layout: layout, minCount: minCount,
-                                                                        maxVocabulary: maxVocab, options: options)
+                                                                        maxVocabulary: maxVocab, countingLimit: countingLimit,
+                                                                        options: options)
         try Word2VecFile.write(report.vectors, to: out, format: format)
         try saveVocab.map { try vocabulary.write(to: URL(fileURLWithPath: $0)) }
         let summary = "trained \(vocabulary.count) words x \(options.dimension) on \(report.words) words in "
@@ -71,7 +74,8 @@ struct VectorsTrain: TagganCommand {
             JSONSummary.print([
                 "command": "vectors train", "output": out, "format": format.rawValue, "vocabulary": vocabulary.count,
                 "distinct_words": vocabulary.distinctWords, "corpus_tokens": vocabulary.corpusTokens,
-                "training_tokens": vocabulary.trainingTokens, "dimension": options.dimension, "window": options.window,
+                "training_tokens": vocabulary.trainingTokens, "counting_limit": countingLimit,
+                "prune_threshold": vocabulary.pruneThreshold, "dimension": options.dimension, "window": options.window,
                 "negative": options.negative, "hs": options.hierarchicalSoftmax, "sample": options.sample,
                 "alpha": Double(options.alpha), "epochs": options.epochs, "threads": options.threads, "seed": Int(options.seed),
                 "algorithm": options.algorithm.rawValue, "words_trained": report.words,

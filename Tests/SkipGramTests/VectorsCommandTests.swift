@@ -46,6 +46,42 @@ struct VectorsCommandTests {
         #expect(similarity["covered"] as? Int == 3 && similarity["pairs"] as? Int == 4)
     }
 
+    /// --counting-limit bounds the distinct words held while counting: a corpus of 50
+    /// frequent words and 3,000 words seen once, counted with room for 1,000, prunes the
+    /// once-seen words (the summary says how far it went) and keeps every frequent one
+    /// with its exact count; without the option nothing is pruned.
+    @Test func countingLimitPrunesTheRarestWordsAndKeepsTheFrequentOnes() throws {
+        let folder = TemporaryFolder()
+        let frequent = (0..<50).map { "common\($0)" }
+        var lines: [String] = []
+        for i in 0..<3_000 { lines.append(frequent[i % 5 * 10 ..< i % 5 * 10 + 10].joined(separator: " ") + " rare\(i)") }
+        // Every frequent word 100 times more, at the end: counted after the pruning.
+        for _ in 0..<100 { lines.append(frequent.joined(separator: " ")) }
+        let text = try folder.writePath("c.txt", lines.joined(separator: "\n"))
+        func train(_ extra: [String]) throws -> ([String: Any], String) {
+            let run = try Run(["vectors", "train", text, "--out", folder.path("v.bin"), "--dim", "4", "--epochs", "1",
+                               "--min-count", "1", "--threads", "1", "--json", "--save-vocab", folder.path("vocab.txt")] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            let summary = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            return (summary, run.stderr)
+        }
+        let (exact, exactLog) = try train([])
+        #expect(exact["prune_threshold"] as? Int == 0 && exact["vocabulary"] as? Int == 3_050, "\(exact)")
+        #expect(!exactLog.contains("pruned while counting"))
+        let (pruned, prunedLog) = try train(["--counting-limit", "1000"])
+        #expect((pruned["prune_threshold"] as? Int ?? 0) >= 1 && pruned["counting_limit"] as? Int == 1000, "\(pruned)")
+        let kept = pruned["vocabulary"] as? Int ?? 0
+        #expect(kept >= 50 && kept <= 1000, "\(pruned)")
+        #expect(prunedLog.contains("pruned while counting (--counting-limit 1000)"), "\(prunedLog)")
+        let counts = try String(contentsOfFile: folder.path("vocab.txt"), encoding: .utf8).split(separator: "\n")
+        let words = Set(counts.map { $0.split(separator: " ")[0] })
+        #expect(frequent.allSatisfy { words.contains(Substring($0)) }, "a frequent word was pruned")
+        // Each frequent word is in 600 of the 3,000 lines and in the last 100: none is lost
+        // while pruning at this limit, so the counts stay exact.
+        #expect(counts.prefix(50).allSatisfy { $0.hasSuffix(" 700") }, "\(counts.prefix(5))")
+        #expect(try Run(["vectors", "train", text, "--out", folder.path("w.bin"), "--counting-limit", "1"]).status == 2)
+    }
+
     @Test("bad inputs: exit 1, the file and reason on stderr, no output file")
     func badInputs() throws {
         let folder = TemporaryFolder()
@@ -84,7 +120,7 @@ struct VectorsCommandTests {
         #expect(run.status == 0)
         #expect(run.stdout.hasPrefix("USAGE: taggan vectors train CORPUS... --out V.bin [options]\n"))
         for option in ["--dim N", "--window N", "--negative N", "--min-count N", "--sample T", "--epochs N",
-                       "--threads N", "--seed N", "--alpha A", "--hs", "--algorithm A", "--max-vocab N",
+                       "--threads N", "--seed N", "--alpha A", "--hs", "--algorithm A", "--max-vocab N", "--counting-limit N",
                        "--layout L", "--format F", "--save-vocab F", "--json"] {
             #expect(run.stdout.contains("  \(option) "), "\(option) missing from help")
         }
