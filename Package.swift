@@ -98,7 +98,7 @@ let package = Package(
             swiftSettings: releaseOnly),
         .target(
             name: "Ingest",
-            dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
+            dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib", "CLibCrypto"],
             swiftSettings: releaseOnly),
         // SkipGram, Features and TagGAN are optimised in debug builds too (`optimisedInDebug`;
         // TagGAN: the class-conditional judge test trains the paper's networks, 0.069 s a
@@ -148,6 +148,11 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]),
+        // OpenSSL's libcrypto: SHA-256, the catalog's content ids (SHA-NI / AVX2 code).
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
         // zlib inflates compressed iTXt chunks (XMP embedded in PNG).
         .systemLibrary(
             name: "CZlib",
