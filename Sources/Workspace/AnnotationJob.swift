@@ -50,61 +50,48 @@ public struct AnnotationJob {
         let reader = DatasetReader(root: folder, layout: .xmp)
         let reportsUnsharded = (shard?.index ?? 0) == 0
         let walked = try images(reader, skipped: reportsUnsharded ? skipped : SkipLog())
-        // Content ids; files annotated before by this method with unchanged bytes are not
-        // decoded again (unless `force`): their stored tags are written out as they are.
-        // Hashed in parallel (reading and hashing 200 photos is ~1 s on one core).
-        let hashes = ParallelSlots<String>(count: walked.count)
-        Parallel.forEach(walked.count) { i in
-            if let bytes = FileManager.default.contents(atPath: walked[i].path) { hashes[i] = SHA256.hex(bytes) }
-        }
-        let hashed = hashes.values(walked.count)
-        var files: [URL] = [], ids: [Int?] = []
-        for (url, hash) in zip(walked, hashed) {
-            guard let hash else {
-                if reportsUnsharded {
-                    skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
-                    files.append(url)
-                    ids.append(nil)
+        // Files annotated before by this method with unchanged bytes are not decoded again
+        // (unless `force`): their stored tags are written out as they are.
+        var stored = force ? [:] : try catalog.annotations(model: tagger.key)
+        let config = EfficientNetConfig.lite0
+        let preprocessor = ImagePreprocessor(config: config)
+        let progress = ProgressLine("annotate", total: walked.count, unit: "images")
+        let scan = FolderScan(walked, storedIDs: Set(stored.keys), shard: shard, reportsUnsharded: reportsUnsharded,
+                              preprocessor: preprocessor, skipped: skipped, progress: progress)
+        var net: EfficientNet?   // loaded when the first image to tag turns up
+        var tagged = 0
+        // Batch i + 1 is read, hashed and decoded while the network and the method run on batch i.
+        try FeatureExtraction.pipelined({ _ in scan.nextBatch() }) { batch in
+            tagged += batch.count
+            let good = batch.filter { $0.crop != nil }
+            if !good.isEmpty {
+                if net == nil { net = try FeatureExtraction.loadNetwork(config, weights: weights) }
+                let votes = tagger.tag(net!.embed(preprocessor.normalise(good.map { $0.crop! })), top: max(top * 2, 20))
+                var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
+                for (row, image) in good.enumerated() {
+                    let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
+                    made.append((image.id, annotation))
+                    stored[image.id] = annotation
                 }
-                continue
+                // Committed per batch, so a killed run resumes after the last whole batch.
+                try catalog.storeAnnotations(made, model: tagger.key)
+                FaultInjection.point("annotate.batch")
             }
-            let id = Catalog.imageID(hash: hash)
-            guard shard?.contains(contentID: id) ?? true else { continue }
-            files.append(url)
-            ids.append(id)
+            progress.advance(by: batch.count)
+        }
+        progress.finish()
+        // This run's files (the shard's, and for shard 0 the unreadable ones) with their content ids.
+        var files: [URL] = [], ids: [Int?] = []
+        for (url, found) in zip(walked, scan.found) {
+            switch found {
+            case .unreadable? where reportsUnsharded: files.append(url); ids.append(nil)
+            case .image(let id, inShard: true)?: files.append(url); ids.append(id)
+            default: break
+            }
         }
         var result = Result()
         result.files = files.count
-        var stored = force ? [:] : try catalog.annotations(model: tagger.key)
-        let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
-        result.reused = files.indices.filter { ids[$0] != nil }.count - todo.count
-        let progress = ProgressLine("annotate", total: todo.count, unit: "images")
-        if !todo.isEmpty {
-            let config = EfficientNetConfig.lite0
-            let net = try FeatureExtraction.loadNetwork(config, weights: weights)
-            let preprocessor = ImagePreprocessor(config: config)
-            let chunks = stride(from: 0, to: todo.count, by: 32).map { Array(todo[$0 ..< min($0 + 32, todo.count)]) }
-            // Batch i + 1 decodes while the network and the method run on batch i.
-            try FeatureExtraction.forEachDecodedBatch(chunks.map { $0.map { files[$0] } }, preprocessor: preprocessor,
-                                                      skipped: skipped) { batch, crops in
-                let chunk = chunks[batch]
-                let good = crops.indices.filter { crops[$0] != nil }
-                if !good.isEmpty {
-                    let votes = tagger.tag(net.embed(preprocessor.normalise(good.map { crops[$0]! })), top: max(top * 2, 20))
-                    var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
-                    for (row, index) in good.enumerated() {
-                        let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
-                        made.append((ids[chunk[index]]!, annotation))
-                        stored[ids[chunk[index]]!] = annotation
-                    }
-                    // Committed per batch, so a killed run resumes after the last whole batch.
-                    try catalog.storeAnnotations(made, model: tagger.key)
-                    FaultInjection.point("annotate.batch")
-                }
-                progress.advance(by: chunk.count)
-            }
-        }
-        progress.finish()
+        result.reused = ids.filter { $0 != nil }.count - tagged
         result.seconds = progress.elapsedSeconds
         // Outputs, in file order: this run's annotations and the stored ones alike.
         for (index, url) in files.enumerated() {
@@ -151,5 +138,74 @@ public struct AnnotationJob {
             return contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+/// Annotate's read of the folder, each file read once: its bytes are hashed (the content
+/// id, which says whether the file is in the shard and was tagged before) and, for a
+/// file to tag, decoded and cropped from the same bytes. Files are taken 32 at a time in
+/// parallel; `nextBatch` hands out the files to tag in path order, 32 a batch: the
+/// batches a pass that hashed every file first would make. Called by one thread at a
+/// time (`FeatureExtraction.pipelined`); `found` is read once the calls are over.
+private final class FolderScan: @unchecked Sendable {
+    enum Found { case unreadable, image(id: Int, inShard: Bool) }
+    typealias Image = (file: Int, id: Int, crop: RGBImage?)
+
+    let files: [URL]
+    let storedIDs: Set<Int>
+    let shard: ShardSpec?
+    let reportsUnsharded: Bool
+    let preprocessor: ImagePreprocessor
+    let decoder = ImageDecoder()
+    let skipped: SkipLog
+    let progress: ProgressLine
+    /// Per file, once it has been read (every file once `nextBatch` has returned nil).
+    private(set) var found: [Found?]
+    private var position = 0
+    private var ready: [Image] = []
+
+    init(_ files: [URL], storedIDs: Set<Int>, shard: ShardSpec?, reportsUnsharded: Bool, preprocessor: ImagePreprocessor,
+         skipped: SkipLog, progress: ProgressLine) {
+        (self.files, self.storedIDs, self.shard, self.reportsUnsharded) = (files, storedIDs, shard, reportsUnsharded)
+        (self.preprocessor, self.skipped, self.progress) = (preprocessor, skipped, progress)
+        found = Array(repeating: nil, count: files.count)
+    }
+
+    /// The next (up to) 32 files to tag with their crops (nil: failed to decode,
+    /// reported), or nil once every file has been read and handed out.
+    func nextBatch() -> [Image]? {
+        while ready.count < 32, position < files.count {
+            let window = position ..< min(position + 32, files.count)
+            let results = ParallelSlots<(Found, RGBImage?)>(count: window.count)
+            Parallel.forEach(window.count) { n in results[n] = self.read(window.lowerBound + n) }
+            for (n, (found, crop)) in results.values(window.count).map({ $0! }).enumerated() {
+                let file = window.lowerBound + n
+                self.found[file] = found
+                if case .image(let id, inShard: true) = found, !storedIDs.contains(id) {
+                    ready.append((file, id, crop))
+                } else {
+                    progress.advance()
+                }
+            }
+            position = window.upperBound
+        }
+        guard !ready.isEmpty else { return nil }
+        let batch = Array(ready.prefix(32))
+        ready.removeFirst(batch.count)
+        return batch
+    }
+
+    /// Reads, hashes and (when it is to be tagged) decodes and crops file `index`.
+    private func read(_ index: Int) -> (Found, RGBImage?) {
+        let url = files[index]
+        guard let bytes = FileManager.default.contents(atPath: url.path) else {
+            if reportsUnsharded { skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file") }
+            return (.unreadable, nil)
+        }
+        let id = Catalog.imageID(hash: SHA256.hex(bytes))
+        let inShard = shard?.contains(contentID: id) ?? true
+        guard inShard, !storedIDs.contains(id) else { return (.image(id: id, inShard: inShard), nil) }
+        return (.image(id: id, inShard: true),
+                FeatureExtraction.crop(bytes, of: url, decoder: decoder, preprocessor: preprocessor, skipped: skipped))
     }
 }
