@@ -45,41 +45,74 @@ public struct AnnotationJob {
         return files
     }
 
-    public func run(_ tagger: AnnotationMethod, sidecars writeSidecars: Bool, skipped: SkipLog) throws -> Result {
-        let catalog = try workspace.catalog()
+    /// Tags the folder with the method `makeTagger` builds. The method is built (W's
+    /// training rows and tags: ~0.5 s for OpenClipart's 6,743 images) on a thread of its
+    /// own while the folder is walked and its first files are read and decoded: a file
+    /// whose content id has no annotation in W under any method is to be tagged whatever
+    /// the method's key, so only the others wait for it. When the method cannot be built,
+    /// its error is the one thrown, before W's catalog is created or written.
+    public func run(building makeTagger: @escaping @Sendable () throws -> AnnotationMethod, sidecars writeSidecars: Bool,
+                    skipped: SkipLog) throws -> (tagger: AnnotationMethod, result: Result) {
+        let tagger = BackgroundLoad(makeTagger)
+        tagger.start()
         let reader = DatasetReader(root: folder, layout: .xmp)
         let reportsUnsharded = (shard?.index ?? 0) == 0
-        let walked = try images(reader, skipped: reportsUnsharded ? skipped : SkipLog())
+        let walked: [URL], annotatedBefore: Set<Int>
+        do {
+            walked = try images(reader, skipped: reportsUnsharded ? skipped : SkipLog())
+            annotatedBefore = force || !workspace.hasCatalog ? [] : try workspace.existingCatalog().annotatedImageIDs()
+        } catch {
+            _ = try tagger.value()   // the method's error first, as when it was built first
+            throw error
+        }
         // Files annotated before by this method with unchanged bytes are not decoded again
-        // (unless `force`): their stored tags are written out as they are.
-        var stored = force ? [:] : try catalog.annotations(model: tagger.key)
+        // (unless `force`): their stored tags are written out as they are. Read once,
+        // before this run stores any, by the first that needs them.
+        let (workspace, force) = (self.workspace, self.force)
+        let storedBefore = BackgroundLoad { () throws -> [Int: Catalog.StoredAnnotation] in
+            guard !force else { return [:] }
+            let key = try tagger.value().key   // (the method's error before the catalog is created)
+            return try workspace.catalog().annotations(model: key)
+        }
         let config = EfficientNetConfig.lite0
         let preprocessor = ImagePreprocessor(config: config)
         let progress = ProgressLine("annotate", total: walked.count, unit: "images")
-        let scan = FolderScan(walked, storedIDs: Set(stored.keys), shard: shard, reportsUnsharded: reportsUnsharded,
-                              preprocessor: preprocessor, skipped: skipped, progress: progress)
-        var net: EfficientNet?   // loaded when the first image to tag turns up
+        // The network loads on a thread of its own once the scan finds the first image to
+        // tag, while that image's batch decodes (a run with nothing to tag never loads it).
+        let weights = self.weights
+        let network = BackgroundLoad { try FeatureExtraction.loadNetwork(config, weights: weights) }
+        let scan = FolderScan(walked, shard: shard, reportsUnsharded: reportsUnsharded, preprocessor: preprocessor,
+                              skipped: skipped, progress: progress, onFirstToTag: network.start) { id in
+            // (A failure to read the stored tags is thrown below, by the thread that runs the job.)
+            !annotatedBefore.contains(id) || (try? storedBefore.value())?[id] == nil
+        }
+        var catalog: Catalog?   // opened once the method is built
+        var taggedNow: [Int: Catalog.StoredAnnotation] = [:]
         var tagged = 0
         // Batch i + 1 is read, hashed and decoded while the network and the method run on batch i.
         try FeatureExtraction.pipelined({ _ in scan.nextBatch() }) { batch in
             tagged += batch.count
             let good = batch.filter { $0.crop != nil }
             if !good.isEmpty {
-                if net == nil { net = try FeatureExtraction.loadNetwork(config, weights: weights) }
-                let votes = tagger.tag(net!.embed(preprocessor.normalise(good.map { $0.crop! })), top: max(top * 2, 20))
+                let method = try tagger.value()
+                _ = try storedBefore.value()   // read before this run's tags are stored
+                if catalog == nil { catalog = try workspace.catalog() }
+                let votes = method.tag(try network.value().embed(preprocessor.normalise(good.map { $0.crop! })), top: max(top * 2, 20))
                 var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
                 for (row, image) in good.enumerated() {
                     let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
                     made.append((image.id, annotation))
-                    stored[image.id] = annotation
+                    taggedNow[image.id] = annotation
                 }
                 // Committed per batch, so a killed run resumes after the last whole batch.
-                try catalog.storeAnnotations(made, model: tagger.key)
+                try catalog!.storeAnnotations(made, model: method.key)
                 FaultInjection.point("annotate.batch")
             }
             progress.advance(by: batch.count)
         }
         progress.finish()
+        let method = try tagger.value()
+        let stored = try storedBefore.value().merging(taggedNow) { $1 }
         // This run's files (the shard's, and for shard 0 the unreadable ones) with their content ids.
         var files: [URL] = [], ids: [Int?] = []
         for (url, found) in zip(walked, scan.found) {
@@ -103,7 +136,7 @@ public struct AnnotationJob {
                 result.sidecarsWritten += 1
             }
         }
-        return result
+        return (method, result)
     }
 
     /// Merges `tags` into the image's sidecar (which one, and how links are treated:
@@ -152,22 +185,24 @@ private final class FolderScan: @unchecked Sendable {
     typealias Image = (file: Int, id: Int, crop: RGBImage?)
 
     let files: [URL]
-    let storedIDs: Set<Int>
+    /// Whether the image of a content id in the shard is to be tagged (not stored before).
+    let toTag: @Sendable (_ id: Int) -> Bool
     let shard: ShardSpec?
     let reportsUnsharded: Bool
     let preprocessor: ImagePreprocessor
     let decoder = ImageDecoder()
     let skipped: SkipLog
     let progress: ProgressLine
+    let onFirstToTag: @Sendable () -> Void
     /// Per file, once it has been read (every file once `nextBatch` has returned nil).
     private(set) var found: [Found?]
     private var position = 0
     private var ready: [Image] = []
 
-    init(_ files: [URL], storedIDs: Set<Int>, shard: ShardSpec?, reportsUnsharded: Bool, preprocessor: ImagePreprocessor,
-         skipped: SkipLog, progress: ProgressLine) {
-        (self.files, self.storedIDs, self.shard, self.reportsUnsharded) = (files, storedIDs, shard, reportsUnsharded)
-        (self.preprocessor, self.skipped, self.progress) = (preprocessor, skipped, progress)
+    init(_ files: [URL], shard: ShardSpec?, reportsUnsharded: Bool, preprocessor: ImagePreprocessor, skipped: SkipLog,
+         progress: ProgressLine, onFirstToTag: @escaping @Sendable () -> Void, toTag: @escaping @Sendable (_ id: Int) -> Bool) {
+        (self.files, self.toTag, self.shard, self.reportsUnsharded) = (files, toTag, shard, reportsUnsharded)
+        (self.preprocessor, self.skipped, self.progress, self.onFirstToTag) = (preprocessor, skipped, progress, onFirstToTag)
         found = Array(repeating: nil, count: files.count)
     }
 
@@ -176,13 +211,13 @@ private final class FolderScan: @unchecked Sendable {
     func nextBatch() -> [Image]? {
         while ready.count < 32, position < files.count {
             let window = position ..< min(position + 32, files.count)
-            let results = ParallelSlots<(Found, RGBImage?)>(count: window.count)
+            let results = ParallelSlots<(found: Found, toTag: Bool, crop: RGBImage?)>(count: window.count)
             Parallel.forEach(window.count) { n in results[n] = self.read(window.lowerBound + n) }
-            for (n, (found, crop)) in results.values(window.count).map({ $0! }).enumerated() {
+            for (n, result) in results.values(window.count).map({ $0! }).enumerated() {
                 let file = window.lowerBound + n
-                self.found[file] = found
-                if case .image(let id, inShard: true) = found, !storedIDs.contains(id) {
-                    ready.append((file, id, crop))
+                found[file] = result.found
+                if result.toTag, case .image(let id, inShard: true) = result.found {
+                    ready.append((file, id, result.crop))
                 } else {
                     progress.advance()
                 }
@@ -196,16 +231,52 @@ private final class FolderScan: @unchecked Sendable {
     }
 
     /// Reads, hashes and (when it is to be tagged) decodes and crops file `index`.
-    private func read(_ index: Int) -> (Found, RGBImage?) {
+    private func read(_ index: Int) -> (found: Found, toTag: Bool, crop: RGBImage?) {
         let url = files[index]
         guard let bytes = FileManager.default.contents(atPath: url.path) else {
             if reportsUnsharded { skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file") }
-            return (.unreadable, nil)
+            return (.unreadable, false, nil)
         }
         let id = Catalog.imageID(hash: SHA256.hex(bytes))
         let inShard = shard?.contains(contentID: id) ?? true
-        guard inShard, !storedIDs.contains(id) else { return (.image(id: id, inShard: inShard), nil) }
-        return (.image(id: id, inShard: true),
+        guard inShard, toTag(id) else { return (.image(id: id, inShard: inShard), false, nil) }
+        onFirstToTag()
+        return (.image(id: id, inShard: true), true,
                 FeatureExtraction.crop(bytes, of: url, decoder: decoder, preprocessor: preprocessor, skipped: skipped))
+    }
+}
+
+/// A value made on a background thread once `start` is called (again: no effect), and
+/// waited for by `value`, which starts it if nothing has and rethrows what it threw.
+/// Either may be called from any thread.
+private final class BackgroundLoad<T>: @unchecked Sendable {
+    private let make: @Sendable () throws -> T
+    private let condition = NSCondition()
+    private var started = false
+    private var result: Swift.Result<T, Error>?
+
+    init(_ make: @escaping @Sendable () throws -> T) { self.make = make }
+
+    func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        Thread.detachNewThread { [self] in
+            let made = Swift.Result { try make() }
+            condition.lock()
+            result = made
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    func value() throws -> T {
+        start()
+        condition.lock()
+        while result == nil { condition.wait() }
+        let made = result!
+        condition.unlock()
+        return try made.get()
     }
 }
