@@ -94,10 +94,18 @@ public struct AnnotationJob {
             tagged += batch.count
             let good = batch.filter { $0.crop != nil }
             if !good.isEmpty {
+                // The network runs while the method may still be being built (its error first).
+                let features: Tensor
+                do {
+                    features = try network.value().embed(preprocessor.normalise(good.map { $0.crop! }))
+                } catch {
+                    _ = try tagger.value()
+                    throw error
+                }
                 let method = try tagger.value()
                 _ = try storedBefore.value()   // read before this run's tags are stored
                 if catalog == nil { catalog = try workspace.catalog() }
-                let votes = method.tag(try network.value().embed(preprocessor.normalise(good.map { $0.crop! })), top: max(top * 2, 20))
+                let votes = method.tag(features, top: max(top * 2, 20))
                 var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
                 for (row, image) in good.enumerated() {
                     let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
