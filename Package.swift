@@ -99,7 +99,7 @@ let package = Package(
             swiftSettings: optimisedInDebug),
         .target(
             name: "Ingest",
-            dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib"],
+            dependencies: ["TagganCore", "_JPEGShim", "CJPEG", "CPNG", "CLibXML2", "CSQLite", "CZlib", "CLibCrypto"],
             swiftSettings: optimisedInDebug),
         // (TagGAN optimised in debug: the class-conditional judge test trains the paper's
         // networks, 0.069 s a step against 1.32 s unoptimised.)
@@ -148,6 +148,11 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]),
+        // OpenSSL's libcrypto: SHA-256, the catalog's content ids (SHA-NI / AVX2 code).
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
         // zlib inflates compressed iTXt chunks (XMP embedded in PNG).
         .systemLibrary(
             name: "CZlib",

@@ -3,13 +3,13 @@
 # our modules each target may import. Exit 1 naming each file and import that breaks it.
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"   # the repository, or the tree given
-ours="taggan ArgumentParsing Workspace Ingest SkipGram Features TagGAN Eval TagganCore _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512 _BLASLoader _JPEGShim CJPEG CPNG CLibXML2 CSQLite CZlib"
+ours="taggan ArgumentParsing Workspace Ingest SkipGram Features TagGAN Eval TagganCore _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512 _BLASLoader _JPEGShim CJPEG CPNG CLibXML2 CSQLite CZlib CLibCrypto"
 allowed() {
     case "$1" in
         taggan) echo "ArgumentParsing Workspace Ingest SkipGram Features TagGAN Eval TagganCore" ;;
         ArgumentParsing) echo "" ;;
         Workspace) echo "Ingest SkipGram Features TagGAN Eval TagganCore" ;;
-        Ingest) echo "TagganCore _JPEGShim CJPEG CPNG CLibXML2 CSQLite CZlib" ;;
+        Ingest) echo "TagganCore _JPEGShim CJPEG CPNG CLibXML2 CSQLite CZlib CLibCrypto" ;;
         Features) echo "TagganCore _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512" ;;
         SkipGram|TagGAN|Eval) echo "TagganCore" ;;
         _ConvKernels|_ConvKernelsAVX2|_ConvKernelsAVX512) echo "" ;;

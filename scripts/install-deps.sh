@@ -10,6 +10,7 @@ packages=(
   libxml2-dev           # XML/RDF/XMP metadata (Ingest)
   zlib1g-dev            # compressed XMP in PNG iTXt chunks (Ingest)
   libsqlite3-dev        # the workspace catalog
+  libssl-dev            # SHA-256 of image files, the catalog's content ids (OpenSSL's libcrypto)
   libopenblas0-pthread  # BLAS, opened at run time (TagganCore)
 )
 # Extra packages a caller needs (e.g. the tests' tools), passed as arguments.

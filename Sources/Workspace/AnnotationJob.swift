@@ -45,66 +45,94 @@ public struct AnnotationJob {
         return files
     }
 
-    public func run(_ tagger: AnnotationMethod, sidecars writeSidecars: Bool, skipped: SkipLog) throws -> Result {
-        let catalog = try workspace.catalog()
+    /// Tags the folder with the method `makeTagger` builds. The method is built (W's
+    /// training rows and tags: ~0.5 s for OpenClipart's 6,743 images) on a thread of its
+    /// own while the folder is walked and its first files are read and decoded: a file
+    /// whose content id has no annotation in W under any method is to be tagged whatever
+    /// the method's key, so only the others wait for it. When the method cannot be built,
+    /// its error is the one thrown, before W's catalog is created or written.
+    public func run(building makeTagger: @escaping @Sendable () throws -> AnnotationMethod, sidecars writeSidecars: Bool,
+                    skipped: SkipLog) throws -> (tagger: AnnotationMethod, result: Result) {
+        let tagger = BackgroundLoad(makeTagger)
+        tagger.start()
         let reader = DatasetReader(root: folder, layout: .xmp)
         let reportsUnsharded = (shard?.index ?? 0) == 0
-        let walked = try images(reader, skipped: reportsUnsharded ? skipped : SkipLog())
-        // Content ids; files annotated before by this method with unchanged bytes are not
-        // decoded again (unless `force`): their stored tags are written out as they are.
-        // Hashed in parallel (reading and hashing 200 photos is ~1 s on one core).
-        let hashes = ParallelSlots<String>(count: walked.count)
-        Parallel.forEach(walked.count) { i in
-            if let bytes = FileManager.default.contents(atPath: walked[i].path) { hashes[i] = SHA256.hex(bytes) }
+        let walked: [URL], annotatedBefore: Set<Int>
+        do {
+            walked = try images(reader, skipped: reportsUnsharded ? skipped : SkipLog())
+            annotatedBefore = force || !workspace.hasCatalog ? [] : try workspace.existingCatalog().annotatedImageIDs()
+        } catch {
+            _ = try tagger.value()   // the method's error first, as when it was built first
+            throw error
         }
-        let hashed = hashes.values(walked.count)
-        var files: [URL] = [], ids: [Int?] = []
-        for (url, hash) in zip(walked, hashed) {
-            guard let hash else {
-                if reportsUnsharded {
-                    skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file")
-                    files.append(url)
-                    ids.append(nil)
+        // Files annotated before by this method with unchanged bytes are not decoded again
+        // (unless `force`): their stored tags are written out as they are. Read once,
+        // before this run stores any, by the first that needs them.
+        let (workspace, force) = (self.workspace, self.force)
+        let storedBefore = BackgroundLoad { () throws -> [Int: Catalog.StoredAnnotation] in
+            guard !force else { return [:] }
+            let key = try tagger.value().key   // (the method's error before the catalog is created)
+            return try workspace.catalog().annotations(model: key)
+        }
+        let config = EfficientNetConfig.lite0
+        let preprocessor = ImagePreprocessor(config: config)
+        let progress = ProgressLine("annotate", total: walked.count, unit: "images")
+        // The network loads on a thread of its own once the scan finds the first image to
+        // tag, while that image's batch decodes (a run with nothing to tag never loads it).
+        let weights = self.weights
+        let network = BackgroundLoad { try FeatureExtraction.loadNetwork(config, weights: weights) }
+        let scan = FolderScan(walked, shard: shard, reportsUnsharded: reportsUnsharded, preprocessor: preprocessor,
+                              skipped: skipped, progress: progress, onFirstToTag: network.start) { id in
+            // (A failure to read the stored tags is thrown below, by the thread that runs the job.)
+            !annotatedBefore.contains(id) || (try? storedBefore.value())?[id] == nil
+        }
+        var catalog: Catalog?   // opened once the method is built
+        var taggedNow: [Int: Catalog.StoredAnnotation] = [:]
+        var tagged = 0
+        // Batch i + 1 is read, hashed and decoded while the network and the method run on batch i.
+        try FeatureExtraction.pipelined({ _ in scan.nextBatch() }) { batch in
+            tagged += batch.count
+            let good = batch.filter { $0.crop != nil }
+            if !good.isEmpty {
+                // The network runs while the method may still be being built (its error first).
+                let features: Tensor
+                do {
+                    features = try network.value().embed(preprocessor.normalise(good.map { $0.crop! }))
+                } catch {
+                    _ = try tagger.value()
+                    throw error
                 }
-                continue
+                let method = try tagger.value()
+                _ = try storedBefore.value()   // read before this run's tags are stored
+                if catalog == nil { catalog = try workspace.catalog() }
+                let votes = method.tag(features, top: max(top * 2, 20))
+                var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
+                for (row, image) in good.enumerated() {
+                    let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
+                    made.append((image.id, annotation))
+                    taggedNow[image.id] = annotation
+                }
+                // Committed per batch, so a killed run resumes after the last whole batch.
+                try catalog!.storeAnnotations(made, model: method.key)
+                FaultInjection.point("annotate.batch")
             }
-            let id = Catalog.imageID(hash: hash)
-            guard shard?.contains(contentID: id) ?? true else { continue }
-            files.append(url)
-            ids.append(id)
+            progress.advance(by: batch.count)
+        }
+        progress.finish()
+        let method = try tagger.value()
+        let stored = try storedBefore.value().merging(taggedNow) { $1 }
+        // This run's files (the shard's, and for shard 0 the unreadable ones) with their content ids.
+        var files: [URL] = [], ids: [Int?] = []
+        for (url, found) in zip(walked, scan.found) {
+            switch found {
+            case .unreadable? where reportsUnsharded: files.append(url); ids.append(nil)
+            case .image(let id, inShard: true)?: files.append(url); ids.append(id)
+            default: break
+            }
         }
         var result = Result()
         result.files = files.count
-        var stored = force ? [:] : try catalog.annotations(model: tagger.key)
-        let todo = files.indices.filter { ids[$0] != nil && stored[ids[$0]!] == nil }
-        result.reused = files.indices.filter { ids[$0] != nil }.count - todo.count
-        let progress = ProgressLine("annotate", total: todo.count, unit: "images")
-        if !todo.isEmpty {
-            let config = EfficientNetConfig.lite0
-            let net = try FeatureExtraction.loadNetwork(config, weights: weights)
-            let preprocessor = ImagePreprocessor(config: config)
-            let chunks = stride(from: 0, to: todo.count, by: 32).map { Array(todo[$0 ..< min($0 + 32, todo.count)]) }
-            // Batch i + 1 decodes while the network and the method run on batch i.
-            try FeatureExtraction.forEachDecodedBatch(chunks.map { $0.map { files[$0] } }, preprocessor: preprocessor,
-                                                      skipped: skipped) { batch, crops in
-                let chunk = chunks[batch]
-                let good = crops.indices.filter { crops[$0] != nil }
-                if !good.isEmpty {
-                    let votes = tagger.tag(net.embed(preprocessor.normalise(good.map { crops[$0]! })), top: max(top * 2, 20))
-                    var made: [(id: Int, annotation: Catalog.StoredAnnotation)] = []
-                    for (row, index) in good.enumerated() {
-                        let annotation = Catalog.StoredAnnotation(tags: votes[row].tags, confidences: votes[row].confidences)
-                        made.append((ids[chunk[index]]!, annotation))
-                        stored[ids[chunk[index]]!] = annotation
-                    }
-                    // Committed per batch, so a killed run resumes after the last whole batch.
-                    try catalog.storeAnnotations(made, model: tagger.key)
-                    FaultInjection.point("annotate.batch")
-                }
-                progress.advance(by: chunk.count)
-            }
-        }
-        progress.finish()
+        result.reused = ids.filter { $0 != nil }.count - tagged
         result.seconds = progress.elapsedSeconds
         // Outputs, in file order: this run's annotations and the stored ones alike.
         for (index, url) in files.enumerated() {
@@ -116,7 +144,7 @@ public struct AnnotationJob {
                 result.sidecarsWritten += 1
             }
         }
-        return result
+        return (method, result)
     }
 
     /// Merges `tags` into the image's sidecar (which one, and how links are treated:
@@ -151,5 +179,112 @@ public struct AnnotationJob {
             return contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+/// Annotate's read of the folder, each file read once: its bytes are hashed (the content
+/// id, which says whether the file is in the shard and was tagged before) and, for a
+/// file to tag, decoded and cropped from the same bytes. Files are taken 32 at a time in
+/// parallel; `nextBatch` hands out the files to tag in path order, 32 a batch: the
+/// batches a pass that hashed every file first would make. Called by one thread at a
+/// time (`FeatureExtraction.pipelined`); `found` is read once the calls are over.
+private final class FolderScan: @unchecked Sendable {
+    enum Found { case unreadable, image(id: Int, inShard: Bool) }
+    typealias Image = (file: Int, id: Int, crop: RGBImage?)
+
+    let files: [URL]
+    /// Whether the image of a content id in the shard is to be tagged (not stored before).
+    let toTag: @Sendable (_ id: Int) -> Bool
+    let shard: ShardSpec?
+    let reportsUnsharded: Bool
+    let preprocessor: ImagePreprocessor
+    let decoder = ImageDecoder()
+    let skipped: SkipLog
+    let progress: ProgressLine
+    let onFirstToTag: @Sendable () -> Void
+    /// Per file, once it has been read (every file once `nextBatch` has returned nil).
+    private(set) var found: [Found?]
+    private var position = 0
+    private var ready: [Image] = []
+
+    init(_ files: [URL], shard: ShardSpec?, reportsUnsharded: Bool, preprocessor: ImagePreprocessor, skipped: SkipLog,
+         progress: ProgressLine, onFirstToTag: @escaping @Sendable () -> Void, toTag: @escaping @Sendable (_ id: Int) -> Bool) {
+        (self.files, self.toTag, self.shard, self.reportsUnsharded) = (files, toTag, shard, reportsUnsharded)
+        (self.preprocessor, self.skipped, self.progress, self.onFirstToTag) = (preprocessor, skipped, progress, onFirstToTag)
+        found = Array(repeating: nil, count: files.count)
+    }
+
+    /// The next (up to) 32 files to tag with their crops (nil: failed to decode,
+    /// reported), or nil once every file has been read and handed out.
+    func nextBatch() -> [Image]? {
+        while ready.count < 32, position < files.count {
+            let window = position ..< min(position + 32, files.count)
+            let results = ParallelSlots<(found: Found, toTag: Bool, crop: RGBImage?)>(count: window.count)
+            Parallel.forEach(window.count) { n in results[n] = self.read(window.lowerBound + n) }
+            for (n, result) in results.values(window.count).map({ $0! }).enumerated() {
+                let file = window.lowerBound + n
+                found[file] = result.found
+                if result.toTag, case .image(let id, inShard: true) = result.found {
+                    ready.append((file, id, result.crop))
+                } else {
+                    progress.advance()
+                }
+            }
+            position = window.upperBound
+        }
+        guard !ready.isEmpty else { return nil }
+        let batch = Array(ready.prefix(32))
+        ready.removeFirst(batch.count)
+        return batch
+    }
+
+    /// Reads, hashes and (when it is to be tagged) decodes and crops file `index`.
+    private func read(_ index: Int) -> (found: Found, toTag: Bool, crop: RGBImage?) {
+        let url = files[index]
+        guard let bytes = FileManager.default.contents(atPath: url.path) else {
+            if reportsUnsharded { skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file") }
+            return (.unreadable, false, nil)
+        }
+        let id = Catalog.imageID(hash: SHA256.hex(bytes))
+        let inShard = shard?.contains(contentID: id) ?? true
+        guard inShard, toTag(id) else { return (.image(id: id, inShard: inShard), false, nil) }
+        onFirstToTag()
+        return (.image(id: id, inShard: true), true,
+                FeatureExtraction.crop(bytes, of: url, decoder: decoder, preprocessor: preprocessor, skipped: skipped))
+    }
+}
+
+/// A value made on a background thread once `start` is called (again: no effect), and
+/// waited for by `value`, which starts it if nothing has and rethrows what it threw.
+/// Either may be called from any thread.
+private final class BackgroundLoad<T>: @unchecked Sendable {
+    private let make: @Sendable () throws -> T
+    private let condition = NSCondition()
+    private var started = false
+    private var result: Swift.Result<T, Error>?
+
+    init(_ make: @escaping @Sendable () throws -> T) { self.make = make }
+
+    func start() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !started else { return }
+        started = true
+        Thread.detachNewThread { [self] in
+            let made = Swift.Result { try make() }
+            condition.lock()
+            result = made
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    func value() throws -> T {
+        start()
+        condition.lock()
+        while result == nil { condition.wait() }
+        let made = result!
+        condition.unlock()
+        return try made.get()
     }
 }

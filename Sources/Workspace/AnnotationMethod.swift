@@ -132,12 +132,15 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
 
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var learnt = Data(try encoder.encode(chosen))
-        learnt += train.features.storage.withUnsafeBufferPointer { Data(buffer: $0) }
-        learnt += Data(train.tags.map { $0.sorted().map { space.names[$0] }.joined(separator: ",") }.joined(separator: "\n").utf8)
-        learnt += train.tagVectors.storage.withUnsafeBufferPointer { Data(buffer: $0) }
-        if let allowed { learnt += Data(allowed.sorted().map { space.names[$0] }.joined(separator: "\n").utf8) }
-        key = "\(method.rawValue) \(SHA256.hex(learnt).prefix(16)) samples:\(samples) weights:\(weightsDigest)"
+        // The digest of the setting's JSON, the training features, tags and tag vectors (and
+        // --vocab's words), one after another, hashed in place rather than copied together.
+        let learnt = SHA256()
+        learnt.update(try encoder.encode(chosen))
+        train.features.storage.withUnsafeBytes { learnt.update($0) }
+        learnt.update(Data(train.tags.map { $0.sorted().map { space.names[$0] }.joined(separator: ",") }.joined(separator: "\n").utf8))
+        train.tagVectors.storage.withUnsafeBytes { learnt.update($0) }
+        if let allowed { learnt.update(Data(allowed.sorted().map { space.names[$0] }.joined(separator: "\n").utf8)) }
+        key = "\(method.rawValue) \(SHA256.hex(digest: learnt.finalize()).prefix(16)) samples:\(samples) weights:\(weightsDigest)"
     }
 
     /// Each row's `top` tags, best first, with confidences: calibrated precisions when

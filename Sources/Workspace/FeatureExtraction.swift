@@ -29,16 +29,30 @@ public enum FeatureExtraction {
         let decoder = ImageDecoder()
         let crops = ParallelSlots<RGBImage>(count: urls.count)
         Parallel.forEach(urls.count) { i in
+            let data: Data
             do {
-                let image = try decoder.decode(contentsOf: urls[i], targetShorterSide: preprocessor.minimumDecodeSide)
-                crops[i] = preprocessor.crop(image)
-            } catch let error as ImageDecoder.FileError {
-                skipped.skip(urls[i].path, reason: error.reason, detail: error.detail.isEmpty ? nil : error.detail)
+                data = try Data(contentsOf: urls[i])
             } catch {
-                skipped.skip(urls[i].path, reason: "unreadable", detail: "\(error)")
+                skipped.skip(urls[i].path, reason: "unreadable", detail: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+                return
             }
+            crops[i] = crop(data, of: urls[i], decoder: decoder, preprocessor: preprocessor, skipped: skipped)
         }
         return crops.values(urls.count)
+    }
+
+    /// The network's crop of the image in `data` (the bytes of `url`), decoded at a DCT
+    /// scale no smaller than the network needs; nil, reported in `skipped`, when it fails.
+    public static func crop(_ data: Data, of url: URL, decoder: ImageDecoder, preprocessor: ImagePreprocessor,
+                            skipped: SkipLog) -> RGBImage? {
+        do {
+            return preprocessor.crop(try decoder.decode(data, targetShorterSide: preprocessor.minimumDecodeSide))
+        } catch let error as ImageDecoder.DecodeError {
+            skipped.skip(url.path, reason: error.reason, detail: error.detail.isEmpty ? nil : error.detail)
+        } catch {
+            skipped.skip(url.path, reason: "unreadable", detail: "\(error)")
+        }
+        return nil
     }
 
     /// Decodes and crops `batches` one after another on a background thread, one batch
@@ -49,26 +63,33 @@ public enum FeatureExtraction {
     /// overlap; when `body` throws, the batch being decoded is waited for, then dropped.
     public static func forEachDecodedBatch(_ batches: [[URL]], preprocessor: ImagePreprocessor, skipped: SkipLog,
                                            _ body: (_ index: Int, _ crops: [RGBImage?]) throws -> Void) throws {
-        final class Pending: @unchecked Sendable {
-            let done = DispatchSemaphore(value: 0)
-            var crops: [RGBImage?] = []
-        }
-        @Sendable func start(_ urls: [URL]) -> Pending {
-            let pending = Pending()
+        try pipelined({ index in
+            index < batches.count ? (index, decodeCrops(batches[index], preprocessor: preprocessor, skipped: skipped)) : nil
+        }) { index, crops in try body(index, crops) }
+    }
+
+    /// Calls `produce(0)`, `produce(1)`, ... on a background thread, one call ahead of
+    /// `body`, which gets their results in order until `produce` returns nil. The calls
+    /// never overlap one another (call n + 1 starts once `body` has taken result n), so
+    /// `produce` may keep state from call to call; when `body` throws, the call under way
+    /// is waited for and its result dropped.
+    public static func pipelined<T>(_ produce: @escaping @Sendable (_ call: Int) -> T?, _ body: (T) throws -> Void) throws {
+        func start(_ call: Int) -> PendingResult<T> {
+            let pending = PendingResult<T>()
             Thread.detachNewThread {
-                pending.crops = decodeCrops(urls, preprocessor: preprocessor, skipped: skipped)
+                pending.result = produce(call)
                 pending.done.signal()
             }
             return pending
         }
-        guard !batches.isEmpty else { return }
-        var next: Pending? = start(batches[0])
+        var next: PendingResult<T>? = start(0)
         defer { next?.done.wait() }
-        for index in batches.indices {
+        for call in 1... {
             let current = next!
             current.done.wait()
-            next = index + 1 < batches.count ? start(batches[index + 1]) : nil
-            try body(index, current.crops)
+            guard let result = current.result else { next = nil; return }
+            next = start(call)
+            try body(result)
         }
     }
 
@@ -227,4 +248,11 @@ public enum FeatureExtraction {
             Log.info("features: no files of shard(s) \(missing.map(String.init).joined(separator: ", ")) of \(shards[0].matrix.lastPathComponent)'s job in the workspace; their images are embedded here")
         }
     }
+}
+
+/// A result a background thread hands to the thread that waits on `done` (the semaphore
+/// orders the write before the read).
+private final class PendingResult<T>: @unchecked Sendable {
+    let done = DispatchSemaphore(value: 0)
+    var result: T?
 }

@@ -32,7 +32,9 @@ public struct WorkspaceData: Sendable {
         for (r, id) in ids.enumerated() { row[id] = r }
         let f = config.featureSize
         var images: [Catalog.Image] = [], matrix: [Float] = []
-        for image in try catalog.images(taggedOnly: true) {
+        let tagged = try catalog.images(taggedOnly: true)
+        matrix.reserveCapacity(tagged.count * f)   // one allocation, not a copy each time it outgrows itself
+        for image in tagged {
             guard let r = row[image.id] else { continue }
             images.append(image)
             matrix += values[r * f ..< (r + 1) * f]

@@ -83,7 +83,6 @@ struct AnnotateCommand: TagganCommand {
         request.vocabulary = vocab
         request.perSample = perSample
         request.noiseScale = noiseScale
-        let tagger = try AnnotationMethod(request, workspace: w, featureWidth: 1280)
         var job = AnnotationJob(folder: URL(fileURLWithPath: folder), workspace: w)
         job.top = top
         job.threshold = threshold
@@ -93,7 +92,8 @@ struct AnnotateCommand: TagganCommand {
         job.weights = weights
         job.shard = shard
         let skipped = SkipLog()
-        let result = try job.run(tagger, sidecars: xmp, skipped: skipped)
+        let (tagger, result) = try job.run(building: { [request] in try AnnotationMethod(request, workspace: w, featureWidth: 1280) },
+                                           sidecars: xmp, skipped: skipped)
         try AnnotationWriter.write(result.annotations, jsonLines: jsonlURL, csv: csvURL)
         FaultInjection.point("annotate.outputs")
         if let shard {

@@ -325,17 +325,23 @@ struct DatasetTests {
         #expect(abs(counts[.train]! - 16_000) < 400 && abs(counts[.test]! - 2_000) < 200)
     }
 
-    @Test func sha256KnownAnswers() {
+    @Test func sha256KnownAnswers() throws {
+        // FIPS 180-4's examples (one block, two blocks, a million 'a's) and the empty message.
         #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Data("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         let million = Data(repeating: UInt8(ascii: "a"), count: 1_000_000)
         #expect(SHA256.hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-        // Streaming in odd pieces gives the same digest.
-        var hasher = SHA256()
+        // A 23-block file: the digest `sha256sum` prints for it (the content id a user can check).
+        #expect(SHA256.hex(try Fixtures.data("xmp-embedded.jpg")) == "5520559c5af8f64af463687d1f3244532e75e04742d355c8f0eba2092f9a7328")
+        // Streaming in odd pieces (and an empty one) gives the same digest.
+        let hasher = SHA256()
+        hasher.update(Data())
         for piece in stride(from: 0, to: million.count, by: 99_991) {
             hasher.update(million.subdata(in: piece ..< min(piece + 99_991, million.count)))
         }
-        #expect(hasher.finalize().map { String(format: "%02x", $0) }.joined() == SHA256.hex(million))
+        #expect(SHA256.hex(digest: hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     @Test func tagCorpusExport() throws {

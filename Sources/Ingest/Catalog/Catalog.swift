@@ -284,6 +284,14 @@ public final class Catalog {
         }
     }
 
+    /// The content ids with an annotation by any model.
+    public func annotatedImageIDs() throws -> Set<Int> {
+        let rows = try db.prepare("SELECT DISTINCT image_id FROM annotations")
+        var ids = Set<Int>()
+        while try rows.step() { ids.insert(rows.int(0)) }
+        return ids
+    }
+
     /// Every annotation made with `model`, by content id. An edited file has a new id,
     /// so it is not found here and is annotated again.
     public func annotations(model: String) throws -> [Int: StoredAnnotation] {
