@@ -14,6 +14,21 @@ extension Kernels {
         #endif
     }
 
+    /// Whether the stride-1 depthwise pass keeps the window in registers 8 channels at a
+    /// time instead (each 16-channel block as two halves): four 8-lane accumulators, the
+    /// four-column window and one weight row are 9 of AVX2's 16 ymm registers, so nothing
+    /// spills, and a tap costs one weight load and one input load per four multiply-adds
+    /// instead of five loads (the 16-lane path without the window, whose input loads went
+    /// into the multiply-adds). Not for the generic build: its 8-lane vectors are two SSE
+    /// registers each, 18 of 16.
+    @inline(__always) static var halfWindowInRegisters: Bool {
+        #if TAGGAN_VECTOR_FMA && !TAGGAN_VECTOR_512
+        return true
+        #else
+        return false
+        #endif
+    }
+
     /// One output row of a depthwise k x k convolution with folded bias and ReLU6, on
     /// NHWC rows ([width, channels]):
     ///
@@ -34,8 +49,8 @@ extension Kernels {
                           kernel: kernel, stride: stride, padLeft: padLeft, outWidth: outWidth)
         // (A constant stride 2 made the stride-2 passes slower, so only 1 is specialised.)
         switch (kernel, stride) {
-        case (3, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 3, stride: 1, window: windowInRegisters)
-        case (5, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 5, stride: 1, window: windowInRegisters)
+        case (3, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 3, stride: 1, window: windowInRegisters || halfWindowInRegisters)
+        case (5, 1): depthwiseRow(layer, rows: rows, output: output, kernel: 5, stride: 1, window: windowInRegisters || halfWindowInRegisters)
         case (3, _): depthwiseRow(layer, rows: rows, output: output, kernel: 3, stride: stride, window: false)
         case (5, _): depthwiseRow(layer, rows: rows, output: output, kernel: 5, stride: stride, window: false)
         default: depthwiseRow(layer, rows: rows, output: output, kernel: kernel, stride: stride, window: false)
@@ -76,8 +91,20 @@ extension Kernels {
                     guard interiorEnd - interiorStart >= 4 else { break }
                     ox = interiorEnd - 4
                 }
-                var a0 = b, a1 = b, a2 = b, a3 = b
                 let offset = (ox * s - padLeft) * channels + c
+                if window && halfWindowInRegisters {
+                    if k == 3 {
+                        windowHalves3(rows, channels, offset, weights + c, bias + c, output + ox * channels + c)
+                    } else if k == 5 {
+                        windowHalves5(rows, channels, offset, weights + c, bias + c, output + ox * channels + c)
+                    } else {
+                        windowHalves(rows: rows, kernel: k, channels: channels, offset: offset,
+                                     weights: weights + c, bias: bias + c, output: output + ox * channels + c)
+                    }
+                    ox += 4
+                    continue
+                }
+                var a0 = b, a1 = b, a2 = b, a3 = b
                 for ky in 0..<k {
                     guard let row = rows[ky] else { continue }
                     let inRow = row + offset
@@ -120,6 +147,59 @@ extension Kernels {
         }
         if c < channels {
             for ox in 0..<outWidth { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c ..< channels) }
+        }
+    }
+
+    /// `windowHalves` with k = 3 and k = 5 constants, so that the tap loops unroll and the
+    /// window moves by register renaming (inlined into `depthwiseRow`'s copies, the
+    /// compiler had outlined it with k a variable: loops kept, an accumulator spilled).
+    @inline(never)
+    private static func windowHalves3(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ offset: Int,
+                                      _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                      _ output: UnsafeMutablePointer<Float>) {
+        windowHalves(rows: rows, kernel: 3, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
+    }
+
+    @inline(never)
+    private static func windowHalves5(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ offset: Int,
+                                      _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                      _ output: UnsafeMutablePointer<Float>) {
+        windowHalves(rows: rows, kernel: 5, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
+    }
+
+    /// Four interior output columns of a stride-1 row for one block of 16 channels, as two
+    /// halves of 8 channels whose four-column input window stays in registers
+    /// (`halfWindowInRegisters`):
+    ///
+    ///     out[j, c] = relu6(bias[c] + sum_{ky, kx} rows[ky][offset + (j + kx) * channels + c] * w[ky, kx, c]),  j in 0..<4
+    ///
+    /// `weights`, `bias` and `output` start at the block's first channel, `offset` is the
+    /// first column's first channel in the input rows.
+    @inline(__always)
+    private static func windowHalves(rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int, channels: Int, offset: Int,
+                                     weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                     output: UnsafeMutablePointer<Float>) {
+        for h in stride(from: 0, to: 16, by: 8) {
+            let b = Lanes.load8(bias + h)
+            var a0 = b, a1 = b, a2 = b, a3 = b
+            for ky in 0..<k {
+                guard let row = rows[ky] else { continue }
+                let inRow = row + offset + h
+                let wRow = weights + ky * k * channels + h
+                var x0 = Lanes.load8(inRow), x1 = Lanes.load8(inRow + channels)
+                var x2 = Lanes.load8(inRow + 2 * channels), x3 = Lanes.load8(inRow + 3 * channels)
+                for kx in 0..<k {
+                    let w = Lanes.load8(wRow + kx * channels)
+                    a0 = Lanes.multiplyAdd(a0, x0, w); a1 = Lanes.multiplyAdd(a1, x1, w)
+                    a2 = Lanes.multiplyAdd(a2, x2, w); a3 = Lanes.multiplyAdd(a3, x3, w)
+                    if kx + 1 < k { x0 = x1; x1 = x2; x2 = x3; x3 = Lanes.load8(inRow + (kx + 4) * channels) }
+                }
+            }
+            let out = output + h
+            Lanes.store8(Lanes.relu6(a0), out)
+            Lanes.store8(Lanes.relu6(a1), out + channels)
+            Lanes.store8(Lanes.relu6(a2), out + 2 * channels)
+            Lanes.store8(Lanes.relu6(a3), out + 3 * channels)
         }
     }
 

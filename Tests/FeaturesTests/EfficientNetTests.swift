@@ -247,6 +247,9 @@ enum KernelChecks {
     static let depthwiseShapes = [
         (9, 11, 16, 3, 1), (12, 12, 24, 3, 2), (7, 7, 32, 5, 1), (14, 13, 40, 5, 2), (3, 2, 16, 5, 1), (20, 21, 8, 3, 1),
         (10, 14, 24, 5, 1),  // 5x5 with 16 + 8 channels: the 8-lane tail on interior columns too
+        // Several 16-channel blocks of interior columns, widths that leave a partial group
+        // of four (AVX2's stride-1 window 8 channels at a time, `halfWindowInRegisters`):
+        (4, 23, 32, 3, 1), (5, 19, 48, 5, 1),
     ]
 
     /// The module behind `variant`'s table says it was built as that variant (the flags
