@@ -21,7 +21,9 @@ struct ClassCondCommand: TagganCommand {
             (floor 1e-6), momentum 0.5 rising to 0.7; `gan` is the same without y. Checkpoints every
             --checkpoint-every steps and at the end (safetensors + checkpoint.json); --resume
             continues exactly. The default \(ClassConditionalConfiguration.defaultSteps) steps (20 epochs of Fashion-MNIST's 50,000
-            training images) take about 10 minutes per model on 2 cores; --long trains \(longSteps).
+            training images) take about 16 minutes per model on 2 cores (measured: the CGAN's first 8,000
+            took 12.6 minutes on an Intel Xeon, its steps slowing from ~21/s to ~9/s as it trained);
+            --long trains \(longSteps).
             eval: for each trained model, a Gaussian Parzen window on --samples generated images
             (cgan: an equal number per class), sigma chosen on --validation images of the validation
             split, the test split's mean log-likelihood +- standard error (nats); a softmax classifier
