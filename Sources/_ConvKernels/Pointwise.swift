@@ -4,9 +4,26 @@ extension Kernels {
     /// 6 rows x 16 columns: six 16-lane accumulators, a broadcast of x per row and one
     /// row of the packed weights per step of the sum. With AVX2 that is twelve ymm
     /// accumulators, two for the weight row and one broadcast: 15 of the 16 registers,
-    /// no spill (BLIS's and OpenBLAS's Haswell sgemm use the same 6x16). With AVX-512 the
-    /// accumulators take six of 32 zmm registers.
+    /// no spill (BLIS's and OpenBLAS's Haswell sgemm use the same 6x16). With AVX-512 six
+    /// accumulators are too few: each multiply-add waits on the previous one into the same
+    /// accumulator (4 cycles' latency), and two FMA ports want 8 or more independent ones,
+    /// so the AVX-512 build takes two panels at a time (`pairsPanels`).
     public static var pointwiseBlockRows: Int { 6 }
+
+    /// Whether a block of rows goes over two adjacent 16-column panels together: 6 rows x
+    /// 32 columns, twelve zmm accumulators, two weight vectors (one from each panel) and
+    /// the broadcasts of x, which AVX-512 folds into the multiply-add ({1to16}): 14 of 32
+    /// registers, and 12 independent multiply-adds per step of the sum instead of 6.
+    /// The packing is the same as the other builds' (panels of 16): the pair reads two
+    /// weight streams, `inputs * 16` floats apart. AVX2 has no room for it (24 ymm
+    /// accumulators of 16), and the generic build's vectors are SSE halves.
+    @inline(__always) static var pairsPanels: Bool {
+        #if TAGGAN_VECTOR_512
+        return true
+        #else
+        return false
+        #endif
+    }
 
     /// y[r, :] = x[r, :] W + bias for r in 0..<rows, then ReLU6 when `activate`, then
     /// + residual[r, :] when given (MBConv adds the skip to the linear projection).
@@ -16,7 +33,8 @@ extension Kernels {
     /// output columns, each [inputs, 16] contiguous, the last one [inputs, lastWidth]
     /// (8 or 16); `bias` is padded to panels * 16. The panels are taken `chunkPanels` at a
     /// time, a chunk small enough to stay in the L2 cache while every block of rows goes
-    /// over it.
+    /// over it (in the AVX-512 build rounded up to an even number of panels, so that the
+    /// pairs of panels `pairsPanels` takes together do not straddle two chunks).
     public static func pointwise(weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                  inputs k: Int, outputs n: Int, panels: Int, lastWidth: Int, chunkPanels: Int,
                                  x: UnsafePointer<Float>, rows m: Int, y: UnsafeMutablePointer<Float>,
@@ -47,7 +65,8 @@ extension Kernels {
                                   activate: Bool, residual: UnsafePointer<Float>?) {
         guard m > 0 else { return }
         let blockRows = pointwiseBlockRows
-        let chunk = max(1, chunkPanels)
+        var chunk = max(1, chunkPanels)
+        if pairsPanels { chunk += chunk & 1 }
         var p0 = 0
         while p0 < panels {
             let p1 = min(panels, p0 + chunk)
@@ -59,11 +78,22 @@ extension Kernels {
                 let a1 = x + min(r0 + 1, m - 1) * k, a2 = x + min(r0 + 2, m - 1) * k
                 let a3 = x + min(r0 + 3, m - 1) * k, a4 = x + min(r0 + 4, m - 1) * k
                 let a5 = x + min(r0 + 5, m - 1) * k
-                for p in p0..<p1 {
+                var p = p0
+                while p < p1 {
+                    defer { p += 1 }
                     if p == panels - 1 && lastWidth == 8 {
                         narrowPanel(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + p * 16,
                                     rows: rows, into: y + r0 * n + p * 16, stride: n, columns: n - p * 16,
                                     activate: activate, residual: residual.map { $0 + r0 * n + p * 16 })
+                        continue
+                    }
+                    // Two full-width panels left in the chunk (the second may have fewer
+                    // than 16 outputs, never the narrow last one): 6 x 32 together.
+                    if pairsPanels && p + 1 < p1 && !(p + 1 == panels - 1 && lastWidth == 8) {
+                        panelPair(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + p * 16,
+                                  rows: rows, into: y + r0 * n + p * 16, stride: n, columns: n - p * 16,
+                                  activate: activate, residual: residual.map { $0 + r0 * n + p * 16 })
+                        p += 1
                         continue
                     }
                     var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16()
@@ -94,6 +124,49 @@ extension Kernels {
             }
             p0 = p1
         }
+    }
+
+    /// `pointwise`'s block of 6 rows over two adjacent 16-column panels (`pairsPanels`):
+    /// the first panel's weights [k, 16] at `weights`, the second's `k * 16` floats on,
+    /// bias for both (32, padded) at `bias`; `columns` (more than 16) counts the outputs
+    /// from the first panel's first, of which the first 32 are this pair's. The same sums,
+    /// bias, activation and residual per column as the one-panel block, so the results are
+    /// the same to the bit.
+    @inline(__always)
+    private static func panelPair(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+                                  _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                  k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
+                                  into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
+                                  activate: Bool, residual: UnsafePointer<Float>?) {
+        var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16(), c3 = Lanes.V16(), c4 = Lanes.V16(), c5 = Lanes.V16()
+        var d0 = Lanes.V16(), d1 = Lanes.V16(), d2 = Lanes.V16(), d3 = Lanes.V16(), d4 = Lanes.V16(), d5 = Lanes.V16()
+        var b = weights
+        let second = k * 16
+        for i in 0..<k {
+            let left = Lanes.load16(b), right = Lanes.load16(b + second)
+            let x0 = Lanes.V16(repeating: a0[i]), x1 = Lanes.V16(repeating: a1[i]), x2 = Lanes.V16(repeating: a2[i])
+            c0 = Lanes.multiplyAdd(c0, x0, left); d0 = Lanes.multiplyAdd(d0, x0, right)
+            c1 = Lanes.multiplyAdd(c1, x1, left); d1 = Lanes.multiplyAdd(d1, x1, right)
+            c2 = Lanes.multiplyAdd(c2, x2, left); d2 = Lanes.multiplyAdd(d2, x2, right)
+            let x3 = Lanes.V16(repeating: a3[i]), x4 = Lanes.V16(repeating: a4[i]), x5 = Lanes.V16(repeating: a5[i])
+            c3 = Lanes.multiplyAdd(c3, x3, left); d3 = Lanes.multiplyAdd(d3, x3, right)
+            c4 = Lanes.multiplyAdd(c4, x4, left); d4 = Lanes.multiplyAdd(d4, x4, right)
+            c5 = Lanes.multiplyAdd(c5, x5, left); d5 = Lanes.multiplyAdd(d5, x5, right)
+            b += 16
+        }
+        let bl = Lanes.load16(bias), br = Lanes.load16(bias + 16)
+        let rightColumns = min(16, columns - 16)
+        @inline(__always) func row(_ left: Lanes.V16, _ right: Lanes.V16, _ r: Int) {
+            let o = out + r * n, skip = residual.map { $0 + r * n }
+            finish(left, bl, o, skip, 16, activate)
+            finish(right, br, o + 16, skip.map { $0 + 16 }, rightColumns, activate)
+        }
+        row(c0, d0, 0)
+        if rows > 1 { row(c1, d1, 1) }
+        if rows > 2 { row(c2, d2, 2) }
+        if rows > 3 { row(c3, d3, 3) }
+        if rows > 4 { row(c4, d4, 4) }
+        if rows > 5 { row(c5, d5, 5) }
     }
 
     /// `pointwise`'s block of 6 rows for a last panel 8 columns wide ([k, 8] weights): the

@@ -232,7 +232,7 @@ struct ConfigurationTests {
 
 /// The convolution kernels against plain loops, on shapes the networks' parity tests do
 /// not reach: rows not a multiple of the 6-row block, widths that are multiples of 8 but
-/// not 16 (lite2's), images narrower than the kernel, interior widths that are not a
+/// not 16 (lite2's), outputs not a multiple of AVX-512's 32-column tile, images narrower than the kernel, interior widths that are not a
 /// multiple of the four-column groups. Every kernel variant (`KernelVariant`:
 /// the same source built for no target CPU, for AVX2 and for AVX-512) gets its own suite
 /// below, which runs when this CPU can execute that variant and is reported as skipped,
@@ -243,7 +243,14 @@ enum KernelChecks {
         (0..<count).map { Float(((($0 + 1) * 7919 + seed * 104_729) % 2001) - 1000) / 1000 }
     }
 
-    static let pointwiseShapes = [(1, 3, 16), (7, 16, 24), (13, 27, 32), (49, 40, 8), (50, 192, 40), (6, 1152, 17)]
+    static let pointwiseShapes = [
+        (1, 3, 16), (7, 16, 24), (13, 27, 32), (49, 40, 8), (50, 192, 40), (6, 1152, 17),
+        // AVX-512's 6 x 32 tile (two panels at a time): a pair whose second panel has 14
+        // outputs (62 = 3 x 16 + 14), an odd count of full panels (46: a pair, then one
+        // panel alone), three pairs then the narrow last panel (104 = 6 x 16 + 8); rows
+        // not a multiple of 6.
+        (23, 37, 62), (11, 19, 46), (17, 64, 104),
+    ]
     static let depthwiseShapes = [
         (9, 11, 16, 3, 1), (12, 12, 24, 3, 2), (7, 7, 32, 5, 1), (14, 13, 40, 5, 2), (3, 2, 16, 5, 1), (20, 21, 8, 3, 1),
         (10, 14, 24, 5, 1),  // 5x5 with 16 + 8 channels: the 8-lane tail on interior columns too
@@ -285,6 +292,9 @@ enum KernelChecks {
                         worst = max(worst, abs(v - y[r * outputs + o]))
                     }
                 }
+                // y starts as NaN, and max() passes over a NaN: an output the kernel never
+                // stored would not show in `worst`.
+                #expect(!y.contains { $0.isNaN }, "\(variant): outputs left unwritten")
                 #expect(worst <= 1e-4, "\(variant): activate \(activate), residual \(residual), chunk \(chunk)")
             }
         }
@@ -317,6 +327,7 @@ enum KernelChecks {
                 }
             }
         }
+        #expect(!y.contains { $0.isNaN }, "\(variant): outputs left unwritten (NaN, which max() passes over)")
         #expect(worst <= 1e-5, "\(variant)")
     }
 
