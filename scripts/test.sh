@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's second command (and CI's): install what is needed, run the tests.
-# Long runs stay behind flags (see README); the default run takes ~5 min on 2 cores once
+# Long runs stay behind flags (see README); the default run takes ~3 min on 2 cores once
 # built (debug builds are optimised: Package.swift, `optimisedInDebug`).
 #   TAGGAN_LIVE_SLURM=1: also the live-Slurm test (scripts/slurm/live-test.sh: a 3-node
 #   Slurm started here, sharded ingest + features with a node lost, merged = one run);
