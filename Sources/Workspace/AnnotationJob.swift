@@ -256,8 +256,9 @@ private final class FolderScan: @unchecked Sendable {
 
 /// A value made on a background thread once `start` is called (again: no effect), and
 /// waited for by `value`, which starts it if nothing has and rethrows what it threw.
-/// Either may be called from any thread.
-private final class BackgroundLoad<T>: @unchecked Sendable {
+/// Either may be called from any thread. (Annotate's method and network, and
+/// `FeatureExtraction.pipelined`'s one-ahead call.)
+final class BackgroundLoad<T>: @unchecked Sendable {
     private let make: @Sendable () throws -> T
     private let condition = NSCondition()
     private var started = false

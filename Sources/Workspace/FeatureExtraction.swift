@@ -74,20 +74,15 @@ public enum FeatureExtraction {
     /// `produce` may keep state from call to call; when `body` throws, the call under way
     /// is waited for and its result dropped.
     public static func pipelined<T>(_ produce: @escaping @Sendable (_ call: Int) -> T?, _ body: (T) throws -> Void) throws {
-        func start(_ call: Int) -> PendingResult<T> {
-            let pending = PendingResult<T>()
-            Thread.detachNewThread {
-                pending.result = produce(call)
-                pending.done.signal()
-            }
+        func start(_ call: Int) -> BackgroundLoad<T?> {
+            let pending = BackgroundLoad { produce(call) }
+            pending.start()
             return pending
         }
-        var next: PendingResult<T>? = start(0)
-        defer { next?.done.wait() }
+        var next: BackgroundLoad<T?>? = start(0)
+        defer { _ = try? next?.value() }
         for call in 1... {
-            let current = next!
-            current.done.wait()
-            guard let result = current.result else { next = nil; return }
+            guard let result = try next!.value() else { next = nil; return }
             next = start(call)
             try body(result)
         }
@@ -250,9 +245,3 @@ public enum FeatureExtraction {
     }
 }
 
-/// A result a background thread hands to the thread that waits on `done` (the semaphore
-/// orders the write before the read).
-private final class PendingResult<T>: @unchecked Sendable {
-    let done = DispatchSemaphore(value: 0)
-    var result: T?
-}
