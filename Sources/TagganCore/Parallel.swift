@@ -43,6 +43,7 @@ public enum Parallel {
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let work = body
             DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                Denormals.applyOnWorker()
                 work(chunk, bounds(chunk))
             }
         }

@@ -38,6 +38,9 @@ enum Commands {
 
     /// Runs the command line and returns the exit status.
     static func main(_ arguments: [String]) -> Int32 {
+        // First, before any thread exists that computes: every thread made later inherits it.
+        // TAGGAN_DENORMALS=ieee keeps IEEE gradual underflow (slower; for comparisons).
+        if ProcessInfo.processInfo.environment["TAGGAN_DENORMALS"] != "ieee" { Denormals.enable() }
         if arguments.isEmpty || arguments == ["help"] || arguments.first == "--help" || arguments.first == "-h" {
             print(topLevelHelp, terminator: "")
             return arguments.isEmpty ? 2 : 0

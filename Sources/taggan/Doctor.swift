@@ -27,12 +27,19 @@ struct DoctorCommand: TagganCommand {
         case "taggan": kernelNote = "OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "") set by taggan from CPU features"
         default: kernelNote = "the library's own detection"
         }
+        // Found by computing with denormals on the threads that compute, not assumed.
+        let probe = Denormals.probe()
+        let flushing = probe.everywhere
+        let denormals = flushing ? "flushed to zero (FTZ + DAZ) on every compute thread"
+            : environment["TAGGAN_DENORMALS"] == "ieee" ? "IEEE gradual underflow (TAGGAN_DENORMALS=ieee)"
+            : "IEEE gradual underflow on \([probe.caller ? nil : "the main thread", probe.workers ? nil : "workers", probe.blas ? nil : "BLAS threads"].compactMap { $0 }.joined(separator: ", "))"
         let rows: [(String, String)] = [
             ("taggan", Commands.version),
             ("swift", MachineInfo.swiftVersion),
             ("cpu", "\(MachineInfo.cpuModel)\(MachineInfo.cpuFamilyModel.map { ", \($0)" } ?? "") (\(backend.cpuFeatures))"),
             ("cores", "\(MachineInfo.cores), memory \(String(format: "%.1f", MachineInfo.memoryGiB)) GiB"),
             ("threads", "\(Parallel.defaultThreads) (TAGGAN_THREADS \(environment["TAGGAN_THREADS"] ?? "unset"))"),
+            ("denormals", denormals),
             ("blas library", backend.library),
             ("blas config", backend.config ?? "(not OpenBLAS)"),
             ("blas kernel", "\(backend.kernel ?? "unknown") (\(kernelNote))"),
@@ -54,6 +61,8 @@ struct DoctorCommand: TagganCommand {
                 "cpu_family_model": MachineInfo.cpuFamilyModel ?? "",
                 "cores": MachineInfo.cores,
                 "threads": Parallel.defaultThreads,
+                "denormals": ["flushed": flushing, "main_thread": probe.caller, "workers": probe.workers,
+                              "blas_threads": probe.blas] as [String: Any],
                 "blas": [
                     "library": backend.library,
                     "config": backend.config ?? "",

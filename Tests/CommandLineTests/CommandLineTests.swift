@@ -154,6 +154,23 @@ struct CommandLineTests {
         #expect(rows.allSatisfy { ($0["gflops"] as? Double ?? 0) > 0 })
     }
 
+    /// The command line flushes denormals on every thread that computes (main, Parallel's
+    /// workers, OpenBLAS's pool, which multiplies denormals to 0 only if it inherited the
+    /// switch); TAGGAN_DENORMALS=ieee keeps IEEE underflow, and the same probe then sees it.
+    @Test("taggan flushes denormals to zero on the main thread, its workers and the BLAS threads; TAGGAN_DENORMALS=ieee keeps them")
+    func doctorProbesDenormalsOnEveryComputeThread() throws {
+        func probe(_ environment: [String: String]) throws -> [String: Bool] {
+            let run = try TagganProcess(["doctor", "--json", "--size", "64"], environment: environment)
+            #expect(run.status == 0, "\(run.stderr)")
+            let object = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            return try #require(object["denormals"] as? [String: Bool])
+        }
+        let flushed = try probe(["TAGGAN_DENORMALS": "", "TAGGAN_THREADS": "2"])
+        #expect(flushed == ["flushed": true, "main_thread": true, "workers": true, "blas_threads": true])
+        let ieee = try probe(["TAGGAN_DENORMALS": "ieee", "TAGGAN_THREADS": "2"])
+        #expect(ieee == ["flushed": false, "main_thread": false, "workers": false, "blas_threads": false])
+    }
+
     @Test func doctorJSONDescribesTheBLASAndLibraries() throws {
         let run = try Run("doctor", "--json", "--size", "256")
         #expect(run.status == 0)

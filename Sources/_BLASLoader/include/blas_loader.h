@@ -46,6 +46,15 @@ const char *taggan_cpu_kernel_missing(int level);
 /// A short description of the CPU's vector extensions, e.g. "avx512 avx2 fma".
 const char *taggan_cpu_vector_features(void);
 
+/// Sets (on != 0) or clears flush-to-zero and denormals-are-zero in the calling thread's
+/// floating-point control register (x86-64 MXCSR bits 15 and 6; AArch64 FPCR.FZ). Threads
+/// created afterwards inherit the setting (pthread_create copies the floating-point
+/// environment). Returns 1 where the CPU has such a switch, 0 where it does not.
+int taggan_set_flush_denormals(int on);
+
+/// 1 when the calling thread flushes denormal floats to zero (both FTZ and DAZ on x86-64).
+int taggan_flush_denormals_enabled(void);
+
 #ifdef __cplusplus
 }
 #endif
