@@ -25,10 +25,14 @@ public struct ClassConditionalReport: Sendable, Codable {
         public var spread: Double
         public var realSpread: Double
         public var note: String
+        /// What the measurements say is wrong with the model (`diagnose`): empty when
+        /// nothing is. In the report above the table, so a failed run is not read as a result.
+        public var problems: [String]?
 
         public init(model: String, logLikelihood: Double, standardError: Double, sigma: Double,
                     validationLogLikelihood: Double, samples: Int, testImages: Int, steps: Int,
-                    classifierAgreement: Double?, spread: Double, realSpread: Double, note: String) {
+                    classifierAgreement: Double?, spread: Double, realSpread: Double, note: String,
+                    classes: Int, classifierAccuracy: Double) {
             self.model = model
             self.logLikelihood = logLikelihood
             self.standardError = standardError
@@ -41,6 +45,32 @@ public struct ClassConditionalReport: Sendable, Codable {
             self.spread = spread
             self.realSpread = realSpread
             self.note = note
+            problems = Self.diagnose(spread: spread, realSpread: realSpread, agreement: classifierAgreement,
+                                     classes: classes, classifierAccuracy: classifierAccuracy)
+        }
+
+        /// Failures the figures themselves show, judged against the real data's own
+        /// figures rather than fixed numbers:
+        /// - collapse: the samples' spread below a quarter of the real images' (G ignores
+        ///   its noise; the Parzen estimate then scores a few images, not a model);
+        /// - no conditioning (CGAN): the classifier agrees with the asked class at most
+        ///   twice as often as chance (1/classes), while it labels real test images well
+        ///   above that (so it is the samples, not the classifier).
+        public static func diagnose(spread: Double, realSpread: Double, agreement: Double?, classes: Int,
+                                    classifierAccuracy: Double) -> [String] {
+            var found: [String] = []
+            if realSpread > 0 && spread < 0.25 * realSpread {
+                found.append(String(format: "mode collapse: the samples hardly vary (spread %.3f against the real images' %.3f), "
+                                    + "so G ignores its noise and the log-likelihood scores a few images, not a model", spread, realSpread))
+            }
+            if let agreement, classes > 1 {
+                let chance = 1 / Double(classes)
+                if agreement <= 2 * chance && classifierAccuracy > 3 * chance {
+                    found.append(String(format: "not conditioned: %.1f%% of the samples are labelled as their class (chance %.1f%%, "
+                                        + "real test images %.1f%%)", 100 * agreement, 100 * chance, 100 * classifierAccuracy))
+                }
+            }
+            return found
         }
     }
 
@@ -132,12 +162,18 @@ public struct ClassConditionalReport: Sendable, Codable {
          String(format: "%.3f (%.3f)", row.spread, row.realSpread)]
     }
 
+    static let remedy = "On Fashion-MNIST and the 8x8 digits the paper's settings (z in the unit hypercube, pylearn2's "
+        + "small initial weights, SGD at 0.1) end this way here; `taggan classcond train --stable` trains with the settings "
+        + "that condition (centred z, fan-in initial weights, Adam at 5e-4; BENCHMARKS.md, class-conditional GAN)."
+
     static let paperCaption = "The paper's Table 1 (Mirza & Osindero 2014): Parzen window-based log-likelihood on MNIST, "
         + "quoted, not measured here. Comparable with rows above only when the data set is MNIST."
 
     public func markdown() -> String {
         var text = "# \(title)\n\n\(datasetDescription). Written \(created).\n\n"
         text += "## Measured here (\(dataset))\n\n"
+        for row in rows { for problem in row.problems ?? [] { text += "**\(row.model) failed: \(problem).**\n\n" } }
+        if rows.contains(where: { !($0.problems ?? []).isEmpty }) { text += Self.remedy + "\n\n" }
         text += "| " + Self.headers.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: Self.headers.count) + "\n"
         for row in rows { text += "| " + cells(row).joined(separator: " | ") + " |\n" }
         text += String(format: "\nClassifier (softmax regression on raw pixels, trained on the real training split): "
@@ -154,7 +190,10 @@ public struct ClassConditionalReport: Sendable, Codable {
     public func html() -> String {
         let e = EvaluationReport.escape
         var body = "<h1>\(e(title))</h1><p>\(e(datasetDescription)). Written \(e(created)).</p>"
-        body += "<h2>Measured here (\(e(dataset)))</h2><table><tr>" + Self.headers.map { "<th>\(e($0))</th>" }.joined() + "</tr>"
+        body += "<h2>Measured here (\(e(dataset)))</h2>"
+        for row in rows { for problem in row.problems ?? [] { body += "<p class=\"failed\"><b>\(e(row.model)) failed: \(e(problem)).</b></p>" } }
+        if rows.contains(where: { !($0.problems ?? []).isEmpty }) { body += "<p>\(e(Self.remedy))</p>" }
+        body += "<table><tr>" + Self.headers.map { "<th>\(e($0))</th>" }.joined() + "</tr>"
         for row in rows {
             body += "<tr title=\"\(e(row.note))\">" + cells(row).map { "<td>\(e($0))</td>" }.joined() + "</tr>"
         }
@@ -190,7 +229,7 @@ public struct ClassConditionalReport: Sendable, Codable {
         let style = """
             body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}table{border-collapse:collapse;font-size:13px;margin:8px 0}
             td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}
-            table.paper{background:#f6f6f6;font-style:italic}h2.paper{color:#555}
+            table.paper{background:#f6f6f6;font-style:italic}p.failed{color:#a00}h2.paper{color:#555}
             table.grid td,table.grid th{padding:2px 6px;border:none}table.grid img{image-rendering:pixelated;height:56px}
             svg{display:block;margin:8px 0}
             """

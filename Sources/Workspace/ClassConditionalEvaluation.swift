@@ -56,7 +56,8 @@ public enum ClassConditionalEvaluation {
             rows.append(ClassConditionalReport.Row(model: model.rawValue.uppercased(), logLikelihood: mean, standardError: error, sigma: search.best,
                               validationLogLikelihood: search.bestValidationMean, samples: samples, testImages: test.count,
                               steps: record.step, classifierAgreement: agreement, spread: spread, realSpread: realSpread,
-                              note: note))
+                              note: note, classes: classes, classifierAccuracy: classifierAccuracy))
+            for problem in rows.last!.problems ?? [] { Log.warning("classcond eval: \(model.rawValue) failed: \(problem)") }
             bandwidths[model.rawValue] = search
             losses[model.rawValue] = record.history.map {
                 EvaluationReport.LossPoint(step: $0.step, discriminator: $0.discriminatorLoss, generator: $0.generatorLoss)

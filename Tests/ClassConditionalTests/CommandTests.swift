@@ -83,5 +83,45 @@ struct ClassCondCommandTests {
         let rows = json?["rows"] as? [[String: Any]] ?? []
         #expect(rows.count == 2)
         #expect(rows.allSatisfy { ($0["standard_error"] as? Double ?? $0["standardError"] as? Double ?? -1) > 0 })
+        // Four steps teach G nothing: its samples are its initial mean image, and the report says
+        // so above the table (with the remedy) instead of leaving the numbers to be read as a result.
+        let cgan = try #require(rows.first { $0["model"] as? String == "CGAN" })
+        let problems = cgan["problems"] as? [String] ?? []
+        #expect(problems.contains { $0.hasPrefix("mode collapse") }, "\(problems)")
+        #expect(markdown.contains("**CGAN failed: mode collapse"))
+        #expect(markdown.contains("taggan classcond train --stable"))
+        #expect(eval.stderr.contains("taggan: warning: classcond eval: cgan failed: mode collapse"), "\(eval.stderr)")
+    }
+
+    /// --stable swaps the paper's defaults for the settings that condition (centred z, fan-in
+    /// weights, Adam at 5e-4), as recorded in the checkpoint; an option given explicitly wins.
+    @Test("--stable trains with centred z, fan-in weights and Adam at 5e-4; explicit options still win")
+    func stableChangesOnlyTheDefaults() throws {
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-stable-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        func configuration(_ extra: [String], model: String) throws -> [String: Any] {
+            let run = try TagganProcess(["classcond", "train", "--workspace", workspace.path, "--data", "digits", "--data-dir",
+                                         corporaFolder().appendingPathComponent("digits").path, "--model", model, "--steps", "2",
+                                         "--checkpoint-every", "0"] + extra)
+            #expect(run.status == 0, "\(run.stderr)")
+            let url = workspace.appendingPathComponent("classcond/digits/\(model)/checkpoint.json")
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+            return try #require(object?["configuration"] as? [String: Any])
+        }
+        let paper = try configuration([], model: "cgan")
+        #expect(paper["optimizer"] as? String == "sgd" && paper["learning_rate"] as? Double == 0.1)
+        let paperSizes = try #require(paper["sizes"] as? [String: Any])
+        #expect(paperSizes["noise_minimum"] as? Double == 0 && paperSizes["generator_initial_range"] as? Double == 0.05)
+
+        let stable = try configuration(["--stable"], model: "gan")
+        #expect(stable["optimizer"] as? String == "adam" && stable["learning_rate"] as? Double == 5e-4)
+        let stableSizes = try #require(stable["sizes"] as? [String: Any])
+        #expect(stableSizes["noise_minimum"] as? Double == -1)
+        #expect(stableSizes["generator_initial_range"] as? Double == nil && stableSizes["discriminator_initial_range"] as? Double == nil)
+
+        try FileManager.default.removeItem(at: workspace)
+        let mixed = try configuration(["--stable", "--optimizer", "sgd", "--noise-minimum", "0"], model: "gan")
+        #expect(mixed["optimizer"] as? String == "sgd" && mixed["learning_rate"] as? Double == 0.1)
+        #expect((mixed["sizes"] as? [String: Any])?["noise_minimum"] as? Double == 0)
     }
 }
