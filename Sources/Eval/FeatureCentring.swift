@@ -20,10 +20,16 @@ public struct FeatureCentring: Sendable, Equatable {
     /// The mean of `train`'s rows, accumulated in Double.
     public init(train: Tensor) {
         var sum = [Double](repeating: 0, count: train.columns)
-        let columns = train.columns
+        let columns = train.columns, rows = train.rows
+        // Each column summed row by row, as always; through pointers, so that the loop over
+        // columns vectorises (lanes are columns: the same sums in the same order).
         train.withUnsafeBufferPointer { values in
-            for row in 0..<train.rows {
-                for c in 0..<columns { sum[c] += Double(values[row * columns + c]) }
+            sum.withUnsafeMutableBufferPointer { total in
+                guard let s = total.baseAddress, let v = values.baseAddress else { return }
+                for row in 0..<rows {
+                    let x = v + row * columns
+                    for c in 0..<columns { s[c] += Double(x[c]) }
+                }
             }
         }
         mean = sum.map { Float($0 / Double(max(train.rows, 1))) }
@@ -41,7 +47,7 @@ public struct FeatureCentring: Sendable, Equatable {
                 }
             }
         }
-        return CosineIndex.normalisedRows(centred)
+        return CosineIndex.normalisedRows(consume centred)   // (in place: the only copy is `centred`)
     }
 }
 

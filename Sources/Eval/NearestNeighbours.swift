@@ -9,15 +9,17 @@ public struct CosineIndex: Sendable {
     /// L2-normalised rows of the base set (zero rows stay zero: similarity 0).
     public let base: Tensor
 
-    public init(_ vectors: Tensor) {
-        base = Self.normalisedRows(vectors)
+    public init(_ vectors: consuming Tensor) {
+        base = Self.normalisedRows(consume vectors)
     }
 
-    public static func normalisedRows(_ matrix: Tensor) -> Tensor {
-        var result = matrix
-        let columns = matrix.columns
+    /// Each row divided by its L2 norm. `matrix` is taken, so a caller that hands over its
+    /// only reference (`consume`, or a temporary) has it scaled in place, not copied.
+    public static func normalisedRows(_ matrix: consuming Tensor) -> Tensor {
+        var result = consume matrix
+        let columns = result.columns, rows = result.rows
         result.withUnsafeMutableBufferPointer { buffer in
-            for row in 0..<matrix.rows {
+            for row in 0..<rows {
                 let p = buffer.baseAddress! + row * columns
                 let norm = VectorKernels.dot(p, p, count: columns).squareRoot()
                 if norm > 0 {

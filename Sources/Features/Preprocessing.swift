@@ -24,7 +24,7 @@ public struct ImagePreprocessor: Sendable {
     /// Steps 2-3: the square crop the network sees, still as bytes.
     public func crop(_ image: RGBImage) -> RGBImage {
         let s = config.imageSize
-        return image.resized(shorterSide: config.resizeSide).centerCropped(width: s, height: s)
+        return image.resizedCentreCrop(shorterSide: config.resizeSide, width: s, height: s)   // (only the crop is computed)
     }
 
     /// Step 4 for crops of exactly imageSize x imageSize: [N, S, S, 3].

@@ -36,6 +36,13 @@ public enum TorchCheckpoint {
     }
 
     public static func decode(_ data: Data, path: String = "checkpoint") throws -> SafeTensors {
+        try decode(data, path: path, copyContiguous: true)
+    }
+
+    /// `copyContiguous` false: every tensor by the element walk, even those whose float32
+    /// values lie in the file in row-major order and are otherwise copied whole (the tests
+    /// check that both give the same tensors).
+    static func decode(_ data: Data, path: String, copyContiguous: Bool) throws -> SafeTensors {
         let bytes = [UInt8](data)
         var reader = PickleReader(bytes: bytes, path: path)
         guard case .int(let magic)? = try? reader.load(), magic == 0x1950a86a20f9469cfc6c as Int128 else {
@@ -92,13 +99,27 @@ public enum TorchCheckpoint {
             guard count == 0 || (reference.offset >= 0 && reference.strides.allSatisfy { $0 >= 0 } && last < storage.count) else {
                 throw TagganError.file(path, "tensor '\(name)': shape \(reference.shape) with strides \(reference.strides) runs past its storage of \(storage.count) elements")
             }
+            // Row-major strides (PyTorch's contiguous layout, what a saved state dict holds).
+            var contiguous = true, stride = 1
+            for axis in reference.shape.indices.reversed() where reference.shape[axis] > 1 {
+                if reference.strides[axis] != stride { contiguous = false }
+                stride *= reference.shape[axis]
+            }
             var values = [Float](repeating: 0, count: count)
             bytes.withUnsafeBytes { raw in
+                #if _endian(little)
+                if copyContiguous, contiguous, count > 0, storage.kind == "FloatStorage" {
+                    // The values as they lie in the file: one copy, the same bits as the walk below.
+                    values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[storage.start + 4 * reference.offset ..< storage.start + 4 * (reference.offset + count)])) }
+                    return
+                }
+                #endif
+                let kind = storage.kind == "DoubleStorage" ? 8 : storage.kind == "HalfStorage" ? 2 : 4   // (the name compared once, not per element)
                 func element(_ index: Int) -> Float {
-                    switch storage.kind {
-                    case "DoubleStorage":
+                    switch kind {
+                    case 8:
                         return Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: storage.start + 8 * index, as: UInt64.self))))
-                    case "HalfStorage":
+                    case 2:
                         return Float(Float16(bitPattern: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: storage.start + 2 * index, as: UInt16.self))))
                     default:
                         return Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: storage.start + 4 * index, as: UInt32.self)))

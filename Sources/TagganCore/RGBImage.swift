@@ -40,57 +40,75 @@ extension RGBImage {
     public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
         precondition(newWidth > 0 && newHeight > 0, "resize to \(newWidth)x\(newHeight)")
         if newWidth == width && newHeight == height { return self }
+        return resampled(width: newWidth, height: newHeight, columns: 0 ..< newWidth, rows: 0 ..< newHeight)
+    }
+
+    /// The window `columns` x `rows` of `resized(width: newWidth, height: newHeight)`,
+    /// computed alone: byte for byte the pixels the whole resize gives there (each output
+    /// value is the same sums of the same products in the same order; only the rows and
+    /// columns nobody reads are skipped), for the work of the window and the source
+    /// pixels under it.
+    func resampled(width newWidth: Int, height newHeight: Int, columns: Range<Int>, rows: Range<Int>) -> RGBImage {
+        precondition(!columns.isEmpty && !rows.isEmpty && columns.upperBound <= newWidth && rows.upperBound <= newHeight && columns.lowerBound >= 0 && rows.lowerBound >= 0,
+                     "window \(columns) x \(rows) of a \(newWidth)x\(newHeight) resize")
         let vertical = FilterTaps(source: height, destination: newHeight)
         let horizontal = FilterTaps(source: width, destination: newWidth)
-        let rowLength = width * 3
-        // Source as Float, once.
+        // The source rows and the span of source values (3 per pixel) the window reads.
+        let sourceRows = rows.map { vertical.first[$0] }.min()! ..< min(height, rows.map { vertical.first[$0] }.max()! + vertical.taps)
+        let span = 3 * columns.map { horizontal.first[$0] }.min()! ..< 3 * min(width, columns.map { horizontal.first[$0] }.max()! + horizontal.taps)
+        let rowLength = width * 3, spanLength = span.count
+        // Those source values as Float, once.
         let source = pixels.withUnsafeBufferPointer { bytes in
-            [Float](unsafeUninitializedCapacity: bytes.count) { out, initialised in
-                for i in 0..<bytes.count { out[i] = Float(bytes[i]) }
-                initialised = bytes.count
+            [Float](unsafeUninitializedCapacity: sourceRows.count * spanLength) { out, initialised in
+                for (r, y) in sourceRows.enumerated() {
+                    let from = y * rowLength + span.lowerBound
+                    for i in 0..<spanLength { out[r * spanLength + i] = Float(bytes[from + i]) }
+                }
+                initialised = sourceRows.count * spanLength
             }
         }
-        // Vertical pass: newHeight rows of the original width.
-        var middle = [Float](repeating: 0, count: newHeight * rowLength)
+        // Vertical pass: the window's rows, over the span.
+        var middle = [Float](repeating: 0, count: rows.count * spanLength)
         source.withUnsafeBufferPointer { src in
             middle.withUnsafeMutableBufferPointer { dst in
                 let s = src.baseAddress!, d = dst.baseAddress!
-                for y in 0..<newHeight {
-                    let first = vertical.first[y]
+                for (r, y) in rows.enumerated() {
+                    let first = vertical.first[y] - sourceRows.lowerBound
                     for k in 0..<vertical.taps {
                         let w = vertical.weights[y * vertical.taps + k]
                         if w != 0 {
-                            VectorKernels.axpy(w, s + (first + k) * rowLength, d + y * rowLength, count: rowLength)
+                            VectorKernels.axpy(w, s + (first + k) * spanLength, d + r * spanLength, count: spanLength)
                         }
                     }
                 }
             }
         }
-        // Horizontal pass, rounding to bytes.
+        // Horizontal pass: the window's columns, rounding to bytes.
+        let outWidth = columns.count
         let result = middle.withUnsafeBufferPointer { src in
-            [UInt8](unsafeUninitializedCapacity: newHeight * newWidth * 3) { dst, initialised in
-                initialised = newHeight * newWidth * 3
+            [UInt8](unsafeUninitializedCapacity: rows.count * outWidth * 3) { dst, initialised in
+                initialised = rows.count * outWidth * 3
                 horizontal.weights.withUnsafeBufferPointer { weights in
                     let taps = horizontal.taps
-                    for y in 0..<newHeight {
-                        let row = src.baseAddress! + y * rowLength
-                        let out = y * newWidth * 3
-                        for x in 0..<newWidth {
-                            let base = row + horizontal.first[x] * 3
-                            var r: Float = 0, g: Float = 0, b: Float = 0
+                    for r in 0..<rows.count {
+                        let row = src.baseAddress! + r * spanLength
+                        let out = r * outWidth * 3
+                        for (c, x) in columns.enumerated() {
+                            let base = row + (horizontal.first[x] * 3 - span.lowerBound)
+                            var red: Float = 0, green: Float = 0, blue: Float = 0
                             for k in 0..<taps {
                                 let w = weights[x * taps + k]
-                                r += w * base[3 * k]; g += w * base[3 * k + 1]; b += w * base[3 * k + 2]
+                                red += w * base[3 * k]; green += w * base[3 * k + 1]; blue += w * base[3 * k + 2]
                             }
-                            dst[out + 3 * x] = Self.byte(r)
-                            dst[out + 3 * x + 1] = Self.byte(g)
-                            dst[out + 3 * x + 2] = Self.byte(b)
+                            dst[out + 3 * c] = Self.byte(red)
+                            dst[out + 3 * c + 1] = Self.byte(green)
+                            dst[out + 3 * c + 2] = Self.byte(blue)
                         }
                     }
                 }
             }
         }
-        return RGBImage(width: newWidth, height: newHeight, pixels: result)
+        return RGBImage(width: outWidth, height: rows.count, pixels: result)
     }
 
     @inline(__always)
@@ -101,10 +119,26 @@ extension RGBImage {
 
     /// Scales so the shorter side becomes `side` (aspect ratio kept, rounded).
     public func resized(shorterSide side: Int) -> RGBImage {
-        if width <= height {
-            return resized(width: side, height: max(1, Int((Double(height) * Double(side) / Double(width)).rounded())))
-        }
-        return resized(width: max(1, Int((Double(width) * Double(side) / Double(height)).rounded())), height: side)
+        let (w, h) = sizeResized(shorterSide: side)
+        return resized(width: w, height: h)
+    }
+
+    /// The size `resized(shorterSide:)` gives.
+    func sizeResized(shorterSide side: Int) -> (width: Int, height: Int) {
+        if width <= height { return (side, max(1, Int((Double(height) * Double(side) / Double(width)).rounded()))) }
+        return (max(1, Int((Double(width) * Double(side) / Double(height)).rounded())), side)
+    }
+
+    /// `resized(shorterSide: side).centerCropped(width: cropWidth, height: cropHeight)`, byte
+    /// for byte, computing only the crop (`resampled`): resizing a 4:3 picture to a shorter
+    /// side of 256 and keeping the centre 224 x 224 throws away half the pixels it made.
+    public func resizedCentreCrop(shorterSide side: Int, width cropWidth: Int, height cropHeight: Int) -> RGBImage {
+        let (w, h) = sizeResized(shorterSide: side)
+        let cw = min(cropWidth, w), ch = min(cropHeight, h)
+        guard cw > 0, ch > 0 else { return resized(width: w, height: h).centerCropped(width: cropWidth, height: cropHeight) }
+        let left = (w - cw) / 2, top = (h - ch) / 2
+        if w == width && h == height { return centerCropped(width: cropWidth, height: cropHeight) }
+        return resampled(width: w, height: h, columns: left ..< left + cw, rows: top ..< top + ch)
     }
 
     /// The centred `cropWidth` x `cropHeight` window (clamped to the image).

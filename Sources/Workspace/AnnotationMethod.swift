@@ -53,7 +53,7 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         // from (a generator trained on a list of its own needs none: --training-set).
         let catalogued = w.hasCatalog
         // (annotate keeps its own table in the catalog, so a catalog alone proves nothing.)
-        let data = catalogued ? try? WorkspaceData.load(workspace) : nil
+        let data = catalogued ? try? WorkspaceTrainingRows.load(workspace) : nil
         let trained = [TagMethod.icgan, .cgan].filter { w.hasModel($0.rawValue) }
         if let named = request.method {
             method = named
@@ -62,7 +62,7 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
             if let choice {
                 method = choice.best
                 chosenBy = "eval's validation-best method (\(MethodChoice.fileName))"
-            } else if data.map({ !$0.indices(.train).isEmpty }) ?? trained.isEmpty {
+            } else if data.map({ !$0.train.isEmpty }) ?? trained.isEmpty {
                 method = .knn
                 chosenBy = "no taggan eval yet, so k-NN transfer (run taggan eval to choose and calibrate)"
             } else {
@@ -70,8 +70,8 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
                 chosenBy = "no catalog to learn from, so the trained \(trained[0].title)"
             }
         }
-        if !method.isGenerator, (data?.indices(.train).isEmpty ?? true) {
-            if catalogued, data == nil { _ = try WorkspaceData.load(workspace) }   // says what is missing
+        if !method.isGenerator, (data?.train.isEmpty ?? true) {
+            if catalogued, data == nil { _ = try WorkspaceTrainingRows.load(workspace) }   // says what is missing
             throw TagganError.file(workspace.path, data == nil ? "no \(Catalog.fileName) here (run taggan ingest and taggan features first)"
                                    : "has no tagged, embedded training images to learn tags from")
         }
@@ -100,7 +100,7 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         }
         let vectors = try needsVectors ? vectorsPath.map { try Word2VecFile.read($0) } : nil
         var space = data?.tagSpace ?? TagSpace([])
-        let train = try (data ?? WorkspaceData(workspace: workspace, images: [], features: Tensor(zeros: [0, featureWidth])))
+        let train = try (data ?? WorkspaceTrainingRows(workspace: workspace, images: [], train: [], trainFeatures: Tensor(zeros: [0, featureWidth])))
             .trainingSet(space: &space, vectors: vectors, vocabulary: request.vocabulary, command: "taggan annotate")
         if needsVectors, train.candidates.isEmpty { throw TagganError.file(vectorsPath ?? "", "no candidate word has a vector") }
         let methods = TagMethods(train: train, generators: generators)

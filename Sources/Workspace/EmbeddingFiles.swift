@@ -68,7 +68,7 @@ public struct EmbeddingFiles: Sendable {
     // MARK: Committed rows
 
     /// One matrix file and the rows of it that its mapping commits.
-    struct Segment {
+    struct Segment: Sendable {
         let matrix: URL
         let header: NPY.Header
         var ids: [Int] = []
@@ -81,12 +81,21 @@ public struct EmbeddingFiles: Sendable {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw TagganError.file(url.path, "unreadable (it maps an embedding matrix's rows to images)")
         }
+        // Lines (empty ones skipped) after the header, each "row<TAB>id<TAB>key", the key
+        // everything after the second tab: read as bytes, since a workspace of a million
+        // images has a million lines (String's split per character was most of the time).
         var ids: [Int] = [], keys: [String] = []
-        for line in text.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3, let id = Int(fields[1]) else { throw TagganError.file(url.path, "malformed line '\(line)'") }
-            ids.append(id)
-            keys.append(String(fields[2]))
+        var utf8 = text
+        try utf8.withUTF8 { bytes in
+            let newline = UInt8(ascii: "\n"), tab = UInt8(ascii: "\t")
+            for line in bytes.split(separator: newline).dropFirst() {
+                guard let first = line.firstIndex(of: tab), let second = line[(first + 1)...].firstIndex(of: tab),
+                      let id = Int(String(decoding: line[(first + 1) ..< second], as: UTF8.self)) else {
+                    throw TagganError.file(url.path, "malformed line '\(String(decoding: line, as: UTF8.self))'")
+                }
+                ids.append(id)
+                keys.append(String(decoding: line[(second + 1)...], as: UTF8.self))
+            }
         }
         return (ids, keys)
     }
@@ -158,8 +167,10 @@ public struct EmbeddingFiles: Sendable {
     /// Every committed row (the matrix's and the parts'; an image's first row only),
     /// values included: what the stages after features load.
     public func read(featureSize: Int) throws -> Rows {
+        let segments = try segments(featureSize: featureSize)
         var rows = Rows(), seen = Set<Int>()
-        for segment in try segments(featureSize: featureSize) {
+        rows.values.reserveCapacity(segments.reduce(0) { $0 + $1.ids.count } * featureSize)   // grown once, not copied as it fills
+        for segment in segments {
             try Self.forEachBlock(of: segment, featureSize: featureSize, keep: { seen.insert($0).inserted }) { ids, keys, values in
                 rows.ids += ids
                 rows.keys += keys
@@ -167,6 +178,101 @@ public struct EmbeddingFiles: Sendable {
             }
         }
         return rows
+    }
+
+    /// Where every committed row is (an image's first: the matrix's, then the parts', as
+    /// `read` keeps them), found from the mappings alone, so that a reader can then take
+    /// the rows it needs and only those (`RowIndex.values(of:)`).
+    public func index(featureSize: Int) throws -> RowIndex {
+        let segments = try segments(featureSize: featureSize)
+        var location: [Int: RowIndex.Location] = [:]
+        location.reserveCapacity(segments.reduce(0) { $0 + $1.ids.count })
+        for (s, segment) in segments.enumerated() {
+            for (row, id) in segment.ids.enumerated() where location[id] == nil {
+                location[id] = RowIndex.Location(segment: s, row: row)
+            }
+        }
+        return RowIndex(segments: segments, location: location, featureSize: featureSize)
+    }
+
+    /// The committed rows of a workspace's embedding files by image id (`index(featureSize:)`).
+    public struct RowIndex: Sendable {
+        struct Location: Sendable { let segment: Int, row: Int }
+        let segments: [Segment]
+        let location: [Int: Location]
+        public let featureSize: Int
+
+        /// The number of images with a row.
+        public var count: Int { location.count }
+        public func contains(_ id: Int) -> Bool { location[id] != nil }
+
+        /// The rows of `ids` (each one `contains`), in that order, as one [ids.count,
+        /// featureSize] matrix. The values go from the files straight into the matrix:
+        /// float32 rows are read (pread) into place, a run of rows adjacent in one file
+        /// with one call, so no other copy of the values is ever made. (Other .npy value
+        /// types are read a run at a time and converted as `NPY.values` does.)
+        public func values(of ids: [Int]) throws -> Tensor {
+            let f = featureSize
+            let wanted = ids.map { id -> Location in
+                guard let place = location[id] else { preconditionFailure("image \(id) has no embedding row") }
+                return place
+            }
+            var handles: [Int: FileHandle] = [:]
+            defer { for handle in handles.values { try? handle.close() } }
+            func handle(_ s: Int) throws -> FileHandle {
+                if let open = handles[s] { return open }
+                guard let opened = FileHandle(forReadingAtPath: segments[s].matrix.path) else {
+                    throw TagganError.file(segments[s].matrix.path, "cannot read")
+                }
+                handles[s] = opened
+                return opened
+            }
+            var matrix = [Float](repeating: 0, count: ids.count * f)
+            try matrix.withUnsafeMutableBufferPointer { out in
+                var start = 0
+                while start < wanted.count {
+                    // A run: the next rows of the same file, one after another in it.
+                    var end = start + 1
+                    while end < wanted.count, wanted[end].segment == wanted[start].segment,
+                          wanted[end].row == wanted[end - 1].row + 1 { end += 1 }
+                    let segment = segments[wanted[start].segment], rows = end - start
+                    let destination = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[start * f ..< end * f]))
+                    let offset = segment.header.dataOffset + wanted[start].row * f * segment.header.width
+                    let descriptor = try handle(wanted[start].segment).fileDescriptor
+                    #if _endian(little)
+                    let direct = segment.header.descr == "<f4"
+                    #else
+                    let direct = false
+                    #endif
+                    if direct {
+                        try Self.read(descriptor, into: destination, at: offset, path: segment.matrix.path, rows: wanted[start].row ..< wanted[end - 1].row + 1)
+                    } else {
+                        let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: rows * f * segment.header.width, alignment: 8)
+                        defer { bytes.deallocate() }
+                        try Self.read(descriptor, into: bytes, at: offset, path: segment.matrix.path, rows: wanted[start].row ..< wanted[end - 1].row + 1)
+                        let converted = NPY.values(Data(bytesNoCopy: bytes.baseAddress!, count: bytes.count, deallocator: .none), as: segment.header)
+                        converted.withUnsafeBytes { destination.copyMemory(from: $0) }
+                    }
+                    start = end
+                }
+            }
+            return Tensor(shape: [ids.count, f], values: matrix)
+        }
+
+        /// Fills `buffer` from `descriptor` at `offset` (pread, repeated until full).
+        static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String,
+                         rows: Range<Int>) throws {
+            var done = 0
+            while done < buffer.count {
+                let n = pread(descriptor, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else {
+                    throw TagganError.file(path, n == 0 ? "truncated: rows \(rows.lowerBound)-\(rows.upperBound - 1) cannot be read"
+                                           : "cannot read rows \(rows.lowerBound)-\(rows.upperBound - 1): \(String(cString: strerror(errno)))")
+                }
+                done += n
+            }
+        }
     }
 
     /// Calls `body` with runs of at most 1,024 kept rows of `segment` (ids, keys, values),

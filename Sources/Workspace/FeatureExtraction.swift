@@ -146,7 +146,7 @@ public enum FeatureExtraction {
         var done = Set(try files.ids(featureSize: f))
         var summary = Summary(files: files)
         summary.alreadyDone = done.count
-        let catalogImages = try catalog.images()
+        let catalogImages = try catalog.images(withTags: false)   // (ids, keys and paths are all it needs)
         if shard == nil {
             let taken = try takeInShards(workspace: workspace, model: config.name, featureSize: f, settings: settings,
                                          catalogIDs: Set(catalogImages.map(\.id)))

@@ -29,7 +29,9 @@ extension WorkspaceData {
     public var tagSpace: TagSpace { TagSpace(images.flatMap(\.tags)) }
 
     /// The true tags of `indices` as ids of `space`.
-    public func truth(_ indices: [Int], in space: TagSpace) -> [Set<Int>] {
+    public func truth(_ indices: [Int], in space: TagSpace) -> [Set<Int>] { Self.truth(images, indices, in: space) }
+
+    static func truth(_ images: [Catalog.Image], _ indices: [Int], in space: TagSpace) -> [Set<Int>] {
         indices.map { Set(images[$0].tags.compactMap { space.existing($0) }) }
     }
 
@@ -39,7 +41,13 @@ extension WorkspaceData {
     /// generators have no candidates.
     public func trainingSet(space: inout TagSpace, vectors: WordVectors?, vocabulary option: String?, command: String) throws -> TagTrainingSet {
         let train = indices(.train)
-        let trainTags = truth(train, in: space)
+        return try Self.trainingSet(trainFeatures: features(train), trainTags: truth(train, in: space), space: &space,
+                                    vectors: vectors, vocabulary: option, command: command)
+    }
+
+    /// `trainingSet` from the train split's features and tags.
+    static func trainingSet(trainFeatures: Tensor, trainTags: [Set<Int>], space: inout TagSpace, vectors: WordVectors?,
+                            vocabulary option: String?, command: String) throws -> TagTrainingSet {
         var candidates: [Int] = []
         var rows: [Int: [Float]] = [:]
         if let vectors {
@@ -55,9 +63,20 @@ extension WorkspaceData {
         let dimension = vectors?.dimension ?? 1
         var matrix = [Float](repeating: 0, count: space.names.count * dimension)
         for (id, vector) in rows { matrix.replaceSubrange(id * dimension ..< (id + 1) * dimension, with: vector) }
-        return TagTrainingSet(features: features(train), tags: trainTags, tagCount: space.names.count,
+        return TagTrainingSet(features: trainFeatures, tags: trainTags, tagCount: space.names.count,
                               tagVectors: Tensor(shape: [space.names.count, dimension], values: matrix),
                               available: (0 ..< space.names.count).map { rows[$0] != nil }, candidates: candidates)
+    }
+}
+
+extension WorkspaceTrainingRows {
+    /// Every tag of the catalog's embedded images, in image order (`WorkspaceData.tagSpace`).
+    public var tagSpace: TagSpace { TagSpace(images.flatMap(\.tags)) }
+
+    /// `WorkspaceData.trainingSet`, from the train rows read once.
+    public func trainingSet(space: inout TagSpace, vectors: WordVectors?, vocabulary option: String?, command: String) throws -> TagTrainingSet {
+        try WorkspaceData.trainingSet(trainFeatures: trainFeatures, trainTags: WorkspaceData.truth(images, train, in: space),
+                                      space: &space, vectors: vectors, vocabulary: option, command: command)
     }
 }
 

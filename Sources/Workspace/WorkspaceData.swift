@@ -19,27 +19,23 @@ public struct WorkspaceData: Sendable {
         (self.workspace, self.images, self.features) = (workspace, images, features)
     }
 
+    /// The catalog's tagged images with an embedding and all their rows, each row read
+    /// once, from the files straight into the matrix (`EmbeddingFiles.RowIndex`).
     public static func load(_ workspace: URL, model: EfficientNetConfig = .lite0) throws -> WorkspaceData {
+        let (images, index) = try embeddedImages(workspace, model: model)
+        return WorkspaceData(workspace: workspace, images: images, features: try index.values(of: images.map(\.id)))
+    }
+
+    /// The catalog's tagged images that have an embedding, by id, and where their rows
+    /// are; an error when there are no embeddings at all.
+    static func embeddedImages(_ workspace: URL, model: EfficientNetConfig) throws -> ([Catalog.Image], EmbeddingFiles.RowIndex) {
         let catalog = try Workspace(workspace).existingCatalog()
-        let config = model
         let files = Workspace(workspace).embeddings(model: model.name)
-        let found = try files.read(featureSize: config.featureSize)
-        let ids = found.ids, values = found.values
-        guard !ids.isEmpty else {
+        let index = try files.index(featureSize: model.featureSize)
+        guard index.count > 0 else {
             throw TagganError.file(files.matrix.path, "missing: run `taggan features --workspace \(workspace.path)` first")
         }
-        var row: [Int: Int] = [:]
-        for (r, id) in ids.enumerated() { row[id] = r }
-        let f = config.featureSize
-        var images: [Catalog.Image] = [], matrix: [Float] = []
-        let tagged = try catalog.images(taggedOnly: true)
-        matrix.reserveCapacity(tagged.count * f)   // one allocation, not a copy each time it outgrows itself
-        for image in tagged {
-            guard let r = row[image.id] else { continue }
-            images.append(image)
-            matrix += values[r * f ..< (r + 1) * f]
-        }
-        return WorkspaceData(workspace: workspace, images: images, features: Tensor(shape: [images.count, f], values: matrix))
+        return (try catalog.images(taggedOnly: true).filter { index.contains($0.id) }, index)
     }
 
     /// Indices of `images` in `split`.
@@ -52,6 +48,35 @@ public struct WorkspaceData: Sendable {
         values.reserveCapacity(indices.count * f)
         for i in indices { values += features.storage[i * f ..< (i + 1) * f] }
         return Tensor(shape: [indices.count, f], values: values)
+    }
+}
+
+/// The workspace as a tagging method learns from it (`taggan annotate`): the catalog's
+/// tagged images with an embedding, as `WorkspaceData.images` (their tags make the tag
+/// space, so tag ids are eval's), and the feature rows of the train split alone, read
+/// from the files straight into one matrix. The validation and test rows, which no
+/// method learns from, are never read, and no other copy of the matrix is made (the
+/// train rows are `WorkspaceData.features(indices(.train))`, which cost the full matrix
+/// and then a copy of most of it).
+public struct WorkspaceTrainingRows: Sendable {
+    public let workspace: URL
+    /// Tagged images with an embedding, ordered by catalog id.
+    public let images: [Catalog.Image]
+    /// Indices of `images` in the train split, in order.
+    public let train: [Int]
+    /// One row per index of `train`.
+    public let trainFeatures: Tensor
+
+    public init(workspace: URL, images: [Catalog.Image], train: [Int], trainFeatures: Tensor) {
+        precondition(trainFeatures.rows == train.count, "\(trainFeatures.rows) feature rows for \(train.count) train images")
+        (self.workspace, self.images, self.train, self.trainFeatures) = (workspace, images, train, trainFeatures)
+    }
+
+    public static func load(_ workspace: URL, model: EfficientNetConfig = .lite0) throws -> WorkspaceTrainingRows {
+        let (images, index) = try WorkspaceData.embeddedImages(workspace, model: model)
+        let train = images.indices.filter { images[$0].split == .train }
+        return WorkspaceTrainingRows(workspace: workspace, images: images, train: train,
+                                     trainFeatures: try index.values(of: train.map { images[$0].id }))
     }
 }
 

@@ -120,7 +120,7 @@ struct MergeCommand: TagganCommand {
         let w = Workspace(path: workspace!)
         let catalog = shards.isEmpty ? try w.existingCatalog() : try w.catalog()
         let merged = try catalog.merge(shards: shards.map { URL(fileURLWithPath: $0) })
-        let ids = Set(try catalog.images().map(\.id))
+        let ids = Set(try catalog.images(withTags: false).map(\.id))
         var embeddings: [String: Int] = [:]
         for config in EfficientNetConfig.all where !EmbeddingFiles.shards(in: w.url, model: config.name).isEmpty {
             embeddings[config.name] = try FeatureExtraction.takeInShards(workspace: w, model: config.name, featureSize: config.featureSize,

@@ -51,6 +51,41 @@ struct EmbeddingFilesTests {
         #expect(try NPY.read(contentsOf: files.matrix).storage == Self.rows(0..<6).values)
     }
 
+    @Test func theIndexReadsTheRowsAskedForInTheOrderAskedAsReadHasThem() throws {
+        let folder = TemporaryFolder("taggan-embeddings-index")
+        let files = EmbeddingFiles(workspace: folder.url, model: "efficientnet-lite0", shard: nil)
+        try files.append(Self.rows(0..<5), featureSize: Self.f)
+        try files.consolidate(featureSize: Self.f)
+        try files.append(Self.rows(3..<8), featureSize: Self.f)   // 3 and 4 again: the matrix's rows count
+        try files.append(Self.rows(8..<9), featureSize: Self.f)
+        let read = try files.read(featureSize: Self.f)
+        let index = try files.index(featureSize: Self.f)
+        #expect(index.count == read.ids.count && read.ids.allSatisfy(index.contains) && !index.contains(2))
+        func row(_ id: Int) -> [Float] {
+            let r = read.ids.firstIndex(of: id)!
+            return Array(read.values[r * Self.f ..< (r + 1) * Self.f])
+        }
+        for order in [read.ids, read.ids.reversed(), [read.ids[4], read.ids[0], read.ids[5], read.ids[6], read.ids[4]], []] {
+            let values = try index.values(of: order)
+            #expect(values.shape == [order.count, Self.f] && values.storage == order.flatMap(row), "\(order)")
+        }
+    }
+
+    @Test func theIndexConvertsAMatrixOfAnotherValueType() throws {
+        let folder = TemporaryFolder("taggan-embeddings-f8")
+        let files = EmbeddingFiles(workspace: folder.url, model: "efficientnet-lite0", shard: nil)
+        let rows = Self.rows(0..<3)
+        // The matrix as numpy's float64 (descr '<f8'), written by hand.
+        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, \(Self.f)), }"
+        header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8))
+        for value in rows.values { withUnsafeBytes(of: Double(value).bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        try data.write(to: files.matrix)
+        try EmbeddingFiles.mappingText(ids: rows.ids, keys: rows.keys).write(to: files.mapping, atomically: true, encoding: .utf8)
+        let values = try files.index(featureSize: Self.f).values(of: [rows.ids[2], rows.ids[1]])
+        #expect(values.storage == Array(rows.values[2 * Self.f ..< 3 * Self.f] + rows.values[Self.f ..< 2 * Self.f]))
+    }
+
     /// The files a run that is never killed leaves: 0..<4 joined, then 4..<6 joined.
     static func reference(_ folder: TemporaryFolder) throws -> (matrix: Data?, mapping: Data?) {
         let files = EmbeddingFiles(workspace: folder.url.appendingPathComponent("reference"), model: "efficientnet-lite0", shard: nil)

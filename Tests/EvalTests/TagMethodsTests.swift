@@ -8,6 +8,23 @@ import TagganCore
 /// scored, and the informative methods beat the frequency prior.
 @Suite("Tagging methods: choice on validation, methods.json, rebuilt rankers")
 struct TagMethodsTests {
+    @Test func theCentringMeanIsEachColumnsSumInRowOrderAndTheIndexIsBuiltFromIt() {
+        var random = SeededRandom(seed: 5)
+        let train = Tensor.gaussian(shape: [301, 37], using: &random)
+        var mean: [Float] = []
+        for c in 0..<37 {
+            var sum = 0.0
+            for r in 0..<301 { sum += Double(train[r, c]) }
+            mean.append(Float(sum / 301))
+        }
+        let centring = FeatureCentring(train: train)
+        #expect(centring.mean.map(\.bitPattern) == mean.map(\.bitPattern))
+        // The index's rows: the centred unit rows, normalised once more (in place now, as before by copy).
+        let neighbours = TrainingNeighbours(trainFeatures: train)
+        let expected = CosineIndex.normalisedRows(centring.apply(train))
+        #expect(neighbours.index.base.storage.map(\.bitPattern) == expected.storage.map(\.bitPattern))
+    }
+
     /// 6 classes in a 16-d feature space; each image has its class tag (0-5) and one of
     /// two noise tags (6, 7). Tag vectors in 8-d: one random direction per tag.
     struct World {

@@ -111,6 +111,17 @@ struct EfficientNetParityTests {
         #expect(fromSafetensors.forward(inputs).logits == net.forward(inputs).logits)
     }
 
+    @Test func copyingContiguousTensorsWholeGivesTheTensorsOfTheElementWalk() throws {
+        let data = try Data(contentsOf: Support.lite0Weights)
+        let copied = try TorchCheckpoint.decode(data, path: "lite0.pth", copyContiguous: true)
+        let walked = try TorchCheckpoint.decode(data, path: "lite0.pth", copyContiguous: false)
+        #expect(copied.tensors.keys.sorted() == walked.tensors.keys.sorted())
+        for (name, tensor) in walked.tensors {
+            let other = copied.tensors[name]
+            #expect(other?.shape == tensor.shape && other?.storage.map(\.bitPattern) == tensor.storage.map(\.bitPattern), "\(name)")
+        }
+    }
+
     @Test("bad weights are errors that name the tensor", arguments: [
         ("_fc.bias", "remove", "tensor '_fc.bias' is missing"),
         ("_blocks.3._depthwise_conv.weight", "reshape", "tensor '_blocks.3._depthwise_conv.weight' has shape [144, 1, 3, 3], expected [144, 1, 5, 5]"),

@@ -89,6 +89,26 @@ struct DatasetTests {
         #expect(concepts[byKey["mirflickr/im3.jpg"]!.id] == ["sky": false])
     }
 
+    @Test func imagesWithoutTagsAreTheImagesWithTheirTagsLeftOut() throws {
+        let data = TemporaryFolder(), workspace = TemporaryFolder()
+        let root = data.url.appendingPathComponent("mirflickr")
+        try data.write("mirflickr/im1.jpg", try Fixtures.data("baseline.jpg"))
+        try data.write("mirflickr/im2.jpg", try Fixtures.data("progressive.jpg"))
+        try data.write("mirflickr/im3.jpg", try Fixtures.data("gray.jpg"))
+        try data.write("mirflickr/meta/tags/tags1.txt", "sky\nBlue\n")
+        try data.write("mirflickr/meta/tags/tags3.txt", "dog\n")
+        _ = try ingest(root, workspace.url)
+        let catalog = try Catalog(workspace: workspace.url)
+        for split in [nil] + Catalog.Split.allCases.map(Optional.some) {
+            let full = try catalog.images(split: split)
+            let bare = try catalog.images(split: split, withTags: false)
+            #expect(bare.allSatisfy { $0.tags.isEmpty }, "\(String(describing: split))")
+            #expect(bare.map(\.id) == full.map(\.id) && bare.map(\.key) == full.map(\.key) && bare.map(\.url) == full.map(\.url)
+                    && bare.map(\.split) == full.map(\.split) && bare.map(\.hash) == full.map(\.hash), "\(String(describing: split))")
+        }
+        #expect(try catalog.images().contains { !$0.tags.isEmpty })   // (so the check above had tags to leave out)
+    }
+
     @Test func mirFlickr1MLayout() throws {
         let data = TemporaryFolder(), workspace = TemporaryFolder()
         try data.write("m1m/images/0/1.jpg", try Fixtures.data("baseline.jpg"))

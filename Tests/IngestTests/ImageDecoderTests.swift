@@ -1,7 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
-import TagganCore
+@testable import TagganCore
 @testable import Ingest
 
 @Suite("Image decoding")
@@ -85,6 +85,40 @@ struct ImageDecoderTests {
         #expect(RGBImage(width: 40, height: 20).resized(shorterSide: 10).width == 20)
         let crop = RGBImage(width: 6, height: 4, pixels: (0..<72).map { UInt8($0) }).centerCropped(width: 2, height: 2)
         #expect(crop.width == 2 && crop.pixels[0] == UInt8((1 * 6 + 2) * 3))
+    }
+
+    /// A picture of pseudo-random bytes (an LCG), so every filter tap matters.
+    static func noise(width: Int, height: Int, seed: UInt32) -> RGBImage {
+        var state = seed
+        return RGBImage(width: width, height: height, pixels: (0 ..< width * height * 3).map { _ in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return UInt8(truncatingIfNeeded: state >> 24)
+        })
+    }
+
+    @Test("the fused resize and centre crop gives the bytes of resizing, then cropping",
+          arguments: [(500, 333), (333, 500), (437, 291), (1200, 800), (401, 257), (100, 61), (256, 300), (300, 256), (224, 224), (9, 3)])
+    func resizedCentreCropEqualsResizeThenCrop(width: Int, height: Int) {
+        let image = Self.noise(width: width, height: height, seed: UInt32(width * 1000 + height))
+        for (side, crop) in [(256, (224, 224)), (256, (300, 300)), (57, (13, 7)), (3, (2, 3))] {
+            let fused = image.resizedCentreCrop(shorterSide: side, width: crop.0, height: crop.1)
+            let reference = image.resized(shorterSide: side).centerCropped(width: crop.0, height: crop.1)
+            #expect(fused == reference, "\(width)x\(height) to side \(side), crop \(crop)")
+        }
+    }
+
+    @Test func aWindowOfAResizeIsTheSameWindowOfTheWholeResize() {
+        let image = Self.noise(width: 61, height: 47, seed: 7)
+        for (w, h) in [(23, 31), (61, 47), (130, 90), (5, 4)] {
+            let whole = image.resized(width: w, height: h)
+            for (columns, rows) in [(0 ..< w, 0 ..< h), (1 ..< w - 1, 2 ..< h), (w / 3 ..< w / 3 + 1, h - 1 ..< h), (w - 2 ..< w, 0 ..< 1)] {
+                let window = image.resampled(width: w, height: h, columns: columns, rows: rows)
+                var bytes: [UInt8] = []
+                for y in rows { bytes += whole.pixels[(y * w + columns.lowerBound) * 3 ..< (y * w + columns.upperBound) * 3] }
+                #expect(window.width == columns.count && window.height == rows.count && window.pixels == bytes,
+                        "\(w)x\(h) window \(columns) x \(rows)")
+            }
+        }
     }
 
     // MARK: Bad input: each is a DecodeError with a reason, never a crash.

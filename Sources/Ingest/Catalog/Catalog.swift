@@ -194,10 +194,16 @@ public final class Catalog {
     // MARK: Reading
 
     /// Every image with at least one file, with its normalised tags, ordered by id.
-    public func images(split: Split? = nil, taggedOnly: Bool = false) throws -> [Image] {
+    /// `withTags` false: the tags are not read and every image's `tags` is empty (for a
+    /// reader that needs only ids, keys and paths, e.g. `taggan features`; the tags are
+    /// most of the work); `taggedOnly` needs them.
+    public func images(split: Split? = nil, taggedOnly: Bool = false, withTags: Bool = true) throws -> [Image] {
+        precondition(withTags || !taggedOnly, "taggedOnly needs the tags")
         var tagsByImage: [Int: [String]] = [:]
-        let tagRows = try db.prepare("SELECT image_id, tag FROM image_tags ORDER BY image_id, tag")
-        while try tagRows.step() { tagsByImage[tagRows.int(0), default: []].append(tagRows.string(1)) }
+        if withTags {
+            let tagRows = try db.prepare("SELECT image_id, tag FROM image_tags ORDER BY image_id, tag")
+            while try tagRows.step() { tagsByImage[tagRows.int(0), default: []].append(tagRows.string(1)) }
+        }
         let sql = """
             SELECT i.id, i.hash, k.key, i.width, i.height, i.split, f.path, k.title
             FROM images i
