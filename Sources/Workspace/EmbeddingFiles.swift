@@ -87,8 +87,10 @@ public struct EmbeddingFiles: Sendable {
         var ids: [Int] = [], keys: [String] = []
         var utf8 = text
         try utf8.withUTF8 { bytes in
-            let newline = UInt8(ascii: "\n"), tab = UInt8(ascii: "\t")
-            for line in bytes.split(separator: newline).dropFirst() {
+            let newline = UInt8(ascii: "\n"), tab = UInt8(ascii: "\t"), carriageReturn = UInt8(ascii: "\r")
+            for whole in bytes.split(separator: newline).dropFirst() {
+                // A file saved with CRLF line ends reads as the same rows (the \r is no part of a key).
+                let line = whole.last == carriageReturn ? whole.dropLast() : whole
                 guard let first = line.firstIndex(of: tab), let second = line[(first + 1)...].firstIndex(of: tab),
                       let id = Int(String(decoding: line[(first + 1) ..< second], as: UTF8.self)) else {
                     throw TagganError.file(url.path, "malformed line '\(String(decoding: line, as: UTF8.self))'")

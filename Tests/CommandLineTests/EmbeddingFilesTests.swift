@@ -24,6 +24,24 @@ struct EmbeddingFilesTests {
 
     static func bytes(_ url: URL) -> Data? { FileManager.default.contents(atPath: url.path) }
 
+    /// A mapping file saved with CRLF line ends (an editor on another system) reads as the
+    /// same rows and keys as the LF file; a malformed line is still an error naming the file.
+    @Test func aMappingWithCRLFLineEndsReadsAsTheSameRows() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-crlf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let lf = folder.appendingPathComponent("lf.tsv"), crlf = folder.appendingPathComponent("crlf.tsv")
+        let text = "row\timage_id\tkey\n0\t7\ta/b.png\n1\t9\tc d.jpg\n"
+        try text.write(to: lf, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "\n", with: "\r\n").write(to: crlf, atomically: true, encoding: .utf8)
+        let a = try EmbeddingFiles.mappingRows(lf), b = try EmbeddingFiles.mappingRows(crlf)
+        #expect(a.ids == [7, 9] && a.keys == ["a/b.png", "c d.jpg"])
+        #expect(b.ids == a.ids && b.keys == a.keys)
+        let bad = folder.appendingPathComponent("bad.tsv")
+        try "row\timage_id\tkey\r\n0\tseven\tx\r\n".write(to: bad, atomically: true, encoding: .utf8)
+        #expect(throws: TagganError.self) { try EmbeddingFiles.mappingRows(bad) }
+    }
+
     @Test func appendedPartsReadAsRowsAndJoinIntoOneMatrix() throws {
         let folder = TemporaryFolder("taggan-embeddings")
         let files = EmbeddingFiles(workspace: folder.url, model: "efficientnet-lite0", shard: nil)
