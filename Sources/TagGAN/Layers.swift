@@ -20,8 +20,8 @@ import TagganCore
 /// workspace He's scale learned faster at first. `NetworkSizes.initialScale` chooses.
 ///
 /// Gradients (for dy = dL/dy): dW = x^T dy, db = sum over rows of dy, dx = dy W^T, each
-/// one matrix product: BLAS sgemm, or taggan's own kernel (`Products`) when
-/// `ownProducts` (the tagging GAN's layers: `Generator`, `Discriminator`).
+/// one matrix product: BLAS sgemm, or taggan's own kernel for some shapes (`Products`)
+/// when `ownProducts` (the tagging GAN's layers) and `TAGGAN_GAN_PRODUCTS=own`.
 public struct Linear: Sendable {
     public var weight: Tensor
     public var bias: Tensor

@@ -49,10 +49,15 @@ public enum Products {
     /// The variant `multiply` uses unless told otherwise (`KernelVariant.chosen`).
     public static var variant: KernelVariant { KernelVariant.chosen.variant }
 
-    /// Whether the GAN's networks (`Generator`, `Discriminator`) take their products here
-    /// (the default) or through sgemm (`TAGGAN_GAN_PRODUCTS=blas`, for comparing the two
-    /// in one build). The class-conditional networks keep sgemm.
-    public static let enabled = ProcessInfo.processInfo.environment["TAGGAN_GAN_PRODUCTS"]?.lowercased() != "blas"
+    /// Whether the GAN's networks (`Generator`, `Discriminator`) give the products
+    /// `prefers` to `multiply` (`TAGGAN_GAN_PRODUCTS=own`) or leave every product to
+    /// sgemm (the default). Off by default because, measured in the whole step, it was
+    /// slower: 8.8-9.8 steps/s against sgemm's 10.5-11.4 (paper's step, 2 threads, three
+    /// alternating rounds, BENCHMARKS.md, TagGAN), although each of those products alone
+    /// was faster (`taggan bench gemm`). The likely cause: OpenBLAS's threads spin after
+    /// each of its calls and take the core from Parallel's worker that runs next. The
+    /// class-conditional networks always use sgemm.
+    public static let enabled = ProcessInfo.processInfo.environment["TAGGAN_GAN_PRODUCTS"]?.lowercased() == "own"
 
     /// The products the step gives to `multiply` rather than sgemm: those where it was
     /// faster in both of two `taggan bench gemm` runs on an Intel Xeon (AVX-512, 2 threads,

@@ -82,7 +82,7 @@ struct GEMMBenchCommand: TagganCommand {
                 "products": results.map { r in
                     var row: [String: Any] = ["name": r.shape.name, "kind": r.shape.kind, "m": r.shape.m, "n": r.shape.n,
                                               "k": r.shape.k, "largest_difference": r.largestDifference]
-                    for (method, rate) in r.gflops { row[method + "_gflops"] = (rate * 10).rounded() / 10 }
+                    for (method, rate) in r.gflops { row[method + "_gflops"] = rate }
                     return row
                 },
                 "step_milliseconds": Dictionary(uniqueKeysWithValues: zip(methods, totals.map { ($0 * 100).rounded() / 100 })),
