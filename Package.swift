@@ -106,7 +106,8 @@ let package = Package(
         .target(name: "SkipGram", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
         .target(name: "Features", dependencies: ["TagganCore", "_ConvKernels", "_ConvKernelsAVX2", "_ConvKernelsAVX512"],
                 swiftSettings: optimisedInDebug),
-        .target(name: "TagGAN", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
+        .target(name: "TagGAN", dependencies: ["TagganCore", "_ConvKernels", "_ConvKernelsAVX2", "_ConvKernelsAVX512"],
+                swiftSettings: optimisedInDebug),
         .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
 
         // The numeric core every stage shares: tensors, BLAS, random numbers, parallel

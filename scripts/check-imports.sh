@@ -11,7 +11,8 @@ allowed() {
         Workspace) echo "Ingest SkipGram Features TagGAN Eval TagganCore" ;;
         Ingest) echo "TagganCore _JPEGShim CJPEG CPNG CLibXML2 CSQLite CZlib CLibCrypto" ;;
         Features) echo "TagganCore _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512" ;;
-        SkipGram|TagGAN|Eval) echo "TagganCore" ;;
+        TagGAN) echo "TagganCore _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512" ;;
+        SkipGram|Eval) echo "TagganCore" ;;
         _ConvKernels|_ConvKernelsAVX2|_ConvKernelsAVX512) echo "" ;;
         TagganCore) echo "_BLASLoader" ;;
         IngestFuzz) echo "Ingest TagganCore" ;;

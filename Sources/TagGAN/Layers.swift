@@ -20,12 +20,15 @@ import TagganCore
 /// workspace He's scale learned faster at first. `NetworkSizes.initialScale` chooses.
 ///
 /// Gradients (for dy = dL/dy): dW = x^T dy, db = sum over rows of dy, dx = dy W^T, each
-/// one BLAS product.
+/// one matrix product: BLAS sgemm, or taggan's own kernel for some shapes (`Products`)
+/// when `ownProducts` (the tagging GAN's layers) and `TAGGAN_GAN_PRODUCTS=own`.
 public struct Linear: Sendable {
     public var weight: Tensor
     public var bias: Tensor
     public var weightGradient: Tensor
     public var biasGradient: Tensor
+    /// Products through `Products.multiply` rather than sgemm (when `Products.enabled`).
+    public var ownProducts = false
 
     public var inputs: Int { weight.rows }
     public var outputs: Int { weight.columns }
@@ -42,8 +45,7 @@ public struct Linear: Sendable {
     /// that follows the layer, applied in the bias's pass: the same values as `ReLU.forward`).
     public func forward(_ x: Tensor, into y: inout Tensor, rectified: Bool = false) {
         precondition(x.columns == inputs, "linear layer takes \(inputs) inputs, got \(x.columns)")
-        y.resize(to: [x.rows, outputs])
-        y.assignProduct(x, weight)
+        Products.assign(&y, x, weight, own: ownProducts)
         let rows = y.rows, n = outputs
         bias.withUnsafeBufferPointer { b in
             y.withUnsafeMutableBufferPointer { out in
@@ -59,7 +61,7 @@ public struct Linear: Sendable {
     /// dW = x^T dy and db = column sums of dy; added to the gradients already held when
     /// `accumulate` is true.
     public mutating func backwardParameters(input x: Tensor, outputGradient dy: Tensor, accumulate: Bool = false) {
-        weightGradient.assignProduct(x, dy, transposeA: true, beta: accumulate ? 1 : 0)
+        Products.assign(&weightGradient, x, dy, transposeA: true, beta: accumulate ? 1 : 0, own: ownProducts)
         let rows = dy.rows, n = outputs
         dy.withUnsafeBufferPointer { g in
             biasGradient.withUnsafeMutableBufferPointer { db in
@@ -70,8 +72,7 @@ public struct Linear: Sendable {
 
     /// dx = dy W^T.
     public func backwardInput(outputGradient dy: Tensor, into dx: inout Tensor) {
-        dx.resize(to: [dy.rows, inputs])
-        dx.assignProduct(dy, weight, transposeB: true)
+        Products.assign(&dx, dy, weight, transposeB: true, own: ownProducts)
     }
 
     /// Calls `body` with each parameter and its gradient, named `prefix.weight` and

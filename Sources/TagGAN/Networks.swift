@@ -59,6 +59,9 @@ public struct Generator: Sendable {
                              outputs: sizes.wordSize, scale: sizes.initialScale, random: &random)
         noiseDropout = Dropout(rate: sizes.dropout)
         featureDropout = Dropout(rate: sizes.dropout)
+        noiseLayer.ownProducts = true
+        featureLayer.ownProducts = true
+        outputLayer.ownProducts = true
     }
 
     /// Generates one vector per row of `noise` (rows x noiseSize) and `features`
@@ -161,6 +164,10 @@ public struct Discriminator: Sendable {
         wordDropout = Dropout(rate: sizes.dropout)
         featureDropout = Dropout(rate: sizes.dropout)
         maxoutDropout = Dropout(rate: sizes.dropout)
+        wordLayer.ownProducts = true
+        featureLayer.ownProducts = true
+        maxoutLayer.ownProducts = true
+        outputLayer.ownProducts = true
     }
 
     /// Computes `logits` for `words` (R x wordSize) against `features` (C x featureSize),
@@ -188,8 +195,8 @@ public struct Discriminator: Sendable {
                     maxoutLayer.bias.withUnsafeBufferPointer { b in
                         LayerKernels.fillRows(s.baseAddress!, with: b.baseAddress!, rows: images, columns: n)
                     }
-                    BLAS.sgemm(.none, .none, m: images, n: n, k: hidden, alpha: 1, a: h.baseAddress!, lda: hidden,
-                               b: imageWeight, ldb: n, beta: 1, c: s.baseAddress!, ldc: n)
+                    Products.product(.none, .none, m: images, n: n, k: hidden, a: h.baseAddress!, lda: hidden,
+                                     b: imageWeight, ldb: n, beta: 1, c: s.baseAddress!, ldc: n, own: true)
                 }
             }
             imageShare.withUnsafeBufferPointer { s in
@@ -198,8 +205,8 @@ public struct Discriminator: Sendable {
                         for block in 0 ..< rows / images {
                             (z.baseAddress! + block * images * n).update(from: s.baseAddress!, count: images * n)
                         }
-                        BLAS.sgemm(.none, .none, m: rows, n: n, k: wordHiddenSize, alpha: 1, a: h.baseAddress!, lda: wordHiddenSize,
-                                   b: wordWeight, ldb: n, beta: 1, c: z.baseAddress!, ldc: n)
+                        Products.product(.none, .none, m: rows, n: n, k: wordHiddenSize, a: h.baseAddress!, lda: wordHiddenSize,
+                                         b: wordWeight, ldb: n, beta: 1, c: z.baseAddress!, ldc: n, own: true)
                     }
                 }
             }
@@ -228,17 +235,17 @@ public struct Discriminator: Sendable {
         maxoutPreactivationGradient.withUnsafeBufferPointer { dz in
             maxoutLayer.weight.withUnsafeBufferPointer { w in
                 wordHiddenGradient.withUnsafeMutableBufferPointer { dh in
-                    BLAS.sgemm(.none, .transposed, m: rows, n: wordHiddenSize, k: n, alpha: 1,
+                    Products.product(.none, .transposed, m: rows, n: wordHiddenSize, k: n,
                                a: dz.baseAddress!, lda: n, b: w.baseAddress!, ldb: n,
-                               beta: 0, c: dh.baseAddress!, ldc: wordHiddenSize)
+                               beta: 0, c: dh.baseAddress!, ldc: wordHiddenSize, own: true)
                 }
             }
             if parameters {
                 wordHidden.withUnsafeBufferPointer { h in
                     maxoutLayer.weightGradient.withUnsafeMutableBufferPointer { dw in
-                        BLAS.sgemm(.transposed, .none, m: wordHiddenSize, n: n, k: rows, alpha: 1,
+                        Products.product(.transposed, .none, m: wordHiddenSize, n: n, k: rows,
                                    a: h.baseAddress!, lda: wordHiddenSize, b: dz.baseAddress!, ldb: n,
-                                   beta: 0, c: dw.baseAddress!, ldc: n)
+                                   beta: 0, c: dw.baseAddress!, ldc: n, own: true)
                     }
                 }
             }
@@ -268,16 +275,16 @@ public struct Discriminator: Sendable {
             }
             featureHidden.withUnsafeBufferPointer { h in
                 maxoutLayer.weightGradient.withUnsafeMutableBufferPointer { dw in
-                    BLAS.sgemm(.transposed, .none, m: hidden, n: n, k: images, alpha: 1,
+                    Products.product(.transposed, .none, m: hidden, n: n, k: images,
                                a: h.baseAddress!, lda: hidden, b: dz.baseAddress!, ldb: n,
-                               beta: 0, c: dw.baseAddress! + wordHiddenSize * n, ldc: n)
+                               beta: 0, c: dw.baseAddress! + wordHiddenSize * n, ldc: n, own: true)
                 }
             }
             maxoutLayer.weight.withUnsafeBufferPointer { w in
                 featureHiddenGradient.withUnsafeMutableBufferPointer { dh in
-                    BLAS.sgemm(.none, .transposed, m: images, n: hidden, k: n, alpha: 1,
+                    Products.product(.none, .transposed, m: images, n: hidden, k: n,
                                a: dz.baseAddress!, lda: n, b: w.baseAddress! + wordHiddenSize * n, ldb: n,
-                               beta: 0, c: dh.baseAddress!, ldc: hidden)
+                               beta: 0, c: dh.baseAddress!, ldc: hidden, own: true)
                 }
             }
         }

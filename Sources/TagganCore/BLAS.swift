@@ -25,7 +25,7 @@ public enum BLAS {
         public var threads: Int { Int(taggan_blas_threads()) }
     }
 
-    public enum Transpose: Sendable { case none, transposed }
+    public enum Transpose: Sendable, Hashable { case none, transposed }
 
     struct LoadError: Error, CustomStringConvertible {
         let attempts: [String]
@@ -125,6 +125,7 @@ public enum BLAS {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         ensureLoaded()
+        if recorder != nil { record(transposeA, transposeB, m, n, k) }
         if m == 0 || n == 0 { return }
         taggan_sgemm(
             transposeA == .transposed ? 1 : 0, transposeB == .transposed ? 1 : 0,

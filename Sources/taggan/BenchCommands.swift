@@ -2,6 +2,7 @@ import ArgumentParsing
 import Features
 import Foundation
 import Ingest
+import TagGAN
 import TagganCore
 import Workspace
 
@@ -44,6 +45,64 @@ struct KernelsBenchCommand: TagganCommand {
             let unsupported = KernelVariant.allCases.compactMap { v in v.unsupportedReason.map { "\(v): \($0)" } }
             print("(unsupported here: " + (unsupported.isEmpty ? "none" : unsupported.joined(separator: "; ")) + ")")
         }
+        return 0
+    }
+}
+
+/// `taggan bench gemm`: the GAN training step's matrix products (TagGAN's
+/// `StepProducts`, shape and transposition as the step calls them), each timed through
+/// BLAS at 1 and 2 threads, split over two one-thread calls, and with the conv net's 1x1
+/// kernel (`GEMMBenchmark`), with each product's share of the step.
+struct GEMMBenchCommand: TagganCommand {
+    static let configuration = CommandConfiguration(
+        words: ["bench", "gemm"], summary: "Measure the GAN training step's matrix products, shape by shape.")
+
+    @Option(help: "batch size", check: .positive) var batch = 100
+    @Option(help: "feature size", check: .positive) var features = 1280
+    @Option(help: "word vector size", check: .positive) var words = 200
+    @Flag(help: "the products of a step with mismatched pairs (D sees 3 blocks of the batch)") var mismatch: Bool
+    @Option(help: "milliseconds per measurement", check: .positive) var milliseconds = 150
+    var common = CommonOptions()
+
+    func run() throws -> Int32 {
+        let shapes = StepProducts.paperStep(sizes: NetworkSizes(featureSize: features, wordSize: words), batch: batch,
+                                            blocks: mismatch ? 3 : 2)
+        let results = try GEMMBenchmark.run(shapes, seconds: Double(milliseconds) / 1000, restoreThreads: Parallel.defaultThreads)
+        let methods = GEMMBenchmark.methods
+        // Milliseconds per step if every product went one way, and taking each shape's best.
+        func perStep(_ r: GEMMBenchmark.Result, _ method: String) -> Double {
+            r.shape.operations / (r.gflops.first { $0.method == method }!.gflops * 1e9) * 1000
+        }
+        let totals = methods.map { method in results.reduce(0) { $0 + perStep($1, method) } }
+        let total = shapes.reduce(0) { $0 + $1.operations }
+        if common.json {
+            JSONSummary.print([
+                "command": "bench gemm", "batch": batch, "features": features, "words": words, "mismatch": mismatch,
+                "kernels_in_use": Products.variant.rawValue, "step_gflop": total / 1e9,
+                "products": results.map { r in
+                    var row: [String: Any] = ["name": r.shape.name, "kind": r.shape.kind, "m": r.shape.m, "n": r.shape.n,
+                                              "k": r.shape.k, "largest_difference": r.largestDifference]
+                    for (method, rate) in r.gflops { row[method + "_gflops"] = rate }
+                    return row
+                },
+                "step_milliseconds": Dictionary(uniqueKeysWithValues: zip(methods, totals.map { ($0 * 100).rounded() / 100 })),
+            ])
+            return 0
+        }
+        print(String(format: "GAN step products, batch %d, features %d, words %d%@: %.2f GFLOP per step; GFLOP/s (own kernels: %@)",
+                     batch, features, words, mismatch ? ", mismatched pairs" : "", total / 1e9,
+                     Products.variant.rawValue))
+        print("product".padding(toLength: 30, withPad: " ", startingAt: 0) + "kind  " + "m x n x k".padding(toLength: 17, withPad: " ", startingAt: 0)
+              + methods.map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined() + "share")
+        let blas2Total = totals[methods.firstIndex(of: "blas2")!]
+        for r in results {
+            let size = "\(r.shape.m)x\(r.shape.n)x\(r.shape.k)"
+            print(r.shape.name.padding(toLength: 30, withPad: " ", startingAt: 0) + r.shape.kind + "    "
+                  + size.padding(toLength: 17, withPad: " ", startingAt: 0)
+                  + r.gflops.map { String(format: "%-11.1f", $0.gflops) }.joined()
+                  + String(format: "%4.1f%%", 100 * perStep(r, "blas2") / blas2Total))
+        }
+        print("ms per step".padding(toLength: 53, withPad: " ", startingAt: 0) + totals.map { String(format: "%-11.2f", $0) }.joined())
         return 0
     }
 }

@@ -10,7 +10,7 @@ enum Commands {
     static var all: [any TagganCommand.Type] { [
         IngestCommand.self, VectorsTrain.self, VectorsEval.self, VectorsNearest.self, FeaturesCommand.self,
         TrainCommand.self, EvalCommand.self, AnnotateCommand.self, MergeCommand.self, DemoCommand.self,
-        DoctorCommand.self, KernelsBenchCommand.self, DecodeBenchCommand.self, FeaturesBenchCommand.self,
+        DoctorCommand.self, KernelsBenchCommand.self, GEMMBenchCommand.self, DecodeBenchCommand.self, FeaturesBenchCommand.self,
         ClassCondCommand.self,
     ] }
 

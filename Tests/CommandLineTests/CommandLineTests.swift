@@ -8,7 +8,7 @@ typealias Run = TagganProcess
 @Suite("taggan command line")
 struct CommandLineTests {
     static let commands = ["ingest", "merge", "vectors train", "vectors eval", "vectors nearest", "features",
-                           "train", "eval", "annotate", "demo", "doctor", "bench kernels"]
+                           "train", "eval", "annotate", "demo", "doctor", "bench kernels", "bench gemm"]
 
     @Test func topLevelHelpListsEveryCommand() throws {
         let run = try Run("--help")
@@ -152,6 +152,22 @@ struct CommandLineTests {
         #expect(shapes.count == 19 && shapes.contains("1x1 196x320x1280") && shapes.contains("dw 56x144 3x3/1"))
         #expect(rows.count == shapes.count * supported.count)
         #expect(rows.allSatisfy { ($0["gflops"] as? Double ?? 0) > 0 })
+    }
+
+    @Test("bench gemm times every product of the GAN step every way, and every way's products match sgemm's")
+    func benchGEMMCoversTheStepsProducts() throws {
+        let run = try Run("bench", "gemm", "--json", "--batch", "7", "--features", "19", "--words", "5",
+                          "--milliseconds", "1", "--mismatch")
+        #expect(run.status == 0)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let rows = try #require(object["products"] as? [[String: Any]])
+        #expect(rows.count == 28)
+        #expect(Set(rows.compactMap { $0["kind"] as? String }) == ["NN", "NT", "TN"])
+        #expect(rows.contains { $0["m"] as? Int == 21 && $0["n"] as? Int == 3000 && $0["k"] as? Int == 500 })
+        for method in ["blas1", "blas2", "split2", "own1", "own2", "packed1"] {
+            #expect(rows.allSatisfy { ($0[method + "_gflops"] as? Double ?? 0) > 0 }, "\(method)")
+        }
+        #expect(rows.allSatisfy { ($0["largest_difference"] as? Double ?? 1) < 1e-5 })
     }
 
     /// The command line flushes denormals on every thread that computes (main, Parallel's
