@@ -56,7 +56,7 @@ public enum Denormals {
         let slots = ParallelSlots<Bool>(count: count)
         Parallel.forEachChunk(count, threads: max(threads, 2)) { chunk, _ in slots[chunk] = flushedOnThisThread }
         let n = 256
-        let tiny = [Float](repeating: 1e-39, count: n * n), ones = [Float](repeating: 1, count: n * n)
+        let tiny = [Float](repeating: Float(bitPattern: 0x000A_E398) /* 1.0e-39, denormal */, count: n * n), ones = [Float](repeating: 1, count: n * n)
         var product = [Float](repeating: -1, count: n * n)
         tiny.withUnsafeBufferPointer { a in
             ones.withUnsafeBufferPointer { b in

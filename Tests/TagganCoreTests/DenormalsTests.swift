@@ -16,7 +16,7 @@ struct DenormalsTests {
         let smallest = Float.leastNormalMagnitude
         func run(_ on: Bool) -> [Float] {
             Denormals.withFlush(on) {
-                var values: [Float] = [smallest, smallest * 4, 1e-39, 3.0]
+                var values: [Float] = [smallest, smallest * 4, Float(bitPattern: 0x000A_E398) /* 1.0e-39 */, 3.0]
                 values.withUnsafeMutableBufferPointer { Self.halve($0.baseAddress!, $0.count) }
                 return values
             }
