@@ -51,6 +51,15 @@ public enum TagMetrics {
         return PerImage(precision: precision, recall: recall, f1: f1)
     }
 
+    /// The mean of per-tag values (average precisions) summed in tag order: a
+    /// dictionary's own order changes from process to process (Swift seeds its hashing
+    /// per run), and a float sum in that order gave the same workspace's report different
+    /// last digits on every run.
+    public static func meanInTagOrder(_ values: [Int: Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        return values.keys.sorted().reduce(0.0) { $0 + values[$1]! } / Double(values.count)
+    }
+
     /// Average precision per tag over `images` (indices into `ranked` and `truth`).
     public static func averagePrecisions(_ ranked: [RankedTags], truth: [Set<Int>], images: [Int]? = nil,
                                          minimumImages: Int = minimumImagesForAP) -> [Int: Double] {

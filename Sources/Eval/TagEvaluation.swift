@@ -113,10 +113,10 @@ public enum TagEvaluation {
             metrics[name] = interval(ratio(Array(0..<n)), draws.map(ratio))
         }
         let aps = TagMetrics.averagePrecisions(ranked, truth: truth)
-        func mean(_ values: [Double]) -> Double { values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count) }
+        let mean = TagMetrics.meanInTagOrder
         let bootstrap = APBootstrap(ranked: ranked, truth: truth, tags: Set(aps.keys))
         let apDraws = draws.prefix(max(resamples / 5, 1)).map { bootstrap.averagePrecisions(draw: $0) }
-        metrics["map"] = interval(mean(Array(aps.values)), apDraws.filter { !$0.isEmpty }.map { mean(Array($0.values)) })
+        metrics["map"] = interval(mean(aps), apDraws.filter { !$0.isEmpty }.map(mean))
         var byKind: [String: KindMetrics]?
         if let seenTags {
             byKind = [:]
@@ -128,8 +128,8 @@ public enum TagEvaluation {
                     kindMetrics["precision@\(k)"] = metrics.removeValue(forKey: "\(kind) precision@\(k)")
                     kindMetrics["recall@\(k)"] = metrics.removeValue(forKey: "\(kind) recall@\(k)")
                 }
-                let mapDraws = kindAPs.isEmpty ? [] : apDraws.map { $0.filter { ofKind($0.key) } }.filter { !$0.isEmpty }.map { mean(Array($0.values)) }
-                kindMetrics["map"] = interval(mean(Array(kindAPs.values)), mapDraws)
+                let mapDraws = kindAPs.isEmpty ? [] : apDraws.map { $0.filter { ofKind($0.key) } }.filter { !$0.isEmpty }.map(mean)
+                kindMetrics["map"] = interval(mean(kindAPs), mapDraws)
                 let occurrences = truth.reduce(0) { $0 + $1.filter(ofKind).count }
                 byKind![kind] = KindMetrics(occurrences: occurrences, tags: Set(truth.joined()).filter(ofKind).count,
                                             tagsForMAP: kindAPs.count, metrics: kindMetrics)

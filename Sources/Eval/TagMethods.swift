@@ -268,7 +268,7 @@ extension TagMethods {
             rankings[setting.method] = ranked
             setting.validationPrecisionAt5 = TagMetrics.meanPrecision(ranked, truth: truth)
             let aps = TagMetrics.averagePrecisions(ranked, truth: truth)
-            setting.validationMAP = aps.isEmpty ? nil : aps.values.reduce(0, +) / Double(aps.count)
+            setting.validationMAP = aps.isEmpty ? nil : TagMetrics.meanInTagOrder(aps)
             setting.calibration = Calibration.fit(ranked: ranked, truth: truth)
             settings.append(setting)
             log(String(format: "%@: %@ (validation P@5 %.3f)", setting.method.title, setting.summary, setting.validationPrecisionAt5))

@@ -386,60 +386,100 @@ struct TagPropLikelihood {
     }
 
     /// The terms of L and of its gradient that belong to the images in `range`.
+    ///
+    /// The loops read every array through unsafe pointers taken once per call: indexing
+    /// the stored arrays and slicing `ranks` per entry cost a retain and a release each,
+    /// which was ~23% of `taggan eval`'s CPU time on the demo workspace (perf, session 10);
+    /// the neighbour weights go into one buffer per call instead of three new arrays per
+    /// image. The arithmetic and its order are those of `weights` / `softmaxWeights`,
+    /// `logSigmoid` and `logistic` (one exp(-|z|) serves both, as each computes it), so
+    /// the result is the same to the bit.
     @_optimize(speed)
     func imageTerms(_ range: Range<Int>, _ p: Parameters) -> (Double, Gradient) {
-        let eps = Self.eps
-        var value = 0.0
-        var g = Gradient(gamma: [Double](repeating: 0, count: k), theta: 0,
-                         alpha: [Double](repeating: 0, count: sigmoid ? tagCount : 0),
-                         beta: [Double](repeating: 0, count: sigmoid ? tagCount : 0))
-        var gPi = [Double](repeating: 0, count: k)
-        for i in range {
-            let pi = weights(i, p)
-            let sumPi = pi.reduce(0, +)
-            for r in 0..<k { gPi[r] = 0 }
-            var shared = 0.0   // added to every dL/dpi_ik
-            for e in entryStart[i] ..< entryStart[i + 1] {
-                let carriers = ranks[rankStart[e] ..< rankStart[e + 1]]
-                var x = 0.0
-                for r in carriers { x += pi[r] }
-                let w = entryTag[e], positive = entryPositive[e]
-                let c = positive ? positiveWeight : negativeWeight
-                if sigmoid {
-                    let z = p.alpha[w] * x + p.beta[w]
-                    value += c * logSigmoid(positive ? z : -z)
-                    let residual = c * ((positive ? 1 : 0) - logistic(z))
-                    g.alpha[w] += residual * x
-                    g.beta[w] += residual
-                    for r in carriers { gPi[r] += residual * p.alpha[w] }
+        let eps = Self.eps, k = self.k, sigmoid = self.sigmoid
+        let positiveWeight = self.positiveWeight, negativeWeight = self.negativeWeight
+        let byDistance = weighting == .distance, theta = p.theta
+        var value = 0.0, gTheta = 0.0
+        var gGamma = [Double](repeating: 0, count: k)
+        var gAlpha = [Double](repeating: 0, count: sigmoid ? tagCount : 0), gBeta = gAlpha
+        var gPi = [Double](repeating: 0, count: k), pi = [Double](repeating: 0, count: k)
+        entryStart.withUnsafeBufferPointer { entryStart in
+        entryTag.withUnsafeBufferPointer { entryTag in
+        entryPositive.withUnsafeBufferPointer { entryPositive in
+        rankStart.withUnsafeBufferPointer { rankStart in
+        ranks.withUnsafeBufferPointer { ranks in
+        distances.withUnsafeBufferPointer { distances in
+        outside.withUnsafeBufferPointer { outside in
+        p.gamma.withUnsafeBufferPointer { gamma in
+        p.alpha.withUnsafeBufferPointer { alpha in
+        p.beta.withUnsafeBufferPointer { beta in
+        gGamma.withUnsafeMutableBufferPointer { gGamma in
+        gAlpha.withUnsafeMutableBufferPointer { gAlpha in
+        gBeta.withUnsafeMutableBufferPointer { gBeta in
+        gPi.withUnsafeMutableBufferPointer { gPi in
+        pi.withUnsafeMutableBufferPointer { pi in
+            for i in range {
+                let d = distances.baseAddress! + i * k
+                if byDistance {
+                    // softmaxWeights: e_r = exp(-theta (d_r - min d)), summed in order, then / z.
+                    var nearest = d[0]
+                    for r in 1..<k where d[r] < nearest { nearest = d[r] }
+                    var z = 0.0
+                    for r in 0..<k { pi[r] = exp(-theta * (d[r] - nearest)); z += pi[r] }
+                    for r in 0..<k { pi[r] = pi[r] / z }
                 } else {
-                    // p(y_iw) = sum_j pi_ij q_jw, q_jw = eps + (1 - 2 eps) y_jw for a positive,
-                    // (1 - eps) - (1 - 2 eps) y_jw for a negative.
-                    let probability = positive ? eps * sumPi + (1 - 2 * eps) * x : (1 - eps) * sumPi - (1 - 2 * eps) * x
-                    value += c * log(probability)
-                    shared += c * (positive ? eps : 1 - eps) / probability
-                    let carried = c * (positive ? 1 - 2 * eps : -(1 - 2 * eps)) / probability
-                    for r in carriers { gPi[r] += carried }
+                    for r in 0..<k { pi[r] = gamma[r] }
+                }
+                var sumPi = 0.0
+                for r in 0..<k { sumPi += pi[r] }
+                for r in 0..<k { gPi[r] = 0 }
+                var shared = 0.0   // added to every dL/dpi_ik
+                for e in entryStart[i] ..< entryStart[i + 1] {
+                    let carriers = rankStart[e] ..< rankStart[e + 1]
+                    var x = 0.0
+                    for j in carriers { x += pi[ranks[j]] }
+                    let w = entryTag[e], positive = entryPositive[e]
+                    let c = positive ? positiveWeight : negativeWeight
+                    if sigmoid {
+                        let z = alpha[w] * x + beta[w]
+                        // logSigmoid(+-z) and logistic(z) both from exp(-|z|).
+                        let t = exp(z >= 0 ? -z : z)
+                        let signed = positive ? z : -z
+                        value += c * (signed >= 0 ? -log1p(t) : signed - log1p(t))
+                        let s = z >= 0 ? 1 / (1 + t) : t / (1 + t)
+                        let residual = c * ((positive ? 1 : 0) - s)
+                        gAlpha[w] += residual * x
+                        gBeta[w] += residual
+                        let back = residual * alpha[w]
+                        for j in carriers { gPi[ranks[j]] += back }
+                    } else {
+                        // p(y_iw) = sum_j pi_ij q_jw, q_jw = eps + (1 - 2 eps) y_jw for a positive,
+                        // (1 - eps) - (1 - 2 eps) y_jw for a negative.
+                        let probability = positive ? eps * sumPi + (1 - 2 * eps) * x : (1 - eps) * sumPi - (1 - 2 * eps) * x
+                        value += c * log(probability)
+                        shared += c * (positive ? eps : 1 - eps) / probability
+                        let carried = c * (positive ? 1 - 2 * eps : -(1 - 2 * eps)) / probability
+                        for j in carriers { gPi[ranks[j]] += carried }
+                    }
+                }
+                if !sigmoid && outside[i] > 0 {
+                    // Tags outside S_i: p = (1 - eps) sum_j pi_ij each.
+                    let c = Double(outside[i]) * negativeWeight
+                    value += c * log((1 - eps) * sumPi)
+                    shared += c / sumPi
+                }
+                for r in 0..<k { gPi[r] += shared }
+                if byDistance {
+                    // dpi_ik/dtheta = pi_ik (dbar_i - d_ik), dbar_i = sum_k pi_ik d_ik.
+                    var dbar = 0.0
+                    for r in 0..<k { dbar += pi[r] * d[r] }
+                    for r in 0..<k { gTheta += gPi[r] * pi[r] * (dbar - d[r]) }
+                } else {
+                    for r in 0..<k { gGamma[r] += gPi[r] }
                 }
             }
-            if !sigmoid && outside[i] > 0 {
-                // Tags outside S_i: p = (1 - eps) sum_j pi_ij each.
-                let c = Double(outside[i]) * negativeWeight
-                value += c * log((1 - eps) * sumPi)
-                shared += c / sumPi
-            }
-            for r in 0..<k { gPi[r] += shared }
-            switch weighting {
-            case .rank:
-                for r in 0..<k { g.gamma[r] += gPi[r] }
-            case .distance:
-                // dpi_ik/dtheta = pi_ik (dbar_i - d_ik), dbar_i = sum_k pi_ik d_ik.
-                var dbar = 0.0
-                for r in 0..<k { dbar += pi[r] * distances[i * k + r] }
-                for r in 0..<k { g.theta += gPi[r] * pi[r] * (dbar - distances[i * k + r]) }
-            }
-        }
-        return (value, g)
+        }}}}}}}}}}}}}}}
+        return (value, Gradient(gamma: gGamma, theta: gTheta, alpha: gAlpha, beta: gBeta))
     }
 
     /// Alternates sigma-ML's Newton steps (when on) with steps on the neighbour weights;

@@ -32,7 +32,9 @@ public struct TagVectorSpace: Sendable {
     public func unitMean(of tags: Set<Int>) -> [Float]? {
         let d = dimension
         var sum = [Float](repeating: 0, count: d), any = false
-        for tag in tags where available[tag] {
+        // In tag order: a Set's order changes from run to run, and so would the sum's
+        // last bits (and with them ties between tags, as ConSE at k 1 showed).
+        for tag in tags.sorted() where available[tag] {
             any = true
             for c in 0..<d { sum[c] += unitVectors[tag, c] }
         }

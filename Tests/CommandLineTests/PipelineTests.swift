@@ -83,6 +83,18 @@ struct PipelineTests {
         for file in ["report.json", "report.md", "report.html"] {
             #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent(file).path))
         }
+        // The same evaluation again, in a new process (Swift seeds its hashing per process,
+        // so a sum or a tie taken in a Set's or a Dictionary's order would show here): the
+        // same report to the last digit, its creation time aside.
+        let secondReport = w.appendingPathComponent("report-again")
+        _ = try run(["eval", "--workspace", w.path, "--report", secondReport.path, "--split", "validation",
+                     "--resamples", "50", "--samples", "10", "--examples", "3", "--json"])
+        func reportBody(_ folder: URL) throws -> NSDictionary {
+            var object = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("report.json"))) as? [String: Any])
+            object["created"] = nil
+            return object as NSDictionary
+        }
+        #expect(try reportBody(report) == reportBody(secondReport), "two runs of eval on one workspace wrote different reports")
         // Evaluated on the split the settings were chosen on: the report says so.
         let markdown = try String(contentsOf: report.appendingPathComponent("report.md"), encoding: .utf8)
         #expect(markdown.contains("chosen on this same validation split") && markdown.contains("each validation image's own true tag vectors"))
