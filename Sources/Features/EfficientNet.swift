@@ -453,6 +453,18 @@ public final class EfficientNet: @unchecked Sendable {
         }
     }
 
+    /// From this input side on, `blockByLayers` runs the depthwise pass on the unpadded
+    /// activation (its few border columns through the clipped-tap path) instead of first
+    /// copying it into a zero border: at 28 px and more the copy (up to 1.9 MB, 56 x 56 x
+    /// 144, where a 2 MiB L2 runs those blocks by layers) cost more than the border
+    /// columns. Measured on the Xeon, inference, batch 32, best of 12 per round, 4 rounds
+    /// alternating: always padding 239-252 images/s, unpadded from 28 px 252-266, from 56
+    /// px 252-260, from 14 px 264-273 in one series but no better than 28 in a second, and
+    /// with a 512 KiB L2's blocking and the AVX2 kernels (a Zen 1's: 14 px blocks by layers)
+    /// from 14 px was no faster than padding; with a 1 MiB L2's blocking (Zen 4's) from 28 px
+    /// 236-262 against 211-260. 7 and 14 px stay padded.
+    static let unpaddedDepthwiseSide = 28
+
     /// One MBConv block, a layer at a time, for `images` images stored one after the
     /// other in x (the 1x1 convolutions take them as one product).
     private func blockByLayers(_ block: Block, images: Int, _ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>,
@@ -467,6 +479,14 @@ public final class EfficientNet: @unchecked Sendable {
         }
         let padded = scratch.padded.pointer
         for image in 0..<images {
+            if side >= Self.unpaddedDepthwiseSide {
+                ConvKernels.depthwise(input: dwInput + image * inPixels * dw.channels, height: side, width: side,
+                                      channels: dw.channels, weights: dw.weights.pointer, bias: dw.bias.pointer,
+                                      kernel: dw.kernel, stride: dw.stride, padTop: dw.padTop, padLeft: dw.padLeft,
+                                      output: d + image * outPixels * dw.channels,
+                                      outHeight: block.outputSide, outWidth: block.outputSide, kernels: kernels)
+                continue
+            }
             ConvKernels.pad(dwInput + image * inPixels * dw.channels, height: side, width: side, channels: dw.channels,
                             top: dw.padTop, left: dw.padLeft,
                             bottom: paddedSide - side - dw.padTop, right: paddedSide - side - dw.padLeft, into: padded)
