@@ -170,15 +170,35 @@ enum LayerKernels {
     /// thread count.
     static func limitColumnNorms(_ w: UnsafeMutablePointer<Float>, rows: Int, columns: Int, limit: Float,
                                  threads: Int) {
+        updateLimitingColumnNorms(w, rows: rows, columns: columns, limit: limit, threads: threads) { _, _ in }
+    }
+
+    /// Calls `update(offset, count)` for every row segment w[offset ..< offset + count] of
+    /// a block of columns, row by row, then takes the squares of the updated segment while
+    /// it is still in cache, and rescales the block's columns longer than `limit` as
+    /// `limitColumnNorms` does: an optimiser's element-wise update and the norm
+    /// constraint in one pass over the weights instead of two. `update` must change only
+    /// the elements it is given (it runs on two threads for large matrices, on disjoint
+    /// column blocks). The norms are the same sums, in the same order, as
+    /// `limitColumnNorms` after the update on its own.
+    static func updateLimitingColumnNorms(_ w: UnsafeMutablePointer<Float>, rows: Int, columns: Int, limit: Float,
+                                          threads: Int, update: (_ offset: Int, _ count: Int) -> Void) {
         nonisolated(unsafe) let w = w
-        let blocks = columns >= 512 ? min(threads, 2) : 1
-        Parallel.forEachChunk(columns, threads: blocks, grain: 256) { _, range in
+        // Two blocks of whole 16-lane groups when the matrix is big enough for the pass to
+        // be memory-bound (the optimisers' own threshold) or wide enough (the constraint's).
+        let split = columns >= 2 * width && (rows * columns >= 1 << 18 || columns >= 512)
+        let blocks = split ? min(threads, 2) : 1
+        let half = (columns / 2 + width - 1) / width * width
+        Parallel.forEachChunk(blocks, threads: blocks) { chunk, _ in
+            let range = blocks == 1 ? 0 ..< columns : (chunk == 0 ? 0 ..< half : half ..< columns)
             let n = range.count
-            var squares = [Float](repeating: 0, count: n)
-            squares.withUnsafeMutableBufferPointer { sq in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { sq in
                 let acc = sq.baseAddress!
+                acc.update(repeating: 0, count: n)
                 for r in 0..<rows {
-                    let row = UnsafePointer(w + r * columns + range.lowerBound)
+                    let offset = r * columns + range.lowerBound
+                    update(offset, n)
+                    let row = UnsafePointer(w + offset)
                     var i = 0
                     while i + width <= n {
                         let v = load(row, i)

@@ -334,7 +334,6 @@ public final class GANTrainer {
                                parameters: true, wordGradient: false)
         let rate = configuration.learningRate(atStep: step)
         update(&discriminator, prefix: "discriminator", rate: rate)
-        if configuration.maxColumnNorm > 0 { discriminator.visitParameters(limitColumnNorms) }
 
         // 3. The generator's step through the updated discriminator.
         discriminator.forward(words: generator.output, features: batchFeatures, training: true, random: &random)
@@ -355,7 +354,6 @@ public final class GANTrainer {
             generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
         }
         update(&generator, prefix: "generator", rate: rate)
-        if configuration.maxColumnNorm > 0 { generator.visitParameters(limitColumnNorms) }
 
         let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
                                         realProbability: real.meanProbability, fakeProbability: fake.meanProbability,
@@ -419,25 +417,21 @@ public final class GANTrainer {
         optimizer = state
     }
 
+    /// One parameter's step. Weights (`*.weight`) have their column norms limited
+    /// (`maxColumnNorm`) in the same pass over memory as the update.
     private func applyOptimizer(_ state: inout OptimizerState, _ name: String, _ weight: inout Tensor, _ gradient: Tensor, _ rate: Double) {
+        var limit: OptimizerState.ColumnLimit?
+        if configuration.maxColumnNorm > 0 && name.hasSuffix(".weight") {
+            limit = .init(rows: weight.rows, columns: weight.columns, limit: Float(configuration.maxColumnNorm))
+        }
         switch configuration.optimizer {
         case .sgd:
             state.sgdStep(name, weight: &weight, gradient: gradient, rate: Float(rate),
-                          momentum: Float(configuration.momentum(atStep: step)))
+                          momentum: Float(configuration.momentum(atStep: step)), columnLimit: limit)
         case .adam:
             state.adamStep(name, weight: &weight, gradient: gradient, rate: rate, t: step + 1,
                            beta1: configuration.adamBeta1, beta2: configuration.adamBeta2,
-                           epsilon: configuration.adamEpsilon)
-        }
-    }
-
-    private func limitColumnNorms(_ name: String, _ weight: inout Tensor, _ gradient: inout Tensor) {
-        guard name.hasSuffix(".weight") else { return }
-        let (rows, columns) = (weight.rows, weight.columns)
-        let limit = Float(configuration.maxColumnNorm)
-        weight.withUnsafeMutableBufferPointer {
-            LayerKernels.limitColumnNorms($0.baseAddress!, rows: rows, columns: columns, limit: limit,
-                                          threads: Parallel.defaultThreads)
+                           epsilon: configuration.adamEpsilon, columnLimit: limit)
         }
     }
 
