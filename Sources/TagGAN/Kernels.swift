@@ -80,41 +80,42 @@ enum LayerKernels {
     }
 
     /// `dropoutMask` and x *= mask in the same pass (x nil: the mask alone). The same
-    /// draws, in the same order, as the mask on its own.
+    /// draws, in the same order, as the mask on its own: value i takes bits
+    /// 16 (i % 4) ..< 16 (i % 4) + 16 of draw i / 4. The draws are made in blocks
+    /// (`SeededRandom.fill`) and turned into 16 mask values at a time.
     static func applyDropout(_ mask: UnsafeMutablePointer<Float>, to x: UnsafeMutablePointer<Float>?, count n: Int,
                              rate: Float, random: inout SeededRandom) {
         let keep = 1 - rate
-        let threshold = UInt64((Double(keep) * 65536).rounded())
+        let threshold = UInt32((Double(keep) * 65536).rounded())
         let kept = 1 / keep
-        var i = 0
-        if let x {
-            while i + 4 <= n {
-                let bits = random.next()
-                for lane in 0..<4 {
-                    let m: Float = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
-                    mask[i + lane] = m
-                    x[i + lane] *= m
+        let block = 1024  // draws per block: 4096 values, 8 KiB of bits
+        let keptLanes = Lanes(repeating: kept), zero = Lanes(), limit = SIMD16<UInt32>(repeating: threshold)
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: block) { buffer in
+            let bits = buffer.baseAddress!
+            var start = 0
+            while start < n {
+                let values = min(4 * block, n - start)
+                let draws = (values + 3) / 4
+                random.fill(bits, count: draws)
+                let m = mask + start
+                var i = 0
+                while i + width <= values {
+                    let raw = UnsafeRawPointer(bits + i / 4).loadUnaligned(as: SIMD16<UInt16>.self)
+                    let uniforms = SIMD16<UInt32>(truncatingIfNeeded: raw)
+                    let lanes = zero.replacing(with: keptLanes, where: uniforms .< limit)
+                    store(lanes, m, i)
+                    if let x { store(load(UnsafePointer(x + start), i) * lanes, x + start, i) }
+                    i += width
                 }
-                i += 4
-            }
-            if i < n {
-                let bits = random.next()
-                for lane in 0 ..< n - i {
-                    let m: Float = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
-                    mask[i + lane] = m
-                    x[i + lane] *= m
+                while i < values {
+                    let u = UInt32((bits[i / 4] >> (16 * UInt64(i % 4))) & 0xFFFF)
+                    let value: Float = u < threshold ? kept : 0
+                    m[i] = value
+                    if let x { x[start + i] *= value }
+                    i += 1
                 }
+                start += values
             }
-            return
-        }
-        while i < n {
-            let bits = random.next()
-            var lane = 0
-            while lane < 4 && i + lane < n {
-                mask[i + lane] = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
-                lane += 1
-            }
-            i += 4
         }
     }
 
