@@ -255,6 +255,23 @@ public final class GANTrainer {
     /// not finite.
     @discardableResult
     public func trainStep() throws -> StepStatistics {
+        // The products split themselves over two one-thread sgemm calls (`Products.split`).
+        // `train` sets BLAS to one thread for the whole run; a step called on its own sets
+        // it for the step and restores it.
+        return try withOneBLASThreadWhenSplitting { try trainStepOnce() }
+    }
+
+    /// Runs `body` with the BLAS library at one thread when the products split themselves
+    /// (`Products.splitting`, two or more workers), restoring the count afterwards.
+    func withOneBLASThreadWhenSplitting<T>(_ body: () throws -> T) throws -> T {
+        guard Products.splitting && Parallel.defaultThreads >= 2 && BLAS.currentThreads != 1 else { return try body() }
+        let threads = BLAS.currentThreads
+        try BLAS.setThreads(1)
+        defer { try? BLAS.setThreads(threads) }
+        return try body()
+    }
+
+    private func trainStepOnce() throws -> StepStatistics {
         let b = configuration.batchSize, f = data.featureSize, d = data.wordSize
         var random = SeededRandom(seed: configuration.seed).split(stream: UInt64(step))
         let ownShare = neighbours == nil ? 0 : configuration.ownTagShare ?? 0
@@ -369,11 +386,13 @@ public final class GANTrainer {
     /// (non-finite loss or parameter) throws and leaves the last checkpoint in place.
     public func train(checkpointEvery: Int, folder: URL?, source: [String: String] = [:],
                       observer: (GANTrainer, StepStatistics) -> Void = { _, _ in }) throws {
-        while step < configuration.steps {
-            let statistics = try trainStep()
-            observer(self, statistics)
-            if let folder, checkpointEvery > 0, step % checkpointEvery == 0, step < configuration.steps {
-                try saveCheckpoint(to: folder, source: source)
+        try withOneBLASThreadWhenSplitting {
+            while step < configuration.steps {
+                let statistics = try trainStep()
+                observer(self, statistics)
+                if let folder, checkpointEvery > 0, step % checkpointEvery == 0, step < configuration.steps {
+                    try saveCheckpoint(to: folder, source: source)
+                }
             }
         }
         flushHistory()
