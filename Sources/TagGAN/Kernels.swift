@@ -80,41 +80,42 @@ enum LayerKernels {
     }
 
     /// `dropoutMask` and x *= mask in the same pass (x nil: the mask alone). The same
-    /// draws, in the same order, as the mask on its own.
+    /// draws, in the same order, as the mask on its own: value i takes bits
+    /// 16 (i % 4) ..< 16 (i % 4) + 16 of draw i / 4. The draws are made in blocks
+    /// (`SeededRandom.fill`) and turned into 16 mask values at a time.
     static func applyDropout(_ mask: UnsafeMutablePointer<Float>, to x: UnsafeMutablePointer<Float>?, count n: Int,
                              rate: Float, random: inout SeededRandom) {
         let keep = 1 - rate
-        let threshold = UInt64((Double(keep) * 65536).rounded())
+        let threshold = UInt32((Double(keep) * 65536).rounded())
         let kept = 1 / keep
-        var i = 0
-        if let x {
-            while i + 4 <= n {
-                let bits = random.next()
-                for lane in 0..<4 {
-                    let m: Float = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
-                    mask[i + lane] = m
-                    x[i + lane] *= m
+        let block = 1024  // draws per block: 4096 values, 8 KiB of bits
+        let keptLanes = Lanes(repeating: kept), zero = Lanes(), limit = SIMD16<UInt32>(repeating: threshold)
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: block) { buffer in
+            let bits = buffer.baseAddress!
+            var start = 0
+            while start < n {
+                let values = min(4 * block, n - start)
+                let draws = (values + 3) / 4
+                random.fill(bits, count: draws)
+                let m = mask + start
+                var i = 0
+                while i + width <= values {
+                    let raw = UnsafeRawPointer(bits + i / 4).loadUnaligned(as: SIMD16<UInt16>.self)
+                    let uniforms = SIMD16<UInt32>(truncatingIfNeeded: raw)
+                    let lanes = zero.replacing(with: keptLanes, where: uniforms .< limit)
+                    store(lanes, m, i)
+                    if let x { store(load(UnsafePointer(x + start), i) * lanes, x + start, i) }
+                    i += width
                 }
-                i += 4
-            }
-            if i < n {
-                let bits = random.next()
-                for lane in 0 ..< n - i {
-                    let m: Float = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
-                    mask[i + lane] = m
-                    x[i + lane] *= m
+                while i < values {
+                    let u = UInt32((bits[i / 4] >> (16 * UInt64(i % 4))) & 0xFFFF)
+                    let value: Float = u < threshold ? kept : 0
+                    m[i] = value
+                    if let x { x[start + i] *= value }
+                    i += 1
                 }
+                start += values
             }
-            return
-        }
-        while i < n {
-            let bits = random.next()
-            var lane = 0
-            while lane < 4 && i + lane < n {
-                mask[i + lane] = (bits >> (16 * UInt64(lane))) & 0xFFFF < threshold ? kept : 0
-                lane += 1
-            }
-            i += 4
         }
     }
 
@@ -170,15 +171,35 @@ enum LayerKernels {
     /// thread count.
     static func limitColumnNorms(_ w: UnsafeMutablePointer<Float>, rows: Int, columns: Int, limit: Float,
                                  threads: Int) {
+        updateLimitingColumnNorms(w, rows: rows, columns: columns, limit: limit, threads: threads) { _, _ in }
+    }
+
+    /// Calls `update(offset, count)` for every row segment w[offset ..< offset + count] of
+    /// a block of columns, row by row, then takes the squares of the updated segment while
+    /// it is still in cache, and rescales the block's columns longer than `limit` as
+    /// `limitColumnNorms` does: an optimiser's element-wise update and the norm
+    /// constraint in one pass over the weights instead of two. `update` must change only
+    /// the elements it is given (it runs on two threads for large matrices, on disjoint
+    /// column blocks). The norms are the same sums, in the same order, as
+    /// `limitColumnNorms` after the update on its own.
+    static func updateLimitingColumnNorms(_ w: UnsafeMutablePointer<Float>, rows: Int, columns: Int, limit: Float,
+                                          threads: Int, update: (_ offset: Int, _ count: Int) -> Void) {
         nonisolated(unsafe) let w = w
-        let blocks = columns >= 512 ? min(threads, 2) : 1
-        Parallel.forEachChunk(columns, threads: blocks, grain: 256) { _, range in
+        // Two blocks of whole 16-lane groups when the matrix is big enough for the pass to
+        // be memory-bound (the optimisers' own threshold) or wide enough (the constraint's).
+        let split = columns >= 2 * width && (rows * columns >= 1 << 18 || columns >= 512)
+        let blocks = split ? min(threads, 2) : 1
+        let half = (columns / 2 + width - 1) / width * width
+        Parallel.forEachChunk(blocks, threads: blocks) { chunk, _ in
+            let range = blocks == 1 ? 0 ..< columns : (chunk == 0 ? 0 ..< half : half ..< columns)
             let n = range.count
-            var squares = [Float](repeating: 0, count: n)
-            squares.withUnsafeMutableBufferPointer { sq in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { sq in
                 let acc = sq.baseAddress!
+                acc.update(repeating: 0, count: n)
                 for r in 0..<rows {
-                    let row = UnsafePointer(w + r * columns + range.lowerBound)
+                    let offset = r * columns + range.lowerBound
+                    update(offset, n)
+                    let row = UnsafePointer(w + offset)
                     var i = 0
                     while i + width <= n {
                         let v = load(row, i)

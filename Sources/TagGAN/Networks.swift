@@ -153,6 +153,50 @@ public struct Discriminator: Sendable {
     /// dL/d words after `backward(..., wordGradient: true)`.
     public private(set) var wordGradient = Tensor(zeros: [0])
 
+    /// The training step alternates D's own pass (2B or 3B word rows) with G's (B rows):
+    /// the buffers of the row count not in use wait here, so that neither pass resizes
+    /// (zero-fills or reallocates) its activations, masks and gradients every step.
+    var otherPass: PassBuffers
+    /// The word rows the buffers in use were last sized for.
+    var bufferRows = 0
+
+    /// Everything a forward and backward pass writes (see `otherPass`).
+    struct PassBuffers: Sendable {
+        var rows = 0
+        var maxout: Maxout
+        var wordDropout, featureDropout, maxoutDropout: Dropout
+        var wordHidden = Tensor(zeros: [0]), featureHidden = Tensor(zeros: [0]), imageShare = Tensor(zeros: [0])
+        var maxoutPreactivation = Tensor(zeros: [0]), maxoutOutput = Tensor(zeros: [0]), logits = Tensor(zeros: [0])
+        var maxoutOutputGradient = Tensor(zeros: [0]), maxoutPreactivationGradient = Tensor(zeros: [0])
+        var imageShareGradient = Tensor(zeros: [0]), wordHiddenGradient = Tensor(zeros: [0])
+        var featureHiddenGradient = Tensor(zeros: [0]), wordGradient = Tensor(zeros: [0])
+    }
+
+    /// Makes the buffers in use those of a pass over `rows` word rows: swaps them with
+    /// `otherPass` when the row count changes (the two sets trade places; a third row
+    /// count reuses the older set, resized as needed). Values are overwritten by the pass.
+    mutating func useBuffers(rows newRows: Int) {
+        guard newRows != bufferRows else { return }
+        swap(&maxout, &otherPass.maxout)
+        swap(&wordDropout, &otherPass.wordDropout)
+        swap(&featureDropout, &otherPass.featureDropout)
+        swap(&maxoutDropout, &otherPass.maxoutDropout)
+        swap(&wordHidden, &otherPass.wordHidden)
+        swap(&featureHidden, &otherPass.featureHidden)
+        swap(&imageShare, &otherPass.imageShare)
+        swap(&maxoutPreactivation, &otherPass.maxoutPreactivation)
+        swap(&maxoutOutput, &otherPass.maxoutOutput)
+        swap(&logits, &otherPass.logits)
+        swap(&maxoutOutputGradient, &otherPass.maxoutOutputGradient)
+        swap(&maxoutPreactivationGradient, &otherPass.maxoutPreactivationGradient)
+        swap(&imageShareGradient, &otherPass.imageShareGradient)
+        swap(&wordHiddenGradient, &otherPass.wordHiddenGradient)
+        swap(&featureHiddenGradient, &otherPass.featureHiddenGradient)
+        swap(&wordGradient, &otherPass.wordGradient)
+        swap(&bufferRows, &otherPass.rows)
+        bufferRows = newRows
+    }
+
     public init(sizes: NetworkSizes, random: inout SeededRandom) {
         self.sizes = sizes
         wordLayer = Linear(inputs: sizes.wordSize, outputs: sizes.discriminatorWordHidden, scale: sizes.initialScale, random: &random)
@@ -164,6 +208,8 @@ public struct Discriminator: Sendable {
         wordDropout = Dropout(rate: sizes.dropout)
         featureDropout = Dropout(rate: sizes.dropout)
         maxoutDropout = Dropout(rate: sizes.dropout)
+        otherPass = PassBuffers(maxout: maxout, wordDropout: wordDropout, featureDropout: featureDropout,
+                                maxoutDropout: maxoutDropout)
         wordLayer.ownProducts = true
         featureLayer.ownProducts = true
         maxoutLayer.ownProducts = true
@@ -175,6 +221,7 @@ public struct Discriminator: Sendable {
     public mutating func forward(words: Tensor, features: Tensor, training: Bool, random: inout SeededRandom) {
         let rows = words.rows, images = features.rows
         precondition(images > 0 && rows % images == 0, "\(rows) word rows do not repeat \(images) feature rows")
+        useBuffers(rows: rows)
         wordLayer.forward(words, into: &wordHidden, rectified: true)
         wordDropout.forward(&wordHidden, training: training, random: &random)
 

@@ -12,19 +12,36 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
 struct OptimizerState {
     var slots: [String: Tensor] = [:]
 
+    /// A weight matrix's column-norm constraint (`TrainingConfiguration.maxColumnNorm`),
+    /// applied in the optimiser's pass over the weights
+    /// (`LayerKernels.updateLimitingColumnNorms`) rather than in a pass of its own.
+    struct ColumnLimit {
+        var rows: Int
+        var columns: Int
+        var limit: Float
+    }
+
     /// SGD with momentum, as pylearn2 (the paper's toolkit) applies it:
-    /// v = momentum * v - rate * g;  w = w + v.
-    mutating func sgdStep(_ name: String, weight: inout Tensor, gradient: Tensor, rate: Float, momentum: Float) {
+    /// v = momentum * v - rate * g;  w = w + v; then, with `columnLimit`, the weight's
+    /// columns longer than the limit scaled back to it.
+    mutating func sgdStep(_ name: String, weight: inout Tensor, gradient: Tensor, rate: Float, momentum: Float,
+                          columnLimit: ColumnLimit? = nil) {
         var velocity = slots.removeValue(forKey: name + ".velocity") ?? Tensor(zeros: weight.shape)
         let n = weight.count
         weight.withUnsafeMutableBufferPointer { w in
             velocity.withUnsafeMutableBufferPointer { v in
                 gradient.withUnsafeBufferPointer { g in
                     nonisolated(unsafe) let wp = w.baseAddress!, vp = v.baseAddress!, gp = g.baseAddress!
-                    Self.parallelRanges(n) { range in
-                        let o = range.lowerBound
+                    func update(_ o: Int, _ count: Int) {
                         LayerKernels.momentumStep(weight: wp + o, velocity: vp + o, gradient: gp + o,
-                                                  count: range.count, rate: rate, momentum: momentum)
+                                                  count: count, rate: rate, momentum: momentum)
+                    }
+                    if let c = columnLimit {
+                        precondition(c.rows * c.columns == n, "column limit of \(c.rows)x\(c.columns) for \(n) values")
+                        LayerKernels.updateLimitingColumnNorms(wp, rows: c.rows, columns: c.columns, limit: c.limit,
+                                                               threads: Parallel.defaultThreads, update: update)
+                    } else {
+                        Self.parallelRanges(n) { range in update(range.lowerBound, range.count) }
                     }
                 }
             }
@@ -33,9 +50,9 @@ struct OptimizerState {
     }
 
     /// Adam (Kingma & Ba 2015) at step t (1-based), the bias corrections applied to the
-    /// rate: rate_t = rate * sqrt(1 - b2^t) / (1 - b1^t).
+    /// rate: rate_t = rate * sqrt(1 - b2^t) / (1 - b1^t); `columnLimit` as for `sgdStep`.
     mutating func adamStep(_ name: String, weight: inout Tensor, gradient: Tensor, rate: Double, t: Int,
-                           beta1: Double, beta2: Double, epsilon: Double) {
+                           beta1: Double, beta2: Double, epsilon: Double, columnLimit: ColumnLimit? = nil) {
         var first = slots.removeValue(forKey: name + ".adam_m") ?? Tensor(zeros: weight.shape)
         var second = slots.removeValue(forKey: name + ".adam_v") ?? Tensor(zeros: weight.shape)
         let corrected = Float(rate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t))))
@@ -46,11 +63,17 @@ struct OptimizerState {
                     gradient.withUnsafeBufferPointer { g in
                         nonisolated(unsafe) let wp = w.baseAddress!, mp = m.baseAddress!, vp = v.baseAddress!
                         nonisolated(unsafe) let gp = g.baseAddress!
-                        Self.parallelRanges(n) { range in
-                            let o = range.lowerBound
+                        func update(_ o: Int, _ count: Int) {
                             LayerKernels.adamStep(weight: wp + o, first: mp + o, second: vp + o, gradient: gp + o,
-                                                  count: range.count, rate: corrected, beta1: Float(beta1),
+                                                  count: count, rate: corrected, beta1: Float(beta1),
                                                   beta2: Float(beta2), epsilon: Float(epsilon))
+                        }
+                        if let c = columnLimit {
+                            precondition(c.rows * c.columns == n, "column limit of \(c.rows)x\(c.columns) for \(n) values")
+                            LayerKernels.updateLimitingColumnNorms(wp, rows: c.rows, columns: c.columns, limit: c.limit,
+                                                                   threads: Parallel.defaultThreads, update: update)
+                        } else {
+                            Self.parallelRanges(n) { range in update(range.lowerBound, range.count) }
                         }
                     }
                 }

@@ -73,6 +73,46 @@ public enum Products {
         }
     }
 
+    /// Whether the GAN's products run as two one-thread sgemm calls on the halves of C
+    /// (`split`), the BLAS library held at one thread during the step
+    /// (`GANTrainer.trainStep`), instead of one call that the library threads itself.
+    /// Measured in the whole step (BENCHMARKS.md, TagGAN, branch `gan`): OpenBLAS's worker
+    /// no longer spins in sched_yield (18% of the step's cycles) beside the element-wise
+    /// passes' workers. On unless `TAGGAN_GAN_SPLIT=0`.
+    public static let splitting = ProcessInfo.processInfo.environment["TAGGAN_GAN_SPLIT"] != "0"
+
+    /// C = op(A) op(B) as two one-thread sgemm calls on two workers, each on half of C's
+    /// columns (or of its rows when C has more rows than columns), so that no BLAS
+    /// thread is left spinning between the products while taggan's own workers run the
+    /// element-wise passes. Small products run as one call on the calling thread. The
+    /// halves are fixed by the shape, so results do not depend on scheduling.
+    static func split(_ ta: BLAS.Transpose, _ tb: BLAS.Transpose, m: Int, n: Int, k: Int,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let byColumns = n >= m
+        let long = byColumns ? n : m
+        // Only while BLAS runs one thread (the training step sets it): two threaded calls
+        // at once would ask for four threads on two cores.
+        guard m * n * k >= 1 << 21 && long >= 64 && Parallel.defaultThreads >= 2 && BLAS.currentThreads == 1 else {
+            BLAS.sgemm(ta, tb, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        BLAS.noteProduct(ta, tb, m: m, n: n, k: k)
+        nonisolated(unsafe) let a = a, b = b, c = c
+        let half = (long / 2 + 15) / 16 * 16
+        Parallel.forEachChunk(2, threads: 2) { part, _ in
+            let start = part == 0 ? 0 : half, end = part == 0 ? half : long
+            if byColumns {
+                BLAS.sgemm(ta, tb, m: m, n: end - start, k: k, alpha: 1, a: a, lda: lda,
+                           b: b + (tb == .transposed ? start * ldb : start), ldb: ldb, beta: beta, c: c + start, ldc: ldc,
+                           recorded: false)
+            } else {
+                BLAS.sgemm(ta, tb, m: end - start, n: n, k: k, alpha: 1, a: a + (ta == .transposed ? start : start * lda),
+                           lda: lda, b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, recorded: false)
+            }
+        }
+    }
+
     /// `multiply` when `own`, `enabled` and `prefers`, else sgemm: the layers' one call.
     @inline(__always)
     static func product(_ transposeA: BLAS.Transpose, _ transposeB: BLAS.Transpose, m: Int, n: Int, k: Int,
@@ -80,6 +120,8 @@ public enum Products {
                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, own: Bool) {
         if own && enabled && prefers(transposeA, transposeB, m: m, n: n, k: k) {
             multiply(transposeA, transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } else if own && splitting {
+            split(transposeA, transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         } else {
             BLAS.sgemm(transposeA, transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
                        beta: beta, c: c, ldc: ldc)

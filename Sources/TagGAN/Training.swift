@@ -255,6 +255,23 @@ public final class GANTrainer {
     /// not finite.
     @discardableResult
     public func trainStep() throws -> StepStatistics {
+        // The products split themselves over two one-thread sgemm calls (`Products.split`).
+        // `train` sets BLAS to one thread for the whole run; a step called on its own sets
+        // it for the step and restores it.
+        return try withOneBLASThreadWhenSplitting { try trainStepOnce() }
+    }
+
+    /// Runs `body` with the BLAS library at one thread when the products split themselves
+    /// (`Products.splitting`, two or more workers), restoring the count afterwards.
+    func withOneBLASThreadWhenSplitting<T>(_ body: () throws -> T) throws -> T {
+        guard Products.splitting && Parallel.defaultThreads >= 2 && BLAS.currentThreads != 1 else { return try body() }
+        let threads = BLAS.currentThreads
+        try BLAS.setThreads(1)
+        defer { try? BLAS.setThreads(threads) }
+        return try body()
+    }
+
+    private func trainStepOnce() throws -> StepStatistics {
         let b = configuration.batchSize, f = data.featureSize, d = data.wordSize
         var random = SeededRandom(seed: configuration.seed).split(stream: UInt64(step))
         let ownShare = neighbours == nil ? 0 : configuration.ownTagShare ?? 0
@@ -334,7 +351,6 @@ public final class GANTrainer {
                                parameters: true, wordGradient: false)
         let rate = configuration.learningRate(atStep: step)
         update(&discriminator, prefix: "discriminator", rate: rate)
-        if configuration.maxColumnNorm > 0 { discriminator.visitParameters(limitColumnNorms) }
 
         // 3. The generator's step through the updated discriminator.
         discriminator.forward(words: generator.output, features: batchFeatures, training: true, random: &random)
@@ -355,7 +371,6 @@ public final class GANTrainer {
             generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
         }
         update(&generator, prefix: "generator", rate: rate)
-        if configuration.maxColumnNorm > 0 { generator.visitParameters(limitColumnNorms) }
 
         let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
                                         realProbability: real.meanProbability, fakeProbability: fake.meanProbability,
@@ -371,11 +386,13 @@ public final class GANTrainer {
     /// (non-finite loss or parameter) throws and leaves the last checkpoint in place.
     public func train(checkpointEvery: Int, folder: URL?, source: [String: String] = [:],
                       observer: (GANTrainer, StepStatistics) -> Void = { _, _ in }) throws {
-        while step < configuration.steps {
-            let statistics = try trainStep()
-            observer(self, statistics)
-            if let folder, checkpointEvery > 0, step % checkpointEvery == 0, step < configuration.steps {
-                try saveCheckpoint(to: folder, source: source)
+        try withOneBLASThreadWhenSplitting {
+            while step < configuration.steps {
+                let statistics = try trainStep()
+                observer(self, statistics)
+                if let folder, checkpointEvery > 0, step % checkpointEvery == 0, step < configuration.steps {
+                    try saveCheckpoint(to: folder, source: source)
+                }
             }
         }
         flushHistory()
@@ -419,25 +436,21 @@ public final class GANTrainer {
         optimizer = state
     }
 
+    /// One parameter's step. Weights (`*.weight`) have their column norms limited
+    /// (`maxColumnNorm`) in the same pass over memory as the update.
     private func applyOptimizer(_ state: inout OptimizerState, _ name: String, _ weight: inout Tensor, _ gradient: Tensor, _ rate: Double) {
+        var limit: OptimizerState.ColumnLimit?
+        if configuration.maxColumnNorm > 0 && name.hasSuffix(".weight") {
+            limit = .init(rows: weight.rows, columns: weight.columns, limit: Float(configuration.maxColumnNorm))
+        }
         switch configuration.optimizer {
         case .sgd:
             state.sgdStep(name, weight: &weight, gradient: gradient, rate: Float(rate),
-                          momentum: Float(configuration.momentum(atStep: step)))
+                          momentum: Float(configuration.momentum(atStep: step)), columnLimit: limit)
         case .adam:
             state.adamStep(name, weight: &weight, gradient: gradient, rate: rate, t: step + 1,
                            beta1: configuration.adamBeta1, beta2: configuration.adamBeta2,
-                           epsilon: configuration.adamEpsilon)
-        }
-    }
-
-    private func limitColumnNorms(_ name: String, _ weight: inout Tensor, _ gradient: inout Tensor) {
-        guard name.hasSuffix(".weight") else { return }
-        let (rows, columns) = (weight.rows, weight.columns)
-        let limit = Float(configuration.maxColumnNorm)
-        weight.withUnsafeMutableBufferPointer {
-            LayerKernels.limitColumnNorms($0.baseAddress!, rows: rows, columns: columns, limit: limit,
-                                          threads: Parallel.defaultThreads)
+                           epsilon: configuration.adamEpsilon, columnLimit: limit)
         }
     }
 

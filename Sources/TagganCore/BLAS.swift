@@ -107,13 +107,20 @@ public enum BLAS {
         if case .failure(let error) = loaded { fatalError(error.description) }
     }
 
+    /// The BLAS library's own thread count now (1 for libraries that do not say).
+    public static var currentThreads: Int {
+        ensureLoaded()
+        return max(1, Int(taggan_blas_threads()))
+    }
+
     /// Sets the BLAS library's own thread count (OpenBLAS and BLIS); ignored elsewhere.
     public static func setThreads(_ threads: Int) throws {
         _ = try backend()
         _ = taggan_blas_set_threads(Int32(threads))
     }
 
-    /// C = alpha * op(A) * op(B) + beta * C, all row-major.
+    /// C = alpha * op(A) * op(B) + beta * C, all row-major. `recorded` false: a part of a
+    /// product whose whole shape the caller gave `noteProduct`.
     ///
     /// op(A) is m x k, op(B) is k x n, C is m x n; `lda`, `ldb`, `ldc` are the row strides
     /// of the matrices as stored (so for a transposed A stored k x m, lda >= m).
@@ -122,10 +129,10 @@ public enum BLAS {
         m: Int, n: Int, k: Int,
         alpha: Float, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, recorded: Bool = true
     ) {
         ensureLoaded()
-        if recorder != nil { record(transposeA, transposeB, m, n, k) }
+        if recorded && recorder != nil { record(transposeA, transposeB, m, n, k) }
         if m == 0 || n == 0 { return }
         taggan_sgemm(
             transposeA == .transposed ? 1 : 0, transposeB == .transposed ? 1 : 0,

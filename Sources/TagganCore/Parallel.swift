@@ -5,9 +5,10 @@ import Foundation
 public enum Parallel {
     /// Worker count: `$TAGGAN_THREADS` when set to a positive number, else the active
     /// processor count.
+    /// (`getenv`, not `ProcessInfo.environment`, which builds a dictionary of the whole
+    /// environment on every read: the training step asks for this dozens of times.)
     public static var defaultThreads: Int {
-        if let text = ProcessInfo.processInfo.environment["TAGGAN_THREADS"],
-           let value = Int(text), value > 0 {
+        if let raw = getenv("TAGGAN_THREADS"), let value = Int(String(cString: raw)), value > 0 {
             return value
         }
         return ProcessInfo.processInfo.activeProcessorCount

@@ -3,7 +3,9 @@ import Testing
 import TagganCore
 @testable import TagGAN
 
-@Suite("TagGAN step products")
+/// Serialized: `BLAS.recordingProducts` keeps one recording at a time, so the two
+/// arguments' steps must not run at once (the later one's start took over the earlier's).
+@Suite("TagGAN step products", .serialized)
 struct StepProductsTests {
     /// `StepProducts.paperStep` (what `taggan bench gemm` times) is exactly the list of
     /// sgemm calls one training step makes, shapes, transpositions and order, with and
