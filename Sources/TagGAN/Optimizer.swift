@@ -36,13 +36,7 @@ struct OptimizerState {
                         LayerKernels.momentumStep(weight: wp + o, velocity: vp + o, gradient: gp + o,
                                                   count: count, rate: rate, momentum: momentum)
                     }
-                    if let c = columnLimit {
-                        precondition(c.rows * c.columns == n, "column limit of \(c.rows)x\(c.columns) for \(n) values")
-                        LayerKernels.updateLimitingColumnNorms(wp, rows: c.rows, columns: c.columns, limit: c.limit,
-                                                               threads: Parallel.defaultThreads, update: update)
-                    } else {
-                        Self.parallelRanges(n) { range in update(range.lowerBound, range.count) }
-                    }
+                    Self.apply(update, to: wp, count: n, columnLimit: columnLimit)
                 }
             }
         }
@@ -68,13 +62,7 @@ struct OptimizerState {
                                                   count: count, rate: corrected, beta1: Float(beta1),
                                                   beta2: Float(beta2), epsilon: Float(epsilon))
                         }
-                        if let c = columnLimit {
-                            precondition(c.rows * c.columns == n, "column limit of \(c.rows)x\(c.columns) for \(n) values")
-                            LayerKernels.updateLimitingColumnNorms(wp, rows: c.rows, columns: c.columns, limit: c.limit,
-                                                                   threads: Parallel.defaultThreads, update: update)
-                        } else {
-                            Self.parallelRanges(n) { range in update(range.lowerBound, range.count) }
-                        }
+                        Self.apply(update, to: wp, count: n, columnLimit: columnLimit)
                     }
                 }
             }
@@ -86,6 +74,20 @@ struct OptimizerState {
     /// Splits 0..<count into two halves run on two threads when the parameter is big
     /// enough for the update to be memory-bound. Each element's update is independent, so
     /// the result does not depend on the split.
+    /// Runs an optimiser's element-wise `update(offset, count)` over the `count` values of
+    /// the weight at `w`: in the column-norm pass when `columnLimit` is given
+    /// (`LayerKernels.updateLimitingColumnNorms`), else over `parallelRanges`.
+    static func apply(_ update: (_ offset: Int, _ count: Int) -> Void, to w: UnsafeMutablePointer<Float>, count n: Int,
+                      columnLimit: ColumnLimit?) {
+        if let c = columnLimit {
+            precondition(c.rows * c.columns == n, "column limit of \(c.rows)x\(c.columns) for \(n) values")
+            LayerKernels.updateLimitingColumnNorms(w, rows: c.rows, columns: c.columns, limit: c.limit,
+                                                   threads: Parallel.defaultThreads, update: update)
+        } else {
+            parallelRanges(n) { range in update(range.lowerBound, range.count) }
+        }
+    }
+
     static func parallelRanges(_ count: Int, _ body: (Range<Int>) -> Void) {
         let threads = count >= 1 << 18 ? min(2, Parallel.defaultThreads) : 1
         Parallel.forEachChunk(count, threads: threads, grain: 1 << 17) { _, range in body(range) }

@@ -59,18 +59,7 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     /// Writes the next `count` values of `next()` to `bits`, in order: the same numbers
     /// as `count` calls, without a call per value across modules.
     public mutating func fill(_ bits: UnsafeMutablePointer<UInt64>, count: Int) {
-        var a = s0, b = s1, c = s2, d = s3
-        for i in 0..<count {
-            bits[i] = Self.rotate(b &* 5, 7) &* 9
-            let t = b << 17
-            c ^= a
-            d ^= b
-            b ^= c
-            a ^= d
-            c ^= t
-            d = Self.rotate(d, 45)
-        }
-        s0 = a; s1 = b; s2 = c; s3 = d
+        for i in 0..<count { bits[i] = next() }
     }
 
     /// Uniform in [0, 1) with 24 random bits (every representable step of Float there).
