@@ -77,6 +77,47 @@ extension Kernels {
         let interiorEnd = max(interiorStart, min(outWidth, lastInterior + 1))
         let step = s * channels
         var c = 0
+        // AVX-512: the interior columns eight at a time (`eightColumns`), or on rows of
+        // four to seven interior columns (7 px layers, stride 1) four at a time for two
+        // blocks of 16 channels: eight multiply-add chains in flight either way (four left
+        // the FMA units half idle, each accumulator waiting the multiply-add's latency for
+        // the previous tap). Every block of channels of a group of columns before the next
+        // group, so the input is read pixel after pixel; the last group redoes some columns
+        // (same values) rather than leave them to a narrower path.
+        let interior = interiorEnd - interiorStart
+        if eightColumns && (k == 3 || k == 5) && (interior >= 8 || (window && interior >= 4)) {
+            let wide = interior >= 8, group = wide ? 8 : 4
+            let blocks = wide ? channels / 16 * 16 : channels / 32 * 32, unit = wide ? 16 : 32
+            let chunk = max(unit, weightBudget / (k * k * 4) / unit * unit)
+            var first = 0
+            while first < blocks {
+                let last = min(blocks, first + chunk)
+                var ox = interiorStart
+                while ox < interiorEnd {
+                    if ox + group > interiorEnd { ox = interiorEnd - group }
+                    let offset = (ox * s - padLeft) * channels, out = output + ox * channels
+                    var b = first
+                    while b < last {
+                        switch (wide, window, k) {
+                        case (true, true, 3): windowEight3(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (true, true, _): windowEight5(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (true, false, 3): columnsEight3(rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (true, false, _): columnsEight5(rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (false, _, 3): windowPair3(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (false, _, _): windowPair5(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        }
+                        b += unit
+                    }
+                    ox += group
+                }
+                first = last
+            }
+            if blocks > 0 {
+                for ox in 0..<interiorStart { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: 0 ..< blocks) }
+                for ox in interiorEnd..<outWidth { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: 0 ..< blocks) }
+            }
+            c = blocks
+        }
         while c + 16 <= channels {
             let b = Lanes.load16(bias + c)
             var ox = 0
@@ -148,6 +189,176 @@ extension Kernels {
         if c < channels {
             for ox in 0..<outWidth { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: c ..< channels) }
         }
+    }
+
+    /// Whether interior columns go eight at a time (`windowEight`, `columnsEight`): eight
+    /// 16-lane accumulators, an eight-column window and a weight are 17 of AVX-512's 32
+    /// registers. (AVX2 has 16: its stride-1 path is `windowHalves`.)
+    @inline(__always) static var eightColumns: Bool { windowInRegisters }
+
+    /// Bytes of weights the eight-column pass goes over for a group of columns before it
+    /// moves to the next group (`depthwiseRow`): all blocks of channels of the group at
+    /// once reads the input pixel after pixel (3x3 rows of 32-144 channels: 96 -> 108
+    /// GFLOP/s, 3x3/2 43 -> 51), but where the weights outgrow L1 (5x5 rows of 240-1152
+    /// channels) one block at a time across the row was faster (120 against 106). Chunks
+    /// of channels whose weights take 8 KiB (a sixth of the Xeon's 48 KiB L1d, a quarter
+    /// of Zen's 32) were within noise of the better of the two on every lite0 row
+    /// (`taggan bench kernels`, Xeon, best of 3 runs of 1, 4, 8, 16 KiB and unlimited).
+    static let weightBudget = 8192
+
+    @inline(never)
+    private static func windowEight3(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ offset: Int,
+                                     _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                     _ output: UnsafeMutablePointer<Float>) {
+        windowEight(rows: rows, kernel: 3, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
+    }
+
+    @inline(never)
+    private static func windowEight5(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ offset: Int,
+                                     _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                     _ output: UnsafeMutablePointer<Float>) {
+        windowEight(rows: rows, kernel: 5, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
+    }
+
+    /// Eight interior output columns of a stride-1 row for one block of 16 channels, the
+    /// eight-column input window in registers (moved by one column per tap):
+    ///
+    ///     out[j, c] = relu6(bias[c] + sum_{ky, kx} rows[ky][offset + (j + kx) * channels + c] * w[ky, kx, c]),  j in 0..<8
+    ///
+    /// `weights`, `bias` and `output` start at the block's first channel, `offset` is the
+    /// first column's first channel in the input rows.
+    @inline(__always)
+    private static func windowEight(rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int, channels: Int, offset: Int,
+                                    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                    output: UnsafeMutablePointer<Float>) {
+        let b = Lanes.load16(bias)
+        var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b
+        for ky in 0..<k {
+            guard let row = rows[ky] else { continue }
+            let i = row + offset, wRow = weights + ky * k * channels
+            var x0 = Lanes.load16(i), x1 = Lanes.load16(i + channels)
+            var x2 = Lanes.load16(i + 2 * channels), x3 = Lanes.load16(i + 3 * channels)
+            var x4 = Lanes.load16(i + 4 * channels), x5 = Lanes.load16(i + 5 * channels)
+            var x6 = Lanes.load16(i + 6 * channels), x7 = Lanes.load16(i + 7 * channels)
+            for kx in 0..<k {
+                let w = Lanes.load16(wRow + kx * channels)
+                a0 = Lanes.multiplyAdd(a0, x0, w); a1 = Lanes.multiplyAdd(a1, x1, w)
+                a2 = Lanes.multiplyAdd(a2, x2, w); a3 = Lanes.multiplyAdd(a3, x3, w)
+                a4 = Lanes.multiplyAdd(a4, x4, w); a5 = Lanes.multiplyAdd(a5, x5, w)
+                a6 = Lanes.multiplyAdd(a6, x6, w); a7 = Lanes.multiplyAdd(a7, x7, w)
+                if kx + 1 < k {
+                    x0 = x1; x1 = x2; x2 = x3; x3 = x4; x4 = x5; x5 = x6; x6 = x7
+                    x7 = Lanes.load16(i + (kx + 8) * channels)
+                }
+            }
+        }
+        storeEight(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
+    }
+
+    @inline(never)
+    private static func columnsEight3(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
+                                      _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                      _ output: UnsafeMutablePointer<Float>) {
+        columnsEight(rows: rows, kernel: 3, channels: channels, stride: stride, offset: offset, weights: weights,
+                     bias: bias, output: output)
+    }
+
+    @inline(never)
+    private static func columnsEight5(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
+                                      _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                      _ output: UnsafeMutablePointer<Float>) {
+        columnsEight(rows: rows, kernel: 5, channels: channels, stride: stride, offset: offset, weights: weights,
+                     bias: bias, output: output)
+    }
+
+    /// Eight interior output columns of a row of any stride for one block of 16 channels,
+    /// each tap's inputs loaded as they are used (one weight load per eight multiply-adds):
+    ///
+    ///     out[j, c] = relu6(bias[c] + sum_{ky, kx} rows[ky][offset + (j * stride + kx) * channels + c] * w[ky, kx, c])
+    @inline(__always)
+    private static func columnsEight(rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int, channels: Int, stride s: Int,
+                                     offset: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                     output: UnsafeMutablePointer<Float>) {
+        let b = Lanes.load16(bias), step = s * channels
+        var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b
+        for ky in 0..<k {
+            guard let row = rows[ky] else { continue }
+            let inRow = row + offset, wRow = weights + ky * k * channels
+            for kx in 0..<k {
+                let w = Lanes.load16(wRow + kx * channels)
+                let i = inRow + kx * channels
+                a0 = Lanes.multiplyAdd(a0, Lanes.load16(i), w)
+                a1 = Lanes.multiplyAdd(a1, Lanes.load16(i + step), w)
+                a2 = Lanes.multiplyAdd(a2, Lanes.load16(i + 2 * step), w)
+                a3 = Lanes.multiplyAdd(a3, Lanes.load16(i + 3 * step), w)
+                a4 = Lanes.multiplyAdd(a4, Lanes.load16(i + 4 * step), w)
+                a5 = Lanes.multiplyAdd(a5, Lanes.load16(i + 5 * step), w)
+                a6 = Lanes.multiplyAdd(a6, Lanes.load16(i + 6 * step), w)
+                a7 = Lanes.multiplyAdd(a7, Lanes.load16(i + 7 * step), w)
+            }
+        }
+        storeEight(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
+    }
+
+    @inline(never)
+    private static func windowPair3(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ offset: Int,
+                                    _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                    _ output: UnsafeMutablePointer<Float>) {
+        windowPair(rows: rows, kernel: 3, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
+    }
+
+    @inline(never)
+    private static func windowPair5(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ offset: Int,
+                                    _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                    _ output: UnsafeMutablePointer<Float>) {
+        windowPair(rows: rows, kernel: 5, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
+    }
+
+    /// Four interior output columns of a stride-1 row for two blocks of 16 channels (32
+    /// channels from the first), each block's four-column window in registers:
+    ///
+    ///     out[j, c] = relu6(bias[c] + sum_{ky, kx} rows[ky][offset + (j + kx) * channels + c] * w[ky, kx, c]),  j in 0..<4, c in 0..<32
+    @inline(__always)
+    private static func windowPair(rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int, channels: Int, offset: Int,
+                                   weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                   output: UnsafeMutablePointer<Float>) {
+        let b = Lanes.load16(bias), d = Lanes.load16(bias + 16)
+        var a0 = b, a1 = b, a2 = b, a3 = b, e0 = d, e1 = d, e2 = d, e3 = d
+        for ky in 0..<k {
+            guard let row = rows[ky] else { continue }
+            let i = row + offset, wRow = weights + ky * k * channels
+            var x0 = Lanes.load16(i), x1 = Lanes.load16(i + channels)
+            var x2 = Lanes.load16(i + 2 * channels), x3 = Lanes.load16(i + 3 * channels)
+            var y0 = Lanes.load16(i + 16), y1 = Lanes.load16(i + channels + 16)
+            var y2 = Lanes.load16(i + 2 * channels + 16), y3 = Lanes.load16(i + 3 * channels + 16)
+            for kx in 0..<k {
+                let w = Lanes.load16(wRow + kx * channels), v = Lanes.load16(wRow + kx * channels + 16)
+                a0 = Lanes.multiplyAdd(a0, x0, w); a1 = Lanes.multiplyAdd(a1, x1, w)
+                a2 = Lanes.multiplyAdd(a2, x2, w); a3 = Lanes.multiplyAdd(a3, x3, w)
+                e0 = Lanes.multiplyAdd(e0, y0, v); e1 = Lanes.multiplyAdd(e1, y1, v)
+                e2 = Lanes.multiplyAdd(e2, y2, v); e3 = Lanes.multiplyAdd(e3, y3, v)
+                if kx + 1 < k {
+                    x0 = x1; x1 = x2; x2 = x3; x3 = Lanes.load16(i + (kx + 4) * channels)
+                    y0 = y1; y1 = y2; y2 = y3; y3 = Lanes.load16(i + (kx + 4) * channels + 16)
+                }
+            }
+        }
+        Lanes.store16(Lanes.relu6(a0), output); Lanes.store16(Lanes.relu6(a1), output + channels)
+        Lanes.store16(Lanes.relu6(a2), output + 2 * channels); Lanes.store16(Lanes.relu6(a3), output + 3 * channels)
+        let o = output + 16
+        Lanes.store16(Lanes.relu6(e0), o); Lanes.store16(Lanes.relu6(e1), o + channels)
+        Lanes.store16(Lanes.relu6(e2), o + 2 * channels); Lanes.store16(Lanes.relu6(e3), o + 3 * channels)
+    }
+
+    /// ReLU6 of eight accumulators into eight consecutive output columns.
+    @inline(__always)
+    private static func storeEight(_ a0: Lanes.V16, _ a1: Lanes.V16, _ a2: Lanes.V16, _ a3: Lanes.V16,
+                                   _ a4: Lanes.V16, _ a5: Lanes.V16, _ a6: Lanes.V16, _ a7: Lanes.V16,
+                                   _ out: UnsafeMutablePointer<Float>, _ channels: Int) {
+        Lanes.store16(Lanes.relu6(a0), out); Lanes.store16(Lanes.relu6(a1), out + channels)
+        Lanes.store16(Lanes.relu6(a2), out + 2 * channels); Lanes.store16(Lanes.relu6(a3), out + 3 * channels)
+        Lanes.store16(Lanes.relu6(a4), out + 4 * channels); Lanes.store16(Lanes.relu6(a5), out + 5 * channels)
+        Lanes.store16(Lanes.relu6(a6), out + 6 * channels); Lanes.store16(Lanes.relu6(a7), out + 7 * channels)
     }
 
     /// `windowHalves` with k = 3 and k = 5 constants, so that the tap loops unroll and the

@@ -268,6 +268,12 @@ enum KernelChecks {
         // Several 16-channel blocks of interior columns, widths that leave a partial group
         // of four (AVX2's stride-1 window 8 channels at a time, `halfWindowInRegisters`):
         (4, 23, 32, 3, 1), (5, 19, 48, 5, 1),
+        // AVX-512's eight interior columns at a time (`eightColumns`): stride 1 and 2, 3x3
+        // and 5x5, widths whose last group of eight overlaps the one before; and its two
+        // blocks of 16 channels at a time on rows of four to seven interior columns
+        // (`windowPair`: 6 and 7 interior columns, 48 channels = a pair and one block).
+        (3, 26, 32, 3, 1), (4, 21, 16, 5, 1), (5, 37, 32, 3, 2), (6, 41, 16, 5, 2),
+        (3, 8, 48, 3, 1), (4, 11, 48, 5, 1),
     ]
 
     /// The module behind `variant`'s table says it was built as that variant (the flags
