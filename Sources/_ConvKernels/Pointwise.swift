@@ -64,7 +64,10 @@ extension Kernels {
                                   _ x: UnsafePointer<Float>, _ m: Int, _ y: UnsafeMutablePointer<Float>,
                                   activate: Bool, residual: UnsafePointer<Float>?) {
         guard m > 0 else { return }
-        let blockRows = pointwiseBlockRows
+        // AVX-512 takes 12 rows per block: the panels it cannot pair (a single 16-column
+        // panel, the narrow last one) then run 12 multiply-add chains (`panelTwelve`,
+        // `narrowTwelve`) instead of 6, and the pairs run as two blocks of 6.
+        let blockRows = pairsPanels ? 2 * pointwiseBlockRows : pointwiseBlockRows
         var chunk = max(1, chunkPanels)
         if pairsPanels { chunk += chunk & 1 }
         var p0 = 0
@@ -78,9 +81,20 @@ extension Kernels {
                 let a1 = x + min(r0 + 1, m - 1) * k, a2 = x + min(r0 + 2, m - 1) * k
                 let a3 = x + min(r0 + 3, m - 1) * k, a4 = x + min(r0 + 4, m - 1) * k
                 let a5 = x + min(r0 + 5, m - 1) * k
+                // The second six rows of a block of twelve (AVX-512), when it has more than six.
+                let upper = rows > 6
+                let a6 = x + min(r0 + 6, m - 1) * k, a7 = x + min(r0 + 7, m - 1) * k
+                let a8 = x + min(r0 + 8, m - 1) * k, a9 = x + min(r0 + 9, m - 1) * k
+                let a10 = x + min(r0 + 10, m - 1) * k, a11 = x + min(r0 + 11, m - 1) * k
                 var p = p0
                 while p < p1 {
                     defer { p += 1 }
+                    if p == panels - 1 && lastWidth == 8 && upper {
+                        narrowTwelve(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, k: k, weights: w + p * k * 16,
+                                     bias: bias + p * 16, rows: rows, into: y + r0 * n + p * 16, stride: n,
+                                     columns: n - p * 16, activate: activate, residual: residual.map { $0 + r0 * n + p * 16 })
+                        continue
+                    }
                     if p == panels - 1 && lastWidth == 8 {
                         narrowPanel(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + p * 16,
                                     rows: rows, into: y + r0 * n + p * 16, stride: n, columns: n - p * 16,
@@ -91,9 +105,22 @@ extension Kernels {
                     // than 16 outputs, never the narrow last one): 6 x 32 together.
                     if pairsPanels && p + 1 < p1 && !(p + 1 == panels - 1 && lastWidth == 8) {
                         panelPair(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + p * 16,
-                                  rows: rows, into: y + r0 * n + p * 16, stride: n, columns: n - p * 16,
+                                  rows: min(rows, 6), into: y + r0 * n + p * 16, stride: n, columns: n - p * 16,
                                   activate: activate, residual: residual.map { $0 + r0 * n + p * 16 })
+                        if upper {
+                            let r6 = (r0 + 6) * n + p * 16
+                            panelPair(a6, a7, a8, a9, a10, a11, k: k, weights: w + p * k * 16, bias: bias + p * 16,
+                                      rows: rows - 6, into: y + r6, stride: n, columns: n - p * 16,
+                                      activate: activate, residual: residual.map { $0 + r6 })
+                        }
                         p += 1
+                        continue
+                    }
+                    if upper {
+                        panelTwelve(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, k: k, weights: w + p * k * 16,
+                                    bias: bias + p * 16, rows: rows, into: y + r0 * n + p * 16, stride: n,
+                                    columns: min(16, n - p * 16), activate: activate,
+                                    residual: residual.map { $0 + r0 * n + p * 16 })
                         continue
                     }
                     var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16()
@@ -167,6 +194,90 @@ extension Kernels {
         if rows > 3 { row(c3, d3, 3) }
         if rows > 4 { row(c4, d4, 4) }
         if rows > 5 { row(c5, d5, 5) }
+    }
+
+    /// `pointwise`'s block of 12 rows (7 to 12 of them real, the others repeating the last)
+    /// over one 16-column panel ([k, 16] weights, `columns` of them stored): twelve
+    /// accumulators, one weight load and twelve broadcasts per step of the sum. The same
+    /// sums, bias, activation and residual per column as the 6-row block.
+    @inline(never)
+    private static func panelTwelve(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+                                    _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                    _ a6: UnsafePointer<Float>, _ a7: UnsafePointer<Float>, _ a8: UnsafePointer<Float>,
+                                    _ a9: UnsafePointer<Float>, _ a10: UnsafePointer<Float>, _ a11: UnsafePointer<Float>,
+                                    k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
+                                    into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
+                                    activate: Bool, residual: UnsafePointer<Float>?) {
+        var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16(), c3 = Lanes.V16(), c4 = Lanes.V16(), c5 = Lanes.V16()
+        var c6 = Lanes.V16(), c7 = Lanes.V16(), c8 = Lanes.V16(), c9 = Lanes.V16(), c10 = Lanes.V16(), c11 = Lanes.V16()
+        var b = weights
+        for i in 0..<k {
+            let row = Lanes.load16(b)
+            c0 = Lanes.multiplyAdd(c0, Lanes.V16(repeating: a0[i]), row)
+            c1 = Lanes.multiplyAdd(c1, Lanes.V16(repeating: a1[i]), row)
+            c2 = Lanes.multiplyAdd(c2, Lanes.V16(repeating: a2[i]), row)
+            c3 = Lanes.multiplyAdd(c3, Lanes.V16(repeating: a3[i]), row)
+            c4 = Lanes.multiplyAdd(c4, Lanes.V16(repeating: a4[i]), row)
+            c5 = Lanes.multiplyAdd(c5, Lanes.V16(repeating: a5[i]), row)
+            c6 = Lanes.multiplyAdd(c6, Lanes.V16(repeating: a6[i]), row)
+            c7 = Lanes.multiplyAdd(c7, Lanes.V16(repeating: a7[i]), row)
+            c8 = Lanes.multiplyAdd(c8, Lanes.V16(repeating: a8[i]), row)
+            c9 = Lanes.multiplyAdd(c9, Lanes.V16(repeating: a9[i]), row)
+            c10 = Lanes.multiplyAdd(c10, Lanes.V16(repeating: a10[i]), row)
+            c11 = Lanes.multiplyAdd(c11, Lanes.V16(repeating: a11[i]), row)
+            b += 16
+        }
+        let bv = Lanes.load16(bias)
+        @inline(__always) func row(_ acc: Lanes.V16, _ r: Int) {
+            if r < rows { finish(acc, bv, out + r * n, residual.map { $0 + r * n }, columns, activate) }
+        }
+        row(c0, 0); row(c1, 1); row(c2, 2); row(c3, 3); row(c4, 4); row(c5, 5)
+        row(c6, 6); row(c7, 7); row(c8, 8); row(c9, 9); row(c10, 10); row(c11, 11)
+    }
+
+    /// `narrowPanel` for 12 rows (7 to 12 of them real), as `panelTwelve` is the 16-column one's.
+    @inline(never)
+    private static func narrowTwelve(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+                                     _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                     _ a6: UnsafePointer<Float>, _ a7: UnsafePointer<Float>, _ a8: UnsafePointer<Float>,
+                                     _ a9: UnsafePointer<Float>, _ a10: UnsafePointer<Float>, _ a11: UnsafePointer<Float>,
+                                     k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
+                                     into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
+                                     activate: Bool, residual: UnsafePointer<Float>?) {
+        var c0 = Lanes.V8(), c1 = Lanes.V8(), c2 = Lanes.V8(), c3 = Lanes.V8(), c4 = Lanes.V8(), c5 = Lanes.V8()
+        var c6 = Lanes.V8(), c7 = Lanes.V8(), c8 = Lanes.V8(), c9 = Lanes.V8(), c10 = Lanes.V8(), c11 = Lanes.V8()
+        var b = weights
+        for i in 0..<k {
+            let row = Lanes.load8(b)
+            c0 = Lanes.multiplyAdd(c0, Lanes.V8(repeating: a0[i]), row)
+            c1 = Lanes.multiplyAdd(c1, Lanes.V8(repeating: a1[i]), row)
+            c2 = Lanes.multiplyAdd(c2, Lanes.V8(repeating: a2[i]), row)
+            c3 = Lanes.multiplyAdd(c3, Lanes.V8(repeating: a3[i]), row)
+            c4 = Lanes.multiplyAdd(c4, Lanes.V8(repeating: a4[i]), row)
+            c5 = Lanes.multiplyAdd(c5, Lanes.V8(repeating: a5[i]), row)
+            c6 = Lanes.multiplyAdd(c6, Lanes.V8(repeating: a6[i]), row)
+            c7 = Lanes.multiplyAdd(c7, Lanes.V8(repeating: a7[i]), row)
+            c8 = Lanes.multiplyAdd(c8, Lanes.V8(repeating: a8[i]), row)
+            c9 = Lanes.multiplyAdd(c9, Lanes.V8(repeating: a9[i]), row)
+            c10 = Lanes.multiplyAdd(c10, Lanes.V8(repeating: a10[i]), row)
+            c11 = Lanes.multiplyAdd(c11, Lanes.V8(repeating: a11[i]), row)
+            b += 8
+        }
+        let bv = Lanes.load8(bias)
+        @inline(__always) func row(_ acc: Lanes.V8, _ r: Int) {
+            guard r < rows else { return }
+            var v = acc + bv
+            if activate { v = Lanes.relu6(v) }
+            let o = out + r * n
+            if columns == 8 {
+                if let residual { v = v + Lanes.load8(residual + r * n) }
+                Lanes.store8(v, o)
+            } else {
+                for j in 0..<columns { o[j] = v[j] + (residual?[r * n + j] ?? 0) }
+            }
+        }
+        row(c0, 0); row(c1, 1); row(c2, 2); row(c3, 3); row(c4, 4); row(c5, 5)
+        row(c6, 6); row(c7, 7); row(c8, 8); row(c9, 9); row(c10, 10); row(c11, 11)
     }
 
     /// `pointwise`'s block of 6 rows for a last panel 8 columns wide ([k, 8] weights): the
