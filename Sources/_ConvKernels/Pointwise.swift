@@ -82,7 +82,7 @@ extension Kernels {
                 let a3 = x + min(r0 + 3, m - 1) * k, a4 = x + min(r0 + 4, m - 1) * k
                 let a5 = x + min(r0 + 5, m - 1) * k
                 // The second six rows of a block of twelve (AVX-512), when it has more than six.
-                let upper = rows > 6
+                let upper = pairsPanels && rows > 6  // a constant false in the 6-row builds
                 let a6 = x + min(r0 + 6, m - 1) * k, a7 = x + min(r0 + 7, m - 1) * k
                 let a8 = x + min(r0 + 8, m - 1) * k, a9 = x + min(r0 + 9, m - 1) * k
                 let a10 = x + min(r0 + 10, m - 1) * k, a11 = x + min(r0 + 11, m - 1) * k
