@@ -35,13 +35,86 @@ public struct Annotation: Sendable, Equatable, Codable {
 /// when they hold a comma, quote or line break.
 public enum AnnotationWriter {
     public static func jsonLines(_ annotations: [Annotation]) -> String {
-        annotations.map { annotation in
-            let object: [String: Any] = [
-                "path": annotation.path,
-                "tags": zip(annotation.tags, annotation.confidences).map { ["tag": $0.0, "confidence": ($0.1 * 1000).rounded() / 1000] },
-            ]
-            return JSONSummary.render(object)
-        }.joined(separator: "\n") + (annotations.isEmpty ? "" : "\n")
+        var text = ""
+        for annotation in annotations {
+            appendJSONLine(annotation, to: &text)
+            text += "\n"
+        }
+        return text
+    }
+
+    /// One image's line, the bytes `JSONSerialization` writes for it with sorted keys and
+    /// unescaped slashes (`jsonLineBySerialization`, which the tests compare it with), made
+    /// directly: Foundation's encoder took ~0.6 ms a line in casts and boxing, serial at the
+    /// end of every annotate run (~5% of a 300-image run's wall time). Confidences are
+    /// rounded to 3 decimals. A line with a non-finite confidence, which JSON cannot
+    /// hold, is left to the encoder, as before.
+    static func appendJSONLine(_ annotation: Annotation, to text: inout String) {
+        guard annotation.confidences.allSatisfy({ rounded($0).isFinite }) else {
+            text += jsonLineBySerialization(annotation)
+            return
+        }
+        text += "{\"path\":"
+        appendJSONString(annotation.path, to: &text)
+        text += ",\"tags\":["
+        for (index, (tag, confidence)) in zip(annotation.tags, annotation.confidences).enumerated() {
+            text += index == 0 ? "{\"confidence\":" : ",{\"confidence\":"
+            text += jsonNumber(rounded(confidence))
+            text += ",\"tag\":"
+            appendJSONString(tag, to: &text)
+            text += "}"
+        }
+        text += "]}"
+    }
+
+    /// The line as Foundation's `JSONSerialization` writes it.
+    static func jsonLineBySerialization(_ annotation: Annotation) -> String {
+        let object: [String: Any] = [
+            "path": annotation.path,
+            "tags": zip(annotation.tags, annotation.confidences).map { ["tag": $0.0, "confidence": rounded($0.1)] },
+        ]
+        return JSONSummary.render(object)
+    }
+
+    static func rounded(_ confidence: Double) -> Double { (confidence * 1000).rounded() / 1000 }
+
+    /// A finite double as `JSONSerialization` writes it: the shortest round-trip digits
+    /// (Swift's `description`), without the ".0" of an integral value.
+    static func jsonNumber(_ value: Double) -> String {
+        let digits = value.description
+        return digits.hasSuffix(".0") ? String(digits.dropLast(2)) : digits
+    }
+
+    /// A JSON string literal: quote and backslash escaped, control characters as \b \f
+    /// \n \r \t or \u00xx, everything else (slashes, non-ASCII) as it is.
+    static func appendJSONString(_ string: String, to text: inout String) {
+        text += "\""
+        var plainStart = string.unicodeScalars.startIndex
+        let scalars = string.unicodeScalars
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            let value = scalars[index].value
+            let escape: String?
+            switch value {
+            case 0x22: escape = "\\\""
+            case 0x5C: escape = "\\\\"
+            case 0x08: escape = "\\b"
+            case 0x0C: escape = "\\f"
+            case 0x0A: escape = "\\n"
+            case 0x0D: escape = "\\r"
+            case 0x09: escape = "\\t"
+            case 0 ..< 0x20: escape = "\\u00" + (value < 0x10 ? "0" : "") + String(value, radix: 16)
+            default: escape = nil
+            }
+            if let escape {
+                text.unicodeScalars.append(contentsOf: scalars[plainStart ..< index])
+                text += escape
+                plainStart = scalars.index(after: index)
+            }
+            index = scalars.index(after: index)
+        }
+        text.unicodeScalars.append(contentsOf: scalars[plainStart ..< scalars.endIndex])
+        text += "\""
     }
 
     public static func csv(_ annotations: [Annotation]) -> String {

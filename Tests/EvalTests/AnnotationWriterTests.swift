@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Eval
+import TagganCore
 
 @Suite("Annotation output")
 struct AnnotationWriterTests {
@@ -18,6 +19,40 @@ struct AnnotationWriterTests {
         let tags = try #require(first["tags"] as? [[String: Any]])
         #expect(tags.map { $0["tag"] as? String } == ["cat", "sofa"])
         #expect(tags.first?["confidence"] as? Double == 0.82)
+    }
+
+    /// The direct encoder writes the bytes Foundation's JSONSerialization writes, line for
+    /// line: hostile paths and tags (quotes, backslashes, every control character, slashes,
+    /// non-ASCII, U+2028, emoji, empty) and confidences of every magnitude and sign, with
+    /// a fixed seed; a non-finite confidence goes to the encoder as before.
+    @Test func jsonLinesMatchJSONSerializationByteForByte() {
+        let pieces = ["cat", "\"", "\\", "/", "a/b", "é", "\u{2028}", "😀", "", " ", "\u{7F}", "\u{FEFF}", "x,y"]
+            + (0 ..< 0x20).map { String(UnicodeScalar(UInt8($0))) }
+        var generator = SeededRandom(seed: 14)
+        func word() -> String { (0 ..< Int.random(in: 0 ... 4, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined() }
+        var annotations: [Annotation] = []
+        for _ in 0 ..< 400 {
+            let count = Int.random(in: 0 ... 6, using: &generator)
+            let confidences = (0 ..< count).map { _ -> Double in
+                switch Int.random(in: 0 ..< 6, using: &generator) {
+                case 0: return Double.random(in: 0 ... 1, using: &generator)
+                case 1: return Double(Int.random(in: -3 ... 3, using: &generator))
+                case 2: return Double.random(in: -1e-6 ... 1e-6, using: &generator)
+                case 3: return Double.random(in: -1e22 ... 1e22, using: &generator)
+                case 4: return [0.0, -0.0, 1.0, 0.0005, 0.0015, 1e-4, 123456789.0, 1e16, 1e300].randomElement(using: &generator)!
+                default: return Double(Float.random(in: 0 ... 1, using: &generator))
+                }
+            }
+            annotations.append(Annotation(path: word(), tags: (0 ..< count).map { _ in word() }, confidences: confidences))
+        }
+        annotations.append(Annotation(path: "nan.jpg", tags: ["a", "b"], confidences: [0.5, .nan]))
+        annotations.append(Annotation(path: "inf.jpg", tags: ["a"], confidences: [.infinity]))
+        let lines = AnnotationWriter.jsonLines(annotations).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == annotations.count + 1 && lines.last == "")
+        for (line, annotation) in zip(lines, annotations) {
+            #expect(String(line) == AnnotationWriter.jsonLineBySerialization(annotation), "\(annotation)")
+        }
+        #expect(AnnotationWriter.jsonLines([]) == "")
     }
 
     @Test func csvQuotesWhatNeedsQuoting() {
@@ -38,3 +73,4 @@ struct AnnotationWriterTests {
         #expect(a.filtered(top: 10, threshold: 0, included: ["c", "d"]).confidences == [0.3, 0.2])
     }
 }
+
