@@ -89,9 +89,8 @@ public enum AnnotationWriter {
     /// \n \r \t or \u00xx, everything else (slashes, non-ASCII) as it is.
     static func appendJSONString(_ string: String, to text: inout String) {
         text += "\""
-        var plainStart = string.unicodeScalars.startIndex
         let scalars = string.unicodeScalars
-        var index = scalars.startIndex
+        var plainStart = scalars.startIndex, index = scalars.startIndex
         while index < scalars.endIndex {
             let value = scalars[index].value
             let escape: String?

@@ -73,4 +73,3 @@ struct AnnotationWriterTests {
         #expect(a.filtered(top: 10, threshold: 0, included: ["c", "d"]).confidences == [0.3, 0.2])
     }
 }
-
