@@ -12,9 +12,10 @@
 /// pass, with the largest gains on the thin early layers (K = 16, 32).
 ///
 /// The arithmetic is `Kernels.pointwise` in `_ConvKernels` (6 rows x 16 columns of
-/// accumulators; the AVX-512 build 6 x 32, two adjacent panels at a time, from this same
-/// packing), compiled once per `KernelVariant`; this type packs the weights and calls the
-/// variant the network was built with (`KernelTable`).
+/// accumulators; the AVX-512 build 6 x 32, two adjacent panels at a time, or 12 x 24 for a
+/// full panel and a narrow last one together, from this same packing), compiled once per
+/// `KernelVariant`; this type packs the weights and calls the variant the network was
+/// built with (`KernelTable`).
 enum PointwiseKernel {
     /// Weights [inputs, outputs] (row-major) and a bias, packed for `apply`: panels of 16
     /// output columns, each [inputs, 16] contiguous, the last panel and the bias padded

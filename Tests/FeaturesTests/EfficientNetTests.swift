@@ -261,6 +261,10 @@ enum KernelChecks {
         // panel alone), three pairs then the narrow last panel (104 = 6 x 16 + 8); rows
         // not a multiple of 6.
         (23, 37, 62), (11, 19, 46), (17, 64, 104),
+        // Its 12 x 24 block (a full panel and the narrow last one together): 24 outputs
+        // over rows of two blocks and a part, 20 (a narrow panel of 4 stored), and 56
+        // (a pair, then the full panel and the narrow one).
+        (29, 96, 24), (13, 5, 20), (31, 33, 56),
     ]
     static let depthwiseShapes = [
         (9, 11, 16, 3, 1), (12, 12, 24, 3, 2), (7, 7, 32, 5, 1), (14, 13, 40, 5, 2), (3, 2, 16, 5, 1), (20, 21, 8, 3, 1),
