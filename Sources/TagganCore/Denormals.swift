@@ -33,9 +33,10 @@ public enum Denormals {
     public static var flushedOnThisThread: Bool { taggan_flush_denormals_enabled() == 1 }
 
     /// Sets this thread's switch to the process's choice; a worker calls it before it
-    /// computes, in case it was created before `enable()` or by a pool that resets it.
+    /// computes, in case it was created before `enable()` or by a pool that resets it
+    /// (`Parallel`'s workers, annotate's tagging stage).
     @inline(__always)
-    static func applyOnWorker() {
+    public static func applyOnWorker() {
         if processWide && taggan_flush_denormals_enabled() == 0 { taggan_set_flush_denormals(1) }
     }
 
