@@ -55,17 +55,21 @@ public enum FeatureExtraction {
         return nil
     }
 
-    /// Decodes and crops `batches` one after another on a background thread, one batch
-    /// ahead of `body`, which gets each batch's crops (nil for a file that failed) in
-    /// order: the network runs on batch i while batch i + 1 decodes, so neither waits
-    /// for the other (on 2 cores each phase alone leaves a core idle part of the time).
+    /// Decodes, crops and normalises `batches` one after another on a background thread,
+    /// one batch ahead of `body`, which gets each batch's crops (nil for a file that failed)
+    /// in order, with the network's input for the crops that are not nil (nil when none
+    /// is): the network runs on batch i while batch i + 1 decodes, so neither waits for
+    /// the other (on 2 cores each phase alone leaves a core idle part of the time).
     /// Batches decode in order, so what `skipped` records is the same as without the
     /// overlap; when `body` throws, the batch being decoded is waited for, then dropped.
     public static func forEachDecodedBatch(_ batches: [[URL]], preprocessor: ImagePreprocessor, skipped: SkipLog,
-                                           _ body: (_ index: Int, _ crops: [RGBImage?]) throws -> Void) throws {
-        try pipelined({ index in
-            index < batches.count ? (index, decodeCrops(batches[index], preprocessor: preprocessor, skipped: skipped)) : nil
-        }) { index, crops in try body(index, crops) }
+                                           _ body: (_ index: Int, _ crops: [RGBImage?], _ inputs: Tensor?) throws -> Void) throws {
+        try pipelined({ index -> (Int, [RGBImage?], Tensor?)? in
+            guard index < batches.count else { return nil }
+            let crops = decodeCrops(batches[index], preprocessor: preprocessor, skipped: skipped)
+            let good = crops.compactMap { $0 }
+            return (index, crops, good.isEmpty ? nil : preprocessor.normalise(good))
+        }) { index, crops, inputs in try body(index, crops, inputs) }
     }
 
     /// Calls `produce(0)`, `produce(1)`, ... on a background thread, one call ahead of
@@ -169,11 +173,11 @@ public enum FeatureExtraction {
             pending = EmbeddingFiles.Rows()
         }
         let batches = stride(from: 0, to: todo.count, by: batch).map { Array(todo[$0 ..< min($0 + batch, todo.count)]) }
-        try forEachDecodedBatch(batches.map { $0.map(\.url) }, preprocessor: preprocessor, skipped: skipped) { index, crops in
+        try forEachDecodedBatch(batches.map { $0.map(\.url) }, preprocessor: preprocessor, skipped: skipped) { index, crops, inputs in
             let images = batches[index]
             let good = crops.indices.filter { crops[$0] != nil }
-            if !good.isEmpty {
-                pending.values += net.embed(preprocessor.normalise(good.map { crops[$0]! })).storage
+            if let inputs {
+                pending.values += net.embed(inputs).storage
                 pending.ids += good.map { images[$0].id }
                 pending.keys += good.map { images[$0].key }
             }
