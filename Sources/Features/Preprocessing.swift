@@ -29,13 +29,20 @@ public struct ImagePreprocessor: Sendable {
 
     /// Step 4 for crops of exactly imageSize x imageSize: [N, S, S, 3].
     public func normalise(_ crops: [RGBImage]) -> Tensor {
-        let s = config.imageSize
-        var values = [Float](repeating: 0, count: crops.count * s * s * 3)
-        let inverse = 1 / config.deviation
-        for (n, crop) in crops.enumerated() {
+        let s = config.imageSize, count = s * s * 3
+        let inverse = 1 / config.deviation, mean = config.mean
+        for crop in crops {
             precondition(crop.width == s && crop.height == s, "crop of \(crop.width)x\(crop.height), expected \(s)x\(s)")
-            let base = n * s * s * 3
-            for i in 0 ..< s * s * 3 { values[base + i] = (Float(crop.pixels[i]) - config.mean) * inverse }
+        }
+        // Written once, not zeroed first (19 MB for a batch of 32 at 224 px).
+        let values = [Float](unsafeUninitializedCapacity: crops.count * count) { out, initialised in
+            for (n, crop) in crops.enumerated() {
+                crop.pixels.withUnsafeBufferPointer { pixels in
+                    let base = out.baseAddress! + n * count
+                    for i in 0 ..< count { base[i] = (Float(pixels[i]) - mean) * inverse }
+                }
+            }
+            initialised = crops.count * count
         }
         return Tensor(shape: [crops.count, s, s, 3], values: values)
     }
