@@ -57,19 +57,21 @@ enum ConvKernels {
     /// Copies a [height, width, channels] image into the middle of a zero border of
     /// `top`, `left`, `bottom`, `right` pixels. With the padding done, a depthwise pass
     /// on a small image (7 or 14 px, where most columns touch the border) has only
-    /// interior columns.
+    /// interior columns. `borderIsZero`: `output` was last filled by this same layout, so
+    /// its border is zero already and only the middle is written.
     static func pad(_ input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
-                    top: Int, left: Int, bottom: Int, right: Int, into output: UnsafeMutablePointer<Float>) {
+                    top: Int, left: Int, bottom: Int, right: Int, into output: UnsafeMutablePointer<Float>,
+                    borderIsZero: Bool = false) {
         let paddedWidth = width + left + right, rowLength = width * channels
         let paddedRow = paddedWidth * channels
-        output.update(repeating: 0, count: top * paddedRow)
+        if !borderIsZero { output.update(repeating: 0, count: top * paddedRow) }
         for y in 0..<height {
             let out = output + (top + y) * paddedRow
-            out.update(repeating: 0, count: left * channels)
+            if !borderIsZero { out.update(repeating: 0, count: left * channels) }
             (out + left * channels).update(from: input + y * rowLength, count: rowLength)
-            (out + left * channels + rowLength).update(repeating: 0, count: right * channels)
+            if !borderIsZero { (out + left * channels + rowLength).update(repeating: 0, count: right * channels) }
         }
-        (output + (top + height) * paddedRow).update(repeating: 0, count: bottom * paddedRow)
+        if !borderIsZero { (output + (top + height) * paddedRow).update(repeating: 0, count: bottom * paddedRow) }
     }
 
     /// im2col for the stem: row (oy, ox) holds the k x k x channels patch in (ky, kx, c)

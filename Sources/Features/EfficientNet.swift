@@ -311,6 +311,9 @@ public final class EfficientNet: @unchecked Sendable {
         let a: AlignedFloats, b: AlignedFloats, expanded: AlignedFloats, depthwise: AlignedFloats, patches: AlignedFloats
         /// The zero-padded depthwise input of the blocks not run by rows.
         let padded: AlignedFloats
+        /// The layout `padded` was last filled in (side, padded side, channels, top, left):
+        /// while it stays the same, the border is still zero and only the middle is copied.
+        var paddedLayout: [Int] = []
         /// The late blocks' buffers, `groupImages` images each (`forwardLate`).
         let groupA: AlignedFloats, groupB: AlignedFloats, groupExpanded: AlignedFloats, groupDepthwise: AlignedFloats
 
@@ -487,9 +490,14 @@ public final class EfficientNet: @unchecked Sendable {
                                       outHeight: block.outputSide, outWidth: block.outputSide, kernels: kernels)
                 continue
             }
+            // The next image of the group, or the next block with the same layout (14 px
+            // blocks of equal width, kernel and padding), finds the border zero already.
+            let layout = [side, paddedSide, dw.channels, dw.padTop, dw.padLeft]
             ConvKernels.pad(dwInput + image * inPixels * dw.channels, height: side, width: side, channels: dw.channels,
                             top: dw.padTop, left: dw.padLeft,
-                            bottom: paddedSide - side - dw.padTop, right: paddedSide - side - dw.padLeft, into: padded)
+                            bottom: paddedSide - side - dw.padTop, right: paddedSide - side - dw.padLeft, into: padded,
+                            borderIsZero: scratch.paddedLayout == layout)
+            scratch.paddedLayout = layout
             ConvKernels.depthwise(input: padded, height: paddedSide, width: paddedSide,
                                   channels: dw.channels, weights: dw.weights.pointer, bias: dw.bias.pointer,
                                   kernel: dw.kernel, stride: dw.stride, padTop: 0, padLeft: 0,
