@@ -299,14 +299,7 @@ extension Kernels {
             guard r < rows else { return }
             let o = out + r * n, skip = residual.map { $0 + r * n }
             finish(acc, bv, o, skip, 16, activate)
-            var v = tail + bn
-            if activate { v = Lanes.relu6(v) }
-            if narrowColumns == 8 {
-                if let skip { v = v + Lanes.load8(skip + 16) }
-                Lanes.store8(v, o + 16)
-            } else {
-                for j in 0..<narrowColumns { o[16 + j] = v[j] + (skip?[16 + j] ?? 0) }
-            }
+            finish(tail, bn, o + 16, skip.map { $0 + 16 }, narrowColumns, activate)
         }
         row(c0, d0, 0); row(c1, d1, 1); row(c2, d2, 2); row(c3, d3, 3); row(c4, d4, 4); row(c5, d5, 5)
         row(c6, d6, 6); row(c7, d7, 7); row(c8, d8, 8); row(c9, d9, 9); row(c10, d10, 10); row(c11, d11, 11)
@@ -342,16 +335,7 @@ extension Kernels {
         }
         let bv = Lanes.load8(bias)
         @inline(__always) func row(_ acc: Lanes.V8, _ r: Int) {
-            guard r < rows else { return }
-            var v = acc + bv
-            if activate { v = Lanes.relu6(v) }
-            let o = out + r * n
-            if columns == 8 {
-                if let residual { v = v + Lanes.load8(residual + r * n) }
-                Lanes.store8(v, o)
-            } else {
-                for j in 0..<columns { o[j] = v[j] + (residual?[r * n + j] ?? 0) }
-            }
+            if r < rows { finish(acc, bv, out + r * n, residual.map { $0 + r * n }, columns, activate) }
         }
         row(c0, 0); row(c1, 1); row(c2, 2); row(c3, 3); row(c4, 4); row(c5, 5)
         row(c6, 6); row(c7, 7); row(c8, 8); row(c9, 9); row(c10, 10); row(c11, 11)
@@ -378,23 +362,30 @@ extension Kernels {
             b += 8
         }
         let bv = Lanes.load8(bias)
-        @inline(__always) func finish(_ acc: Lanes.V8, _ r: Int) {
-            var v = acc + bv
-            if activate { v = Lanes.relu6(v) }
-            let o = out + r * n
-            if columns == 8 {
-                if let residual { v = v + Lanes.load8(residual + r * n) }
-                Lanes.store8(v, o)
-            } else {
-                for j in 0..<columns { o[j] = v[j] + (residual?[r * n + j] ?? 0) }
-            }
+        @inline(__always) func row(_ acc: Lanes.V8, _ r: Int) {
+            finish(acc, bv, out + r * n, residual.map { $0 + r * n }, columns, activate)
         }
-        finish(c0, 0)
-        if rows > 1 { finish(c1, 1) }
-        if rows > 2 { finish(c2, 2) }
-        if rows > 3 { finish(c3, 3) }
-        if rows > 4 { finish(c4, 4) }
-        if rows > 5 { finish(c5, 5) }
+        row(c0, 0)
+        if rows > 1 { row(c1, 1) }
+        if rows > 2 { row(c2, 2) }
+        if rows > 3 { row(c3, 3) }
+        if rows > 4 { row(c4, 4) }
+        if rows > 5 { row(c5, 5) }
+    }
+
+    /// `finish` for an 8-column panel (the narrow last one): 8-lane accumulators, at most
+    /// 8 columns stored.
+    @inline(__always)
+    private static func finish(_ acc: Lanes.V8, _ bias: Lanes.V8, _ out: UnsafeMutablePointer<Float>,
+                               _ residual: UnsafePointer<Float>?, _ columns: Int, _ activate: Bool) {
+        var v = acc + bias
+        if activate { v = Lanes.relu6(v) }
+        if columns == 8 {
+            if let residual { v = v + Lanes.load8(residual) }
+            Lanes.store8(v, out)
+        } else {
+            for j in 0..<columns { out[j] = v[j] + (residual?[j] ?? 0) }
+        }
     }
 
     /// Bias, activation and residual on one row of accumulators, and the store of its
