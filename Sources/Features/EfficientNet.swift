@@ -306,14 +306,19 @@ public final class EfficientNet: @unchecked Sendable {
     }
     let scratchPool = ScratchPool()
 
+    /// Where an image sits in the padded depthwise buffer (`Scratch.paddedLayout`).
+    struct PaddedLayout: Equatable {
+        let side: Int, paddedSide: Int, channels: Int, top: Int, left: Int
+    }
+
     /// Buffers one worker reuses for every image, aligned to cache lines.
     final class Scratch {
         let a: AlignedFloats, b: AlignedFloats, expanded: AlignedFloats, depthwise: AlignedFloats, patches: AlignedFloats
         /// The zero-padded depthwise input of the blocks not run by rows.
         let padded: AlignedFloats
-        /// The layout `padded` was last filled in (side, padded side, channels, top, left):
-        /// while it stays the same, the border is still zero and only the middle is copied.
-        var paddedLayout: [Int] = []
+        /// The layout `padded` was last filled in: while it stays the same, the border is
+        /// still zero and only the middle is copied.
+        var paddedLayout: PaddedLayout?
         /// The late blocks' buffers, `groupImages` images each (`forwardLate`).
         let groupA: AlignedFloats, groupB: AlignedFloats, groupExpanded: AlignedFloats, groupDepthwise: AlignedFloats
 
@@ -492,7 +497,8 @@ public final class EfficientNet: @unchecked Sendable {
             }
             // The next image of the group, or the next block with the same layout (14 px
             // blocks of equal width, kernel and padding), finds the border zero already.
-            let layout = [side, paddedSide, dw.channels, dw.padTop, dw.padLeft]
+            let layout = PaddedLayout(side: side, paddedSide: paddedSide, channels: dw.channels,
+                                      top: dw.padTop, left: dw.padLeft)
             ConvKernels.pad(dwInput + image * inPixels * dw.channels, height: side, width: side, channels: dw.channels,
                             top: dw.padTop, left: dw.padLeft,
                             bottom: paddedSide - side - dw.padTop, right: paddedSide - side - dw.padLeft, into: padded,

@@ -293,17 +293,17 @@ private final class TaggingState: @unchecked Sendable {
 final class OrderedStage: @unchecked Sendable {
     private let queue = DispatchQueue(label: "taggan.ordered-stage")
     private let condition = NSCondition()
-    private var running = 0
+    private var busy = false
     private var failure: Error?
 
     func submit(_ work: @escaping @Sendable () throws -> Void) throws {
         condition.lock()
-        while running > 0 { condition.wait() }
+        while busy { condition.wait() }
         if let failure {
             condition.unlock()
             throw failure
         }
-        running += 1
+        busy = true
         condition.unlock()
         queue.async { [self] in
             Denormals.applyOnWorker()
@@ -311,7 +311,7 @@ final class OrderedStage: @unchecked Sendable {
             do { try work() } catch { thrown = error }
             condition.lock()
             if let thrown, failure == nil { failure = thrown }
-            running -= 1
+            busy = false
             condition.broadcast()
             condition.unlock()
         }
@@ -328,7 +328,7 @@ final class OrderedStage: @unchecked Sendable {
     /// Waits for the submitted work, ignoring errors (for a caller that is already throwing).
     func drain() {
         condition.lock()
-        while running > 0 { condition.wait() }
+        while busy { condition.wait() }
         condition.unlock()
     }
 }
