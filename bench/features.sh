@@ -7,7 +7,8 @@
 #
 # Needs the weights (corpora/fetch-efficientnet.sh) and a venv with numpy, onnx and
 # onnxruntime (created at $BENCH_VENV, default /tmp/taggan-bench-venv, if missing).
-# The two engines alternate for ROUNDS rounds so a noisy neighbour hits both.
+# The two engines alternate for ROUNDS rounds so a noisy neighbour hits both; each row
+# carries the share of CPU time the hypervisor stole while it ran (bench/steal.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPORA="${TAGGAN_CORPORA:-$PWD/corpora/cache}"
@@ -25,17 +26,26 @@ fi
 swift build -c release >/dev/null
 export TAGGAN_CORPORA="$CORPORA" TAGGAN_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+. bench/steal.sh
+# Adds the CPU time the hypervisor stole while the row's command ran (bench/steal.sh).
+stolen() { STEAL=$1 python3 -c 'import json,os,sys; r=json.loads(sys.stdin.read()); r["steal_percent"]=int(os.environ["STEAL"]); print(json.dumps(r))'; }
 for round in $(seq "$ROUNDS"); do
-    "$VENV/bin/python" bench/features_onnxruntime.py --weights "$WEIGHTS" --batch $BATCH --threads $THREADS --repeats 5
-    .build/release/taggan bench features --batch $BATCH --threads $THREADS --repeats 5 --json 2>/dev/null
+    mark=$(steal_mark)
+    row=$("$VENV/bin/python" bench/features_onnxruntime.py --weights "$WEIGHTS" --batch $BATCH --threads $THREADS --repeats 5)
+    echo "$row" | stolen "$(steal_since "$mark")"
+    mark=$(steal_mark)
+    row=$(.build/release/taggan bench features --batch $BATCH --threads $THREADS --repeats 5 --json 2>/dev/null)
+    echo "$row" | stolen "$(steal_since "$mark")"
 done | tee /tmp/taggan-bench-features.jsonl
 python3 - <<'PY'
 import json
 rows = [json.loads(l) for l in open("/tmp/taggan-bench-features.jsonl")]
-ort = max(r["images_per_second_best"] for r in rows if "peer" in r)
-ours = max(r["inference_images_per_second_best"] for r in rows if "peer" not in r)
-print(f"inference, batch 32, 2 threads (best over rounds): taggan {ours:.1f} images/s, "
-      f"onnxruntime {ort:.1f} images/s, ratio {ours / ort:.2f}x")
+ort = max((r for r in rows if "peer" in r), key=lambda r: r["images_per_second_best"])
+ours = max((r for r in rows if "peer" not in r), key=lambda r: r["inference_images_per_second_best"])
+o, t = ours["inference_images_per_second_best"], ort["images_per_second_best"]
+print(f"inference, batch 32, 2 threads (best over rounds): taggan {o:.1f} images/s, "
+      f"onnxruntime {t:.1f} images/s, ratio {o / t:.2f}x "
+      f"(CPU time stolen in those rounds: taggan {ours['steal_percent']}%, onnxruntime {ort['steal_percent']}%)")
 PY
 if [ -d "$FOLDER" ]; then
     echo "whole folder $FOLDER:"

@@ -29,11 +29,12 @@ if [ -z "${VARIANTS:-}" ]; then
     VARIANTS=$("$TAGGAN" doctor --json --size 64 | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["conv_kernels"]["supported"]))')
 fi
 "$TAGGAN" doctor --size 64 | grep -E '^(cpu|conv kernels|kernel variants|caches|conv blocking):'
+. bench/steal.sh
 best() { python3 -c 'import json,sys; r=json.load(sys.stdin); print(round(r.get("inference_images_per_second_best", r.get("images_per_second_best")), 1))'; }
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for round in $(seq "$ROUNDS"); do
-    line="load $(cut -d' ' -f1 /proc/loadavg)"
+    line="load $(cut -d' ' -f1 /proc/loadavg)"; mark=$(steal_mark)
     line="$line onnxruntime=$("$VENV/bin/python" bench/features_onnxruntime.py --weights "$WEIGHTS" --batch 32 --threads 2 --repeats 5 | best)"
     if [ -n "${BASELINE:-}" ]; then
         line="$line baseline=$("$BASELINE" bench features --batch 32 --threads 2 --repeats 5 --json 2>/dev/null | best)"
@@ -42,7 +43,7 @@ for round in $(seq "$ROUNDS"); do
         kernels=${v%@*}; l2=""; [ "$kernels" != "$v" ] && l2=${v#*@}
         line="$line $v=$(TAGGAN_L2=$l2 TAGGAN_KERNELS=$kernels "$TAGGAN" bench features --batch 32 --threads 2 --repeats 5 --json 2>/dev/null | best)"
     done
-    echo "round $round: $line -> load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$results"
+    echo "round $round: $line -> load $(cut -d' ' -f1 /proc/loadavg), CPU time stolen $(steal_since "$mark")%" | tee -a "$results"
 done
 python3 - "$results" <<'PY'
 import sys

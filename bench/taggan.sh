@@ -9,7 +9,8 @@
 # Needs python3 with numpy (the synthetic workspace) and a venv with torch==2.13.0 (made
 # on first use at $TAGGAN_BENCH_VENV, default ~/.cache/taggan-bench/venv). Rounds
 # alternate taggan and PyTorch so that other load on the machine hits both; the best
-# round of each is reported. Prints JSON lines, then a summary with the ratio.
+# round of each is reported, with the share of CPU time the hypervisor stole while each
+# row ran (bench/steal.sh). Prints JSON lines, then a summary with the ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
@@ -27,6 +28,9 @@ fi
 python3 bench/taggan_fixture.py "$WORK/ws" --images 5400 --features 1280 --dim 200
 
 results="$WORK/results.jsonl"
+. bench/steal.sh
+# Adds the round and the CPU time stolen while the row's command ran (bench/steal.sh).
+tag() { ROUND=$1 STEAL=$2 python3 -c 'import json,os,sys; r=json.loads(sys.stdin.read()); r["round"]=int(os.environ["ROUND"]); r["steal_percent"]=int(os.environ["STEAL"]); print(json.dumps(r))'; }
 for round in $(seq "$ROUNDS"); do
     # The paper's step (SGD, D on [real; fake], G's adversarial loss alone), then the
     # step with train's defaults (Adam, mismatched pairs, the ranking term).
@@ -34,27 +38,38 @@ for round in $(seq "$ROUNDS"); do
         rm -rf "$WORK/ws/models"
         options=()
         [ "$step" = paper ] && options=(--optimizer sgd --mismatch 0 --ranking-weight 0)
-        .build/release/taggan train --workspace "$WORK/ws" --vectors "$WORK/ws/vectors.bin" --training-set "$WORK/ws/training-set.tsv" \
+        mark=$(steal_mark)
+        row=$(.build/release/taggan train --workspace "$WORK/ws" --vectors "$WORK/ws/vectors.bin" --training-set "$WORK/ws/training-set.tsv" \
             "${options[@]}" --steps "$STEPS" --checkpoint-every 0 --threads "$THREADS" --json 2>/dev/null \
-            | STEP=$step python3 -c 'import json,os,sys; r=json.load(sys.stdin); print(json.dumps({"peer":"taggan","step":os.environ["STEP"],"threads":r["threads"],"steps":r["steps"],"steps_per_second":r["steps_per_second"]}))' \
-            | tee -a "$results"
+            | STEP=$step python3 -c 'import json,os,sys; r=json.load(sys.stdin); print(json.dumps({"peer":"taggan","step":os.environ["STEP"],"threads":r["threads"],"steps":r["steps"],"steps_per_second":r["steps_per_second"]}))')
+        echo "$row" | tag "$round" "$(steal_since "$mark")" | tee -a "$results"
     done
-    "$VENV/bin/python" bench/taggan_torch.py --threads "$THREADS" --steps "$STEPS" | tee -a "$results"
-    "$VENV/bin/python" bench/taggan_torch.py --threads "$THREADS" --steps "$STEPS" --shared-image-branch | tee -a "$results"
+    for variant in "" --shared-image-branch; do
+        mark=$(steal_mark)
+        row=$("$VENV/bin/python" bench/taggan_torch.py --threads "$THREADS" --steps "$STEPS" $variant)
+        echo "$row" | tag "$round" "$(steal_since "$mark")" | tee -a "$results"
+    done
 done
 
 python3 - "$results" "$THREADS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def best(pred):
-    return max(r["steps_per_second"] for r in rows if pred(r))
+    return max((r for r in rows if pred(r)), key=lambda r: r["steps_per_second"])
 ours = best(lambda r: r["peer"] == "taggan" and r["step"] == "paper")
 default = best(lambda r: r["peer"] == "taggan" and r["step"] == "default")
 torch_plain = best(lambda r: r["peer"] == "pytorch" and not r["shared_image_branch"])
 torch_shared = best(lambda r: r["peer"] == "pytorch" and r["shared_image_branch"])
-print(f"threads {sys.argv[2]}: taggan {ours:.2f} steps/s, PyTorch {torch_plain:.2f} "
-      f"(shared image branch {torch_shared:.2f}); ratio {ours / torch_plain:.2f}x "
-      f"({ours / torch_shared:.2f}x against the shared-branch PyTorch); "
-      f"taggan's default step (Adam, mismatched pairs, ranking term) {default:.2f} steps/s, "
-      f"{ours / default:.2f}x the paper's step's time")
+o, d, t, ts = (r["steps_per_second"] for r in (ours, default, torch_plain, torch_shared))
+print(f"threads {sys.argv[2]}: taggan {o:.2f} steps/s, PyTorch {t:.2f} "
+      f"(shared image branch {ts:.2f}); ratio {o / t:.2f}x "
+      f"({o / ts:.2f}x against the shared-branch PyTorch); "
+      f"taggan's default step (Adam, mismatched pairs, ranking term) {d:.2f} steps/s, "
+      f"{o / d:.2f}x the paper's step's time")
+print(f"best rounds: taggan round {ours['round']} (steal {ours['steal_percent']}%), "
+      f"PyTorch round {torch_plain['round']} (steal {torch_plain['steal_percent']}%)")
+worst = max(r["steal_percent"] for r in (ours, torch_plain))
+if worst >= 5:
+    print(f"note: {worst}% of the CPU time was stolen by the hypervisor in a best round "
+          "(bench/steal.sh): the host was busy, so treat the ratio as indicative and run again")
 PY

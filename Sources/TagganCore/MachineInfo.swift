@@ -100,6 +100,46 @@ public enum MachineInfo {
 
     public static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
 
+    /// The whole machine's CPU time so far, from the first line of /proc/stat, in clock
+    /// ticks: all of it, and the part "stolen" (the time a virtual machine's CPUs were
+    /// ready to run but the hypervisor ran something else). On a shared host the steal
+    /// explains speed figures that swing by 2x from one minute to the next: a measurement
+    /// taken with much of the time stolen says more about the neighbours than about taggan.
+    public struct CPUTimes: Sendable, Equatable {
+        public var total: UInt64
+        public var stolen: UInt64
+
+        public init(total: UInt64, stolen: UInt64) {
+            self.total = total
+            self.stolen = stolen
+        }
+
+        /// The first line of /proc/stat ("cpu user nice system idle iowait irq softirq
+        /// steal guest guest_nice"; older kernels stop before steal, which then counts 0).
+        /// Guest time is already inside user time, so the total is the first eight fields.
+        public init?(procStat text: String) {
+            guard let line = text.split(separator: "\n", maxSplits: 1).first,
+                  line.hasPrefix("cpu ") else { return nil }
+            let fields = line.split(separator: " ").dropFirst().prefix(8).map { UInt64($0) }
+            guard fields.count >= 4, fields.allSatisfy({ $0 != nil }) else { return nil }
+            let values = fields.map { $0! }
+            total = values.reduce(0, +)
+            stolen = values.count >= 8 ? values[7] : 0
+        }
+
+        /// The share of the CPU time between `earlier` and this reading that was stolen
+        /// (0...1; 0 when no time passed).
+        public func stolenShare(since earlier: CPUTimes) -> Double {
+            guard total > earlier.total else { return 0 }
+            return Double(stolen &- earlier.stolen) / Double(total - earlier.total)
+        }
+    }
+
+    /// /proc/stat's totals now, or nil where there is none (not Linux).
+    public static func cpuTimes() -> CPUTimes? {
+        (try? String(contentsOfFile: "/proc/stat", encoding: .utf8)).flatMap { CPUTimes(procStat: $0) }
+    }
+
     public static var memoryGiB: Double {
         Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)
     }

@@ -15,7 +15,10 @@ struct DoctorCommand: TagganCommand {
 
     func run() throws -> Int32 {
         let backend = try BLAS.backend()
+        let before = MachineInfo.cpuTimes()
         let gflops = try BLAS.measureGFLOPS(size: size)
+        // How much of the machine's time the hypervisor took while sgemm was measured.
+        let steal = before.flatMap { b in MachineInfo.cpuTimes().map { $0.stolenShare(since: b) } }
         let environment = ProcessInfo.processInfo.environment
         // The conv net's kernel build (TAGGAN_KERNELS or the CPU's widest) and why.
         let kernels = KernelVariant.chosen
@@ -45,6 +48,7 @@ struct DoctorCommand: TagganCommand {
             ("blas kernel", "\(backend.kernel ?? "unknown") (\(kernelNote))"),
             ("blas threads", backend.threads > 0 ? String(backend.threads) : "unknown"),
             ("sgemm \(size)^3", String(format: "%.1f GFLOP/s (best of 5)", gflops)),
+            ("cpu time stolen", steal.map(Self.describeSteal) ?? "unknown (no /proc/stat)"),
             ("conv kernels", "\(kernels.variant) (\(kernels.reason))"),
             ("kernel variants", variants),
             ("caches", MachineInfo.caches.description),
@@ -70,7 +74,8 @@ struct DoctorCommand: TagganCommand {
                     "kernel_chosen_by": backend.kernelChosenBy,
                     "threads": backend.threads,
                 ] as [String: Any],
-                "sgemm": ["size": size, "gflops": (gflops * 10).rounded() / 10] as [String: Any],
+                "sgemm": ["size": size, "gflops": (gflops * 10).rounded() / 10,
+                          "stolen_share": steal.map { ($0 * 1000).rounded() / 1000 } ?? -1] as [String: Any],
                 "conv_kernels": [
                     "variant": kernels.variant.rawValue,
                     "reason": kernels.reason,
@@ -90,5 +95,12 @@ struct DoctorCommand: TagganCommand {
         }
         return 0
     }
-}
 
+    /// The steal during the sgemm measurement, and what it means for speed figures.
+    static func describeSteal(_ share: Double) -> String {
+        let percent = String(format: "%.0f%%", share * 100)
+        if share < 0.05 { return "\(percent) during the sgemm measurement (/proc/stat)" }
+        return "\(percent) during the sgemm measurement (/proc/stat): the host runs other virtual machines "
+            + "on these cores, so speed figures taken now are low and vary; compare only peers measured in the same run"
+    }
+}

@@ -119,6 +119,9 @@ struct CommandLineTests {
         let parsed = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let sgemm = try #require(parsed["sgemm"] as? [String: Any])
         #expect(sgemm["size"] as? Int == 64)
+        // The share of CPU time the hypervisor took while sgemm ran: 0...1 on Linux.
+        let stolen = try #require(sgemm["stolen_share"] as? Double)
+        #expect(stolen >= 0 && stolen <= 1)
         let ended = try Run("vectors", "nearest", "--", "-v.bin", "--word")
         #expect(ended.status == 1 && ended.stderr == "taggan: error: -v.bin: no such file\n")
     }

@@ -65,4 +65,26 @@ struct MachineTests {
         #expect(MachineInfo.parseSize("4096") == 4096)
         for bad in ["", "K", "big", "-1K", "0", "1.5M"] { #expect(MachineInfo.parseSize(bad) == nil, "\(bad)") }
     }
+
+    @Test("CPU time from /proc/stat: the first eight fields summed, steal the eighth; the stolen share between two readings")
+    func cpuTimes() throws {
+        let earlier = try #require(MachineInfo.CPUTimes(procStat: """
+            cpu  1000 10 200 5000 40 0 50 700 300 0
+            cpu0 500 5 100 2500 20 0 25 350 150 0
+
+            """))
+        #expect(earlier == MachineInfo.CPUTimes(total: 7000, stolen: 700))
+        let later = MachineInfo.CPUTimes(total: 7000 + 400, stolen: 700 + 100)
+        #expect(later.stolenShare(since: earlier) == 0.25)
+        #expect(earlier.stolenShare(since: earlier) == 0)
+        // A kernel without the steal column: no steal, not a misread field.
+        #expect(MachineInfo.CPUTimes(procStat: "cpu 1 2 3 4\n") == MachineInfo.CPUTimes(total: 10, stolen: 0))
+        for bad in ["", "cpu0 1 2 3 4 5 6 7 8", "intr 1 2 3 4", "cpu 1 2 x 4 5 6 7 8", "cpu 1 2"] {
+            #expect(MachineInfo.CPUTimes(procStat: bad) == nil, "\(bad)")
+        }
+        // This machine's: a total that only grows, steal within it.
+        if let now = MachineInfo.cpuTimes() {
+            #expect(now.total > 0 && now.stolen <= now.total)
+        }
+    }
 }
