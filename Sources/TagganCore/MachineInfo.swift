@@ -128,10 +128,10 @@ public enum MachineInfo {
         }
 
         /// The share of the CPU time between `earlier` and this reading that was stolen
-        /// (0...1; 0 when no time passed).
+        /// (0...1; 0 when no time passed or the readings are out of order).
         public func stolenShare(since earlier: CPUTimes) -> Double {
-            guard total > earlier.total else { return 0 }
-            return Double(stolen &- earlier.stolen) / Double(total - earlier.total)
+            guard total > earlier.total, stolen >= earlier.stolen else { return 0 }
+            return min(1, Double(stolen - earlier.stolen) / Double(total - earlier.total))
         }
     }
 

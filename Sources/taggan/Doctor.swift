@@ -75,6 +75,7 @@ struct DoctorCommand: TagganCommand {
                     "threads": backend.threads,
                 ] as [String: Any],
                 "sgemm": ["size": size, "gflops": (gflops * 10).rounded() / 10,
+                          // -1: not known (no /proc/stat).
                           "stolen_share": steal.map { ($0 * 1000).rounded() / 1000 } ?? -1] as [String: Any],
                 "conv_kernels": [
                     "variant": kernels.variant.rawValue,

@@ -77,6 +77,9 @@ struct MachineTests {
         let later = MachineInfo.CPUTimes(total: 7000 + 400, stolen: 700 + 100)
         #expect(later.stolenShare(since: earlier) == 0.25)
         #expect(earlier.stolenShare(since: earlier) == 0)
+        // Readings given the wrong way round: no share rather than a wrapped-around count.
+        #expect(earlier.stolenShare(since: later) == 0)
+        #expect(MachineInfo.CPUTimes(total: 7100, stolen: 600).stolenShare(since: earlier) == 0)
         // A kernel without the steal column: no steal, not a misread field.
         #expect(MachineInfo.CPUTimes(procStat: "cpu 1 2 3 4\n") == MachineInfo.CPUTimes(total: 10, stolen: 0))
         for bad in ["", "cpu0 1 2 3 4 5 6 7 8", "intr 1 2 3 4", "cpu 1 2 x 4 5 6 7 8", "cpu 1 2"] {
