@@ -27,15 +27,13 @@ swift build -c release >/dev/null
 export TAGGAN_CORPORA="$CORPORA" TAGGAN_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 . bench/steal.sh
-# Adds the CPU time the hypervisor stole while the row's command ran (bench/steal.sh).
-stolen() { STEAL=$1 python3 -c 'import json,os,sys; r=json.loads(sys.stdin.read()); r["steal_percent"]=int(os.environ["STEAL"]); print(json.dumps(r))'; }
 for round in $(seq "$ROUNDS"); do
     mark=$(steal_mark)
     row=$("$VENV/bin/python" bench/features_onnxruntime.py --weights "$WEIGHTS" --batch $BATCH --threads $THREADS --repeats 5)
-    echo "$row" | stolen "$(steal_since "$mark")"
+    echo "$row" | steal_json "$mark"
     mark=$(steal_mark)
     row=$(.build/release/taggan bench features --batch $BATCH --threads $THREADS --repeats 5 --json 2>/dev/null)
-    echo "$row" | stolen "$(steal_since "$mark")"
+    echo "$row" | steal_json "$mark"
 done | tee /tmp/taggan-bench-features.jsonl
 python3 - <<'PY'
 import json

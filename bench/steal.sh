@@ -21,3 +21,15 @@ steal_since() {
     read -r s1 t1 <<<"$(steal_mark)"
     awk -v s="$((s1 - s0))" -v t="$((t1 - t0))" 'BEGIN { printf "%.0f\n", (t > 0 ? 100 * s / t : 0) }'
 }
+
+# Reads one JSON object on stdin and prints it with "steal_percent" (the CPU time stolen
+# since MARK) added, and any NAME=INTEGER fields after MARK.
+steal_json() {
+    local share
+    share=$(steal_since "$1")
+    shift
+    python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["steal_percent"]=int(sys.argv[1])
+for field in sys.argv[2:]:
+    name, value = field.split("=", 1); r[name] = int(value)
+print(json.dumps(r))' "$share" "$@"
+}

@@ -29,8 +29,6 @@ python3 bench/taggan_fixture.py "$WORK/ws" --images 5400 --features 1280 --dim 2
 
 results="$WORK/results.jsonl"
 . bench/steal.sh
-# Adds the round and the CPU time stolen while the row's command ran (bench/steal.sh).
-tag() { ROUND=$1 STEAL=$2 python3 -c 'import json,os,sys; r=json.loads(sys.stdin.read()); r["round"]=int(os.environ["ROUND"]); r["steal_percent"]=int(os.environ["STEAL"]); print(json.dumps(r))'; }
 for round in $(seq "$ROUNDS"); do
     # The paper's step (SGD, D on [real; fake], G's adversarial loss alone), then the
     # step with train's defaults (Adam, mismatched pairs, the ranking term).
@@ -42,12 +40,12 @@ for round in $(seq "$ROUNDS"); do
         row=$(.build/release/taggan train --workspace "$WORK/ws" --vectors "$WORK/ws/vectors.bin" --training-set "$WORK/ws/training-set.tsv" \
             "${options[@]}" --steps "$STEPS" --checkpoint-every 0 --threads "$THREADS" --json 2>/dev/null \
             | STEP=$step python3 -c 'import json,os,sys; r=json.load(sys.stdin); print(json.dumps({"peer":"taggan","step":os.environ["STEP"],"threads":r["threads"],"steps":r["steps"],"steps_per_second":r["steps_per_second"]}))')
-        echo "$row" | tag "$round" "$(steal_since "$mark")" | tee -a "$results"
+        echo "$row" | steal_json "$mark" round="$round" | tee -a "$results"
     done
     for variant in "" --shared-image-branch; do
         mark=$(steal_mark)
         row=$("$VENV/bin/python" bench/taggan_torch.py --threads "$THREADS" --steps "$STEPS" $variant)
-        echo "$row" | tag "$round" "$(steal_since "$mark")" | tee -a "$results"
+        echo "$row" | steal_json "$mark" round="$round" | tee -a "$results"
     done
 done
 

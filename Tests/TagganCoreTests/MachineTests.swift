@@ -85,7 +85,7 @@ struct MachineTests {
         for bad in ["", "cpu0 1 2 3 4 5 6 7 8", "intr 1 2 3 4", "cpu 1 2 x 4 5 6 7 8", "cpu 1 2"] {
             #expect(MachineInfo.CPUTimes(procStat: bad) == nil, "\(bad)")
         }
-        // This machine's: a total that only grows, steal within it.
+        // This machine's reading: some CPU time, the steal within it.
         if let now = MachineInfo.cpuTimes() {
             #expect(now.total > 0 && now.stolen <= now.total)
         }
