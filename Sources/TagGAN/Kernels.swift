@@ -138,6 +138,26 @@ enum LayerKernels {
         }
     }
 
+    /// The end of a fused momentum step (`OptimizerState.fusedSGDStep`): the weight's
+    /// gradient product has left u = v - (rate / momentum) g in `velocity`; this pass
+    /// makes v = momentum u (= momentum v - rate g) and w += v.
+    static func velocityStep(weight w: UnsafeMutablePointer<Float>, velocity v: UnsafeMutablePointer<Float>,
+                             count n: Int, momentum: Float) {
+        let mu = Lanes(repeating: momentum)
+        var i = 0
+        while i + width <= n {
+            let nv = mu * load(UnsafePointer(v), i)
+            store(nv, v, i)
+            store(load(UnsafePointer(w), i) + nv, w, i)
+            i += width
+        }
+        while i < n {
+            v[i] = momentum * v[i]
+            w[i] += v[i]
+            i += 1
+        }
+    }
+
     /// One Adam step (Kingma & Ba 2015) in one pass, the bias corrections folded into
     /// `rate` by the caller:
     /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= rate * m / (sqrt(v) + epsilon).

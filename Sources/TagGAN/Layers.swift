@@ -29,6 +29,14 @@ public struct Linear: Sendable {
     public var biasGradient: Tensor
     /// Products through `Products.multiply` rather than sgemm (when `Products.enabled`).
     public var ownProducts = false
+    /// The weight-gradient product writes weightGradient = weightGradientScale x^T dy,
+    /// or adds that to what weightGradient holds when `weightGradientAccumulates` (or
+    /// `backwardParameters(accumulate:)`). (1, false), the default, is the plain gradient;
+    /// the GAN trainer's SGD lends the velocity to `weightGradient` and sets
+    /// (-rate / momentum, true), so that the product is the velocity's update
+    /// (`SGDFusion`). The bias gradient is always the plain one.
+    public var weightGradientScale: Float = 1
+    public var weightGradientAccumulates = false
 
     public var inputs: Int { weight.rows }
     public var outputs: Int { weight.columns }
@@ -59,9 +67,10 @@ public struct Linear: Sendable {
     }
 
     /// dW = x^T dy and db = column sums of dy; added to the gradients already held when
-    /// `accumulate` is true.
+    /// `accumulate` is true (dW as `weightGradientScale` and `weightGradientAccumulates` say).
     public mutating func backwardParameters(input x: Tensor, outputGradient dy: Tensor, accumulate: Bool = false) {
-        Products.assign(&weightGradient, x, dy, transposeA: true, beta: accumulate ? 1 : 0, own: ownProducts)
+        Products.assign(&weightGradient, x, dy, transposeA: true, alpha: weightGradientScale,
+                        beta: accumulate || weightGradientAccumulates ? 1 : 0, own: ownProducts)
         let rows = dy.rows, n = outputs
         dy.withUnsafeBufferPointer { g in
             biasGradient.withUnsafeMutableBufferPointer { db in

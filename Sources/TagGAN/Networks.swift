@@ -95,7 +95,25 @@ public struct Generator: Sendable {
         try featureLayer.visitParameters("feature", body)
         try outputLayer.visitParameters("output", body)
     }
+
+    mutating func setWeightGradientProducts(scale: Float, accumulate: Bool) {
+        for path in [\Generator.noiseLayer, \.featureLayer, \.outputLayer] {
+            self[keyPath: path].weightGradientScale = scale
+            self[keyPath: path].weightGradientAccumulates = accumulate
+        }
+    }
 }
+
+/// What the GAN trainer's optimiser step needs of a network: its parameters with their
+/// gradients (`weight` and `bias` of each layer), and the mode of every layer's
+/// weight-gradient product (`Linear.weightGradientScale`).
+protocol TrainableNetwork {
+    mutating func visitParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows
+    mutating func setWeightGradientProducts(scale: Float, accumulate: Bool)
+}
+
+extension Generator: TrainableNetwork {}
+extension Discriminator: TrainableNetwork {}
 
 /// The discriminator: the probability that a word vector is a real tag of an image.
 ///
@@ -271,6 +289,8 @@ public struct Discriminator: Sendable {
         let rows = words.rows, images = features.rows
         let wordHiddenSize = sizes.discriminatorWordHidden, hidden = sizes.discriminatorFeatureHidden
         let n = maxoutLayer.outputs
+        // The maxout weight's two products (word rows, image rows) as its layer's own would run.
+        let gradientScale = maxoutLayer.weightGradientScale, gradientBeta: Float = maxoutLayer.weightGradientAccumulates ? 1 : 0
         if parameters { outputLayer.backwardParameters(input: maxoutOutput, outputGradient: logitGradient) }
         outputLayer.backwardInput(outputGradient: logitGradient, into: &maxoutOutputGradient)
         maxoutDropout.backward(&maxoutOutputGradient)
@@ -291,8 +311,9 @@ public struct Discriminator: Sendable {
                 wordHidden.withUnsafeBufferPointer { h in
                     maxoutLayer.weightGradient.withUnsafeMutableBufferPointer { dw in
                         Products.product(.transposed, .none, m: wordHiddenSize, n: n, k: rows,
-                                   a: h.baseAddress!, lda: wordHiddenSize, b: dz.baseAddress!, ldb: n,
-                                   beta: 0, c: dw.baseAddress!, ldc: n, own: true)
+                                   alpha: gradientScale, a: h.baseAddress!, lda: wordHiddenSize,
+                                   b: dz.baseAddress!, ldb: n, beta: gradientBeta,
+                                   c: dw.baseAddress!, ldc: n, own: true)
                     }
                 }
             }
@@ -323,8 +344,9 @@ public struct Discriminator: Sendable {
             featureHidden.withUnsafeBufferPointer { h in
                 maxoutLayer.weightGradient.withUnsafeMutableBufferPointer { dw in
                     Products.product(.transposed, .none, m: hidden, n: n, k: images,
-                               a: h.baseAddress!, lda: hidden, b: dz.baseAddress!, ldb: n,
-                               beta: 0, c: dw.baseAddress! + wordHiddenSize * n, ldc: n, own: true)
+                               alpha: gradientScale, a: h.baseAddress!, lda: hidden,
+                               b: dz.baseAddress!, ldb: n, beta: gradientBeta,
+                               c: dw.baseAddress! + wordHiddenSize * n, ldc: n, own: true)
                 }
             }
             maxoutLayer.weight.withUnsafeBufferPointer { w in
@@ -345,5 +367,12 @@ public struct Discriminator: Sendable {
         try featureLayer.visitParameters("feature", body)
         try maxoutLayer.visitParameters("maxout", body)
         try outputLayer.visitParameters("output", body)
+    }
+
+    mutating func setWeightGradientProducts(scale: Float, accumulate: Bool) {
+        for path in [\Discriminator.wordLayer, \.featureLayer, \.maxoutLayer, \.outputLayer] {
+            self[keyPath: path].weightGradientScale = scale
+            self[keyPath: path].weightGradientAccumulates = accumulate
+        }
     }
 }

@@ -11,6 +11,9 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
 /// resumed run continues exactly.
 struct OptimizerState {
     var slots: [String: Tensor] = [:]
+    /// The gradient buffers of the weights whose velocity is lent to their layer
+    /// (`lendVelocity`) until `fusedSGDStep` gives it back. Not state: never saved.
+    var lent: [String: Tensor] = [:]
 
     /// A weight matrix's column-norm constraint (`TrainingConfiguration.maxColumnNorm`),
     /// applied in the optimiser's pass over the weights
@@ -41,6 +44,45 @@ struct OptimizerState {
             }
         }
         slots[name + ".velocity"] = velocity
+    }
+
+    /// SGD with the velocity as the output of the weight's gradient product (the GAN
+    /// trainer's `SGDFusion`): `lendVelocity` puts the weight's velocity v where its
+    /// layer writes the gradient, the layer's product adds -(rate / momentum) x^T dy to
+    /// it (sgemm's alpha, beta 1), and `fusedSGDStep` makes v = momentum u and w += v.
+    /// The same step as `sgdStep` (momentum v - rate g, to rounding), with no zeroing
+    /// pass over the gradient before its product, no gradient array written and read
+    /// back, and one pass over v and w instead of one over g, v and w.
+    ///
+    /// Swaps the velocity of `name` (zeros on the first step) into `gradient`, keeping the
+    /// gradient's buffer until `fusedSGDStep` swaps them back.
+    mutating func lendVelocity(_ name: String, to gradient: inout Tensor) {
+        precondition(lent[name] == nil, "the velocity of \(name) is already lent")
+        var velocity = slots.removeValue(forKey: name + ".velocity") ?? Tensor(zeros: gradient.shape)
+        swap(&velocity, &gradient)
+        lent[name] = velocity
+    }
+
+    /// The rest of the fused step for the weight whose velocity `lendVelocity` lent to
+    /// `gradient` (which the gradient product has updated to u = v - (rate / momentum) g):
+    /// v = momentum u, w += v, the column limit as in `sgdStep`; then the velocity goes
+    /// back to its slot and `gradient` gets its own buffer back.
+    mutating func fusedSGDStep(_ name: String, weight: inout Tensor, gradient: inout Tensor, momentum: Float,
+                               columnLimit: ColumnLimit? = nil) {
+        guard var own = lent.removeValue(forKey: name) else { preconditionFailure("no velocity of \(name) is lent") }
+        precondition(gradient.count == weight.count, "velocity of \(gradient.count) values for \(weight.count) weights")
+        let n = weight.count
+        weight.withUnsafeMutableBufferPointer { w in
+            gradient.withUnsafeMutableBufferPointer { v in
+                nonisolated(unsafe) let wp = w.baseAddress!, vp = v.baseAddress!
+                func update(_ o: Int, _ count: Int) {
+                    LayerKernels.velocityStep(weight: wp + o, velocity: vp + o, count: count, momentum: momentum)
+                }
+                Self.apply(update, to: wp, count: n, columnLimit: columnLimit)
+            }
+        }
+        swap(&own, &gradient)
+        slots[name + ".velocity"] = own
     }
 
     /// Adam (Kingma & Ba 2015) at step t (1-based), the bias corrections applied to the

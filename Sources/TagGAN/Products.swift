@@ -86,7 +86,7 @@ public enum Products {
     /// thread is left spinning between the products while taggan's own workers run the
     /// element-wise passes. Small products run as one call on the calling thread. The
     /// halves are fixed by the shape, so results do not depend on scheduling.
-    static func split(_ ta: BLAS.Transpose, _ tb: BLAS.Transpose, m: Int, n: Int, k: Int,
+    static func split(_ ta: BLAS.Transpose, _ tb: BLAS.Transpose, m: Int, n: Int, k: Int, alpha: Float = 1,
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let byColumns = n >= m
@@ -94,7 +94,7 @@ public enum Products {
         // Only while BLAS runs one thread (the training step sets it): two threaded calls
         // at once would ask for four threads on two cores.
         guard m * n * k >= 1 << 21 && long >= 64 && Parallel.defaultThreads >= 2 && BLAS.currentThreads == 1 else {
-            BLAS.sgemm(ta, tb, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            BLAS.sgemm(ta, tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         BLAS.noteProduct(ta, tb, m: m, n: n, k: k)
@@ -103,34 +103,36 @@ public enum Products {
         Parallel.forEachChunk(2, threads: 2) { part, _ in
             let start = part == 0 ? 0 : half, end = part == 0 ? half : long
             if byColumns {
-                BLAS.sgemm(ta, tb, m: m, n: end - start, k: k, alpha: 1, a: a, lda: lda,
+                BLAS.sgemm(ta, tb, m: m, n: end - start, k: k, alpha: alpha, a: a, lda: lda,
                            b: b + (tb == .transposed ? start * ldb : start), ldb: ldb, beta: beta, c: c + start, ldc: ldc,
                            recorded: false)
             } else {
-                BLAS.sgemm(ta, tb, m: end - start, n: n, k: k, alpha: 1, a: a + (ta == .transposed ? start : start * lda),
+                BLAS.sgemm(ta, tb, m: end - start, n: n, k: k, alpha: alpha, a: a + (ta == .transposed ? start : start * lda),
                            lda: lda, b: b, ldb: ldb, beta: beta, c: c + start * ldc, ldc: ldc, recorded: false)
             }
         }
     }
 
-    /// `multiply` when `own`, `enabled` and `prefers`, else sgemm: the layers' one call.
+    /// `multiply` when `own`, `enabled` and `prefers` (and alpha is 1), else sgemm: the
+    /// layers' one call, C = alpha op(A) op(B) + beta C.
     @inline(__always)
     static func product(_ transposeA: BLAS.Transpose, _ transposeB: BLAS.Transpose, m: Int, n: Int, k: Int,
-                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, own: Bool) {
-        if own && enabled && prefers(transposeA, transposeB, m: m, n: n, k: k) {
+        if own && enabled && alpha == 1 && prefers(transposeA, transposeB, m: m, n: n, k: k) {
             multiply(transposeA, transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         } else if own && splitting {
-            split(transposeA, transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            split(transposeA, transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
+                  c: c, ldc: ldc)
         } else {
-            BLAS.sgemm(transposeA, transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
+            BLAS.sgemm(transposeA, transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                        beta: beta, c: c, ldc: ldc)
         }
     }
 
-    /// c = op(a) op(b) (+ c when beta is 1), as `Tensor.assignProduct`, through `product`.
+    /// c = alpha op(a) op(b) (+ c when beta is 1), as `Tensor.assignProduct`, through `product`.
     static func assign(_ c: inout Tensor, _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
-                       beta: Float = 0, own: Bool) {
+                       alpha: Float = 1, beta: Float = 0, own: Bool) {
         let m = transposeA ? a.columns : a.rows, k = transposeA ? a.rows : a.columns
         let n = transposeB ? b.rows : b.columns
         precondition(k == (transposeB ? b.columns : b.rows), "inner dimensions differ: \(a.shape) and \(b.shape)")
@@ -143,7 +145,7 @@ public enum Products {
             b.withUnsafeBufferPointer { pb in
                 c.withUnsafeMutableBufferPointer { pc in
                     product(transposeA ? .transposed : .none, transposeB ? .transposed : .none, m: m, n: n, k: k,
-                            a: pa.baseAddress!, lda: a.columns, b: pb.baseAddress!, ldb: b.columns, beta: beta,
+                            alpha: alpha, a: pa.baseAddress!, lda: a.columns, b: pb.baseAddress!, ldb: b.columns, beta: beta,
                             c: pc.baseAddress!, ldc: n, own: own)
                 }
             }

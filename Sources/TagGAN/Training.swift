@@ -347,10 +347,12 @@ public final class GANTrainer {
             discriminatorLoss += mismatch * wrong.loss
         }
         guard discriminatorLoss.isFinite else { throw diverged("discriminator loss is \(discriminatorLoss)") }
+        let rate = configuration.learningRate(atStep: step)
+        let fusedMomentum = fusedSGDMomentum()
+        if let fusedMomentum { lendVelocities(to: &discriminator, prefix: "discriminator", rate: rate, momentum: fusedMomentum) }
         discriminator.backward(words: words, features: batchFeatures, logitGradient: logitGradient,
                                parameters: true, wordGradient: false)
-        let rate = configuration.learningRate(atStep: step)
-        update(&discriminator, prefix: "discriminator", rate: rate)
+        update(&discriminator, prefix: "discriminator", rate: rate, fusedMomentum: fusedMomentum)
 
         // 3. The generator's step through the updated discriminator.
         discriminator.forward(words: generator.output, features: batchFeatures, training: true, random: &random)
@@ -360,6 +362,7 @@ public final class GANTrainer {
         discriminator.backward(words: generator.output, features: batchFeatures, logitGradient: fakeLogitGradient,
                                parameters: false, wordGradient: true)
         var rankingLoss: Float = 0
+        if let fusedMomentum { lendVelocities(to: &generator, prefix: "generator", rate: rate, momentum: fusedMomentum) }
         if ranking != nil {
             generatorGradient = discriminator.wordGradient
             let images = batchImages, tags = data.tags
@@ -370,7 +373,7 @@ public final class GANTrainer {
         } else {
             generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
         }
-        update(&generator, prefix: "generator", rate: rate)
+        update(&generator, prefix: "generator", rate: rate, fusedMomentum: fusedMomentum)
 
         let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
                                         realProbability: real.meanProbability, fakeProbability: fake.meanProbability,
@@ -415,34 +418,64 @@ public final class GANTrainer {
                  + "the last checkpoint (if any) is intact. Try a lower --learning-rate or --optimizer adam.")
     }
 
+    /// Whether SGD steps take the velocity as the weight-gradient products' output
+    /// (`OptimizerState.lendVelocity`): measured in the paper's step (BENCHMARKS.md,
+    /// TagGAN, session 16). On unless `TAGGAN_GAN_FUSED_SGD=0`; tests compare both.
+    var fusesSGD = ProcessInfo.processInfo.environment["TAGGAN_GAN_FUSED_SGD"] != "0"
+
+    /// This step's momentum when its SGD step is fused (SGD, `fusesSGD`, momentum above
+    /// 0: the products' scale is -rate / momentum), else nil.
+    private func fusedSGDMomentum() -> Float? {
+        guard fusesSGD, configuration.optimizer == .sgd else { return nil }
+        let momentum = Float(configuration.momentum(atStep: step))
+        return momentum > 0 ? momentum : nil
+    }
+
+    /// Lends every weight's velocity to its layer's gradient and sets the layers'
+    /// weight-gradient products to add -(rate / momentum) x^T dy to it, for the backward
+    /// pass that `update(..., fusedMomentum:)` then finishes.
+    private func lendVelocities<Network: TrainableNetwork>(to network: inout Network, prefix: String, rate: Double,
+                                                           momentum: Float) {
+        var state = OptimizerState()
+        swap(&state, &optimizer)
+        network.visitParameters { name, _, gradient in
+            if name.hasSuffix(".weight") { state.lendVelocity(prefix + "." + name, to: &gradient) }
+        }
+        optimizer = state
+        network.setWeightGradientProducts(scale: -(Float(rate) / momentum), accumulate: true)
+    }
+
     /// The optimiser state is moved out of `self` while it is updated, not copied: a copy
     /// would share every slot's storage with the original, so the first write to a slot
     /// would copy the whole tensor (two of the size of every parameter per Adam step).
-    private func update(_ network: inout Generator, prefix: String, rate: Double) {
+    /// With `fusedMomentum`, the weights' velocities were lent (`lendVelocities`) and
+    /// their step is finished here; the biases take `sgdStep` as ever.
+    private func update<Network: TrainableNetwork>(_ network: inout Network, prefix: String, rate: Double,
+                                                   fusedMomentum: Float?) {
         var state = OptimizerState()
         swap(&state, &optimizer)
         network.visitParameters { name, weight, gradient in
-            applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
+            if let fusedMomentum, name.hasSuffix(".weight") {
+                state.fusedSGDStep(prefix + "." + name, weight: &weight, gradient: &gradient, momentum: fusedMomentum,
+                                   columnLimit: columnLimit(name, weight))
+            } else {
+                applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
+            }
         }
         optimizer = state
+        if fusedMomentum != nil { network.setWeightGradientProducts(scale: 1, accumulate: false) }
     }
 
-    private func update(_ network: inout Discriminator, prefix: String, rate: Double) {
-        var state = OptimizerState()
-        swap(&state, &optimizer)
-        network.visitParameters { name, weight, gradient in
-            applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
-        }
-        optimizer = state
+    /// The column-norm limit of a weight (`*.weight`, when `maxColumnNorm` is set), else nil.
+    private func columnLimit(_ name: String, _ weight: Tensor) -> OptimizerState.ColumnLimit? {
+        guard configuration.maxColumnNorm > 0 && name.hasSuffix(".weight") else { return nil }
+        return .init(rows: weight.rows, columns: weight.columns, limit: Float(configuration.maxColumnNorm))
     }
 
     /// One parameter's step. Weights (`*.weight`) have their column norms limited
     /// (`maxColumnNorm`) in the same pass over memory as the update.
     private func applyOptimizer(_ state: inout OptimizerState, _ name: String, _ weight: inout Tensor, _ gradient: Tensor, _ rate: Double) {
-        var limit: OptimizerState.ColumnLimit?
-        if configuration.maxColumnNorm > 0 && name.hasSuffix(".weight") {
-            limit = .init(rows: weight.rows, columns: weight.columns, limit: Float(configuration.maxColumnNorm))
-        }
+        let limit = columnLimit(name, weight)
         switch configuration.optimizer {
         case .sgd:
             state.sgdStep(name, weight: &weight, gradient: gradient, rate: Float(rate),

@@ -303,6 +303,54 @@ struct NetworkGradientTests {
         for i in 0..<wordGradient.count { #expect(abs(again.wordGradient[i] - wordGradient[i]) <= 1e-6) }
     }
 
+    /// With a weight-gradient scale s and accumulation on (what the trainer's fused SGD
+    /// sets), every weight's gradient becomes what it held plus s times the plain
+    /// gradient, in G and in D (whose maxout weight takes two products, word rows and
+    /// image rows); the biases keep their plain gradients.
+    @Test func scaledAccumulatedWeightGradientsAddToWhatTheLayerHeld() {
+        var random = SeededRandom(seed: 50)
+        var plainD = Discriminator(sizes: smallSizes(), random: &random)
+        var plainG = Generator(sizes: smallSizes(), random: &random)
+        var fusedD = plainD, fusedG = plainG
+        let scale: Float = -0.37
+        var held: [String: Tensor] = [:]
+        fusedD.visitParameters { name, _, dw in
+            if name.hasSuffix("weight") { dw = randomTensor(dw.shape, seed: 51); held["D." + name] = dw }
+        }
+        fusedG.visitParameters { name, _, dw in
+            if name.hasSuffix("weight") { dw = randomTensor(dw.shape, seed: 52); held["G." + name] = dw }
+        }
+        fusedD.setWeightGradientProducts(scale: scale, accumulate: true)
+        fusedG.setWeightGradientProducts(scale: scale, accumulate: true)
+        let words = randomTensor([6, 4], seed: 53), features = randomTensor([3, 6], seed: 54)
+        let logitGradient = randomTensor([6, 1], seed: 55)
+        let z = randomTensor([3, 3], seed: 56), r = randomTensor([3, 4], seed: 57)
+        var masks = SeededRandom(seed: 58)
+        plainD.forward(words: words, features: features, training: true, random: &masks)
+        plainD.backward(words: words, features: features, logitGradient: logitGradient, parameters: true, wordGradient: false)
+        masks = SeededRandom(seed: 58)
+        fusedD.forward(words: words, features: features, training: true, random: &masks)
+        fusedD.backward(words: words, features: features, logitGradient: logitGradient, parameters: true, wordGradient: false)
+        masks = SeededRandom(seed: 59)
+        plainG.forward(noise: z, features: features, training: true, random: &masks)
+        plainG.backward(noise: z, features: features, outputGradient: r)
+        masks = SeededRandom(seed: 59)
+        fusedG.forward(noise: z, features: features, training: true, random: &masks)
+        fusedG.backward(noise: z, features: features, outputGradient: r)
+        var compared = 0
+        for (prefix, plain, fused) in [("D.", parameters(&plainD), parameters(&fusedD)), ("G.", parameters(&plainG), parameters(&fusedG))] {
+            for ((name, _, g), (_, _, f)) in zip(plain, fused) {
+                #expect(g.storage.contains { $0 != 0 }, "\(prefix)\(name): the plain gradient is not all zero")
+                for i in 0..<g.count {
+                    let expected = name.hasSuffix("weight") ? held[prefix + name]![i] + scale * g[i] : g[i]
+                    #expect(abs(f[i] - expected) <= 1e-5 * max(1, abs(expected)), "\(prefix)\(name)[\(i)]")
+                }
+                compared += 1
+            }
+        }
+        #expect(compared == 14, "8 parameters of D and 6 of G")
+    }
+
     /// Sharing the image branch over repeated rows equals repeating the features.
     @Test func sharedImageBranchEqualsRepeatedFeatures() {
         var sizes = smallSizes()
