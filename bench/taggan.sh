@@ -5,6 +5,14 @@
 # runs), and taggan's default step beside it (its time against the paper's step's).
 #
 #   bash bench/taggan.sh            # THREADS=2 STEPS=150 ROUNDS=2 by default
+#   ISA=avx2 bash bench/taggan.sh   # both sides held to AVX2 + FMA on an AVX-512 machine
+#
+# ISA=avx2 measures the AVX2-only CPUs' row (Zen 1, Haswell) on a machine that has
+# AVX-512: taggan gets OPENBLAS_CORETYPE=Haswell and TAGGAN_KERNELS=avx2 (its own element
+# kernels are built for haswell at most), PyTorch ATEN_CPU_CAPABILITY=avx2,
+# MKL_ENABLE_INSTRUCTIONS=AVX2 (its products are MKL's) and ONEDNN_MAX_CPU_ISA=AVX2; the
+# PyTorch rows print the capability it ran with. The clock and caches stay this CPU's,
+# so it is the code paths' ratio, not the other CPU's speed.
 #
 # Needs python3 with numpy (the synthetic workspace) and a venv with torch==2.13.0 (made
 # on first use at $TAGGAN_BENCH_VENV, default ~/.cache/taggan-bench/venv). Rounds
@@ -17,6 +25,12 @@ THREADS=${THREADS:-2}
 STEPS=${STEPS:-150}
 ROUNDS=${ROUNDS:-2}
 VENV=${TAGGAN_BENCH_VENV:-$HOME/.cache/taggan-bench/venv}
+case "${ISA:-}" in
+    "") ;;
+    avx2) export OPENBLAS_CORETYPE=Haswell TAGGAN_KERNELS=avx2 ATEN_CPU_CAPABILITY=avx2 \
+              MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ;;
+    *) echo "ISA=$ISA: only avx2 (or unset) is known" >&2; exit 2 ;;
+esac
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -50,7 +64,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 python3 - "$results" "$THREADS" <<'PY'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def best(pred):
     return max((r for r in rows if pred(r)), key=lambda r: r["steps_per_second"])
@@ -65,7 +79,9 @@ print(f"threads {sys.argv[2]}: taggan {o:.2f} steps/s, PyTorch {t:.2f} "
       f"taggan's default step (Adam, mismatched pairs, ranking term) {d:.2f} steps/s, "
       f"{o / d:.2f}x the paper's step's time")
 print(f"best rounds: taggan round {ours['round']} (steal {ours['steal_percent']}%), "
-      f"PyTorch round {torch_plain['round']} (steal {torch_plain['steal_percent']}%)")
+      f"PyTorch round {torch_plain['round']} (steal {torch_plain['steal_percent']}%, "
+      f"CPU capability {torch_plain.get('cpu_capability', '?')}); "
+      f"OPENBLAS_CORETYPE {os.environ.get('OPENBLAS_CORETYPE', 'chosen by taggan')}")
 worst = max(r["steal_percent"] for r in (ours, torch_plain))
 if worst >= 5:
     print(f"note: {worst}% of the CPU time was stolen by the hypervisor in a best round "

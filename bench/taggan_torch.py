@@ -106,6 +106,7 @@ def main():
         step()
     seconds = time.perf_counter() - start
     print(json.dumps({"peer": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                       "steps": a.steps, "seconds": seconds, "steps_per_second": a.steps / seconds,
                       "shared_image_branch": a.shared_image_branch, "batch": b, "features": a.features}))
 
