@@ -118,6 +118,38 @@ extension Kernels {
             }
             c = blocks
         }
+        // AVX2: the interior columns eight at a time for 8 channels (`columnsEightHalves`):
+        // eight multiply-add chains, as the AVX-512 path has, instead of the four of
+        // `windowHalves` and the 16-channel four-column loop below.
+        if halfEightColumns && !window && (k == 3 || k == 5) && interior >= 8 {
+            let blocks = channels / 8 * 8
+            let chunk = max(8, weightBudget / (k * k * 4) / 8 * 8)
+            var first = 0
+            while first < blocks {
+                let last = min(blocks, first + chunk)
+                var ox = interiorStart
+                while ox < interiorEnd {
+                    if ox + 8 > interiorEnd { ox = interiorEnd - 8 }
+                    let offset = (ox * s - padLeft) * channels, out = output + ox * channels
+                    var b = first
+                    while b < last {
+                        if k == 3 {
+                            columnsEightHalves3(rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        } else {
+                            columnsEightHalves5(rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        }
+                        b += 8
+                    }
+                    ox += 8
+                }
+                first = last
+            }
+            if blocks > 0 {
+                for ox in 0..<interiorStart { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: 0 ..< blocks) }
+                for ox in interiorEnd..<outWidth { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: 0 ..< blocks) }
+            }
+            c = blocks
+        }
         while c + 16 <= channels {
             let b = Lanes.load16(bias + c)
             var ox = 0
@@ -376,6 +408,69 @@ extension Kernels {
                                       _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
                                       _ output: UnsafeMutablePointer<Float>) {
         windowHalves(rows: rows, kernel: 5, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
+    }
+
+    /// Whether interior columns go eight at a time for 8 channels (`columnsEightHalves`):
+    /// eight 8-lane accumulators and a weight are 9 of AVX2's 16 ymm registers, the inputs
+    /// loaded into the multiply-adds. Per tap that is nine loads for eight multiply-adds
+    /// (`windowHalves`: two for four), but eight independent chains instead of four: with
+    /// a multiply-add's latency of 4-5 cycles, four chains leave two FMA units (Zen 2-4,
+    /// Intel) half idle, and even Zen 1's one 256-bit multiply-add a cycle waits on its
+    /// latency with four (4 per 5 cycles), where nine 256-bit loads (Zen 1: one a cycle)
+    /// take 9 cycles per 8. Not for the generic build (8-lane vectors are SSE pairs there)
+    /// nor AVX-512 (`eightColumns`).
+    @inline(__always) static var halfEightColumns: Bool { halfWindowInRegisters }
+
+    @inline(never)
+    private static func columnsEightHalves3(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
+                                            _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                            _ output: UnsafeMutablePointer<Float>) {
+        columnsEightHalves(rows: rows, kernel: 3, channels: channels, stride: stride, offset: offset, weights: weights,
+                           bias: bias, output: output)
+    }
+
+    @inline(never)
+    private static func columnsEightHalves5(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
+                                            _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                            _ output: UnsafeMutablePointer<Float>) {
+        columnsEightHalves(rows: rows, kernel: 5, channels: channels, stride: stride, offset: offset, weights: weights,
+                           bias: bias, output: output)
+    }
+
+    /// Eight interior output columns of a row of any stride for one block of 8 channels,
+    /// each tap's inputs loaded as they are used (`halfEightColumns`):
+    ///
+    ///     out[j, c] = relu6(bias[c] + sum_{ky, kx} rows[ky][offset + (j * stride + kx) * channels + c] * w[ky, kx, c])
+    @inline(__always)
+    private static func columnsEightHalves(rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int, channels: Int,
+                                           stride s: Int, offset: Int, weights: UnsafePointer<Float>,
+                                           bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let b = Lanes.load8(bias), step = s * channels
+        var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b
+        for ky in 0..<k {
+            guard let row = rows[ky] else { continue }
+            let inRow = row + offset, wRow = weights + ky * k * channels
+            for kx in 0..<k {
+                let w = Lanes.load8(wRow + kx * channels)
+                let i = inRow + kx * channels
+                a0 = Lanes.multiplyAdd(a0, Lanes.load8(i), w)
+                a1 = Lanes.multiplyAdd(a1, Lanes.load8(i + step), w)
+                a2 = Lanes.multiplyAdd(a2, Lanes.load8(i + 2 * step), w)
+                a3 = Lanes.multiplyAdd(a3, Lanes.load8(i + 3 * step), w)
+                a4 = Lanes.multiplyAdd(a4, Lanes.load8(i + 4 * step), w)
+                a5 = Lanes.multiplyAdd(a5, Lanes.load8(i + 5 * step), w)
+                a6 = Lanes.multiplyAdd(a6, Lanes.load8(i + 6 * step), w)
+                a7 = Lanes.multiplyAdd(a7, Lanes.load8(i + 7 * step), w)
+            }
+        }
+        Lanes.store8(Lanes.relu6(a0), output)
+        Lanes.store8(Lanes.relu6(a1), output + channels)
+        Lanes.store8(Lanes.relu6(a2), output + 2 * channels)
+        Lanes.store8(Lanes.relu6(a3), output + 3 * channels)
+        Lanes.store8(Lanes.relu6(a4), output + 4 * channels)
+        Lanes.store8(Lanes.relu6(a5), output + 5 * channels)
+        Lanes.store8(Lanes.relu6(a6), output + 6 * channels)
+        Lanes.store8(Lanes.relu6(a7), output + 7 * channels)
     }
 
     /// Four interior output columns of a stride-1 row for one block of 16 channels, as two

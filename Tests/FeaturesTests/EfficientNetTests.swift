@@ -278,6 +278,10 @@ enum KernelChecks {
         // (`windowPair`: 6 and 7 interior columns, 48 channels = a pair and one block).
         (3, 26, 32, 3, 1), (4, 21, 16, 5, 1), (5, 37, 32, 3, 2), (6, 41, 16, 5, 2),
         (3, 8, 48, 3, 1), (4, 11, 48, 5, 1),
+        // AVX2's stride-2 rows eight interior columns at a time for 8 channels
+        // (`columnsEightHalves`): 8 mod 16 channels, a 4-channel tail left to the pixel
+        // loop, and a last group of eight that overlaps the one before.
+        (5, 35, 24, 3, 2), (4, 39, 40, 5, 2), (3, 33, 20, 3, 2),
     ]
 
     /// The module behind `variant`'s table says it was built as that variant (the flags
