@@ -25,6 +25,20 @@ extension Kernels {
         #endif
     }
 
+    /// Whether blocks are 12 rows: AVX-512 (see `pointwise`), and AVX2 for the narrow
+    /// last panel, whose 6-row block has six 8-lane multiply-add chains, too few for two
+    /// FMA units with 4-5 cycles' latency; `narrowTwelve`'s twelve 8-lane accumulators, a
+    /// weight row and a broadcast are 14 of AVX2's 16 registers. AVX2's full panels run
+    /// their 6 x 16 block twice per 12 rows (twelve chains already). Not the generic
+    /// build's SSE pairs.
+    @inline(__always) static var twelveRowBlocks: Bool {
+        #if TAGGAN_VECTOR_512 || TAGGAN_VECTOR_FMA
+        return true
+        #else
+        return false
+        #endif
+    }
+
     /// y[r, :] = x[r, :] W + bias for r in 0..<rows, then ReLU6 when `activate`, then
     /// + residual[r, :] when given (MBConv adds the skip to the linear projection).
     /// x is [rows, inputs], y and residual are [rows, outputs], all row-major and dense.
@@ -67,7 +81,7 @@ extension Kernels {
         // AVX-512 takes 12 rows per block: the panels it cannot pair (a single 16-column
         // panel, the narrow last one) then run 12 multiply-add chains (`panelTwelve`,
         // `narrowTwelve`) instead of 6, and the pairs run as two blocks of 6.
-        let blockRows = pairsPanels ? 2 * pointwiseBlockRows : pointwiseBlockRows
+        let blockRows = twelveRowBlocks ? 2 * pointwiseBlockRows : pointwiseBlockRows
         var chunk = max(1, chunkPanels)
         if pairsPanels { chunk += chunk & 1 }
         var p0 = 0
@@ -82,7 +96,7 @@ extension Kernels {
                 let a3 = x + min(r0 + 3, m - 1) * k, a4 = x + min(r0 + 4, m - 1) * k
                 let a5 = x + min(r0 + 5, m - 1) * k
                 // The second six rows of a block of twelve (AVX-512), when it has more than six.
-                let upper = pairsPanels && rows > 6  // a constant false in the 6-row builds
+                let upper = twelveRowBlocks && rows > 6  // a constant false in the 6-row build
                 let a6 = x + min(r0 + 6, m - 1) * k, a7 = x + min(r0 + 7, m - 1) * k
                 let a8 = x + min(r0 + 8, m - 1) * k, a9 = x + min(r0 + 9, m - 1) * k
                 let a10 = x + min(r0 + 10, m - 1) * k, a11 = x + min(r0 + 11, m - 1) * k
@@ -127,41 +141,61 @@ extension Kernels {
                         p += 1
                         continue
                     }
-                    if upper {
+                    if upper && pairsPanels {
                         panelTwelve(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, k: k, weights: w + p * k * 16,
                                     bias: bias + p * 16, rows: rows, into: y + r0 * n + p * 16, stride: n,
                                     columns: min(16, n - p * 16), activate: activate,
                                     residual: residual.map { $0 + r0 * n + p * 16 })
                         continue
                     }
-                    var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16()
-                    var c3 = Lanes.V16(), c4 = Lanes.V16(), c5 = Lanes.V16()
-                    var b = w + p * k * 16
-                    for i in 0..<k {
-                        let row = Lanes.load16(b)
-                        c0 = Lanes.multiplyAdd(c0, Lanes.V16(repeating: a0[i]), row)
-                        c1 = Lanes.multiplyAdd(c1, Lanes.V16(repeating: a1[i]), row)
-                        c2 = Lanes.multiplyAdd(c2, Lanes.V16(repeating: a2[i]), row)
-                        c3 = Lanes.multiplyAdd(c3, Lanes.V16(repeating: a3[i]), row)
-                        c4 = Lanes.multiplyAdd(c4, Lanes.V16(repeating: a4[i]), row)
-                        c5 = Lanes.multiplyAdd(c5, Lanes.V16(repeating: a5[i]), row)
-                        b += 16
-                    }
                     let column = p * 16, columns = min(16, n - column)
-                    let bv = Lanes.load16(bias + column)
-                    let out = y + r0 * n + column
-                    let skip = residual.map { $0 + r0 * n + column }
-                    finish(c0, bv, out, skip, columns, activate)
-                    if rows > 1 { finish(c1, bv, out + n, skip.map { $0 + n }, columns, activate) }
-                    if rows > 2 { finish(c2, bv, out + 2 * n, skip.map { $0 + 2 * n }, columns, activate) }
-                    if rows > 3 { finish(c3, bv, out + 3 * n, skip.map { $0 + 3 * n }, columns, activate) }
-                    if rows > 4 { finish(c4, bv, out + 4 * n, skip.map { $0 + 4 * n }, columns, activate) }
-                    if rows > 5 { finish(c5, bv, out + 5 * n, skip.map { $0 + 5 * n }, columns, activate) }
+                    panelSix(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + column,
+                             rows: min(rows, 6), into: y + r0 * n + column, stride: n, columns: columns,
+                             activate: activate, residual: residual.map { $0 + r0 * n + column })
+                    if upper {
+                        // AVX2's twelve-row block (`twelveRowBlocks`): its second six rows.
+                        let r6 = (r0 + 6) * n + column
+                        panelSix(a6, a7, a8, a9, a10, a11, k: k, weights: w + p * k * 16, bias: bias + column,
+                                 rows: rows - 6, into: y + r6, stride: n, columns: columns,
+                                 activate: activate, residual: residual.map { $0 + r6 })
+                    }
                 }
                 r0 += blockRows
             }
             p0 = p1
         }
+    }
+
+    /// `pointwise`'s block of 6 rows (`rows` of them real, 1 to 6) of one 16-column panel:
+    /// weights [k, 16] at `weights`, bias (16, padded) at `bias`; `columns` of the 16 are
+    /// outputs. Six 16-lane accumulators, one broadcast of x per row and one weight row per
+    /// step of the sum.
+    @inline(__always)
+    private static func panelSix(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
+                                 _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                 k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
+                                 into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
+                                 activate: Bool, residual skip: UnsafePointer<Float>?) {
+        var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16()
+        var c3 = Lanes.V16(), c4 = Lanes.V16(), c5 = Lanes.V16()
+        var b = weights
+        for i in 0..<k {
+            let row = Lanes.load16(b)
+            c0 = Lanes.multiplyAdd(c0, Lanes.V16(repeating: a0[i]), row)
+            c1 = Lanes.multiplyAdd(c1, Lanes.V16(repeating: a1[i]), row)
+            c2 = Lanes.multiplyAdd(c2, Lanes.V16(repeating: a2[i]), row)
+            c3 = Lanes.multiplyAdd(c3, Lanes.V16(repeating: a3[i]), row)
+            c4 = Lanes.multiplyAdd(c4, Lanes.V16(repeating: a4[i]), row)
+            c5 = Lanes.multiplyAdd(c5, Lanes.V16(repeating: a5[i]), row)
+            b += 16
+        }
+        let bv = Lanes.load16(bias)
+        finish(c0, bv, out, skip, columns, activate)
+        if rows > 1 { finish(c1, bv, out + n, skip.map { $0 + n }, columns, activate) }
+        if rows > 2 { finish(c2, bv, out + 2 * n, skip.map { $0 + 2 * n }, columns, activate) }
+        if rows > 3 { finish(c3, bv, out + 3 * n, skip.map { $0 + 3 * n }, columns, activate) }
+        if rows > 4 { finish(c4, bv, out + 4 * n, skip.map { $0 + 4 * n }, columns, activate) }
+        if rows > 5 { finish(c5, bv, out + 5 * n, skip.map { $0 + 5 * n }, columns, activate) }
     }
 
     /// `pointwise`'s block of 6 rows over two adjacent 16-column panels (`pairsPanels`):
