@@ -282,6 +282,10 @@ enum KernelChecks {
         // (`columnsEightHalves`): 8 mod 16 channels, a 4-channel tail left to the pixel
         // loop, and a last group of eight that overlaps the one before.
         (5, 35, 24, 3, 2), (4, 39, 40, 5, 2), (3, 33, 20, 3, 2),
+        // AVX2's stride-1 rows eight interior columns at a time for 8 channels
+        // (`streamEight3`, `streamEight5`) with a 4-channel tail, and the two widths
+        // either side of the first group of eight (7 and 8 interior columns).
+        (4, 27, 20, 3, 1), (3, 30, 36, 5, 1), (5, 9, 16, 3, 1), (4, 12, 8, 5, 1), (3, 10, 16, 3, 1),
     ]
 
     /// The module behind `variant`'s table says it was built as that variant (the flags
