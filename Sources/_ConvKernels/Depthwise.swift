@@ -101,8 +101,8 @@ extension Kernels {
                         switch (wide, window, k) {
                         case (true, true, 3): windowEight3(rows, channels, offset + b, weights + b, bias + b, out + b)
                         case (true, true, _): windowEight5(rows, channels, offset + b, weights + b, bias + b, out + b)
-                        case (true, false, 3): columnsEight3(rows, channels, s, offset + b, weights + b, bias + b, out + b)
-                        case (true, false, _): columnsEight5(rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (true, false, 3): columnsEight3(Lanes.V16.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (true, false, _): columnsEight5(Lanes.V16.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
                         case (false, _, 3): windowPair3(rows, channels, offset + b, weights + b, bias + b, out + b)
                         case (false, _, _): windowPair5(rows, channels, offset + b, weights + b, bias + b, out + b)
                         }
@@ -118,9 +118,10 @@ extension Kernels {
             }
             c = blocks
         }
-        // AVX2: the interior columns eight at a time for 8 channels (`columnsEightHalves`):
-        // eight multiply-add chains, as the AVX-512 path has, instead of the four of
-        // `windowHalves` and the 16-channel four-column loop below.
+        // AVX2: the interior columns eight at a time for 8 channels (`streamEight3/5` for
+        // stride 1, `columnsEight3/5` on 8 lanes for stride 2): eight multiply-add chains,
+        // as the AVX-512 path has, instead of the four of `windowHalves` and the 16-channel
+        // four-column loop below.
         if halfEightColumns && (k == 3 || k == 5) && interior >= 8 {
             let blocks = channels / 8 * 8
             let chunk = max(8, weightBudget / (k * k * 4) / 8 * 8)
@@ -136,8 +137,8 @@ extension Kernels {
                         switch (window, k) {
                         case (true, 3): streamEight3(rows, channels, offset + b, weights + b, bias + b, out + b)
                         case (true, _): streamEight5(rows, channels, offset + b, weights + b, bias + b, out + b)
-                        case (false, 3): columnsEightHalves3(rows, channels, s, offset + b, weights + b, bias + b, out + b)
-                        case (false, _): columnsEightHalves5(rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (false, 3): columnsEight3(Lanes.V8.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (false, _): columnsEight5(Lanes.V8.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
                         }
                         b += 8
                     }
@@ -289,45 +290,49 @@ extension Kernels {
     }
 
     @inline(never)
-    private static func columnsEight3(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
-                                      _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
-                                      _ output: UnsafeMutablePointer<Float>) {
-        columnsEight(rows: rows, kernel: 3, channels: channels, stride: stride, offset: offset, weights: weights,
-                     bias: bias, output: output)
+    private static func columnsEight3<V: LaneVector>(_ lanes: V.Type, _ rows: UnsafePointer<UnsafePointer<Float>?>,
+                                                     _ channels: Int, _ stride: Int, _ offset: Int,
+                                                     _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                                     _ output: UnsafeMutablePointer<Float>) {
+        columnsEight(lanes, rows: rows, kernel: 3, channels: channels, stride: stride, offset: offset,
+                     weights: weights, bias: bias, output: output)
     }
 
     @inline(never)
-    private static func columnsEight5(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
-                                      _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
-                                      _ output: UnsafeMutablePointer<Float>) {
-        columnsEight(rows: rows, kernel: 5, channels: channels, stride: stride, offset: offset, weights: weights,
-                     bias: bias, output: output)
+    private static func columnsEight5<V: LaneVector>(_ lanes: V.Type, _ rows: UnsafePointer<UnsafePointer<Float>?>,
+                                                     _ channels: Int, _ stride: Int, _ offset: Int,
+                                                     _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                                                     _ output: UnsafeMutablePointer<Float>) {
+        columnsEight(lanes, rows: rows, kernel: 5, channels: channels, stride: stride, offset: offset,
+                     weights: weights, bias: bias, output: output)
     }
 
-    /// Eight interior output columns of a row of any stride for one block of 16 channels,
-    /// each tap's inputs loaded as they are used (one weight load per eight multiply-adds):
+    /// Eight interior output columns of a row of any stride for one block of 16 channels
+    /// (V16, AVX-512) or of 8 (V8, AVX2's stride-2 rows), each tap's inputs loaded as they
+    /// are used (one weight load per eight multiply-adds):
     ///
     ///     out[j, c] = relu6(bias[c] + sum_{ky, kx} rows[ky][offset + (j * stride + kx) * channels + c] * w[ky, kx, c])
     @inline(__always)
-    private static func columnsEight(rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int, channels: Int, stride s: Int,
-                                     offset: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                                     output: UnsafeMutablePointer<Float>) {
-        let b = Lanes.load16(bias), step = s * channels
+    private static func columnsEight<V: LaneVector>(_: V.Type, rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int,
+                                                    channels: Int, stride s: Int, offset: Int,
+                                                    weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                                    output: UnsafeMutablePointer<Float>) {
+        let b = V.load(bias), step = s * channels
         var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b
         for ky in 0..<k {
             guard let row = rows[ky] else { continue }
             let inRow = row + offset, wRow = weights + ky * k * channels
             for kx in 0..<k {
-                let w = Lanes.load16(wRow + kx * channels)
+                let w = V.load(wRow + kx * channels)
                 let i = inRow + kx * channels
-                a0 = Lanes.multiplyAdd(a0, Lanes.load16(i), w)
-                a1 = Lanes.multiplyAdd(a1, Lanes.load16(i + step), w)
-                a2 = Lanes.multiplyAdd(a2, Lanes.load16(i + 2 * step), w)
-                a3 = Lanes.multiplyAdd(a3, Lanes.load16(i + 3 * step), w)
-                a4 = Lanes.multiplyAdd(a4, Lanes.load16(i + 4 * step), w)
-                a5 = Lanes.multiplyAdd(a5, Lanes.load16(i + 5 * step), w)
-                a6 = Lanes.multiplyAdd(a6, Lanes.load16(i + 6 * step), w)
-                a7 = Lanes.multiplyAdd(a7, Lanes.load16(i + 7 * step), w)
+                a0 = V.multiplyAdd(a0, V.load(i), w)
+                a1 = V.multiplyAdd(a1, V.load(i + step), w)
+                a2 = V.multiplyAdd(a2, V.load(i + 2 * step), w)
+                a3 = V.multiplyAdd(a3, V.load(i + 3 * step), w)
+                a4 = V.multiplyAdd(a4, V.load(i + 4 * step), w)
+                a5 = V.multiplyAdd(a5, V.load(i + 5 * step), w)
+                a6 = V.multiplyAdd(a6, V.load(i + 6 * step), w)
+                a7 = V.multiplyAdd(a7, V.load(i + 7 * step), w)
             }
         }
         storeEight(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
@@ -385,13 +390,12 @@ extension Kernels {
 
     /// ReLU6 of eight accumulators into eight consecutive output columns.
     @inline(__always)
-    private static func storeEight(_ a0: Lanes.V16, _ a1: Lanes.V16, _ a2: Lanes.V16, _ a3: Lanes.V16,
-                                   _ a4: Lanes.V16, _ a5: Lanes.V16, _ a6: Lanes.V16, _ a7: Lanes.V16,
-                                   _ out: UnsafeMutablePointer<Float>, _ channels: Int) {
-        Lanes.store16(Lanes.relu6(a0), out); Lanes.store16(Lanes.relu6(a1), out + channels)
-        Lanes.store16(Lanes.relu6(a2), out + 2 * channels); Lanes.store16(Lanes.relu6(a3), out + 3 * channels)
-        Lanes.store16(Lanes.relu6(a4), out + 4 * channels); Lanes.store16(Lanes.relu6(a5), out + 5 * channels)
-        Lanes.store16(Lanes.relu6(a6), out + 6 * channels); Lanes.store16(Lanes.relu6(a7), out + 7 * channels)
+    private static func storeEight<V: LaneVector>(_ a0: V, _ a1: V, _ a2: V, _ a3: V, _ a4: V, _ a5: V, _ a6: V, _ a7: V,
+                                                  _ out: UnsafeMutablePointer<Float>, _ channels: Int) {
+        V.store(V.relu6(a0), out); V.store(V.relu6(a1), out + channels)
+        V.store(V.relu6(a2), out + 2 * channels); V.store(V.relu6(a3), out + 3 * channels)
+        V.store(V.relu6(a4), out + 4 * channels); V.store(V.relu6(a5), out + 5 * channels)
+        V.store(V.relu6(a6), out + 6 * channels); V.store(V.relu6(a7), out + 7 * channels)
     }
 
     /// `windowHalves` with k = 3 and k = 5 constants, so that the tap loops unroll and the
@@ -411,61 +415,18 @@ extension Kernels {
         windowHalves(rows: rows, kernel: 5, channels: channels, offset: offset, weights: weights, bias: bias, output: output)
     }
 
-    /// Whether interior columns go eight at a time for 8 channels (`columnsEightHalves`):
-    /// eight 8-lane accumulators and a weight are 9 of AVX2's 16 ymm registers, the inputs
-    /// loaded into the multiply-adds. Per tap that is nine loads for eight multiply-adds
-    /// (`windowHalves`: two for four), but eight independent chains instead of four: with
-    /// a multiply-add's latency of 4-5 cycles, four chains leave two FMA units (Zen 2-4,
-    /// Intel) half idle, and even Zen 1's one 256-bit multiply-add a cycle waits on its
-    /// latency with four (4 per 5 cycles), where nine 256-bit loads (Zen 1: one a cycle)
-    /// take 9 cycles per 8. Not for the generic build (8-lane vectors are SSE pairs there)
-    /// nor AVX-512 (`eightColumns`).
+    /// Whether interior columns go eight at a time for 8 channels: stride 1 by
+    /// `streamEight3/5` (below), stride 2 by `columnsEight3/5` on 8 lanes, whose eight 8-lane
+    /// accumulators and a weight are 9 of AVX2's 16 ymm registers, the inputs loaded into
+    /// the multiply-adds: nine loads per eight multiply-adds (the 16-channel loop it
+    /// replaces: ten) and eight independent chains. With a multiply-add's latency of 4-5
+    /// cycles, four chains (`windowHalves`) leave two FMA units (Zen 2-4, Intel) half idle,
+    /// and even Zen 1's one 256-bit multiply-add a cycle waits on its latency with four (4
+    /// per 5 cycles). Not for the generic build (8-lane vectors are SSE pairs there) nor
+    /// AVX-512 (`eightColumns`).
     @inline(__always) static var halfEightColumns: Bool { halfWindowInRegisters }
 
-    @inline(never)
-    private static func columnsEightHalves3(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
-                                            _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
-                                            _ output: UnsafeMutablePointer<Float>) {
-        columnsEightHalves(rows: rows, kernel: 3, channels: channels, stride: stride, offset: offset, weights: weights,
-                           bias: bias, output: output)
-    }
 
-    @inline(never)
-    private static func columnsEightHalves5(_ rows: UnsafePointer<UnsafePointer<Float>?>, _ channels: Int, _ stride: Int,
-                                            _ offset: Int, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
-                                            _ output: UnsafeMutablePointer<Float>) {
-        columnsEightHalves(rows: rows, kernel: 5, channels: channels, stride: stride, offset: offset, weights: weights,
-                           bias: bias, output: output)
-    }
-
-    /// Eight interior output columns of a row of any stride for one block of 8 channels,
-    /// each tap's inputs loaded as they are used (`halfEightColumns`):
-    ///
-    ///     out[j, c] = relu6(bias[c] + sum_{ky, kx} rows[ky][offset + (j * stride + kx) * channels + c] * w[ky, kx, c])
-    @inline(__always)
-    private static func columnsEightHalves(rows: UnsafePointer<UnsafePointer<Float>?>, kernel k: Int, channels: Int,
-                                           stride s: Int, offset: Int, weights: UnsafePointer<Float>,
-                                           bias: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let b = Lanes.load8(bias), step = s * channels
-        var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b
-        for ky in 0..<k {
-            guard let row = rows[ky] else { continue }
-            let inRow = row + offset, wRow = weights + ky * k * channels
-            for kx in 0..<k {
-                let w = Lanes.load8(wRow + kx * channels)
-                let i = inRow + kx * channels
-                a0 = Lanes.multiplyAdd(a0, Lanes.load8(i), w)
-                a1 = Lanes.multiplyAdd(a1, Lanes.load8(i + step), w)
-                a2 = Lanes.multiplyAdd(a2, Lanes.load8(i + 2 * step), w)
-                a3 = Lanes.multiplyAdd(a3, Lanes.load8(i + 3 * step), w)
-                a4 = Lanes.multiplyAdd(a4, Lanes.load8(i + 4 * step), w)
-                a5 = Lanes.multiplyAdd(a5, Lanes.load8(i + 5 * step), w)
-                a6 = Lanes.multiplyAdd(a6, Lanes.load8(i + 6 * step), w)
-                a7 = Lanes.multiplyAdd(a7, Lanes.load8(i + 7 * step), w)
-            }
-        }
-        storeEightHalves(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
-    }
 
     /// Eight interior output columns of a stride-1 row for one block of 8 channels, for
     /// AVX2 (`halfEightColumns`): each input column is loaded once per row of taps and
@@ -517,7 +478,7 @@ extension Kernels {
             x = Lanes.load8(i + 9 * channels)
             a7 = Lanes.multiplyAdd(a7, x, w2)
         }
-        storeEightHalves(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
+        storeEight(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
     }
 
     @inline(never)
@@ -568,23 +529,9 @@ extension Kernels {
             x = Lanes.load8(i + 11 * channels)
             a7 = Lanes.multiplyAdd(a7, x, w4)
         }
-        storeEightHalves(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
+        storeEight(a0, a1, a2, a3, a4, a5, a6, a7, output, channels)
     }
 
-    /// ReLU6 of eight 8-lane accumulators into eight consecutive output columns.
-    @inline(__always)
-    private static func storeEightHalves(_ a0: Lanes.V8, _ a1: Lanes.V8, _ a2: Lanes.V8, _ a3: Lanes.V8,
-                                         _ a4: Lanes.V8, _ a5: Lanes.V8, _ a6: Lanes.V8, _ a7: Lanes.V8,
-                                         _ output: UnsafeMutablePointer<Float>, _ channels: Int) {
-        Lanes.store8(Lanes.relu6(a0), output)
-        Lanes.store8(Lanes.relu6(a1), output + channels)
-        Lanes.store8(Lanes.relu6(a2), output + 2 * channels)
-        Lanes.store8(Lanes.relu6(a3), output + 3 * channels)
-        Lanes.store8(Lanes.relu6(a4), output + 4 * channels)
-        Lanes.store8(Lanes.relu6(a5), output + 5 * channels)
-        Lanes.store8(Lanes.relu6(a6), output + 6 * channels)
-        Lanes.store8(Lanes.relu6(a7), output + 7 * channels)
-    }
 
     /// Four interior output columns of a stride-1 row for one block of 16 channels, as two
     /// halves of 8 channels whose four-column input window stays in registers

@@ -149,13 +149,13 @@ extension Kernels {
                         continue
                     }
                     let column = p * 16, columns = min(16, n - column)
-                    panelSix(a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + column,
+                    panelSix(Lanes.V16.self, a0, a1, a2, a3, a4, a5, k: k, weights: w + p * k * 16, bias: bias + column,
                              rows: min(rows, 6), into: y + r0 * n + column, stride: n, columns: columns,
                              activate: activate, residual: residual.map { $0 + r0 * n + column })
                     if upper {
                         // AVX2's twelve-row block (`twelveRowBlocks`): its second six rows.
                         let r6 = (r0 + 6) * n + column
-                        panelSix(a6, a7, a8, a9, a10, a11, k: k, weights: w + p * k * 16, bias: bias + column,
+                        panelSix(Lanes.V16.self, a6, a7, a8, a9, a10, a11, k: k, weights: w + p * k * 16, bias: bias + column,
                                  rows: rows - 6, into: y + r6, stride: n, columns: columns,
                                  activate: activate, residual: residual.map { $0 + r6 })
                     }
@@ -166,30 +166,31 @@ extension Kernels {
         }
     }
 
-    /// `pointwise`'s block of 6 rows (`rows` of them real, 1 to 6) of one 16-column panel:
-    /// weights [k, 16] at `weights`, bias (16, padded) at `bias`; `columns` of the 16 are
-    /// outputs. Six 16-lane accumulators, one broadcast of x per row and one weight row per
-    /// step of the sum.
+    /// `pointwise`'s block of 6 rows (`rows` of them real, 1 to 6) of one panel, 16 columns
+    /// wide (V16) or the narrow last one, 8 wide (V8): weights [k, width] at `weights`,
+    /// bias (padded to the width) at `bias`; `columns` of the width are outputs. Six
+    /// accumulators, one broadcast of x per row and one weight row per step of the sum.
     @inline(__always)
-    private static func panelSix(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
-                                 _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
-                                 k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
-                                 into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
-                                 activate: Bool, residual skip: UnsafePointer<Float>?) {
-        var c0 = Lanes.V16(), c1 = Lanes.V16(), c2 = Lanes.V16()
-        var c3 = Lanes.V16(), c4 = Lanes.V16(), c5 = Lanes.V16()
+    private static func panelSix<V: LaneVector>(_: V.Type, _ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>,
+                                                _ a2: UnsafePointer<Float>, _ a3: UnsafePointer<Float>,
+                                                _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
+                                                k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
+                                                into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
+                                                activate: Bool, residual skip: UnsafePointer<Float>?) {
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        let width = c0.scalarCount
         var b = weights
         for i in 0..<k {
-            let row = Lanes.load16(b)
-            c0 = Lanes.multiplyAdd(c0, Lanes.V16(repeating: a0[i]), row)
-            c1 = Lanes.multiplyAdd(c1, Lanes.V16(repeating: a1[i]), row)
-            c2 = Lanes.multiplyAdd(c2, Lanes.V16(repeating: a2[i]), row)
-            c3 = Lanes.multiplyAdd(c3, Lanes.V16(repeating: a3[i]), row)
-            c4 = Lanes.multiplyAdd(c4, Lanes.V16(repeating: a4[i]), row)
-            c5 = Lanes.multiplyAdd(c5, Lanes.V16(repeating: a5[i]), row)
-            b += 16
+            let row = V.load(b)
+            c0 = V.multiplyAdd(c0, V(repeating: a0[i]), row)
+            c1 = V.multiplyAdd(c1, V(repeating: a1[i]), row)
+            c2 = V.multiplyAdd(c2, V(repeating: a2[i]), row)
+            c3 = V.multiplyAdd(c3, V(repeating: a3[i]), row)
+            c4 = V.multiplyAdd(c4, V(repeating: a4[i]), row)
+            c5 = V.multiplyAdd(c5, V(repeating: a5[i]), row)
+            b += width
         }
-        let bv = Lanes.load16(bias)
+        let bv = V.load(bias)
         finish(c0, bv, out, skip, columns, activate)
         if rows > 1 { finish(c1, bv, out + n, skip.map { $0 + n }, columns, activate) }
         if rows > 2 { finish(c2, bv, out + 2 * n, skip.map { $0 + 2 * n }, columns, activate) }
@@ -375,63 +376,28 @@ extension Kernels {
         row(c6, 6); row(c7, 7); row(c8, 8); row(c9, 9); row(c10, 10); row(c11, 11)
     }
 
-    /// `pointwise`'s block of 6 rows for a last panel 8 columns wide ([k, 8] weights): the
-    /// same steps on 8-lane vectors. Outputs and residual rows are `stride` apart.
+    /// `pointwise`'s block of 6 rows for a last panel 8 columns wide ([k, 8] weights):
+    /// `panelSix` on 8-lane vectors, out of line as it was written before.
     @inline(never)
     private static func narrowPanel(_ a0: UnsafePointer<Float>, _ a1: UnsafePointer<Float>, _ a2: UnsafePointer<Float>,
                                     _ a3: UnsafePointer<Float>, _ a4: UnsafePointer<Float>, _ a5: UnsafePointer<Float>,
                                     k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int,
                                     into out: UnsafeMutablePointer<Float>, stride n: Int, columns: Int,
                                     activate: Bool, residual: UnsafePointer<Float>?) {
-        var c0 = Lanes.V8(), c1 = Lanes.V8(), c2 = Lanes.V8(), c3 = Lanes.V8(), c4 = Lanes.V8(), c5 = Lanes.V8()
-        var b = weights
-        for i in 0..<k {
-            let row = Lanes.load8(b)
-            c0 = Lanes.multiplyAdd(c0, Lanes.V8(repeating: a0[i]), row)
-            c1 = Lanes.multiplyAdd(c1, Lanes.V8(repeating: a1[i]), row)
-            c2 = Lanes.multiplyAdd(c2, Lanes.V8(repeating: a2[i]), row)
-            c3 = Lanes.multiplyAdd(c3, Lanes.V8(repeating: a3[i]), row)
-            c4 = Lanes.multiplyAdd(c4, Lanes.V8(repeating: a4[i]), row)
-            c5 = Lanes.multiplyAdd(c5, Lanes.V8(repeating: a5[i]), row)
-            b += 8
-        }
-        let bv = Lanes.load8(bias)
-        @inline(__always) func row(_ acc: Lanes.V8, _ r: Int) {
-            finish(acc, bv, out + r * n, residual.map { $0 + r * n }, columns, activate)
-        }
-        row(c0, 0)
-        if rows > 1 { row(c1, 1) }
-        if rows > 2 { row(c2, 2) }
-        if rows > 3 { row(c3, 3) }
-        if rows > 4 { row(c4, 4) }
-        if rows > 5 { row(c5, 5) }
+        panelSix(Lanes.V8.self, a0, a1, a2, a3, a4, a5, k: k, weights: weights, bias: bias, rows: rows, into: out,
+                 stride: n, columns: columns, activate: activate, residual: residual)
     }
 
-    /// `finish` for an 8-column panel (the narrow last one): 8-lane accumulators, at most
-    /// 8 columns stored.
+    /// Bias, activation and residual on one row of accumulators (16 or 8 lanes), and the
+    /// store of its first `columns` values.
     @inline(__always)
-    private static func finish(_ acc: Lanes.V8, _ bias: Lanes.V8, _ out: UnsafeMutablePointer<Float>,
-                               _ residual: UnsafePointer<Float>?, _ columns: Int, _ activate: Bool) {
+    private static func finish<V: LaneVector>(_ acc: V, _ bias: V, _ out: UnsafeMutablePointer<Float>,
+                                              _ residual: UnsafePointer<Float>?, _ columns: Int, _ activate: Bool) {
         var v = acc + bias
-        if activate { v = Lanes.relu6(v) }
-        if columns == 8 {
-            if let residual { v = v + Lanes.load8(residual) }
-            Lanes.store8(v, out)
-        } else {
-            for j in 0..<columns { out[j] = v[j] + (residual?[j] ?? 0) }
-        }
-    }
-
-    /// Bias, activation and residual on one row of accumulators, and the store of its
-    /// first `columns` values.
-    @inline(__always)
-    private static func finish(_ acc: Lanes.V16, _ bias: Lanes.V16, _ out: UnsafeMutablePointer<Float>,
-                               _ residual: UnsafePointer<Float>?, _ columns: Int, _ activate: Bool) {
-        var v = acc + bias
-        if activate { v = Lanes.relu6(v) }
-        if columns == 16 {
-            if let residual { v = v + Lanes.load16(residual) }
-            Lanes.store16(v, out)
+        if activate { v = V.relu6(v) }
+        if columns == v.scalarCount {
+            if let residual { v = v + V.load(residual) }
+            V.store(v, out)
         } else {
             for j in 0..<columns { out[j] = v[j] + (residual?[j] ?? 0) }
         }

@@ -56,6 +56,30 @@ enum Lanes {
     @inline(__always) static func relu6(_ v: Float) -> Float { min(max(v, 0), 6) }
 }
 
+/// A kernel written once for 16- and 8-lane vectors (`Lanes.V16`, `Lanes.V8`): the
+/// operations it uses, as `Lanes` defines them for each width. Specialised where it is
+/// inlined, so it compiles to what the same code written for one width would.
+protocol LaneVector: SIMD where Scalar == Float {
+    static func load(_ p: UnsafePointer<Float>) -> Self
+    static func store(_ v: Self, _ p: UnsafeMutablePointer<Float>)
+    static func multiplyAdd(_ acc: Self, _ a: Self, _ b: Self) -> Self
+    static func relu6(_ v: Self) -> Self
+}
+
+extension SIMD16: LaneVector where Scalar == Float {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { Lanes.load16(p) }
+    @inline(__always) static func store(_ v: Self, _ p: UnsafeMutablePointer<Float>) { Lanes.store16(v, p) }
+    @inline(__always) static func multiplyAdd(_ acc: Self, _ a: Self, _ b: Self) -> Self { Lanes.multiplyAdd(acc, a, b) }
+    @inline(__always) static func relu6(_ v: Self) -> Self { Lanes.relu6(v) }
+}
+
+extension SIMD8: LaneVector where Scalar == Float {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Self { Lanes.load8(p) }
+    @inline(__always) static func store(_ v: Self, _ p: UnsafeMutablePointer<Float>) { Lanes.store8(v, p) }
+    @inline(__always) static func multiplyAdd(_ acc: Self, _ a: Self, _ b: Self) -> Self { Lanes.multiplyAdd(acc, a, b) }
+    @inline(__always) static func relu6(_ v: Self) -> Self { Lanes.relu6(v) }
+}
+
 /// The entry points Features calls through its kernel table (one per variant).
 public enum Kernels {
     /// Which build this is: "generic", "avx2" or "avx512" (Features checks that its
