@@ -34,7 +34,7 @@ public struct Linear: Sendable {
     /// `backwardParameters(accumulate:)`). (1, false), the default, is the plain gradient;
     /// the GAN trainer's SGD lends the velocity to `weightGradient` and sets
     /// (-rate / momentum, true), so that the product is the velocity's update
-    /// (`SGDFusion`). The bias gradient is always the plain one.
+    /// (`OptimizerState.lendVelocity`). The bias gradient is always the plain one.
     public var weightGradientScale: Float = 1
     public var weightGradientAccumulates = false
 

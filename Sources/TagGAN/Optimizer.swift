@@ -47,7 +47,7 @@ struct OptimizerState {
     }
 
     /// SGD with the velocity as the output of the weight's gradient product (the GAN
-    /// trainer's `SGDFusion`): `lendVelocity` puts the weight's velocity v where its
+    /// trainer's `fusesSGD`): `lendVelocity` puts the weight's velocity v where its
     /// layer writes the gradient, the layer's product adds -(rate / momentum) x^T dy to
     /// it (sgemm's alpha, beta 1), and `fusedSGDStep` makes v = momentum u and w += v.
     /// The same step as `sgdStep` (momentum v - rate g, to rounding), with no zeroing

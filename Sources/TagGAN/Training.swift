@@ -420,7 +420,7 @@ public final class GANTrainer {
 
     /// Whether SGD steps take the velocity as the weight-gradient products' output
     /// (`OptimizerState.lendVelocity`): measured in the paper's step (BENCHMARKS.md,
-    /// TagGAN, session 16). On unless `TAGGAN_GAN_FUSED_SGD=0`; tests compare both.
+    /// the Zen 4 table of session 16). On unless `TAGGAN_GAN_FUSED_SGD=0`; tests compare both.
     var fusesSGD = ProcessInfo.processInfo.environment["TAGGAN_GAN_FUSED_SGD"] != "0"
 
     /// This step's momentum when its SGD step is fused (SGD, `fusesSGD`, momentum above

@@ -81,13 +81,18 @@ extension Kernels {
         // four to seven interior columns (7 px layers, stride 1) four at a time for two
         // blocks of 16 channels: eight multiply-add chains in flight either way (four left
         // the FMA units half idle, each accumulator waiting the multiply-add's latency for
-        // the previous tap). Every block of channels of a group of columns before the next
-        // group, so the input is read pixel after pixel; the last group redoes some columns
-        // (same values) rather than leave them to a narrower path.
+        // the previous tap). AVX2 (`halfEightColumns`): eight interior columns for 8
+        // channels at a time (`streamEight3/5` for stride 1, `columnsEight3/5` on 8 lanes
+        // for stride 2), eight chains too, instead of the four of `windowHalves` and the
+        // 16-channel four-column loop below. Every block of channels of a group of columns
+        // before the next group, so the input is read pixel after pixel; the last group
+        // redoes some columns (same values) rather than leave them to a narrower path.
         let interior = interiorEnd - interiorStart
-        if eightColumns && (k == 3 || k == 5) && (interior >= 8 || (window && interior >= 4)) {
+        let half = halfEightColumns  // a constant of the build, as `eightColumns`
+        if (eightColumns || half) && (k == 3 || k == 5) && (interior >= 8 || (eightColumns && window && interior >= 4)) {
             let wide = interior >= 8, group = wide ? 8 : 4
-            let blocks = wide ? channels / 16 * 16 : channels / 32 * 32, unit = wide ? 16 : 32
+            let unit = half ? 8 : wide ? 16 : 32
+            let blocks = channels / unit * unit
             let chunk = max(unit, weightBudget / (k * k * 4) / unit * unit)
             var first = 0
             while first < blocks {
@@ -98,51 +103,21 @@ extension Kernels {
                     let offset = (ox * s - padLeft) * channels, out = output + ox * channels
                     var b = first
                     while b < last {
-                        switch (wide, window, k) {
-                        case (true, true, 3): windowEight3(rows, channels, offset + b, weights + b, bias + b, out + b)
-                        case (true, true, _): windowEight5(rows, channels, offset + b, weights + b, bias + b, out + b)
-                        case (true, false, 3): columnsEight3(Lanes.V16.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
-                        case (true, false, _): columnsEight5(Lanes.V16.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
-                        case (false, _, 3): windowPair3(rows, channels, offset + b, weights + b, bias + b, out + b)
-                        case (false, _, _): windowPair5(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        switch (half, wide, window, k) {
+                        case (true, _, true, 3): streamEight3(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (true, _, true, _): streamEight5(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (true, _, false, 3): columnsEight3(Lanes.V8.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (true, _, false, _): columnsEight5(Lanes.V8.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (false, true, true, 3): windowEight3(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (false, true, true, _): windowEight5(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (false, true, false, 3): columnsEight3(Lanes.V16.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (false, true, false, _): columnsEight5(Lanes.V16.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
+                        case (false, false, _, 3): windowPair3(rows, channels, offset + b, weights + b, bias + b, out + b)
+                        case (false, false, _, _): windowPair5(rows, channels, offset + b, weights + b, bias + b, out + b)
                         }
                         b += unit
                     }
                     ox += group
-                }
-                first = last
-            }
-            if blocks > 0 {
-                for ox in 0..<interiorStart { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: 0 ..< blocks) }
-                for ox in interiorEnd..<outWidth { depthwisePixel(layer, rows: rows, output: output, ox: ox, channels: 0 ..< blocks) }
-            }
-            c = blocks
-        }
-        // AVX2: the interior columns eight at a time for 8 channels (`streamEight3/5` for
-        // stride 1, `columnsEight3/5` on 8 lanes for stride 2): eight multiply-add chains,
-        // as the AVX-512 path has, instead of the four of `windowHalves` and the 16-channel
-        // four-column loop below.
-        if halfEightColumns && (k == 3 || k == 5) && interior >= 8 {
-            let blocks = channels / 8 * 8
-            let chunk = max(8, weightBudget / (k * k * 4) / 8 * 8)
-            var first = 0
-            while first < blocks {
-                let last = min(blocks, first + chunk)
-                var ox = interiorStart
-                while ox < interiorEnd {
-                    if ox + 8 > interiorEnd { ox = interiorEnd - 8 }
-                    let offset = (ox * s - padLeft) * channels, out = output + ox * channels
-                    var b = first
-                    while b < last {
-                        switch (window, k) {
-                        case (true, 3): streamEight3(rows, channels, offset + b, weights + b, bias + b, out + b)
-                        case (true, _): streamEight5(rows, channels, offset + b, weights + b, bias + b, out + b)
-                        case (false, 3): columnsEight3(Lanes.V8.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
-                        case (false, _): columnsEight5(Lanes.V8.self, rows, channels, s, offset + b, weights + b, bias + b, out + b)
-                        }
-                        b += 8
-                    }
-                    ox += 8
                 }
                 first = last
             }
@@ -425,8 +400,6 @@ extension Kernels {
     /// per 5 cycles). Not for the generic build (8-lane vectors are SSE pairs there) nor
     /// AVX-512 (`eightColumns`).
     @inline(__always) static var halfEightColumns: Bool { halfWindowInRegisters }
-
-
 
     /// Eight interior output columns of a stride-1 row for one block of 8 channels, for
     /// AVX2 (`halfEightColumns`): each input column is loaded once per row of taps and
