@@ -229,7 +229,7 @@ public final class ClassConditionalTrainer {
                                parameters: true, inputGradient: false)
         let rate = configuration.learningRate(atStep: step)
         var state = optimizer
-        discriminator.visitParameters { name, w, g in applyOptimizer(&state, "discriminator." + name, &w, g, rate) }
+        discriminator.visitParameters { name, w, g in applyOptimizer(&state, "discriminator." + name, &w, &g, rate) }
         if configuration.discriminatorMaxColumnNorm > 0 {
             let limit = Float(configuration.discriminatorMaxColumnNorm)
             discriminator.visitParameters { name, w, _ in
@@ -250,7 +250,7 @@ public final class ClassConditionalTrainer {
         discriminator.backward(images: generator.output, labels: batchLabels, logitGradient: fakeLogitGradient,
                                parameters: false, inputGradient: true)
         generator.backward(noise: noise, labels: batchLabels, outputGradient: discriminator.inputGradient)
-        generator.visitParameters { name, w, g in applyOptimizer(&state, "generator." + name, &w, g, rate) }
+        generator.visitParameters { name, w, g in applyOptimizer(&state, "generator." + name, &w, &g, rate) }
         optimizer = state
 
         let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
@@ -262,13 +262,13 @@ public final class ClassConditionalTrainer {
     }
 
     private func applyOptimizer(_ state: inout OptimizerState, _ name: String, _ weight: inout Tensor,
-                                _ gradient: Tensor, _ rate: Double) {
+                                _ gradient: inout Tensor, _ rate: Double) {
         switch configuration.optimizer {
         case .sgd:
             state.sgdStep(name, weight: &weight, gradient: gradient, rate: Float(rate),
                           momentum: Float(configuration.momentum(atStep: step)))
         case .adam:
-            state.adamStep(name, weight: &weight, gradient: gradient, rate: rate, t: step + 1,
+            state.adamStep(name, weight: &weight, gradient: &gradient, rate: rate, t: step + 1,
                            beta1: configuration.adamBeta1, beta2: configuration.adamBeta2,
                            epsilon: configuration.adamEpsilon)
         }

@@ -160,16 +160,30 @@ enum LayerKernels {
 
     /// One Adam step (Kingma & Ba 2015) in one pass, the bias corrections folded into
     /// `rate` by the caller:
-    /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= rate * m / (sqrt(v) + epsilon).
+    /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= rate * m / (sqrt(v) + epsilon);
+    /// with `clearing`, g = 0 afterwards (the line is in cache: no pass of its own), so
+    /// that the next weight-gradient product can add to g instead of zeroing it first.
     static func adamStep(weight w: UnsafeMutablePointer<Float>, first m: UnsafeMutablePointer<Float>,
-                         second v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count n: Int,
-                         rate: Float, beta1: Float, beta2: Float, epsilon: Float) {
+                         second v: UnsafeMutablePointer<Float>, gradient g: UnsafeMutablePointer<Float>, count n: Int,
+                         rate: Float, beta1: Float, beta2: Float, epsilon: Float, clearing: Bool = false) {
+        if clearing {
+            adamPass(w, m, v, g, n, rate, beta1, beta2, epsilon, clearing: true)
+        } else {
+            adamPass(w, m, v, g, n, rate, beta1, beta2, epsilon, clearing: false)
+        }
+    }
+
+    @inline(__always)
+    private static func adamPass(_ w: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                                 _ v: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ n: Int,
+                                 _ rate: Float, _ beta1: Float, _ beta2: Float, _ epsilon: Float, clearing: Bool) {
         let b1 = Lanes(repeating: beta1), c1 = Lanes(repeating: 1 - beta1)
         let b2 = Lanes(repeating: beta2), c2 = Lanes(repeating: 1 - beta2)
         let lr = Lanes(repeating: rate), eps = Lanes(repeating: epsilon)
         var i = 0
         while i + width <= n {
-            let gi = load(g, i)
+            let gi = load(UnsafePointer(g), i)
+            if clearing { store(Lanes(repeating: 0), g, i) }
             let mi = b1 * load(UnsafePointer(m), i) + c1 * gi
             let vi = b2 * load(UnsafePointer(v), i) + c2 * gi * gi
             store(mi, m, i)
@@ -178,8 +192,10 @@ enum LayerKernels {
             i += width
         }
         while i < n {
-            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+            let gi = g[i]
+            if clearing { g[i] = 0 }
+            m[i] = beta1 * m[i] + (1 - beta1) * gi
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
             w[i] -= rate * m[i] / (v[i].squareRoot() + epsilon)
             i += 1
         }

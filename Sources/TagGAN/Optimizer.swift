@@ -87,8 +87,10 @@ struct OptimizerState {
 
     /// Adam (Kingma & Ba 2015) at step t (1-based), the bias corrections applied to the
     /// rate: rate_t = rate * sqrt(1 - b2^t) / (1 - b1^t); `columnLimit` as for `sgdStep`.
-    mutating func adamStep(_ name: String, weight: inout Tensor, gradient: Tensor, rate: Double, t: Int,
-                           beta1: Double, beta2: Double, epsilon: Double, columnLimit: ColumnLimit? = nil) {
+    /// With `clearing`, the gradient is all zeros afterwards (`LayerKernels.adamStep`).
+    mutating func adamStep(_ name: String, weight: inout Tensor, gradient: inout Tensor, rate: Double, t: Int,
+                           beta1: Double, beta2: Double, epsilon: Double, columnLimit: ColumnLimit? = nil,
+                           clearing: Bool = false) {
         var first = slots.removeValue(forKey: name + ".adam_m") ?? Tensor(zeros: weight.shape)
         var second = slots.removeValue(forKey: name + ".adam_v") ?? Tensor(zeros: weight.shape)
         let corrected = Float(rate * (1 - pow(beta2, Double(t))).squareRoot() / (1 - pow(beta1, Double(t))))
@@ -96,13 +98,13 @@ struct OptimizerState {
         weight.withUnsafeMutableBufferPointer { w in
             first.withUnsafeMutableBufferPointer { m in
                 second.withUnsafeMutableBufferPointer { v in
-                    gradient.withUnsafeBufferPointer { g in
+                    gradient.withUnsafeMutableBufferPointer { g in
                         nonisolated(unsafe) let wp = w.baseAddress!, mp = m.baseAddress!, vp = v.baseAddress!
                         nonisolated(unsafe) let gp = g.baseAddress!
                         func update(_ o: Int, _ count: Int) {
                             LayerKernels.adamStep(weight: wp + o, first: mp + o, second: vp + o, gradient: gp + o,
                                                   count: count, rate: corrected, beta1: Float(beta1),
-                                                  beta2: Float(beta2), epsilon: Float(epsilon))
+                                                  beta2: Float(beta2), epsilon: Float(epsilon), clearing: clearing)
                         }
                         Self.apply(update, to: wp, count: n, columnLimit: columnLimit)
                     }

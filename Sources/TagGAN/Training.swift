@@ -350,9 +350,11 @@ public final class GANTrainer {
         let rate = configuration.learningRate(atStep: step)
         let fusedMomentum = fusedSGDMomentum()
         if let fusedMomentum { lendVelocities(to: &discriminator, prefix: "discriminator", rate: rate, momentum: fusedMomentum) }
+        if clearsAdamGradients { prepareAccumulation(&discriminator, cleared: &discriminatorGradientsCleared) }
         discriminator.backward(words: words, features: batchFeatures, logitGradient: logitGradient,
                                parameters: true, wordGradient: false)
         update(&discriminator, prefix: "discriminator", rate: rate, fusedMomentum: fusedMomentum)
+        if clearsAdamGradients { discriminatorGradientsCleared = true }
 
         // 3. The generator's step through the updated discriminator.
         discriminator.forward(words: generator.output, features: batchFeatures, training: true, random: &random)
@@ -363,6 +365,7 @@ public final class GANTrainer {
                                parameters: false, wordGradient: true)
         var rankingLoss: Float = 0
         if let fusedMomentum { lendVelocities(to: &generator, prefix: "generator", rate: rate, momentum: fusedMomentum) }
+        if clearsAdamGradients { prepareAccumulation(&generator, cleared: &generatorGradientsCleared) }
         if ranking != nil {
             generatorGradient = discriminator.wordGradient
             let images = batchImages, tags = data.tags
@@ -374,6 +377,7 @@ public final class GANTrainer {
             generator.backward(noise: noise, features: batchFeatures, outputGradient: discriminator.wordGradient)
         }
         update(&generator, prefix: "generator", rate: rate, fusedMomentum: fusedMomentum)
+        if clearsAdamGradients { generatorGradientsCleared = true }
 
         let statistics = StepStatistics(discriminatorLoss: discriminatorLoss, generatorLoss: generated.loss,
                                         realProbability: real.meanProbability, fakeProbability: fake.meanProbability,
@@ -423,6 +427,35 @@ public final class GANTrainer {
     /// the Zen 4 table of session 16). On unless `TAGGAN_GAN_FUSED_SGD=0`; tests compare both.
     var fusesSGD = ProcessInfo.processInfo.environment["TAGGAN_GAN_FUSED_SGD"] != "0"
 
+    /// Whether Adam steps leave the weight gradients at zero (`LayerKernels.adamStep`'s
+    /// `clearing`) so that the next backward pass's weight-gradient products add to them
+    /// (sgemm beta 1) instead of zeroing them first: OpenBLAS's beta-0 pass over C
+    /// (`sgemm_beta`, a write of every gradient, 39 MB a step) is replaced by a store to
+    /// lines the Adam pass has just read. The gradients are the same values (x + 0 = x).
+    /// On for Adam unless `TAGGAN_GAN_ADAM_CLEARS=0`; tests compare both.
+    var clearsAdamGradients: Bool {
+        configuration.optimizer == .adam && adamClearsGradients
+    }
+    var adamClearsGradients = ProcessInfo.processInfo.environment["TAGGAN_GAN_ADAM_CLEARS"] != "0"
+    /// Whether every weight gradient of D (of G) is zero: true from the start (the layers
+    /// start with zero gradients) and after each clearing Adam step; false from the
+    /// backward pass that adds to them until that step.
+    var discriminatorGradientsCleared = true
+    var generatorGradientsCleared = true
+
+    /// Sets `network`'s weight-gradient products to add to the gradients, zeroing them
+    /// first if a step stopped between its backward pass and its update (`cleared` false).
+    /// `update` clears what they add and sets the products back to plain gradients.
+    private func prepareAccumulation<Network: TrainableNetwork>(_ network: inout Network, cleared: inout Bool) {
+        if !cleared {
+            network.visitParameters { name, _, gradient in
+                if name.hasSuffix(".weight") { gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+            }
+        }
+        cleared = false
+        network.setWeightGradientProducts(scale: 1, accumulate: true)
+    }
+
     /// This step's momentum when its SGD step is fused (SGD, `fusesSGD`, momentum above
     /// 0: the products' scale is -rate / momentum), else nil.
     private func fusedSGDMomentum() -> Float? {
@@ -459,11 +492,11 @@ public final class GANTrainer {
                 state.fusedSGDStep(prefix + "." + name, weight: &weight, gradient: &gradient, momentum: fusedMomentum,
                                    columnLimit: columnLimit(name, weight))
             } else {
-                applyOptimizer(&state, prefix + "." + name, &weight, gradient, rate)
+                applyOptimizer(&state, prefix + "." + name, &weight, &gradient, rate)
             }
         }
         optimizer = state
-        if fusedMomentum != nil { network.setWeightGradientProducts(scale: 1, accumulate: false) }
+        if fusedMomentum != nil || clearsAdamGradients { network.setWeightGradientProducts(scale: 1, accumulate: false) }
     }
 
     /// The column-norm limit of a weight (`*.weight`, when `maxColumnNorm` is set), else nil.
@@ -474,16 +507,18 @@ public final class GANTrainer {
 
     /// One parameter's step. Weights (`*.weight`) have their column norms limited
     /// (`maxColumnNorm`) in the same pass over memory as the update.
-    private func applyOptimizer(_ state: inout OptimizerState, _ name: String, _ weight: inout Tensor, _ gradient: Tensor, _ rate: Double) {
+    private func applyOptimizer(_ state: inout OptimizerState, _ name: String, _ weight: inout Tensor,
+                                _ gradient: inout Tensor, _ rate: Double) {
         let limit = columnLimit(name, weight)
         switch configuration.optimizer {
         case .sgd:
             state.sgdStep(name, weight: &weight, gradient: gradient, rate: Float(rate),
                           momentum: Float(configuration.momentum(atStep: step)), columnLimit: limit)
         case .adam:
-            state.adamStep(name, weight: &weight, gradient: gradient, rate: rate, t: step + 1,
+            state.adamStep(name, weight: &weight, gradient: &gradient, rate: rate, t: step + 1,
                            beta1: configuration.adamBeta1, beta2: configuration.adamBeta2,
-                           epsilon: configuration.adamEpsilon, columnLimit: limit)
+                           epsilon: configuration.adamEpsilon, columnLimit: limit,
+                           clearing: clearsAdamGradients && name.hasSuffix(".weight"))
         }
     }
 

@@ -161,6 +161,56 @@ struct TrainingTests {
         #expect(worst > 0)
     }
 
+    /// Adam that leaves the weight gradients at zero, with the next backward pass adding
+    /// to them (sgemm beta 1), trains the same networks bit for bit as Adam on gradients
+    /// the products write whole (beta 0): every weight and moment after 16 steps, with the
+    /// column-norm limit and with mismatched pairs. After each step every weight gradient
+    /// of the clearing run is zero (and not of the plain run, so a clearing that stopped
+    /// happening would fail); and a step that finds its gradients not cleared (as after a
+    /// step that stopped between backward pass and update) zeroes them first.
+    @Test("Adam clearing the gradients for accumulating products equals plain Adam bit for bit",
+          arguments: [0.0, 0.5])
+    func clearingAdamEqualsPlainAdam(mismatch: Double) throws {
+        let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 6, extraTag: true)
+        var configuration = tinyConfiguration(featureSize: 10, wordSize: 6)
+        configuration.optimizer = .adam
+        configuration.learningRate = 1e-3
+        configuration.mismatchWeight = mismatch
+        configuration.maxColumnNorm = 0.8
+        let clearing = try GANTrainer(data: data, configuration: configuration)
+        let plain = try GANTrainer(data: data, configuration: configuration)
+        clearing.adamClearsGradients = true
+        plain.adamClearsGradients = false
+        func weightGradients(_ trainer: GANTrainer) -> [Float] {
+            var values: [Float] = []
+            var g = trainer.generator, d = trainer.discriminator
+            g.visitParameters { name, _, gradient in if name.hasSuffix(".weight") { values += gradient.storage } }
+            d.visitParameters { name, _, gradient in if name.hasSuffix(".weight") { values += gradient.storage } }
+            return values
+        }
+        for step in 0..<16 {
+            if step == 7 {
+                // Junk where the next backward pass would add, and the flag that says so.
+                clearing.discriminator.maxoutLayer.weightGradient.withUnsafeMutableBufferPointer { $0.update(repeating: 3) }
+                clearing.discriminatorGradientsCleared = false
+                clearing.generator.featureLayer.weightGradient.withUnsafeMutableBufferPointer { $0.update(repeating: -2) }
+                clearing.generatorGradientsCleared = false
+            }
+            let a = try clearing.trainStep(), b = try plain.trainStep()
+            #expect(a == b, "step \(step)")
+            #expect(weightGradients(clearing).allSatisfy { $0 == 0 }, "step \(step): gradients left after a clearing step")
+            #expect(weightGradients(plain).contains { $0 != 0 })
+        }
+        let a = state(of: clearing), b = state(of: plain)
+        #expect(a.keys.sorted() == b.keys.sorted())
+        #expect(a.keys.filter { $0.hasSuffix(".adam_m") }.count == 14, "a first moment per parameter of G and D")
+        for (name, tensor) in a {
+            let other = try #require(b[name])
+            #expect(tensor.storage.contains { $0 != 0 }, "\(name) is all zero")
+            #expect(tensor.storage == other.storage, "\(name) differs")
+        }
+    }
+
     @Test func resumeRefusesOtherData() throws {
         let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 3)
         let (other, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 4)
