@@ -78,6 +78,17 @@ print(f"threads {sys.argv[2]}: taggan {o:.2f} steps/s, PyTorch {t:.2f} "
       f"({o / ts:.2f}x against the shared-branch PyTorch); "
       f"taggan's default step (Adam, mismatched pairs, ranking term) {d:.2f} steps/s, "
       f"{o / d:.2f}x the paper's step's time")
+# The two taggan runs of a round are adjacent, so their ratio sees the same load; the
+# best-of ratio above pairs rounds that may not have.
+pairs = {}
+for r in rows:
+    if r["peer"] == "taggan":
+        pairs.setdefault(r["round"], {})[r["step"]] = r["steps_per_second"]
+per_round = sorted(p["paper"] / p["default"] for p in pairs.values() if len(p) == 2)
+if per_round:
+    print("default step against the paper step, round by round: "
+          + " / ".join(f"{x:.2f}x" for x in per_round)
+          + f" (median {(per_round[(len(per_round) - 1) // 2] + per_round[len(per_round) // 2]) / 2:.2f}x)")
 print(f"best rounds: taggan round {ours['round']} (steal {ours['steal_percent']}%), "
       f"PyTorch round {torch_plain['round']} (steal {torch_plain['steal_percent']}%, "
       f"CPU capability {torch_plain.get('cpu_capability', '?')}); "
