@@ -170,9 +170,12 @@ public struct AnnotationJob {
         let sidecar = SidecarFile.location(of: url)
         do {
             let target = try SidecarFile.writeTarget(for: sidecar, inside: root)
-            let existing = FileManager.default.contents(atPath: target.path)
+            let existing = try SidecarFile.existingContents(of: target)
             let merged = try XMPWriter.merge(existing: existing, tags: tags)
-            guard merged != existing else { return false }
+            guard merged != existing else {
+                AtomicFile.removeStaleTemporary(of: target)   // a killed run's, if any
+                return false
+            }
             try SidecarFile.write(merged, for: sidecar, inside: root)
             FaultInjection.point("annotate.sidecar")
             return true

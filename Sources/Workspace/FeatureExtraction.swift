@@ -24,8 +24,13 @@ public enum FeatureExtraction {
     }
 
     /// Decodes (at a DCT scale no smaller than the network needs) and crops, in
-    /// parallel; a file that fails is reported in `skipped` and left nil.
-    public static func decodeCrops(_ urls: [URL], preprocessor: ImagePreprocessor, skipped: SkipLog) -> [RGBImage?] {
+    /// parallel; a file that fails is reported in `skipped` and left nil. With
+    /// `catalogued` (the catalog's record of each file), a file that is no longer the
+    /// image ingested (`isStill`) is reported as changed and left nil too, so that its
+    /// features are never stored under the old image's id and paired with its tags.
+    public static func decodeCrops(_ urls: [URL], preprocessor: ImagePreprocessor, skipped: SkipLog,
+                                   catalogued: [Catalog.Image]? = nil) -> [RGBImage?] {
+        precondition(catalogued == nil || catalogued!.count == urls.count, "one catalog record per file")
         let decoder = ImageDecoder()
         let crops = ParallelSlots<RGBImage>(count: urls.count)
         Parallel.forEach(urls.count) { i in
@@ -36,9 +41,26 @@ public enum FeatureExtraction {
                 skipped.skip(urls[i].path, reason: "unreadable", detail: (error as NSError).localizedFailureReason ?? error.localizedDescription)
                 return
             }
+            if let record = catalogued?[i], !isStill(record, data) {
+                skipped.skip(urls[i].path, reason: "changed since ingest",
+                             detail: "its bytes are not the image the catalog holds; run taggan ingest again")
+                return
+            }
             crops[i] = crop(data, of: urls[i], decoder: decoder, preprocessor: preprocessor, skipped: skipped)
         }
         return crops.values(urls.count)
+    }
+
+    /// Whether `data`, just read from `record.url`, is still the catalogued image: its
+    /// size and the file's modification time as recorded at ingest, or else (the file was
+    /// touched, or copied back) the same SHA-256.
+    static func isStill(_ record: Catalog.Image, _ data: Data) -> Bool {
+        guard data.count == record.size else { return false }
+        var s = stat()
+        if stat(record.url.path, &s) == 0, Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) * 1e-9 == record.mtime {
+            return true
+        }
+        return SHA256.hex(data) == record.hash
     }
 
     /// The network's crop of the image in `data` (the bytes of `url`), decoded at a DCT
@@ -63,10 +85,11 @@ public enum FeatureExtraction {
     /// Batches decode in order, so what `skipped` records is the same as without the
     /// overlap; when `body` throws, the batch being decoded is waited for, then dropped.
     public static func forEachDecodedBatch(_ batches: [[URL]], preprocessor: ImagePreprocessor, skipped: SkipLog,
+                                           catalogued: [[Catalog.Image]]? = nil,
                                            _ body: (_ index: Int, _ crops: [RGBImage?], _ inputs: Tensor?) throws -> Void) throws {
         try pipelined({ index -> (Int, [RGBImage?], Tensor?)? in
             guard index < batches.count else { return nil }
-            let crops = decodeCrops(batches[index], preprocessor: preprocessor, skipped: skipped)
+            let crops = decodeCrops(batches[index], preprocessor: preprocessor, skipped: skipped, catalogued: catalogued?[index])
             let good = crops.compactMap { $0 }
             return (index, crops, good.isEmpty ? nil : preprocessor.normalise(good))
         }) { index, crops, inputs in try body(index, crops, inputs) }
@@ -173,7 +196,8 @@ public enum FeatureExtraction {
             pending = EmbeddingFiles.Rows()
         }
         let batches = stride(from: 0, to: todo.count, by: batch).map { Array(todo[$0 ..< min($0 + batch, todo.count)]) }
-        try forEachDecodedBatch(batches.map { $0.map(\.url) }, preprocessor: preprocessor, skipped: skipped) { index, crops, inputs in
+        try forEachDecodedBatch(batches.map { $0.map(\.url) }, preprocessor: preprocessor, skipped: skipped,
+                                catalogued: batches) { index, crops, inputs in
             let images = batches[index]
             let good = crops.indices.filter { crops[$0] != nil }
             if let inputs {

@@ -72,6 +72,28 @@ struct AnnotateCommand: TagganCommand {
 
     func validate() throws {
         if jsonl == nil && csv == nil && !xmp { throw usage("say where the tags go: --jsonl F, --csv F and/or --xmp") }
+        if jsonl == "" || csv == "" { throw usage("--jsonl and --csv need a file name") }
+        if let jsonl, let csv, URL(fileURLWithPath: jsonl).standardizedFileURL == URL(fileURLWithPath: csv).standardizedFileURL {
+            throw usage("--jsonl and --csv name the same file")
+        }
+    }
+
+    /// Throws, naming the file, when an output would replace an image (a slip such as
+    /// `--jsonl photo.jpg` must not turn the user's photo into JSON).
+    static func refuseToOverwriteImage(_ url: URL) throws {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return }
+        defer { try? handle.close() }
+        var s = stat()
+        guard fstat(handle.fileDescriptor, &s) == 0, (s.st_mode & S_IFMT) == S_IFREG,
+              let head = try? handle.read(upToCount: 12) else { return }
+        let bytes = [UInt8](head)
+        func starts(_ prefix: [UInt8], at offset: Int = 0) -> Bool {
+            bytes.count >= offset + prefix.count && Array(bytes[offset ..< offset + prefix.count]) == prefix
+        }
+        let image = starts([0xFF, 0xD8, 0xFF]) || starts([0x89, 0x50, 0x4E, 0x47]) || starts(Array("GIF8".utf8))
+            || starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A])
+            || (starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8)) || starts(Array("ftyp".utf8), at: 4)
+        if image { throw TagganError.file(url.path, "is an image: annotations will not overwrite it (give another --jsonl/--csv file)") }
     }
 
     func run() throws -> Int32 {
@@ -84,6 +106,7 @@ struct AnnotateCommand: TagganCommand {
         // --method cgan on the 500x333 ones, 3 rounds: 2.76-2.91 s against 3.03-3.13 s.
         // (OPENBLAS_NUM_THREADS, when set, is the user's choice and is kept.)
         if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { try BLAS.setThreads(1) }
+        for output in [jsonlURL, csvURL].compactMap({ $0 }) { try Self.refuseToOverwriteImage(output) }
         let w = Workspace(path: workspace)
         var request = AnnotationMethod.Request()
         request.method = $method.given ? method.method : mode.flatMap { TagMethod(rawValue: $0.rawValue) }

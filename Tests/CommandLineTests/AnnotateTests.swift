@@ -363,4 +363,53 @@ struct AnnotateTests {
         let insideAfter = try snapshot(folder), outsideAfter = try snapshot(outside)
         #expect(insideAfter == inside && outsideAfter == outsideBefore)
     }
+
+    /// Sidecars annotate cannot merge safely are reported and left byte for byte (a tag
+    /// list as plain text or rdf:Alt, a FIFO where the sidecar goes), the rest are merged
+    /// and a killed run's temporary file is taken over, not left in the user's folder;
+    /// --jsonl through a link writes the link's target and keeps the link; --jsonl naming
+    /// one of the images is refused and the image kept.
+    @Test func unsafeSidecarsAreLeftAsTheyAreAndOutputsGoThroughLinksButNeverOverImages() throws {
+        let fixture = try Self.fixture("unsafe")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let fm = FileManager.default
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["text.png", "alt.png", "fifo.png", "plain.png"])
+        func list(_ body: String) -> Data {
+            Data("""
+                <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+                <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">\(body)</rdf:Description></rdf:RDF></x:xmpmeta>
+                """.utf8)
+        }
+        let text = list("<dc:subject>eleven</dc:subject>"), alt = list("<dc:subject><rdf:Alt><rdf:li>eleven</rdf:li></rdf:Alt></dc:subject>")
+        try text.write(to: folder.appendingPathComponent("text.png.xmp"))
+        try alt.write(to: folder.appendingPathComponent("alt.png.xmp"))
+        #expect(mkfifo(folder.appendingPathComponent("fifo.png.xmp").path, 0o644) == 0)
+        try Data("half of a killed write".utf8).write(to: folder.appendingPathComponent(".plain.png.xmp.taggan-tmp"))
+        let elsewhere = fixture.root.appendingPathComponent("elsewhere"), link = fixture.root.appendingPathComponent("tags.jsonl")
+        try fm.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        try fm.createSymbolicLink(atPath: link.path, withDestinationPath: "elsewhere/real.jsonl")
+
+        let run = try Self.annotate(fixture, folder, ["--xmp", "--jsonl", link.path, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try Self.json(run)
+        #expect(summary["sidecars_written"] as? Int == 1, "\(run.stdout)")
+        for name in ["text.png.xmp", "alt.png.xmp", "fifo.png.xmp"] { #expect(run.stderr.contains(name), "\(name) not reported") }
+        #expect(try Data(contentsOf: folder.appendingPathComponent("text.png.xmp")) == text)
+        #expect(try Data(contentsOf: folder.appendingPathComponent("alt.png.xmp")) == alt)
+        var s = stat()
+        #expect(lstat(folder.appendingPathComponent("fifo.png.xmp").path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFIFO)
+        let merged = try String(contentsOf: folder.appendingPathComponent("plain.png.xmp"), encoding: .utf8)
+        #expect(Self.words.contains { merged.contains("<rdf:li>\($0)</rdf:li>") }, "\(merged)")
+        #expect(try fm.contentsOfDirectory(atPath: folder.path).filter { $0.contains("tmp") }.isEmpty, "temporary files left")
+        #expect(Self.isLink(link))
+        let lines = try String(contentsOf: elsewhere.appendingPathComponent("real.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 4)
+
+        let image = folder.appendingPathComponent("plain.png")
+        let before = try Data(contentsOf: image)
+        let refused = try Self.annotate(fixture, folder, ["--jsonl", image.path])
+        #expect(refused.status == 1 && refused.stderr.contains("plain.png") && refused.stderr.contains("is an image"), "\(refused.stderr)")
+        #expect(try Data(contentsOf: image) == before)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TagganCore
 import TestSupport
 
 /// `taggan features` killed (SIGKILL) at each of its write points resumes to the result
@@ -30,6 +31,31 @@ struct FeaturesKillTests {
             #expect(try TagganProcess(["ingest", photos.path, "--workspace", w.path], environment: env).status == 0)
         }
         return w
+    }
+
+    /// A file whose bytes changed after ingest is reported and not embedded (its
+    /// features would be stored under the old image's id, beside the old image's tags);
+    /// a file only touched (same bytes, new time) is embedded as before.
+    @Test func aFileChangedSinceIngestIsReportedNotEmbedded() throws {
+        try #require(FileManager.default.fileExists(atPath: PipelineTests.cache.appendingPathComponent("models/efficientnet-lite0.pth").path),
+                     "EfficientNet-Lite0 weights are missing: run bash corpora/fetch-all.sh")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-features-changed-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let w = try Self.workspace(root, embedFirst: false)
+        let photos = root.appendingPathComponent("photos")
+        let changed = photos.appendingPathComponent("rgb8.png")
+        try FileManager.default.removeItem(at: changed)
+        try FileManager.default.copyItem(at: photos.appendingPathComponent("gray8.png"), to: changed)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_600_000_000)],
+                                              ofItemAtPath: photos.appendingPathComponent("baseline.jpg").path)
+        let run = try TagganProcess(["features", "--workspace", w.path, "--json"], environment: ["TAGGAN_CORPORA": PipelineTests.cache.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("rgb8.png") && run.stderr.contains("changed since ingest"), "\(run.stderr)")
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let skipped = try #require(summary["skipped"] as? [String: Any])
+        #expect(skipped["count"] as? Int == 1 && (skipped["reasons"] as? [String: Int])?["changed since ingest"] == 1, "\(run.stdout)")
+        let matrix = try NPY.read(contentsOf: w.appendingPathComponent("embeddings.npy"))
+        #expect(matrix.rows == Self.images.count - 1)
     }
 
     /// The write points in order: a part's matrix, its mapping (the part committed), the

@@ -32,6 +32,37 @@ struct XMPWriterTests {
         #expect(try XMPWriter.merge(existing: merged, tags: ["sofa"]) == merged)
     }
 
+    /// A tag list written in a form the merge cannot add to without changing what the
+    /// user's tools read is refused (the caller reports the sidecar and leaves it as it
+    /// is); rdf:Bag and rdf:Seq lists are merged.
+    @Test(arguments: [
+        ("<dc:subject>eleven</dc:subject>", "plain text"),
+        ("<dc:subject><rdf:Alt><rdf:li>eleven</rdf:li></rdf:Alt></dc:subject>", "rdf:Alt"),
+        ("<dc:subject rdf:resource=\"http://example.org/eleven\"/>", "rdf:resource"),
+        ("<dc:subject><rdf:Bag><rdf:li>a</rdf:li></rdf:Bag></dc:subject><dc:subject><rdf:Bag><rdf:li>b</rdf:li></rdf:Bag></dc:subject>", "twice"),
+        ("<dc:subject><rdf:Bag><rdf:li>a</rdf:li></rdf:Bag><rdf:Bag><rdf:li>b</rdf:li></rdf:Bag></dc:subject>", "two lists"),
+    ])
+    func mergeRefusesTagListsItCannotAddTo(subject: String, form: String) throws {
+        let existing = """
+            <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">\(subject)</rdf:Description></rdf:RDF></x:xmpmeta>
+            """
+        #expect(throws: XMPReader.ParseError.self, "\(form)") { try XMPWriter.merge(existing: Data(existing.utf8), tags: ["sofa"]) }
+        let attribute = """
+            <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" dc:subject="eleven"/></rdf:RDF></x:xmpmeta>
+            """
+        #expect(throws: XMPReader.ParseError.self) { try XMPWriter.merge(existing: Data(attribute.utf8), tags: ["sofa"]) }
+        let seq = """
+            <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+            <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">
+            <dc:subject>
+              <rdf:Seq><rdf:li>eleven</rdf:li></rdf:Seq>
+            </dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>
+            """
+        #expect(try XMPReader.parse(try XMPWriter.merge(existing: Data(seq.utf8), tags: ["sofa"])).tags == ["eleven", "sofa"])
+    }
+
     /// exiftool (Debian libimage-exiftool-perl) must read our sidecars with the same tags.
     @Test func exiftoolReadsOurSidecars() throws {
         let exiftool = ["/usr/bin/exiftool", "/usr/local/bin/exiftool"].first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -94,6 +94,66 @@ struct FileAndBatchTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["model.json"])
     }
 
+    /// A link is written through (it stays a link, its target gets the bytes), a device
+    /// is streamed into (never replaced by a regular file), a folder is refused.
+    @Test func atomicWriteGoesThroughLinksAndIntoDevicesAndRefusesFolders() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-atomic-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let elsewhere = folder.appendingPathComponent("elsewhere"), link = folder.appendingPathComponent("out.jsonl")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: "elsewhere/real.jsonl")
+        try AtomicFile.write("through the link", to: link)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link.path) == "elsewhere/real.jsonl")
+        #expect(try String(contentsOf: elsewhere.appendingPathComponent("real.jsonl"), encoding: .utf8) == "through the link")
+        let devNull = folder.appendingPathComponent("null")
+        try FileManager.default.createSymbolicLink(atPath: devNull.path, withDestinationPath: "/dev/null")
+        try AtomicFile.write("gone", to: devNull)
+        try AtomicFile.write("gone", to: URL(fileURLWithPath: "/dev/null"))
+        var s = stat()
+        #expect(stat("/dev/null", &s) == 0 && (s.st_mode & S_IFMT) == S_IFCHR, "/dev/null is no longer a device")
+        #expect(throws: TagganError.self) { try AtomicFile.write("full", to: URL(fileURLWithPath: "/dev/full")) }
+        #expect(stat("/dev/full", &s) == 0 && (s.st_mode & S_IFMT) == S_IFCHR, "/dev/full is no longer a device")
+        #expect(throws: TagganError.self) { try AtomicFile.write("x", to: elsewhere) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path) == ["real.jsonl"])
+    }
+
+    /// A killed write's temporary file is taken over by the next write (or removed by
+    /// `removeStaleTemporary`); one a live process holds is left alone, and the write
+    /// still lands. Names near the 255-byte limit still get a temporary name.
+    @Test func atomicWriteCleansUpAKilledWritesTemporaryButNotALiveOne() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-atomic-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("a.jpg.xmp")
+        let stale = AtomicFile.temporaryURL(for: file)
+        #expect(stale.lastPathComponent == ".a.jpg.xmp.taggan-tmp")
+        try Data("half of a killed write".utf8).write(to: stale)
+        try AtomicFile.write("whole", to: file)
+        #expect(try String(contentsOf: file, encoding: .utf8) == "whole")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["a.jpg.xmp"])
+
+        try Data("left again".utf8).write(to: stale)
+        AtomicFile.removeStaleTemporary(of: file)
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
+
+        // A live writer's temporary file (locked here, on a descriptor of its own).
+        try Data("another process is writing".utf8).write(to: stale)
+        let held = open(stale.path, O_RDWR)
+        #expect(held >= 0 && flock(held, LOCK_EX | LOCK_NB) == 0)
+        defer { close(held) }
+        try AtomicFile.write("still lands", to: file)
+        AtomicFile.removeStaleTemporary(of: file)
+        #expect(try String(contentsOf: file, encoding: .utf8) == "still lands")
+        #expect(try String(contentsOf: stale, encoding: .utf8) == "another process is writing")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == [".a.jpg.xmp.taggan-tmp", "a.jpg.xmp"])
+
+        let long = folder.appendingPathComponent(String(repeating: "é", count: 123) + ".jpg.xmp")   // 254 bytes
+        #expect(long.lastPathComponent.utf8.count == 254)
+        try AtomicFile.write("long", to: long)
+        #expect(try String(contentsOf: long, encoding: .utf8) == "long")
+        #expect(AtomicFile.temporaryURL(for: long).lastPathComponent.utf8.count <= 255)
+    }
+
     @Test func skipLogCountsByReason() {
         let log = SkipLog()
         #expect(log.summary == "none skipped")

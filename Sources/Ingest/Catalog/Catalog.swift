@@ -31,6 +31,10 @@ public final class Catalog {
         public let split: Split
         public let title: String?
         public let tags: [String]
+        /// The size and modification time (seconds since 1970) of the file at `url` when
+        /// it was ingested: a file that no longer has them may no longer be this image.
+        public var size = 0
+        public var mtime = 0.0
     }
 
     /// Opens (creating if needed) the catalog in `workspace`.
@@ -205,7 +209,7 @@ public final class Catalog {
             while try tagRows.step() { tagsByImage[tagRows.int(0), default: []].append(tagRows.string(1)) }
         }
         let sql = """
-            SELECT i.id, i.hash, k.key, i.width, i.height, i.split, f.path, k.title
+            SELECT i.id, i.hash, k.key, i.width, i.height, i.split, f.path, k.title, f.size, f.mtime
             FROM images i
             JOIN (SELECT image_id, MIN(key) AS key, MAX(title) AS title FROM files GROUP BY image_id) k
               ON k.image_id = i.id
@@ -223,7 +227,7 @@ public final class Catalog {
             result.append(Image(
                 id: id, hash: rows.string(1), url: URL(fileURLWithPath: rows.string(6)), key: rows.string(2),
                 width: rows.int(3), height: rows.int(4), split: Split(rawValue: rows.string(5)) ?? .train,
-                title: rows.isNull(7) ? nil : rows.string(7), tags: tags))
+                title: rows.isNull(7) ? nil : rows.string(7), tags: tags, size: rows.int(8), mtime: rows.double(9)))
         }
         return result
     }

@@ -64,6 +64,40 @@ public enum SidecarFile {
         return URL(fileURLWithPath: folder).appendingPathComponent(target.lastPathComponent)
     }
 
+    /// The bytes of the existing sidecar file `target` (a `writeTarget`, links resolved),
+    /// or nil when there is none. Throws `Refusal` when something is there that is not a
+    /// regular file (a FIFO, a device, a folder) or cannot be read (permissions, I/O), so
+    /// that it is reported and left as it is, never taken for a missing sidecar and
+    /// replaced.
+    public static func existingContents(of target: URL) throws -> Data? {
+        var s = stat()
+        guard lstat(target.path, &s) == 0 else {
+            if errno == ENOENT { return nil }
+            throw Refusal(reason: "sidecar unreadable", detail: "\(target.path): \(String(cString: strerror(errno))); left as it is")
+        }
+        guard (s.st_mode & S_IFMT) == S_IFREG else {
+            let kind: String
+            switch s.st_mode & S_IFMT {
+            case S_IFDIR: kind = "a folder"
+            case S_IFIFO: kind = "a FIFO"
+            case S_IFCHR, S_IFBLK: kind = "a device"
+            case S_IFSOCK: kind = "a socket"
+            default: kind = "not a regular file"
+            }
+            throw Refusal(reason: "sidecar not a regular file", detail: "\(target.path) is \(kind); left as it is")
+        }
+        let descriptor = open(target.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw Refusal(reason: "sidecar unreadable", detail: "\(target.path): \(String(cString: strerror(errno))); left as it is")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw Refusal(reason: "sidecar unreadable", detail: "\(target.path): \(error.localizedDescription); left as it is")
+        }
+    }
+
     /// Writes `data` for `sidecar` (through a link when it stays inside `root`), keeping
     /// an existing file's permission bits. Atomic.
     public static func write(_ data: Data, for sidecar: URL, inside root: URL) throws {

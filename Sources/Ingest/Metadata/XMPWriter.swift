@@ -64,6 +64,7 @@ public enum XMPWriter {
             throw XMPReader.ParseError(reason: "not an XMP sidecar", detail: "no rdf:Description")
         }
         let rdfNS = description.pointee.ns
+        try checkListForms(xmlDocGetRootElement(document))
         for property in properties {
             let element = firstElement(description.pointee.parent.flatMap { $0.pointee.children }, namespace: property.namespace, name: property.name, siblingsToo: true)
                 ?? {
@@ -88,6 +89,79 @@ public enum XMPWriter {
         guard let buffer else { throw TagganError.failure("could not serialise the merged sidecar") }
         defer { taggan_xml_free(buffer) }
         return Data(bytes: buffer, count: Int(size))
+    }
+
+    /// Throws unless each tag list the merge adds to is absent or exactly one property
+    /// element holding one rdf:Bag or rdf:Seq of items: a list written another way (plain
+    /// text, rdf:Alt, an rdf:resource, two containers, the property twice, or as an
+    /// attribute of rdf:Description) is not one the merge can add to without changing
+    /// what the user's tools read, so the sidecar is reported and left as it is.
+    static func checkListForms(_ root: xmlNodePtr?) throws {
+        for property in properties {
+            let label = "\(property.prefix):\(property.name)"
+            func unsupported(_ why: String) -> XMPReader.ParseError {
+                XMPReader.ParseError(reason: "unsupported XMP", detail: "\(label) \(why); the sidecar is left as it is")
+            }
+            var found: [xmlNodePtr] = []
+            var attributeForm = false
+            visitElements(root) { element in
+                if matches(element, property.namespace, property.name) { found.append(element) }
+                var attribute = element.pointee.properties
+                while let a = attribute {
+                    let href = a.pointee.ns.flatMap { $0.pointee.href }.map { string($0) }
+                    if href == property.namespace && string(a.pointee.name) == property.name { attributeForm = true }
+                    attribute = a.pointee.next
+                }
+            }
+            if attributeForm { throw unsupported("is written as an attribute") }
+            guard let element = found.first else { continue }
+            if found.count > 1 { throw unsupported("appears \(found.count) times") }
+            var attribute = element.pointee.properties
+            while let a = attribute {
+                let href = a.pointee.ns.flatMap { $0.pointee.href }.map { string($0) }
+                if href == XMPReader.rdf && string(a.pointee.name) == "resource" { throw unsupported("is an rdf:resource") }
+                attribute = a.pointee.next
+            }
+            var containers = 0
+            var child = element.pointee.children
+            while let node = child {
+                switch node.pointee.type {
+                case XML_ELEMENT_NODE:
+                    guard matches(node, XMPReader.rdf, "Bag") || matches(node, XMPReader.rdf, "Seq") else {
+                        throw unsupported("holds \(string(node.pointee.name)), not an rdf:Bag or rdf:Seq")
+                    }
+                    containers += 1
+                case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
+                    let text = node.pointee.content.map { string($0) } ?? ""
+                    if !text.allSatisfy(\.isWhitespace) { throw unsupported("is plain text, not a list") }
+                default: break
+                }
+                child = node.pointee.next
+            }
+            if containers > 1 { throw unsupported("holds \(containers) lists") }
+        }
+    }
+
+    private static func string(_ text: UnsafePointer<xmlChar>) -> String {
+        String(cString: UnsafeRawPointer(text).assumingMemoryBound(to: CChar.self))
+    }
+
+    private static func matches(_ element: xmlNodePtr, _ namespace: String, _ name: String) -> Bool {
+        element.pointee.type == XML_ELEMENT_NODE
+            && element.pointee.ns.flatMap { $0.pointee.href }.map { string($0) } == namespace
+            && string(element.pointee.name) == name
+    }
+
+    /// Calls `body` with every element at or below `node` and its following siblings.
+    private static func visitElements(_ node: xmlNodePtr?, _ body: (xmlNodePtr) -> Void) {
+        var current = node
+        while let element = current {
+            if element.pointee.type == XML_ELEMENT_NODE {
+                body(element)
+                visitElements(element.pointee.children, body)
+            }
+            current = element.pointee.next
+        }
     }
 
     /// The first element named `name` in `namespace` at or below `node` (depth-first).
