@@ -259,9 +259,11 @@ public struct Ingester {
         }
         let data: Data
         do {
-            data = try Data(contentsOf: item.imageURL)
+            data = try ImageDecoder.readFile(item.imageURL)
+        } catch let error as ImageDecoder.DecodeError {
+            return .failure(error.reason == "unreadable" ? .init(reason: "unreadable file", detail: error.detail) : error)
         } catch {
-            return .failure(.init(reason: "unreadable file", detail: (error as NSError).localizedFailureReason ?? ""))
+            return .failure(.init(reason: "unreadable file", detail: "\(error)"))
         }
         let hash = SHA256.hex(data)
         if let shard, !shard.contains(contentID: Catalog.imageID(hash: hash)) { return nil }

@@ -260,8 +260,16 @@ private final class FolderScan: @unchecked Sendable {
     /// Reads, hashes and (when it is to be tagged) decodes and crops file `index`.
     private func read(_ index: Int) -> (found: Found, toTag: Bool, crop: RGBImage?) {
         let url = files[index]
-        guard let bytes = FileManager.default.contents(atPath: url.path) else {
-            if reportsUnsharded { skipped.skip(url.path, reason: "unreadable", detail: "cannot read the file") }
+        let bytes: Data
+        do {
+            bytes = try ImageDecoder.readFile(url)
+        } catch {
+            // No content id without the bytes: shard 0 (or the unsharded run) reports it.
+            let failure = error as? ImageDecoder.DecodeError
+            if reportsUnsharded {
+                skipped.skip(url.path, reason: failure?.reason ?? "unreadable",
+                             detail: failure.map { $0.detail.isEmpty ? nil : $0.detail } ?? "\(error)")
+            }
             return (.unreadable, false, nil)
         }
         let id = Catalog.imageID(hash: SHA256.hex(bytes))

@@ -36,9 +36,12 @@ public enum FeatureExtraction {
         Parallel.forEach(urls.count) { i in
             let data: Data
             do {
-                data = try Data(contentsOf: urls[i])
+                data = try ImageDecoder.readFile(urls[i])
+            } catch let error as ImageDecoder.DecodeError {
+                skipped.skip(urls[i].path, reason: error.reason, detail: error.detail.isEmpty ? nil : error.detail)
+                return
             } catch {
-                skipped.skip(urls[i].path, reason: "unreadable", detail: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+                skipped.skip(urls[i].path, reason: "unreadable", detail: "\(error)")
                 return
             }
             if let record = catalogued?[i], !isStill(record, data) {

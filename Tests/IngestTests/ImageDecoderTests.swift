@@ -6,6 +6,27 @@ import Testing
 
 @Suite("Image decoding")
 struct ImageDecoderTests {
+    /// A file is checked before it is read whole: a 2 GiB file named .jpg is refused
+    /// as too large (without 2 GiB of memory), text named .jpg by its first bytes, a
+    /// FIFO named .jpg without blocking, an empty file as empty; a real PNG is read.
+    @Test func readFileChecksTypeAndSizeBeforeReadingItAll() throws {
+        let folder = TemporaryFolder()
+        let big = try folder.write("big.jpg", Data([0xFF, 0xD8, 0xFF, 0xE0]))
+        #expect(truncate(big.path, 2 << 30) == 0)
+        func reason(_ url: URL) -> String? {
+            do { _ = try ImageDecoder.readFile(url); return nil } catch let error as ImageDecoder.DecodeError { return error.reason } catch { return "\(error)" }
+        }
+        #expect(reason(big) == "file too large")
+        #expect(reason(try folder.write("text.jpg", "hello, not an image")) == "not a JPEG or PNG image")
+        #expect(reason(try folder.write("empty.png", Data())) == "empty file")
+        let fifo = folder.url.appendingPathComponent("fifo.jpg")
+        #expect(mkfifo(fifo.path, 0o644) == 0)
+        #expect(reason(fifo) == "not a regular file")
+        #expect(reason(folder.url.appendingPathComponent("missing.png")) == "unreadable")
+        let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) + Data(repeating: 7, count: 100)
+        #expect(try ImageDecoder.readFile(try folder.write("a.png", png)) == png)
+    }
+
     let decoder = ImageDecoder()
 
     @Test("every encoding of the scene decodes to it",

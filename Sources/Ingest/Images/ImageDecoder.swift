@@ -50,6 +50,40 @@ public struct ImageDecoder: Sendable {
         public init(path: String, reason: String, detail: String) { (self.path, self.reason, self.detail) = (path, reason, detail) }
     }
 
+    /// The largest image file read (1 GiB): a 50-megapixel 16-bit RGBA PNG stored
+    /// uncompressed is 400 MB; anything larger named .jpg is a video or a disk image.
+    public static let maximumFileBytes = 1 << 30
+
+    /// The bytes of the image file `url`, checked before they are all read, so that a
+    /// video or disk image named .jpg costs a few bytes of reading, not its size in
+    /// memory: a regular file (a FIFO would block, a device never end), not empty, at
+    /// most `maximumFileBytes`, starting with a JPEG or PNG signature. Throws
+    /// `DecodeError` with the reason a batch reports ("unreadable", "not a regular
+    /// file", "empty file", "file too large", "not a JPEG or PNG image").
+    public static func readFile(_ url: URL) throws -> Data {
+        let descriptor = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw DecodeError(reason: "unreadable", detail: String(cString: strerror(errno))) }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var s = stat()
+        guard fstat(descriptor, &s) == 0 else { throw DecodeError(reason: "unreadable", detail: String(cString: strerror(errno))) }
+        guard (s.st_mode & S_IFMT) == S_IFREG else { throw DecodeError(reason: "not a regular file", detail: "") }
+        guard s.st_size > 0 else { throw DecodeError(reason: "empty file", detail: "") }
+        guard Int(s.st_size) <= maximumFileBytes else {
+            throw DecodeError(reason: "file too large", detail: "\(s.st_size) bytes, above the \(maximumFileBytes >> 20) MiB an image file may have")
+        }
+        do {
+            let head = try handle.read(upToCount: 8) ?? Data()
+            guard format(of: head) != nil else {
+                throw DecodeError(reason: "not a JPEG or PNG image", detail: "unrecognised leading bytes")
+            }
+            return head + (try handle.readToEnd() ?? Data())
+        } catch let error as DecodeError {
+            throw error
+        } catch {
+            throw DecodeError(reason: "unreadable", detail: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+        }
+    }
+
     public static func format(of data: Data) -> Format? {
         if data.count >= 3, data[data.startIndex] == 0xFF, data[data.startIndex + 1] == 0xD8,
            data[data.startIndex + 2] == 0xFF { return .jpeg }
@@ -58,14 +92,8 @@ public struct ImageDecoder: Sendable {
     }
 
     public func decode(contentsOf url: URL, targetShorterSide: Int? = nil) throws -> RGBImage {
-        let data: Data
         do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw FileError(path: url.path, reason: "unreadable", detail: (error as NSError).localizedFailureReason ?? error.localizedDescription)
-        }
-        do {
-            return try decode(data, targetShorterSide: targetShorterSide)
+            return try decode(Self.readFile(url), targetShorterSide: targetShorterSide)
         } catch let error as DecodeError {
             throw FileError(path: url.path, reason: error.reason, detail: error.detail)
         }
