@@ -62,6 +62,25 @@ struct IngestCommandTests {
         #expect((summary["catalog"] as? [String: Int])?["distinct_tags"] == 3, "the locked folder's tags stay")
     }
 
+    /// A file whose name is not UTF-8 (Latin-1 "é" as the byte 0xE9) is reported with
+    /// the reason and its bytes, not silently left out; the other files are ingested.
+    @Test func aFileNameThatIsNotUTF8IsReported() throws {
+        let root = try Self.source()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let photos = root.appendingPathComponent("photos")
+        let raw = Array(photos.path.utf8) + Array("/latin1-".utf8) + [0xE9] + Array(".png".utf8) + [0]
+        let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("gray8.png"))
+        let descriptor = raw.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), O_WRONLY | O_CREAT, 0o644) }
+        try #require(descriptor >= 0)
+        _ = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        let run = try TagganProcess(["ingest", photos.path, "--workspace", root.appendingPathComponent("W").path, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("file name not UTF-8") && run.stderr.contains("latin1-\\xe9.png"), "\(run.stderr)")
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect((summary["catalog"] as? [String: Int])?["files"] == 2, "\(summary)")
+    }
+
     /// `ingest --export-tag-corpus F --workspace W` with no SOURCE exports from the
     /// catalog W has; with neither, SOURCE is missing.
     @Test func exportTagCorpusNeedsNoSource() throws {

@@ -47,16 +47,28 @@ public struct DatasetReader: Sendable {
         var result: [URL] = []
         var pending = [folder]
         while let current = pending.popLast() {
-            let names: [String]
-            do {
-                names = try FileManager.default.contentsOfDirectory(atPath: current.path)
-            } catch {
-                // The system's reason ("Permission denied"), from opening the folder again.
-                var detail = error.localizedDescription
-                if let directory = opendir(current.path) { closedir(directory) } else { detail = String(cString: strerror(errno)) }
-                problems.append(SourceProblem(path: current.path, reason: SourceProblem.unreadableFolder, detail: detail))
+            // readdir rather than FileManager: a name that is not UTF-8 (a Latin-1 name
+            // from an old camera or a Windows share) is reported, not silently dropped.
+            guard let directory = opendir(current.path) else {
+                problems.append(SourceProblem(path: current.path, reason: SourceProblem.unreadableFolder,
+                                              detail: String(cString: strerror(errno))))
                 continue
             }
+            var names: [String] = []
+            while let entry = readdir(directory) {
+                let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+                if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+                guard let name = String(validating: bytes, as: UTF8.self) else {
+                    problems.append(SourceProblem(
+                        path: current.appendingPathComponent(String(decoding: bytes, as: UTF8.self)).path,
+                        reason: "file name not UTF-8",
+                        detail: "bytes " + bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
+                            + "; taggan reads only UTF-8 names: rename it"))
+                    continue
+                }
+                names.append(name)
+            }
+            closedir(directory)
             for name in names {
                 let url = current.appendingPathComponent(name)
                 var s = stat()
