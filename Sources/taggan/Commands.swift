@@ -95,6 +95,11 @@ struct ErrorReport {
         case let usage as UsageError: (message, exitStatus) = (usage.message, 2)
         case let tooFew as TrainingJob.TooFewImages: (message, exitStatus) = (tooFew.description, 2)
         case let error as TagganError: (message, exitStatus) = (error.description, error.exitStatus)
+        case let error as NSError where error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain:
+            // Foundation's file errors: the path and the reason, not "Error Domain=... UserInfo=...".
+            let path = (error.userInfo[NSFilePathErrorKey] as? String) ?? (error.userInfo[NSURLErrorKey] as? URL)?.path
+            let reason = error.localizedDescription
+            (message, exitStatus) = (path.map { "\($0): \(reason)" } ?? reason, 1)
         case let error as CustomStringConvertible: (message, exitStatus) = (error.description, 1)
         default: (message, exitStatus) = ("\(error)", 1)
         }

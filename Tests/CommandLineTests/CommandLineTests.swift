@@ -113,6 +113,17 @@ struct CommandLineTests {
         #expect(run.stderr.contains("taggan: error: \(workspace)"), "\(run.stderr)")
     }
 
+    /// A workspace path that is a regular file: an error naming it and the reason, not
+    /// Foundation's "Error Domain=... UserInfo=..." dump.
+    @Test func aWorkspaceThatIsAFileIsAnErrorNamingIt() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-not-a-folder-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Run(["ingest", "/tmp/taggan-no-such-source", "--workspace", file.path])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("taggan: error: \(file.path): ") && !run.stderr.contains("Error Domain"), "\(run.stderr)")
+    }
+
     @Test func optionValuesMayUseEqualsAndDoubleDashEndsOptions() throws {
         let run = try Run("doctor", "--size=64", "--json")
         #expect(run.status == 0)
