@@ -48,6 +48,39 @@ struct ImageDecoderTests {
         }
     }
 
+    /// A 16-bit PNG with no gAMA or sRGB chunk decodes to the values an 8-bit one with
+    /// the same picture has (value x 257), not to a brightened "linear light" reading.
+    @Test func sixteenBitPNGWithoutGammaIsReadAsSRGB() throws {
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+            let typed = Array(type.utf8) + body
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in typed {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+            return be(UInt32(body.count)) + typed + be(~crc)
+        }
+        let width = 4, height = 2, levels: [UInt16] = [0, 64, 128, 200]
+        var raw: [UInt8] = []
+        for _ in 0..<height {
+            raw.append(0)   // filter: none
+            for x in 0..<width { let v = levels[x] * 257; raw += [UInt8(v >> 8), UInt8(v & 255)] }
+        }
+        var a: UInt32 = 1, b: UInt32 = 0
+        for byte in raw { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        let adler = (b << 16) | a
+        let zlib: [UInt8] = [0x78, 0x01, 0x01, UInt8(raw.count & 255), UInt8(raw.count >> 8),
+                             UInt8(~raw.count & 255), UInt8((~raw.count >> 8) & 255)] + raw
+            + [UInt8(adler >> 24), UInt8(adler >> 16 & 255), UInt8(adler >> 8 & 255), UInt8(adler & 255)]
+        let header: [UInt8] = [0, 0, 0, UInt8(width), 0, 0, 0, UInt8(height), 16, 0, 0, 0, 0]   // 16-bit grey
+        let png = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", [])
+        let image = try decoder.decode(Data(png))
+        for (x, level) in levels.enumerated() {
+            #expect(abs(Int(image[x, 1].0) - Int(level)) <= 1, "level \(level) decoded as \(image[x, 1].0)")
+        }
+    }
+
     @Test func alphaIsCompositedOntoWhite() throws {
         let image = try decoder.decode(contentsOf: Fixtures.image("rgba-half-transparent.png"))
         #expect(image[28, 12] == (255, 255, 255))

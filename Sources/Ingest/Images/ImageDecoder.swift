@@ -231,6 +231,10 @@ public struct ImageDecoder: Sendable {
             }
             try checkSize(Int(image.width), Int(image.height))
             image.format = UInt32(PNG_FORMAT_RGB)
+            // A 16-bit PNG without gAMA or sRGB is sRGB-encoded like an 8-bit one (what
+            // every viewer shows); libpng's simplified API would take it for linear light
+            // and brighten it (mid-grey 128 x 257 came out 188).
+            image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
             let width = Int(image.width), height = Int(image.height)
             var pixels = [UInt8](repeating: 255, count: width * height * 3)
             // Alpha is composited onto this background because the output format has none.
