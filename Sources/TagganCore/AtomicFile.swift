@@ -137,7 +137,7 @@ public enum AtomicFile {
 
     /// The final target of the symbolic link `url` (a chain of links followed, relative
     /// targets taken from each link's folder); the target need not exist yet.
-    static func linkTarget(of url: URL) throws -> URL {
+    public static func linkTarget(of url: URL) throws -> URL {
         var target = url
         var s = stat()
         var hops = 0
@@ -149,7 +149,7 @@ public enum AtomicFile {
             target = destination.hasPrefix("/") ? URL(fileURLWithPath: destination)
                 : target.deletingLastPathComponent().appendingPathComponent(destination)
         }
-        return target.standardizedFileURL
+        return target   // not standardized: ".." after a linked folder is the kernel's to resolve
     }
 
     /// Streams into a device, FIFO or socket (or a link to one) as it is.

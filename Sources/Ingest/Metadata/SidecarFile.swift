@@ -42,16 +42,11 @@ public enum SidecarFile {
     /// Throws `Refusal` when that file (or a folder on the way) is outside `root`.
     public static func writeTarget(for sidecar: URL, inside root: URL) throws -> URL {
         let rootPath = realPath(root.path) ?? root.standardizedFileURL.path
-        var target = sidecar
-        var s = stat()
-        var hops = 0
-        while lstat(target.path, &s) == 0, (s.st_mode & S_IFMT) == S_IFLNK {
-            hops += 1
-            guard hops <= 32, let destination = try? FileManager.default.destinationOfSymbolicLink(atPath: target.path) else {
-                throw Refusal(reason: "sidecar link not followed", detail: "\(sidecar.path): too many levels of links")
-            }
-            target = destination.hasPrefix("/") ? URL(fileURLWithPath: destination)
-                : target.deletingLastPathComponent().appendingPathComponent(destination)
+        let target: URL
+        do {
+            target = try AtomicFile.linkTarget(of: sidecar)
+        } catch {
+            throw Refusal(reason: "sidecar link not followed", detail: "\(sidecar.path): too many levels of links")
         }
         // The folder the file lands in, with every link resolved, must be inside root.
         guard let folder = realPath(target.deletingLastPathComponent().path) else {
