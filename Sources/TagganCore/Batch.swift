@@ -12,10 +12,28 @@ public final class SkipLog: @unchecked Sendable {
     /// Records that `path` was skipped. `reason` is a short category shared by similar
     /// failures ("not a JPEG", "truncated"); `detail` the specific message.
     public func skip(_ path: String, reason: String, detail: String? = nil) {
-        Log.warning("skipped \(path): \(reason)\(detail.map { " (\($0))" } ?? "")")
+        Log.warning("skipped \(Self.printable(path)): \(reason)\(detail.map { " (\(Self.printable($0)))" } ?? "")")
         lock.lock()
         defer { lock.unlock() }
         reasons[reason, default: 0] += 1
+    }
+
+    /// `text` with its control characters escaped (`\n`, `\u{1B}`), so that a file name
+    /// holding a newline or a terminal escape sequence cannot forge or recolour log lines.
+    public static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.properties.generalCategory == .control:
+                result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     public var count: Int {

@@ -63,6 +63,19 @@ struct XMPWriterTests {
         #expect(try XMPReader.parse(try XMPWriter.merge(existing: Data(seq.utf8), tags: ["sofa"])).tags == ["eleven", "sofa"])
     }
 
+    /// A sidecar rewritten by root keeps its owner, group and permission bits: the
+    /// user can still edit it afterwards. (Needs root to give the file another owner.)
+    @Test func rewrittenSidecarKeepsItsOwnerAndMode() throws {
+        try #require(geteuid() == 0, "needs root (the test suite runs as root in CI)")
+        let folder = TemporaryFolder()
+        let sidecar = try folder.write("a.jpg.xmp", XMPWriter.fresh(tags: ["mine"]))
+        #expect(chown(sidecar.path, 65534, 65534) == 0 && chmod(sidecar.path, 0o640) == 0)
+        try SidecarFile.write(try XMPWriter.merge(existing: Data(contentsOf: sidecar), tags: ["sofa"]), for: sidecar, inside: folder.url)
+        var s = stat()
+        #expect(stat(sidecar.path, &s) == 0 && s.st_uid == 65534 && s.st_gid == 65534 && s.st_mode & 0o7777 == 0o640)
+        #expect(try XMPReader.parse(Data(contentsOf: sidecar)).tags == ["mine", "sofa"])
+    }
+
     /// exiftool (Debian libimage-exiftool-perl) must read our sidecars with the same tags.
     @Test func exiftoolReadsOurSidecars() throws {
         let exiftool = ["/usr/bin/exiftool", "/usr/local/bin/exiftool"].first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -154,6 +154,13 @@ struct FileAndBatchTests {
         #expect(AtomicFile.temporaryURL(for: long).lastPathComponent.utf8.count <= 255)
     }
 
+    /// A file name's control characters are escaped in the log line, so a name cannot
+    /// forge a line or send a terminal escape; plain names are printed as they are.
+    @Test func skipLogEscapesControlCharactersInNames() {
+        #expect(SkipLog.printable("line\nbreak \u{1B}[31mred\u{7F}.png") == "line\\nbreak \\u{1B}[31mred\\u{7F}.png")
+        #expect(SkipLog.printable("naïve ☃ \"quote\",comma.png") == "naïve ☃ \"quote\",comma.png")
+    }
+
     @Test func skipLogCountsByReason() {
         let log = SkipLog()
         #expect(log.summary == "none skipped")

@@ -94,13 +94,18 @@ public enum SidecarFile {
     }
 
     /// Writes `data` for `sidecar` (through a link when it stays inside `root`), keeping
-    /// an existing file's permission bits. Atomic.
+    /// an existing file's permission bits and, where the writer may, its owner. Atomic.
     public static func write(_ data: Data, for sidecar: URL, inside root: URL) throws {
         let target = try writeTarget(for: sidecar, inside: root)
         var s = stat()
-        let mode = stat(target.path, &s) == 0 ? s.st_mode & 0o7777 : nil
+        let existing = stat(target.path, &s) == 0 ? s : nil
         try AtomicFile.write(data, to: target)
-        if let mode { chmod(target.path, mode) }
+        if let existing {
+            chmod(target.path, existing.st_mode & 0o7777)
+            // The user's file stays the user's when root (or a member of its group)
+            // rewrites it; an unprivileged writer cannot change the owner and keeps it.
+            if existing.st_uid != geteuid() || existing.st_gid != getegid() { chown(target.path, existing.st_uid, existing.st_gid) }
+        }
     }
 
     static func realPath(_ path: String) -> String? {
