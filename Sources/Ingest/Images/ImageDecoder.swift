@@ -63,7 +63,7 @@ public struct ImageDecoder: Sendable {
     public static func readFile(_ url: URL) throws -> Data {
         let descriptor = open(url.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { throw DecodeError(reason: "unreadable", detail: String(cString: strerror(errno))) }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        defer { close(descriptor) }
         var s = stat()
         guard fstat(descriptor, &s) == 0 else { throw DecodeError(reason: "unreadable", detail: String(cString: strerror(errno))) }
         guard (s.st_mode & S_IFMT) == S_IFREG else { throw DecodeError(reason: "not a regular file", detail: "") }
@@ -71,17 +71,31 @@ public struct ImageDecoder: Sendable {
         guard Int(s.st_size) <= maximumFileBytes else {
             throw DecodeError(reason: "file too large", detail: "\(s.st_size) bytes, above the \(maximumFileBytes >> 20) MiB an image file may have")
         }
-        do {
-            let head = try handle.read(upToCount: 8) ?? Data()
-            guard format(of: head) != nil else {
-                throw DecodeError(reason: "not a JPEG or PNG image", detail: "unrecognised leading bytes")
+        // Two reads in all (the signature, then the rest in one call), where FileHandle
+        // read 4 KiB a call: 30,000 system calls for 200 photos.
+        var data = Data(count: Int(s.st_size))
+        var failure: Int32 = 0
+        let count = data.withUnsafeMutableBytes { raw -> Int in
+            var offset = 0
+            while offset < raw.count {
+                let wanted = offset == 0 ? min(8, raw.count) : raw.count - offset
+                let n = pread(descriptor, raw.baseAddress! + offset, wanted, off_t(offset))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return offset
+                }
+                if n == 0 { break }   // the file shrank since fstat
+                offset += n
+                if offset >= 8 || offset == raw.count, offset == n,
+                   format(of: Data(bytes: raw.baseAddress!, count: offset)) == nil { return offset }
             }
-            return head + (try handle.readToEnd() ?? Data())
-        } catch let error as DecodeError {
-            throw error
-        } catch {
-            throw DecodeError(reason: "unreadable", detail: (error as NSError).localizedFailureReason ?? error.localizedDescription)
+            return offset
         }
+        if failure != 0 { throw DecodeError(reason: "unreadable", detail: String(cString: strerror(failure))) }
+        if count < data.count { data.removeSubrange(count...) }
+        guard format(of: data) != nil else { throw DecodeError(reason: "not a JPEG or PNG image", detail: "unrecognised leading bytes") }
+        return data
     }
 
     public static func format(of data: Data) -> Format? {
