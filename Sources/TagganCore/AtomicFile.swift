@@ -43,9 +43,10 @@ public enum AtomicFile {
     /// for a destination that is a device, FIFO or socket, streams into it directly).
     public static func write(to url: URL, _ body: (FileHandle) throws -> Void) throws {
         var s = stat()
+        var keptMode: mode_t?
         if lstat(url.path, &s) == 0 {
             switch s.st_mode & S_IFMT {
-            case S_IFREG: break
+            case S_IFREG: keptMode = s.st_mode & 0o7777   // a file the user made private stays private
             case S_IFLNK:
                 var followed = stat()
                 if stat(url.path, &followed) == 0 && (followed.st_mode & S_IFMT) != S_IFREG
@@ -65,6 +66,7 @@ public enum AtomicFile {
             throw TagganError.file(url.path, "cannot create its folder \(folder.path): \(reason(error))")
         }
         let (temporary, descriptor) = try openTemporary(for: url)
+        if let keptMode { fchmod(descriptor, keptMode) }
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
         // Closing releases the lock: only after the rename, so that no other writer can
         // take over the file while it is still the temporary one.

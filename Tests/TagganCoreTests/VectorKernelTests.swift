@@ -72,8 +72,11 @@ struct FileAndBatchTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("out.json")
         try AtomicFile.write("first", to: file)
+        #expect(chmod(file.path, 0o600) == 0)
         try AtomicFile.write("second, longer", to: file)
         #expect(try String(contentsOf: file, encoding: .utf8) == "second, longer")
+        var s = stat()
+        #expect(stat(file.path, &s) == 0 && s.st_mode & 0o7777 == 0o600, "the replaced file's permissions are kept")
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["out.json"])
     }
 
