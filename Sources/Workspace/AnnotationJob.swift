@@ -28,6 +28,8 @@ public struct AnnotationJob {
     /// What a run found and wrote.
     public struct Result {
         public var files = 0, reused = 0, sidecarsWritten = 0
+        /// Sidecars reported and left as they were (`mergeSidecar`'s refusals).
+        public var sidecarsRefused = 0
         public var annotations: [Annotation] = []
         public var seconds = 0.0
     }
@@ -156,17 +158,23 @@ public struct AnnotationJob {
             let annotation = Annotation(path: reader.relative(url, to: reader.root), tags: found.tags, confidences: found.confidences)
                 .filtered(top: top, threshold: threshold, excluded: excluded, included: included)
             result.annotations.append(annotation)
-            if writeSidecars, mergeSidecar(of: url, tags: annotation.tags, root: reader.root, skipped: skipped) {
-                result.sidecarsWritten += 1
+            if writeSidecars {
+                switch mergeSidecar(of: url, tags: annotation.tags, root: reader.root, skipped: skipped) {
+                case .written: result.sidecarsWritten += 1
+                case .refused: result.sidecarsRefused += 1
+                case .unchanged: break
+                }
             }
         }
         return (method, result)
     }
 
     /// Merges `tags` into the image's sidecar (which one, and how links are treated:
-    /// `SidecarFile`); true when it was written. Merging is idempotent: a sidecar that
-    /// already holds these tags is left alone. A refusal is reported in `skipped`.
-    func mergeSidecar(of url: URL, tags: [String], root: URL, skipped: SkipLog) -> Bool {
+    /// `SidecarFile`): written, unchanged (it already held them: merging is idempotent),
+    /// or refused (reported in `skipped`, the sidecar left as it was).
+    enum SidecarOutcome { case written, unchanged, refused }
+
+    func mergeSidecar(of url: URL, tags: [String], root: URL, skipped: SkipLog) -> SidecarOutcome {
         let sidecar = SidecarFile.location(of: url)
         do {
             let target = try SidecarFile.writeTarget(for: sidecar, inside: root)
@@ -174,17 +182,17 @@ public struct AnnotationJob {
             let merged = try XMPWriter.merge(existing: existing, tags: tags)
             guard merged != existing else {
                 AtomicFile.removeStaleTemporary(of: target)   // a killed run's, if any
-                return false
+                return .unchanged
             }
             try SidecarFile.write(merged, for: sidecar, inside: root)
             FaultInjection.point("annotate.sidecar")
-            return true
+            return .written
         } catch let refusal as SidecarFile.Refusal {
             skipped.skip(sidecar.path, reason: refusal.reason, detail: refusal.detail)
         } catch {
             skipped.skip(sidecar.path, reason: "sidecar not merged", detail: "\(error)")
         }
-        return false
+        return .refused
     }
 
     /// A comma-separated list, or @FILE with one word per line.

@@ -24,9 +24,12 @@ struct AnnotateCommand: TagganCommand {
         photo.xmp when it exists (Lightroom, Capture One), else a new photo.jpg.xmp. A
         sidecar that is a link stays a link and its target is updated, only when the
         target is inside FOLDER; nothing outside FOLDER is written. A sidecar that is
-        not valid XMP is reported and left exactly as it was.
+        not valid XMP, cannot be read, is not a regular file or holds its tag list in
+        a form taggan cannot add to is reported and left exactly as it was.
         An image that fails to decode is reported and skipped; exit status 1 when every
-        image failed. Incremental: each image's tags
+        image failed, or when --xmp is the only output and every sidecar was refused.
+        --jsonl/--csv never replace an image; a link is written through, a device or
+        pipe (/dev/stdout) streamed into. Incremental: each image's tags
         are kept in W's catalog under its content hash and the method (its setting, what it
         learnt from), so a re-run decodes only new or changed images and writes the stored tags
         of the rest (a killed run resumes after its last batch of 32); --force redoes all.
@@ -136,6 +139,12 @@ struct AnnotateCommand: TagganCommand {
         // A batch that skipped some images succeeds; one in which every image failed does not.
         if result.annotations.isEmpty && result.files > 0 {
             Log.error("taggan annotate: none of the \(result.files) images under \(folder) could be tagged (\(skipped.summary))")
+            return 1
+        }
+        // Sidecars the only output asked for, and every one of them refused: nothing reached the user.
+        if xmp && jsonl == nil && csv == nil && result.sidecarsRefused > 0 && result.sidecarsWritten == 0
+            && result.sidecarsRefused == result.annotations.count {
+            Log.error("taggan annotate: no sidecar under \(folder) could be merged (\(skipped.summary))")
             return 1
         }
         return 0

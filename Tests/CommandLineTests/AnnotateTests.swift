@@ -406,6 +406,14 @@ struct AnnotateTests {
         let lines = try String(contentsOf: elsewhere.appendingPathComponent("real.jsonl"), encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 4)
 
+        // Sidecars the only output, and every one refused: exit 1, the sidecar untouched.
+        let onlyBad = fixture.root.appendingPathComponent("only-bad")
+        try Self.copyImages(to: onlyBad, names: ["text.png"])
+        try text.write(to: onlyBad.appendingPathComponent("text.png.xmp"))
+        let allRefused = try Self.annotate(fixture, onlyBad, ["--xmp"])
+        #expect(allRefused.status == 1 && allRefused.stderr.contains("no sidecar"), "\(allRefused.stderr)")
+        #expect(try Data(contentsOf: onlyBad.appendingPathComponent("text.png.xmp")) == text)
+
         let image = folder.appendingPathComponent("plain.png")
         let before = try Data(contentsOf: image)
         let refused = try Self.annotate(fixture, folder, ["--jsonl", image.path])
