@@ -118,7 +118,7 @@ public enum Word2VecFile {
         func looksBinary(dimension: Int) -> Bool {
             var i = position
             while i < bytes.count && bytes[i] != 0x20 && bytes[i] != 0x0A { i += 1 }
-            let end = min(bytes.count, i + 1 + dimension * 4)
+            let end = dimension >= bytes.count ? bytes.count : min(bytes.count, i + 1 + dimension * 4)
             let textual = Set(Array("0123456789+-.eEinfaINFA \t\r".utf8))
             var j = min(i + 1, end)
             while j < end && bytes[j] != 0x0A {
@@ -138,7 +138,9 @@ public enum Word2VecFile {
 
         mutating func parseBinary(rows: Int, dimension: Int) throws -> WordVectors {
             // Each row needs at least a one-byte word, a space and the values.
-            let (need, overflow) = rows.multipliedReportingOverflow(by: dimension * 4 + 2)
+            let (rowBytes, wide) = dimension.multipliedReportingOverflow(by: 4)
+            let (need, long) = rows.multipliedReportingOverflow(by: wide ? Int.max : rowBytes + 2)
+            let overflow = wide || long
             let available = bytes.count - position
             if overflow || need > available {
                 throw fail("truncated or wrong header: it promises \(rows) rows of \(dimension) float32 values (at least \(overflow ? Int.max : need) bytes) but only \(available) bytes follow it")
@@ -172,9 +174,11 @@ public enum Word2VecFile {
 
         mutating func parseText(rows: Int?, dimension: Int, firstLine: Int) throws -> WordVectors {
             var words: [String] = []
-            words.reserveCapacity(rows ?? 0)
+            // Sized from the header only as far as the bytes left could hold.
+            let room = (bytes.count - position) / 2
+            words.reserveCapacity(min(rows ?? 0, room))
             var values: [Float] = []
-            values.reserveCapacity((rows ?? 0) * dimension)
+            values.reserveCapacity(min((rows ?? 0).multipliedReportingOverflow(by: dimension).partialValue, room))
             var line = firstLine
             let base = bytes.baseAddress!
             while position < bytes.count {

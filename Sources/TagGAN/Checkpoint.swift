@@ -71,6 +71,14 @@ public struct CheckpointRecord: Codable, Sendable {
             guard record.format == "taggan-gan-checkpoint", record.version == 1 else {
                 throw TagganError.file(url.path, "not a taggan GAN checkpoint (format \(record.format) v\(record.version))")
             }
+            // Numbers the trainer indexes and sizes with: a hand-edited or damaged record
+            // must be an error naming the file, not a crash.
+            let c = record.configuration
+            guard record.step >= 0, c.steps > 0, c.batchSize > 0, c.batchSize <= 1_000_000, c.neighbours > 0,
+                  c.historyEvery > 0, c.learningRate.isFinite, c.learningRate > 0 else {
+                throw TagganError.file(url.path, "damaged checkpoint: step \(record.step), steps \(c.steps), batch size \(c.batchSize), "
+                                       + "neighbours \(c.neighbours), history every \(c.historyEvery), learning rate \(c.learningRate)")
+            }
             return record
         } catch let error as TagganError {
             throw error

@@ -77,7 +77,19 @@ public struct EvaluationJob {
             generators[method] = try generatorSource(modelFolder: w.modelFolder(method.rawValue), samples: samples, featureWidth: data.features.columns)
             losses[method.rawValue] = record.history.map { .init(step: $0.step, discriminator: $0.discriminatorLoss, generator: $0.generatorLoss) }
         }
-        let vectorsFile = try (vectors ?? w.recordedVectors()).map { try Word2VecFile.read($0) }
+        let vectorsPath = vectors ?? w.recordedVectors()
+        let vectorsFile = try vectorsPath.map { try Word2VecFile.read($0) }
+        if let vectorsFile, let vectorsPath {
+            // The generators emit vectors of their training words' size; other vectors
+            // would score every generated word against the wrong space (P@5 0, silently).
+            for method in [TagMethod.cgan, .icgan] where generators[method] != nil {
+                let size = try w.checkpoint(method.rawValue).configuration.sizes.wordSize
+                guard size == vectorsFile.dimension else {
+                    throw TagganError.file(vectorsPath, "has \(vectorsFile.dimension)-d vectors, but the \(method.rawValue) model "
+                                           + "generates \(size)-d ones (give the vectors it was trained with)")
+                }
+            }
+        }
         if vectorsFile == nil { notes.append("no word vectors (give --vectors): the word-space methods and the generators are left out") }
         var space = data.tagSpace
         let train = try data.trainingSet(space: &space, vectors: vectorsFile, vocabulary: vocabulary, command: "taggan eval")

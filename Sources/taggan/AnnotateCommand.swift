@@ -51,12 +51,12 @@ struct AnnotateCommand: TagganCommand {
     @Option(value: "W", help: "workspace with embedded, tagged training images") var workspace: String
     @Option(value: "M", help: "auto: the method taggan eval found best on validation, else k-NN") var method = MethodName.auto
     @Option(value: "M", help: "the same as --method cgan|icgan") var mode: TrainingModeName?
-    @Option(help: "tags per image", check: .positive) var top = 10
+    @Option(help: "tags per image", check: .within(1...10_000)) var top = 10
     @Option(value: "P", help: "drop tags with confidence below P: after taggan eval, the precision such tags had on validation",
             check: .within(0.0...1.0)) var threshold = 0.0
     @Option(value: "WORDS", help: "never suggest these (comma-separated, or @FILE)") var exclude: String?
     @Option(value: "WORDS", help: "suggest only these (comma-separated, or @FILE)") var include: String?
-    @Option(help: "generator samples per image", check: .positive) var samples = 100
+    @Option(help: "generator samples per image", check: .within(1...10_000)) var samples = 100
     @Option(help: "generators: decode by the vote, N nearest words per sample (default: eval's decoder)", check: .positive)
     var perSample: Int?
     @Option(value: "V", help: "candidate words: tags (the training tags, default), all (every word with a vector) or a FILE of words")

@@ -52,16 +52,16 @@ struct ClassCondCommand: TagganCommand {
     }) var data = "fashion-mnist"
     @Option(value: "DIR", help: "the data set's folder (default $TAGGAN_CORPORA/<data>)") var dataDir: String?
     @Option(value: "M", help: "which models") var model = Models.both
-    @Option(help: "training steps per model (default \(ClassConditionalConfiguration.defaultSteps))", check: .positive) var steps: Int?
+    @Option(help: "training steps per model (default \(ClassConditionalConfiguration.defaultSteps))", check: .within(1...100_000_000)) var steps: Int?
     @Flag(help: "train the longer schedule (\(longSteps) steps per model)") var long: Bool
     @Flag(help: "continue each model from its last checkpoint") var resume: Bool
     @Option(value: "O", help: "the optimiser (sgd: the paper's schedule)") var optimizer = OptimizerKind.sgd
-    @Option(value: "R", help: "initial rate (default \(Self.sgdRate) for sgd, \(Self.adamRate) for adam)", check: .positive)
+    @Option(value: "R", help: "initial rate (default \(Self.sgdRate) for sgd, \(Self.adamRate) for adam)", check: Check("must be in (0, 10]") { $0 > 0 && $0 <= 10 })
     var learningRate: Double?
     static let sgdRate = 0.1, adamRate = 2e-4
-    @Option(help: "images per step", check: .positive) var batchSize = 100
+    @Option(help: "images per step", check: .within(1...10_000)) var batchSize = 100
     @Option(value: "M", help: "z ~ U[M, 1)^100 (0: the paper's unit hypercube; -1 centres z, the recipe the digits test uses)",
-            check: Check("must be below 1") { $0 < 1 }) var noiseMinimum = 0.0
+            check: Check("must be in [-1000, 1)") { $0 >= -1000 && $0 < 1 }) var noiseMinimum = 0.0
     @Option(value: "I", help: "initial weights (pylearn2: G +-0.05, D +-0.005; fan-in: +-1/sqrt(inputs))")
     var initialWeights = InitialWeights.pylearn2
     @Flag(help: "train with the settings that condition on these data (z ~ U[-1, 1), fan-in initial weights, Adam at \(Self.stableRate)) instead of the paper's; options given explicitly still win")
@@ -70,7 +70,7 @@ struct ClassCondCommand: TagganCommand {
     @Option(help: "steps between checkpoints", check: .notNegative) var checkpointEvery = 1000
     @Option(help: "random seed", check: .notNegative) var seed = 1
     @Option(help: "worker and BLAS threads (default: all cores)", check: .positive) var threads: Int?
-    @Option(help: "eval: generated images for the Parzen window", check: .positive) var samples = 10_000
+    @Option(help: "eval: generated images for the Parzen window", check: .within(1...1_000_000)) var samples = 10_000
     @Option(help: "eval: validation images that choose sigma", check: .positive) var validation = 1_000
     @Option(value: "DIR", help: "eval: report folder (default W/classcond/<data>/report)") var report: String?
     var common = CommonOptions()

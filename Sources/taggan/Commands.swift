@@ -105,3 +105,11 @@ struct ErrorReport {
         }
     }
 }
+
+/// Whether two paths name the same file: the same device and inode when both exist (links
+/// and ".." resolved by the kernel), else the same standardized path.
+func sameFile(_ a: String, _ b: String) -> Bool {
+    var x = stat(), y = stat()
+    if stat(a, &x) == 0 && stat(b, &y) == 0 { return x.st_dev == y.st_dev && x.st_ino == y.st_ino }
+    return URL(fileURLWithPath: a).standardizedFileURL == URL(fileURLWithPath: b).standardizedFileURL
+}

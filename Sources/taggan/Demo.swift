@@ -20,7 +20,7 @@ struct DemoCommand: TagganCommand {
         """)
 
     @Option(value: "W", help: "where to put the artifacts") var workspace = "demo-workspace"
-    @Option(help: "training steps per model (a shorter schedule than train's)", check: .positive) var steps = Self.demoSteps
+    @Option(help: "training steps per model (a shorter schedule than train's)", check: .within(1...100_000_000)) var steps = Self.demoSteps
     var common = CommonOptions()
 
     /// Training steps per model in the demo: a shorter schedule than `taggan train`'s

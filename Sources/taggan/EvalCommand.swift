@@ -34,8 +34,8 @@ struct EvalCommand: TagganCommand {
     @Option(value: "S", help: "the split to score") var split = EvaluatedSplit.test
     @Option(value: "DIR", help: "folder for report.json, report.md, report.html") var report: String
     @Option(value: "V.bin", help: "word vectors (default: the file each model was trained with)") var vectors: String?
-    @Option(help: "generator samples per image", check: .positive) var samples = 100
-    @Option(help: "bootstrap resamples for the 95% intervals", check: .positive) var resamples = 1000
+    @Option(help: "generator samples per image", check: .within(1...1_000)) var samples = 100
+    @Option(help: "bootstrap resamples for the 95% intervals", check: .within(1...100_000)) var resamples = 1000
     @Option(help: "test images shown with thumbnails in the HTML", check: .notNegative) var examples = 24
     @Option(value: "V", help: "candidate words: tags (the training tags), all or a FILE of words") var vocab = "tags"
     var common = CommonOptions()

@@ -24,7 +24,7 @@ struct FeaturesCommand: TagganCommand {
     @Option(value: "F", help: "weights (.pth or .safetensors; default $TAGGAN_CORPORA/models/M.pth)") var weights: String?
     @Option(value: "FILE", help: "print the top-5 ImageNet classes of each FILE instead", upToNextOption: true)
     var classify: [String] = []
-    @Option(help: "images per forward pass", check: .positive) var batch = 32
+    @Option(help: "images per forward pass", check: .within(1...1_024)) var batch = 32
     @Option(value: "I/N", help: ShardSpec.help) var shard: ShardSpec?
     var common = CommonOptions()
 

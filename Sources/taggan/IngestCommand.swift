@@ -104,6 +104,13 @@ struct MergeCommand: TagganCommand {
     func validate() throws {
         if (workspace == nil) == (annotations == nil) { throw usage("give --workspace W (catalogs, embeddings) or --annotations OUT (annotation files)") }
         if annotations != nil && shards.isEmpty { throw usage("missing the annotation shard files\nUSAGE: \(Self.usageLine)") }
+        if let annotations, let shard = shards.first(where: { sameFile($0, annotations) }) {
+            throw usage("--annotations \(annotations) is the input \(shard): it would be overwritten")
+        }
+        if Set(shards.map { URL(fileURLWithPath: $0).standardizedFileURL }).count < shards.count { throw usage("a shard is given twice") }
+        if let workspace, let shard = shards.first(where: { sameFile($0, workspace) }) {
+            throw usage("--workspace \(workspace) is the shard \(shard): a workspace cannot take in itself")
+        }
     }
 
     func run() throws -> Int32 {

@@ -13,13 +13,13 @@ struct TrainCommand: TagganCommand {
     @Option(value: "W", help: "workspace folder") var workspace: String
     @Option(value: "V.bin", help: "word vectors") var vectors: String
     @Option(value: "M", help: "the paper's CGAN or IC-GAN's neighbourhoods") var mode = TrainingMode.cgan
-    @Option(value: "K", help: "neighbourhood size for icgan", check: .positive) var neighbours = 20
-    @Option(help: "training steps", check: .positive) var steps = TrainingConfiguration.defaultSteps
+    @Option(value: "K", help: "neighbourhood size for icgan", check: .within(1...10_000)) var neighbours = 20
+    @Option(help: "training steps", check: .within(1...100_000_000)) var steps = TrainingConfiguration.defaultSteps
     @Flag(help: "continue from the last checkpoint, with its recorded settings") var resume: Bool
     @Option(value: "F", help: "train on W/embeddings.npy rows listed in F instead of the catalog") var trainingSet: String?
-    @Option(help: "examples per step", check: .positive) var batchSize = 100
+    @Option(help: "examples per step", check: .within(1...10_000)) var batchSize = 100
     @Option(value: "O", help: "the optimiser (sgd: the paper's schedule)") var optimizer = OptimizerKind.adam
-    @Option(value: "R", help: "initial rate (default \(Self.adamRate) for adam, \(Self.sgdRate) for sgd)", check: .positive)
+    @Option(value: "R", help: "initial rate (default \(Self.adamRate) for adam, \(Self.sgdRate) for sgd)", check: Check("must be in (0, 10]") { $0 > 0 && $0 <= 10 })
     var learningRate: Double?
     @Option(value: "on|off", help: "subtract the mean training feature") var centreFeatures = Switch.on
     @Option(value: "W", help: "weight of mismatched (image, wrong tag) pairs in D's loss (0: the paper's D)", check: .within(0.0..<1.0))

@@ -20,14 +20,14 @@ struct VectorsTrain: TagganCommand {
     @Argument(value: "CORPUS") var corpora: [String]
     @Option(value: "V.bin", help: "output vectors (word2vec binary; .txt for text)") var out: String
     @Option(help: "vector size", check: Check("must be between 1 and 100000") { (1...100_000).contains($0) }) var dim = defaults.dimension
-    @Option(help: "maximum context window", check: .positive) var window = defaults.window
-    @Option(help: "negative samples per context word", check: .notNegative) var negative = defaults.negative
+    @Option(help: "maximum context window", check: .within(1...1_000)) var window = defaults.window
+    @Option(help: "negative samples per context word", check: .within(0...1_000)) var negative = defaults.negative
     @Option(help: "drop words seen fewer times", check: .positive) var minCount = 5
     @Option(value: "T", help: "sub-sampling threshold", check: .notNegative) var sample = defaults.sample
-    @Option(help: "passes over the corpus", check: .positive) var epochs = defaults.epochs
+    @Option(help: "passes over the corpus", check: .within(1...100_000)) var epochs = defaults.epochs
     @Option(help: "worker threads (default: all cores)", check: .positive) var threads: Int?
     @Option(help: "random seed; with --threads 1 runs are identical", check: .notNegative) var seed = Int(defaults.seed)
-    @Option(value: "A", help: "initial learning rate, decaying linearly to A*1e-4", check: .positive) var alpha = Double(defaults.alpha)
+    @Option(value: "A", help: "initial learning rate, decaying linearly to A*1e-4", check: Check("must be in (0, 1]") { $0 > 0 && $0 <= 1 }) var alpha = Double(defaults.alpha)
     @Flag(help: "add hierarchical softmax (use --negative 0 for hierarchical softmax alone)") var hs: Bool
     @Option(value: "A", help: "batched shares negatives per centre word; classic is word2vec's loop") var algorithm = defaults.algorithm
     @Option(help: "keep at most the N most frequent words", check: .positive) var maxVocab: Int?
@@ -57,6 +57,9 @@ struct VectorsTrain: TagganCommand {
     func validate() throws {
         if corpora.isEmpty { throw usage("missing CORPUS...\nUSAGE: \(Self.usageLine)") }
         if negative == 0 && !hs { throw usage("--negative 0 needs --hs (nothing to train otherwise)") }
+        if let corpus = corpora.first(where: { sameFile($0, out) }) { throw usage("--out \(out) is the corpus \(corpus): it would be overwritten") }
+        var s = stat()
+        if stat(out, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR { throw usage("--out \(out) is a folder; give a file name") }
     }
 
     func run() throws -> Int32 {
@@ -162,7 +165,7 @@ struct VectorsNearest: TagganCommand {
 
     @Argument(value: "V.bin") var path: String
     @Argument(value: "WORD") var word: String
-    @Option(name: "-k", help: "how many neighbours", check: .positive) var k = 10
+    @Option(name: "-k", help: "how many neighbours", check: .within(1...100_000)) var k = 10
     var common = CommonOptions()
 
     func run() throws -> Int32 {

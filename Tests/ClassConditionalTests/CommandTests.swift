@@ -13,17 +13,17 @@ struct ClassCondCommandTests {
              "taggan classcond: --data must be one of fashion-mnist, digits, got 'mnist'"),
             (["classcond", "train", "--workspace", "/tmp/w", "--model", "dcgan"],
              "taggan classcond: --model must be cgan, gan or both, got 'dcgan'"),
-            (["classcond", "train", "--workspace", "/tmp/w", "--steps", "0"], "taggan classcond: --steps must be positive"),
+            (["classcond", "train", "--workspace", "/tmp/w", "--steps", "0"], "taggan classcond: --steps must be in [1, 100000000]"),
             (["classcond", "train", "--workspace", "/tmp/w", "--steps", "10", "--long"],
              "taggan classcond: give --steps or --long, not both"),
             (["classcond", "train", "--workspace", "/tmp/w", "--optimizer", "rmsprop"],
              "taggan classcond: --optimizer must be sgd or adam, got 'rmsprop'"),
             (["classcond", "train", "--workspace", "/tmp/w", "--noise-minimum", "1"],
-             "taggan classcond: --noise-minimum must be below 1"),
+             "taggan classcond: --noise-minimum must be in [-1000, 1)"),
             (["classcond", "train", "--workspace", "/tmp/w", "--initial-weights", "xavier"],
              "taggan classcond: --initial-weights must be pylearn2 or fan-in, got 'xavier'"),
             (["classcond", "eval", "--workspace", "/tmp/w", "--samples", "0"],
-             "taggan classcond: --samples must be positive"),
+             "taggan classcond: --samples must be in [1, 1000000]"),
         ]
         for (arguments, message) in cases {
             let run = try TagganProcess(arguments)

@@ -93,6 +93,16 @@ struct CommandLineTests {
         (["train", "--workspace", "w"], "taggan: error: taggan train: missing required option --vectors\nUSAGE: taggan train --workspace W --vectors V.bin [options]\n"),
         (["ingest", "--workspace", "w"], "taggan: error: taggan ingest: missing SOURCE...\nUSAGE: taggan ingest SOURCE... --workspace W [options]\n"),
         (["eval", "--report", "r", "--report", "s", "--workspace", "w"], "taggan: error: taggan eval: option --report given more than once\n"),
+        // Sizes past what memory or the loops hold: exit 2 naming the option, not a crash.
+        (["vectors", "train", "c.txt", "--out", "v.bin", "--window", "1000000000"], "taggan: error: taggan vectors train: --window must be in [1, 1000]\n"),
+        (["vectors", "train", "c.txt", "--out", "v.bin", "--negative", "9223372036854775807"], "taggan: error: taggan vectors train: --negative must be in [0, 1000]\n"),
+        (["vectors", "train", "c.txt", "--out", "v.bin", "--alpha", "1e30"], "taggan: error: taggan vectors train: --alpha must be in (0, 1]\n"),
+        (["vectors", "train", "c.txt", "--out", "c.txt"], "taggan: error: taggan vectors train: --out c.txt is the corpus c.txt: it would be overwritten\n"),
+        (["train", "--workspace", "w", "--vectors", "v", "--batch-size", "9223372036854775807"], "taggan: error: taggan train: --batch-size must be in [1, 10000]\n"),
+        (["eval", "--workspace", "w", "--report", "r", "--samples", "100000"], "taggan: error: taggan eval: --samples must be in [1, 1000]\n"),
+        (["classcond", "train", "--workspace", "w", "--batch-size", "9223372036854775807"], "taggan: error: taggan classcond: --batch-size must be in [1, 10000]\n"),
+        (["merge", "--annotations", "a.jsonl", "a.jsonl", "b.jsonl"], "taggan: error: taggan merge: --annotations a.jsonl is the input a.jsonl: it would be overwritten\n"),
+        (["merge", "--workspace", "w", "s", "s"], "taggan: error: taggan merge: a shard is given twice\n"),
     ]
 
     @Test("bad usage exits 2 with a message naming the problem", arguments: usageErrors)

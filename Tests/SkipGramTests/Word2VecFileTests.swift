@@ -89,6 +89,9 @@ struct Word2VecFileTests {
             ("short.txt", Array("3 2\na 1 2\nb 3 4\n".utf8), "truncated: the header promises 3 rows but the file has 2"),
             ("values.txt", Array("2 2\na 1 2\nb 3\n".utf8), "line 3: 'b' has 1 values, expected 2"),
             ("nan.txt", Array("1 2\na 1 --5\n".utf8), "line 2: value 2 of 'a' is not a number"),
+            // Headers promising more than memory holds: errors, not an allocation that traps.
+            ("rows-huge.txt", Array("99999999999999 4\na 1 2 3 4\n".utf8), "truncated: the header promises 99999999999999 rows but the file has 1"),
+            ("dims-huge.txt", Array("3 4611686018427387904\na 1\n".utf8), "line 2: 'a' has 1 values, expected 4611686018427387904"),
             ("junk.txt", Array("hello\n".utf8),
              "not a word-vector file: the first line is neither 'ROWS DIMENSIONS' nor a word and its values"),
         ]

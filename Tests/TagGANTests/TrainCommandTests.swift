@@ -146,8 +146,8 @@ struct TrainCommandTests {
         let cases: [([String], Int32, String)] = [
             (["--mode", "gan"], 2, "taggan train: --mode must be cgan or icgan, got 'gan'"),
             (["--optimizer", "rmsprop"], 2, "taggan train: --optimizer must be sgd or adam, got 'rmsprop'"),
-            (["--steps", "0"], 2, "taggan train: --steps must be positive"),
-            (["--batch-size", "-3"], 2, "taggan train: --batch-size must be positive"),
+            (["--steps", "0"], 2, "taggan train: --steps must be in [1, 100000000]"),
+            (["--batch-size", "-3"], 2, "taggan train: --batch-size must be in [1, 10000]"),
             (["--mode", "icgan", "--neighbours", "30"], 2, "--neighbours 30 needs more training images (have 30)"),
             (["--resume"], 1, "no checkpoint to resume (run without --resume to start)"),
             (["--mismatch", "1"], 2, "taggan train: --mismatch must be in [0, 1)"),

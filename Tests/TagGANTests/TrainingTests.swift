@@ -211,6 +211,24 @@ struct TrainingTests {
         }
     }
 
+    /// A checkpoint edited or damaged into numbers the trainer indexes with (a negative
+    /// step, a zero batch) is an error naming checkpoint.json, not a crash on resume.
+    @Test func resumeRefusesADamagedCheckpointRecord() throws {
+        let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 3)
+        let folder = temporaryFolder("damaged")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = tinyConfiguration(featureSize: 10, wordSize: 6)
+        configuration.steps = 2
+        try GANTrainer(data: data, configuration: configuration).train(checkpointEvery: 0, folder: folder)
+        let record = folder.appendingPathComponent("checkpoint.json")
+        let original = try String(contentsOf: record, encoding: .utf8)
+        for (from, to) in [("\"step\" : 2", "\"step\" : -5"), ("\"batch_size\" : 8", "\"batch_size\" : 0")] {
+            try #require(original.contains(from), "checkpoint.json has no \(from)")
+            try original.replacingOccurrences(of: from, with: to).write(to: record, atomically: true, encoding: .utf8)
+            #expect(throws: TagganError.self, "\(to)") { try GANTrainer(resumingFrom: folder, data: data, steps: 4) }
+        }
+    }
+
     @Test func resumeRefusesOtherData() throws {
         let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 3)
         let (other, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 4)
