@@ -92,7 +92,19 @@ public enum Word2VecFile {
 
         func fail(_ reason: String) -> TagganError { TagganError.file(path, reason) }
 
+        /// The file's vectors, every value finite: a NaN or infinity (text "nan", or
+        /// such bits in a binary file) is an error naming its row, not a word whose
+        /// similarities are all NaN.
         mutating func parse() throws -> WordVectors {
+            let vectors = try parseRows()
+            if let bad = vectors.values.firstIndex(where: { !$0.isFinite }) {
+                let row = bad / vectors.dimension
+                throw fail("row \(row + 1) ('\(vectors.words[row])'): value \(bad % vectors.dimension + 1) is \(vectors.values[bad]), not a finite number")
+            }
+            return vectors
+        }
+
+        mutating func parseRows() throws -> WordVectors {
             guard !bytes.isEmpty else { throw fail("empty file, not a word-vector file") }
             let firstLineEnd = bytes.firstIndex(of: 0x0A) ?? bytes.count
             let fields = String(decoding: bytes[0 ..< firstLineEnd], as: UTF8.self)

@@ -45,7 +45,9 @@ public struct TrainingData: Sendable {
             throw TagganError.failure("training data: \(names.count) tag names for \(tagVectors.rows) tag vectors")
         }
         guard features.withUnsafeBufferPointer({ LayerKernels.allFinite($0) }) else {
-            throw TagganError.failure("training data: features contain NaN or infinity")
+            let bad = features.storage.firstIndex { !$0.isFinite } ?? 0
+            throw TagganError.failure("training data: the features of image \(bad / max(features.columns, 1)) (row \(bad / max(features.columns, 1)) "
+                                      + "of the embeddings as loaded) contain NaN or infinity: run taggan features again for it")
         }
         guard tagVectors.withUnsafeBufferPointer({ LayerKernels.allFinite($0) }) else {
             throw TagganError.failure("training data: tag vectors contain NaN or infinity")

@@ -41,6 +41,13 @@ struct EvalCommand: TagganCommand {
     var common = CommonOptions()
 
     func run() throws -> Int32 {
+        // The report folder is checked before the work, not after it.
+        var s = stat()
+        if stat(report, &s) == 0 {
+            if (s.st_mode & S_IFMT) != S_IFDIR { throw TagganError.file(report, "is not a folder (--report names the folder the report goes to)") }
+        } else if lstat(report, &s) == 0 {
+            throw TagganError.file(report, "is a link to nothing (--report names the folder the report goes to)")
+        }
         var job = EvaluationJob(workspace: Workspace(path: workspace), split: Catalog.Split(rawValue: split.rawValue)!)
         job.vectors = vectors
         job.samples = samples

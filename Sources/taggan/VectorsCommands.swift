@@ -168,6 +168,10 @@ struct VectorsNearest: TagganCommand {
     @Option(name: "-k", help: "how many neighbours", check: .within(1...100_000)) var k = 10
     var common = CommonOptions()
 
+    func validate() throws {
+        if word.trimmingCharacters(in: .whitespaces).isEmpty { throw usage("WORD is empty") }
+    }
+
     func run() throws -> Int32 {
         let vectors = try Word2VecFile.read(path)
         let key = vectors.id(of: word) != nil ? word : word.lowercased()

@@ -103,6 +103,7 @@ struct CommandLineTests {
         (["classcond", "train", "--workspace", "w", "--batch-size", "9223372036854775807"], "taggan: error: taggan classcond: --batch-size must be in [1, 10000]\n"),
         (["merge", "--annotations", "a.jsonl", "a.jsonl", "b.jsonl"], "taggan: error: taggan merge: --annotations a.jsonl is the input a.jsonl: it would be overwritten\n"),
         (["merge", "--workspace", "w", "s", "s"], "taggan: error: taggan merge: a shard is given twice\n"),
+        (["vectors", "nearest", "v.bin", ""], "taggan: error: taggan vectors nearest: WORD is empty\n"),
     ]
 
     @Test("bad usage exits 2 with a message naming the problem", arguments: usageErrors)
@@ -132,6 +133,16 @@ struct CommandLineTests {
         let run = try Run(["ingest", "/tmp/taggan-no-such-source", "--workspace", file.path])
         #expect(run.status == 1)
         #expect(run.stderr.contains("taggan: error: \(file.path): ") && !run.stderr.contains("Error Domain"), "\(run.stderr)")
+    }
+
+    /// eval's --report is checked before the evaluation runs: a regular file there is an
+    /// error naming it at once (it was found only after all the work).
+    @Test func evalReportThatIsAFileIsRefusedFirst() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-report-file-\(UUID().uuidString)")
+        try Data("x".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Run(["eval", "--workspace", "/nonexistent/taggan-workspace", "--report", file.path])
+        #expect(run.status == 1 && run.stderr.contains("\(file.path): is not a folder"), "\(run.stderr)")
     }
 
     @Test func optionValuesMayUseEqualsAndDoubleDashEndsOptions() throws {

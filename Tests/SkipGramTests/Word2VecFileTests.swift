@@ -92,6 +92,8 @@ struct Word2VecFileTests {
             // Headers promising more than memory holds: errors, not an allocation that traps.
             ("rows-huge.txt", Array("99999999999999 4\na 1 2 3 4\n".utf8), "truncated: the header promises 99999999999999 rows but the file has 1"),
             ("dims-huge.txt", Array("3 4611686018427387904\na 1\n".utf8), "line 2: 'a' has 1 values, expected 4611686018427387904"),
+            ("nan-value.txt", Array("2 2\na 1 nan\nb 1 2\n".utf8), "row 1 ('a'): value 2 is nan, not a finite number"),
+            ("inf-value.txt", Array("2 2\na 1 2\nb inf 2\n".utf8), "row 2 ('b'): value 1 is inf, not a finite number"),
             ("junk.txt", Array("hello\n".utf8),
              "not a word-vector file: the first line is neither 'ROWS DIMENSIONS' nor a word and its values"),
         ]
