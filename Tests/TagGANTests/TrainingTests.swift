@@ -211,15 +211,21 @@ struct TrainingTests {
         }
     }
 
-    /// A checkpoint edited or damaged into numbers the trainer indexes with (a negative
-    /// step, a zero batch) is an error naming checkpoint.json, not a crash on resume.
-    @Test func resumeRefusesADamagedCheckpointRecord() throws {
+    /// A tiny run of two steps on synthetic data (seed 3), checkpointed into a new folder.
+    func twoStepCheckpoint(_ name: String) throws -> (data: TrainingData, folder: URL) {
         let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 3)
-        let folder = temporaryFolder("damaged")
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let folder = temporaryFolder(name)
         var configuration = tinyConfiguration(featureSize: 10, wordSize: 6)
         configuration.steps = 2
         try GANTrainer(data: data, configuration: configuration).train(checkpointEvery: 0, folder: folder)
+        return (data, folder)
+    }
+
+    /// A checkpoint edited or damaged into numbers the trainer indexes with (a negative
+    /// step, a zero batch) is an error naming checkpoint.json, not a crash on resume.
+    @Test func resumeRefusesADamagedCheckpointRecord() throws {
+        let (data, folder) = try twoStepCheckpoint("damaged")
+        defer { try? FileManager.default.removeItem(at: folder) }
         let record = folder.appendingPathComponent("checkpoint.json")
         let original = try String(contentsOf: record, encoding: .utf8)
         for (from, to) in [("\"step\" : 2", "\"step\" : -5"), ("\"batch_size\" : 8", "\"batch_size\" : 0")] {
@@ -230,13 +236,9 @@ struct TrainingTests {
     }
 
     @Test func resumeRefusesOtherData() throws {
-        let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 3)
+        let (_, folder) = try twoStepCheckpoint("other")
         let (other, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 4)
-        let folder = temporaryFolder("other")
         defer { try? FileManager.default.removeItem(at: folder) }
-        var configuration = tinyConfiguration(featureSize: 10, wordSize: 6)
-        configuration.steps = 2
-        try GANTrainer(data: data, configuration: configuration).train(checkpointEvery: 0, folder: folder)
         #expect(throws: TagganError.self) { try GANTrainer(resumingFrom: folder, data: other) }
     }
 
