@@ -239,13 +239,8 @@ public struct Ingester {
     /// Size and modification time of the image (following symlinks) and the newest
     /// modification time of its tag files.
     private static func stamp(_ item: SourceItem) -> Stamp? {
-        func info(_ url: URL) -> (Int, Double)? {
-            var s = stat()
-            guard stat(url.path, &s) == 0 else { return nil }
-            return (Int(s.st_size), Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) * 1e-9)
-        }
-        guard let (size, mtime) = info(item.imageURL) else { return nil }
-        let metadata = item.metadataURLs.compactMap { info($0)?.1 }.max() ?? 0
+        guard let (size, mtime) = Catalog.stamp(item.imageURL.path) else { return nil }
+        let metadata = item.metadataURLs.compactMap { Catalog.stamp($0.path)?.mtime }.max() ?? 0
         return Stamp(size: size, mtime: mtime, metadataMTime: metadata)
     }
 

@@ -59,10 +59,7 @@ public enum FeatureExtraction {
     /// touched, or copied back) the same SHA-256.
     static func isStill(_ record: Catalog.Image, _ data: Data) -> Bool {
         guard data.count == record.size else { return false }
-        var s = stat()
-        if stat(record.url.path, &s) == 0, Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) * 1e-9 == record.mtime {
-            return true
-        }
+        if Catalog.stamp(record.url.path)?.mtime == record.mtime { return true }
         return SHA256.hex(data) == record.hash
     }
 

@@ -32,9 +32,19 @@ public final class Catalog {
         public let title: String?
         public let tags: [String]
         /// The size and modification time (seconds since 1970) of the file at `url` when
-        /// it was ingested: a file that no longer has them may no longer be this image.
+        /// it was ingested (`Catalog.stamp`): a file that no longer has them may no longer
+        /// be this image.
         public var size = 0
         public var mtime = 0.0
+    }
+
+    /// A file's size and modification time as the catalog records them (links followed),
+    /// nil when it cannot be stat'ed. One definition, so that a later comparison with the
+    /// recorded values is exact.
+    public static func stamp(_ path: String) -> (size: Int, mtime: Double)? {
+        var s = stat()
+        guard stat(path, &s) == 0 else { return nil }
+        return (Int(s.st_size), Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) * 1e-9)
     }
 
     /// Opens (creating if needed) the catalog in `workspace`.
