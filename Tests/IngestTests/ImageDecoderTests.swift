@@ -6,10 +6,11 @@ import Testing
 
 @Suite("Image decoding")
 struct ImageDecoderTests {
-    /// A file is checked before it is read whole: a 2 GiB file named .jpg is refused
-    /// as too large (without 2 GiB of memory), text named .jpg by its first bytes, a
-    /// FIFO named .jpg without blocking, an empty file as empty; a real PNG is read.
-    @Test func readFileChecksTypeAndSizeBeforeReadingItAll() throws {
+    /// readFile's refusals, each with its reason: a 2 GiB file named .jpg as too large,
+    /// text named .jpg as not an image, a FIFO named .jpg as not a regular file (the
+    /// test would hang if it were read), an empty file as empty, a missing one as
+    /// unreadable; a PNG signature's bytes are returned whole.
+    @Test func readFileRefusesOversizedNonImageFIFOAndEmptyFiles() throws {
         let folder = TemporaryFolder()
         let big = try folder.write("big.jpg", Data([0xFF, 0xD8, 0xFF, 0xE0]))
         #expect(truncate(big.path, 2 << 30) == 0)
