@@ -36,13 +36,13 @@ public enum TorchCheckpoint {
     }
 
     public static func decode(_ data: Data, path: String = "checkpoint") throws -> SafeTensors {
-        try decode(data, path: path, copyContiguous: true)
+        try decode(data, path: path, fast: true)
     }
 
-    /// `copyContiguous` false: every tensor by the element walk, even those whose float32
-    /// values lie in the file in row-major order and are otherwise copied whole (the tests
-    /// check that both give the same tensors).
-    static func decode(_ data: Data, path: String, copyContiguous: Bool) throws -> SafeTensors {
+    /// `fast` false: every tensor by the element walk, even the float32 ones that are
+    /// otherwise copied whole (row-major in the file) or row by row (any other strides; the
+    /// tests check that both ways give the same tensors).
+    static func decode(_ data: Data, path: String, fast: Bool) throws -> SafeTensors {
         let bytes = [UInt8](data)
         var reader = PickleReader(bytes: bytes, path: path)
         guard case .int(let magic)? = try? reader.load(), magic == 0x1950a86a20f9469cfc6c as Int128 else {
@@ -108,12 +108,42 @@ public enum TorchCheckpoint {
             var values = [Float](repeating: 0, count: count)
             bytes.withUnsafeBytes { raw in
                 #if _endian(little)
-                if copyContiguous, contiguous, count > 0, storage.kind == "FloatStorage" {
+                if fast, contiguous, count > 0, storage.kind == "FloatStorage" {
                     // The values as they lie in the file: one copy, the same bits as the walk below.
                     values.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[storage.start + 4 * reference.offset ..< storage.start + 4 * (reference.offset + count)])) }
                     return
                 }
                 #endif
+                if fast, count > 0, storage.kind == "FloatStorage" {
+                    // Other strides (EfficientNet's converted conv weights lie in the file with
+                    // the output channel innermost): the last axis longer than 1 is read as a
+                    // strided row, and only the axes before it keep an index.
+                    let axes = reference.shape.indices.filter { reference.shape[$0] > 1 }
+                    let rowLength = axes.last.map { reference.shape[$0] } ?? 1
+                    let step = axes.last.map { reference.strides[$0] } ?? 0
+                    let outer = Array(axes.dropLast())
+                    var index = [Int](repeating: 0, count: outer.count)
+                    var offset = reference.offset
+                    values.withUnsafeMutableBufferPointer { out in
+                        for row in Swift.stride(from: 0, to: count, by: rowLength) {
+                            for j in 0..<rowLength {
+                                out[row + j] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(
+                                    fromByteOffset: storage.start + 4 * (offset + j * step), as: UInt32.self)))
+                            }
+                            var a = outer.count - 1
+                            while a >= 0 {
+                                let axis = outer[a]
+                                index[a] += 1
+                                offset += reference.strides[axis]
+                                if index[a] < reference.shape[axis] { break }
+                                offset -= reference.strides[axis] * index[a]
+                                index[a] = 0
+                                a -= 1
+                            }
+                        }
+                    }
+                    return
+                }
                 let kind = storage.kind == "DoubleStorage" ? 8 : storage.kind == "HalfStorage" ? 2 : 4   // (the name compared once, not per element)
                 func element(_ index: Int) -> Float {
                     switch kind {

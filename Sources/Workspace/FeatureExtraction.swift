@@ -150,9 +150,9 @@ public enum FeatureExtraction {
     /// What a shard's files were made with, for their `ShardManifest` (kind "features"):
     /// the network and the SHA-256 of its weights file. Shards made with other weights
     /// are refused when taken in.
-    public static func shardSettings(_ net: EfficientNet, weights: URL) throws -> [String: String] {
+    public static func shardSettings(_ config: EfficientNetConfig, weights: URL) throws -> [String: String] {
         let bytes = try AtomicFile.read(weights)
-        return ["model": net.config.name, "weights_sha256": SHA256.hex(bytes)]
+        return ["model": config.name, "weights_sha256": SHA256.hex(bytes)]
     }
 
     /// Embeds every catalog image of W without a row yet (of shard `shard` only, when
@@ -163,13 +163,22 @@ public enum FeatureExtraction {
     /// takes in the rows of every shard's files in W (from `--shard I/N` runs here or on
     /// other machines; all from one job with these weights, else an error naming the
     /// files): that is how shards are merged.
-    public static func embed(workspace: Workspace, net: EfficientNet, weights: URL, batch: Int, shard: ShardSpec?,
-                             skipped: SkipLog) throws -> Summary {
+    ///
+    /// `loadNetwork` runs on a thread of its own from the start, while the catalog is read
+    /// and the first batch decodes (on 2 cores the load alone leaves one idle); its error,
+    /// if any, is thrown before the first batch is embedded, or at the end when there is
+    /// nothing to embed. The weights file is hashed only when a manifest needs it.
+    public static func embed(workspace: Workspace, config: EfficientNetConfig,
+                             loadNetwork: @escaping @Sendable () throws -> EfficientNet, weights: URL, batch: Int,
+                             shard: ShardSpec?, skipped: SkipLog) throws -> Summary {
+        let network = BackgroundLoad(loadNetwork)
+        network.start()
+        defer { _ = try? network.value() }   // (never leave the load running past the call)
         let catalog = try workspace.existingCatalog()
-        let config = net.config, f = config.featureSize
+        let f = config.featureSize
         let files = workspace.embeddings(model: config.name, shard: shard)
-        let settings = try shardSettings(net, weights: weights)
-        if let shard { try claimShard(files, shard: shard, settings: settings) }
+        let settings = { try shardSettings(config, weights: weights) }
+        if let shard { try claimShard(files, shard: shard, settings: try settings()) }
         var done = Set(try files.ids(featureSize: f))
         var summary = Summary(files: files)
         summary.alreadyDone = done.count
@@ -200,6 +209,7 @@ public enum FeatureExtraction {
                                 catalogued: batches) { index, crops, inputs in
             let images = batches[index]
             let good = crops.indices.filter { crops[$0] != nil }
+            let net = try network.value()
             if let inputs {
                 pending.values += net.embed(inputs).storage
                 pending.ids += good.map { images[$0].id }
@@ -209,6 +219,7 @@ public enum FeatureExtraction {
             if pending.ids.count >= partSize { try commit() }
         }
         try commit()
+        _ = try network.value()   // (bad weights are an error even when nothing was left to embed)
         summary.rows = try files.consolidate(featureSize: f).rows
         FaultInjection.point("features.catalog")
         progress.finish()
@@ -220,10 +231,12 @@ public enum FeatureExtraction {
     /// Joins the rows of every `model` shard file set in W (`--shard I/N` runs, here or
     /// copied from other machines) into W's matrix, for images the catalog holds and the
     /// matrix lacks, and records them as processed; returns their image ids. The shards
-    /// must be of one job (`ShardManifest`) and, when `settings` is given, made with them
-    /// (the network and weights of the run that takes them in). No network is needed:
-    /// `taggan merge --workspace W` calls this too.
-    public static func takeInShards(workspace: Workspace, model: String, featureSize f: Int, settings: [String: String]?,
+    /// must be of one job (`ShardManifest`) and, when `settings` is given, made with what
+    /// it returns (the network and weights of the run that takes them in; called only when
+    /// there are shard files). No network is needed: `taggan merge --workspace W` calls
+    /// this too.
+    public static func takeInShards(workspace: Workspace, model: String, featureSize f: Int,
+                                    settings: (() throws -> [String: String])?,
                                     catalogIDs: Set<Int>) throws -> [Int] {
         let parts = EmbeddingFiles.shards(in: workspace.url, model: model)
         guard !parts.isEmpty else { return [] }
@@ -260,10 +273,10 @@ public enum FeatureExtraction {
 
     /// The shard files an unsharded run takes in: one job's (one N, rule and settings),
     /// made with this run's network and weights.
-    static func checkShards(_ shards: [EmbeddingFiles], settings: [String: String]?) throws {
+    static func checkShards(_ shards: [EmbeddingFiles], settings: (() throws -> [String: String])?) throws {
         let manifests = try shards.map { ($0.matrix.path, try ShardManifest.read(besides: $0.matrix)) }
         let missing = try ShardManifest.checkOneJob(manifests, kind: "features")
-        if let settings, let (source, first) = manifests.first {
+        if let settings = try settings?(), let (source, first) = manifests.first {
             try ShardManifest.checkSettings(settings, source: "this run (\(settings["model"] ?? "") and its weights)",
                                             against: first.settings, from: source)
         }

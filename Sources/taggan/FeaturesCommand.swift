@@ -35,10 +35,11 @@ struct FeaturesCommand: TagganCommand {
     }
 
     func run() throws -> Int32 {
-        let net = try FeatureExtraction.loadNetwork(model, weights: weights)
-        if !classify.isEmpty { return printClassifications(net) }
+        if !classify.isEmpty { return printClassifications(try FeatureExtraction.loadNetwork(model, weights: weights)) }
         let skipped = SkipLog()
-        let summary = try FeatureExtraction.embed(workspace: Workspace(path: workspace!), net: net,
+        let (model, weights) = (model, weights)
+        let summary = try FeatureExtraction.embed(workspace: Workspace(path: workspace!), config: model,
+                                                  loadNetwork: { try FeatureExtraction.loadNetwork(model, weights: weights) },
                                                   weights: FeatureExtraction.weightsURL(model, explicit: weights), batch: batch,
                                                   shard: shard, skipped: skipped)
         let files = summary.files

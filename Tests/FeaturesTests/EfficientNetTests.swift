@@ -111,10 +111,10 @@ struct EfficientNetParityTests {
         #expect(fromSafetensors.forward(inputs).logits == net.forward(inputs).logits)
     }
 
-    @Test func copyingContiguousTensorsWholeGivesTheTensorsOfTheElementWalk() throws {
+    @Test func copyingTensorsWholeOrByStridedRowsGivesTheTensorsOfTheElementWalk() throws {
         let data = try Data(contentsOf: Support.lite0Weights)
-        let copied = try TorchCheckpoint.decode(data, path: "lite0.pth", copyContiguous: true)
-        let walked = try TorchCheckpoint.decode(data, path: "lite0.pth", copyContiguous: false)
+        let copied = try TorchCheckpoint.decode(data, path: "lite0.pth", fast: true)
+        let walked = try TorchCheckpoint.decode(data, path: "lite0.pth", fast: false)
         #expect(copied.tensors.keys.sorted() == walked.tensors.keys.sorted())
         for (name, tensor) in walked.tensors {
             let other = copied.tensors[name]
