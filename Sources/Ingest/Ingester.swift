@@ -16,8 +16,9 @@ public struct Ingester {
         public var maxPixels = 50_000_000
         /// Images smaller than this in both directions are skipped as "too small": 1x1
         /// tracking pixels and spacers carry nothing to tag, while a long thin rule
-        /// (500x10 clip art) is kept.
-        public var minimumSide = 16
+        /// (500x10 clip art) is kept. `taggan annotate` skips the same images.
+        public var minimumSide = Options.defaultMinimumSide
+        public static let defaultMinimumSide = 16
         /// The split of new images; nil: the rule the catalog recorded (else 80/10/10). A
         /// rule other than the recorded one is an error unless `resplit` is set, which
         /// moves every image to the split the new rule gives it.

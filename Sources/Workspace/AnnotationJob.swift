@@ -152,6 +152,7 @@ public struct AnnotationJob {
         result.files = files.count
         result.reused = ids.filter { $0 != nil }.count - tagged
         result.seconds = progress.elapsedSeconds
+        let sidecarOf = writeSidecars ? SidecarFile.locations(of: walked) : [:]
         // Outputs, in file order: this run's annotations and the stored ones alike.
         for (index, url) in files.enumerated() {
             guard let id = ids[index], let found = stored[id] else { continue }
@@ -159,7 +160,8 @@ public struct AnnotationJob {
                 .filtered(top: top, threshold: threshold, excluded: excluded, included: included)
             result.annotations.append(annotation)
             if writeSidecars {
-                switch mergeSidecar(of: url, tags: annotation.tags, root: reader.root, skipped: skipped) {
+                switch mergeSidecar(sidecarOf[url] ?? SidecarFile.location(of: url), tags: annotation.tags, root: reader.root,
+                                    skipped: skipped) {
                 case .written: result.sidecarsWritten += 1
                 case .refused: result.sidecarsRefused += 1
                 case .unchanged: break
@@ -174,8 +176,7 @@ public struct AnnotationJob {
     /// or refused (reported in `skipped`, the sidecar left as it was).
     enum SidecarOutcome { case written, unchanged, refused }
 
-    func mergeSidecar(of url: URL, tags: [String], root: URL, skipped: SkipLog) -> SidecarOutcome {
-        let sidecar = SidecarFile.location(of: url)
+    func mergeSidecar(_ sidecar: URL, tags: [String], root: URL, skipped: SkipLog) -> SidecarOutcome {
         do {
             let target = try SidecarFile.writeTarget(for: sidecar, inside: root)
             let existing = try SidecarFile.existingContents(of: target)
@@ -284,6 +285,13 @@ private final class FolderScan: @unchecked Sendable {
         let inShard = shard?.contains(contentID: id) ?? true
         guard inShard, toTag(id) else { return (.image(id: id, inShard: inShard), false, nil) }
         onFirstToTag()
+        // The images ingest skips as too small (1x1 tracking pixels, spacers) are skipped
+        // here too, rather than tagged with whatever the network makes of a blown-up dot.
+        if let header = try? decoder.header(of: bytes), max(header.width, header.height) < Ingester.Options.defaultMinimumSide {
+            skipped.skip(url.path, reason: "too small",
+                         detail: "\(header.width)x\(header.height), below \(Ingester.Options.defaultMinimumSide) px")
+            return (.image(id: id, inShard: true), true, nil)
+        }
         return (.image(id: id, inShard: true), true,
                 FeatureExtraction.crop(bytes, of: url, decoder: decoder, preprocessor: preprocessor, skipped: skipped))
     }

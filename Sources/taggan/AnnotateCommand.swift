@@ -21,8 +21,9 @@ struct AnnotateCommand: TagganCommand {
         Sidecars are merged, never clobbered: the user's tags and every other property stay,
         and only new tags are appended (dc:subject, digiKam:TagsList, lr:hierarchicalSubject).
         Which sidecar: photo.jpg.xmp when it exists (digiKam, darktable, exiftool), else
-        photo.xmp when it exists (Lightroom, Capture One), else a new photo.jpg.xmp. A
-        sidecar that is a link stays a link and its target is updated, only when the
+        photo.xmp when it exists (Lightroom, Capture One) and no other image (photo.png)
+        would share it, else a new photo.jpg.xmp. Images smaller than 16 px both ways
+        are skipped as too small, as ingest skips them. A sidecar that is a link stays a link and its target is updated, only when the
         target is inside FOLDER; nothing outside FOLDER is written. A sidecar that is
         not valid XMP, cannot be read, is not a regular file or holds its tag list in
         a form taggan cannot add to is reported and left exactly as it was.

@@ -420,4 +420,41 @@ struct AnnotateTests {
         #expect(refused.status == 1 && refused.stderr.contains("plain.png") && refused.stderr.contains("is an image"), "\(refused.stderr)")
         #expect(try Data(contentsOf: image) == before)
     }
+
+    /// A Lightroom-style `a.xmp` that `a.jpg` and `a.png` would both use is left byte for
+    /// byte (it may be a raw file's, and one image's tags must not land in the other's):
+    /// each image gets its own `a.jpg.xmp` / `a.png.xmp`, while a `b.xmp` only `b.png`
+    /// uses is merged as before. A 1x1 image, which ingest skips as too small, is
+    /// reported and skipped, not tagged.
+    @Test func aSidecarTwoImagesWouldShareIsLeftAndTooSmallImagesAreSkipped() throws {
+        let fixture = try Self.fixture("shared")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png", "b.png"])
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("FeaturesTests/Fixtures/rocket.jpg"),
+                                         to: folder.appendingPathComponent("a.jpg"))
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("IngestTests/Fixtures/images/one-pixel.png"),
+                                         to: folder.appendingPathComponent("dot.png"))
+        let shared = Data(Self.sidecar(tags: ["raw-file-tag"]).utf8)
+        try shared.write(to: folder.appendingPathComponent("a.xmp"))
+        try Data(Self.sidecar(tags: ["mine"]).utf8).write(to: folder.appendingPathComponent("b.xmp"))
+        let jsonl = fixture.root.appendingPathComponent("tags.jsonl")
+
+        let run = try Self.annotate(fixture, folder, ["--xmp", "--jsonl", jsonl.path, "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try Data(contentsOf: folder.appendingPathComponent("a.xmp")) == shared)
+        for name in ["a.jpg.xmp", "a.png.xmp", "b.xmp"] {
+            let merged = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+            #expect(Self.words.contains { merged.contains("<rdf:li>\($0)</rdf:li>") }, "\(name): \(merged)")
+        }
+        #expect(try String(contentsOf: folder.appendingPathComponent("b.xmp"), encoding: .utf8).contains("<rdf:li>mine</rdf:li>"))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("b.png.xmp").path))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("dot.png.xmp").path))
+        let paths = try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["path"] as? String
+        }
+        #expect(paths == ["a.jpg", "a.png", "b.png"])
+        #expect(run.stderr.contains("dot.png") && run.stderr.contains("too small"), "\(run.stderr)")
+    }
 }

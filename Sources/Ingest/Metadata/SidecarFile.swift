@@ -7,7 +7,8 @@ import TagganCore
 /// 1. `<name>.<ext>.xmp` when it exists (digiKam's, darktable's and exiftool's name, and
 ///    the one `taggan ingest` reads first);
 /// 2. else `<name>.xmp` when it exists (Lightroom's and Capture One's name), so the
-///    user's own tool sees the tags rather than a second sidecar beside its own;
+///    user's own tool sees the tags rather than a second sidecar beside its own, unless
+///    another image of the folder would share it (`locations(of:)`);
 /// 3. else a new `<name>.<ext>.xmp` (unambiguous when `a.jpg` and `a.png` share a folder).
 /// Both names also match in upper case (`.XMP`), as cameras and Windows tools write them.
 ///
@@ -24,6 +25,18 @@ public enum SidecarFile {
         let candidates = [long, image.appendingPathExtension("XMP"),
                           base.appendingPathExtension("xmp"), base.appendingPathExtension("XMP")]
         return candidates.first(where: exists) ?? long
+    }
+
+    /// `location(of:)` for each of the folder's `images`, except that a `<name>.xmp` that
+    /// two of them would share (`a.jpg` and `a.png` beside a raw file's `a.xmp`) is left to
+    /// whichever file it belongs to: each of those images gets its own `<name>.<ext>.xmp`,
+    /// so that one image's tags never land in another's sidecar.
+    public static func locations(of images: [URL]) -> [URL: URL] {
+        var found = Dictionary(images.map { ($0, location(of: $0)) }, uniquingKeysWith: { first, _ in first })
+        var users: [URL: Int] = [:]
+        for sidecar in found.values { users[sidecar, default: 0] += 1 }
+        for (image, sidecar) in found where users[sidecar]! > 1 { found[image] = image.appendingPathExtension("xmp") }
+        return found
     }
 
     /// Whether something (a file, or a link, even a dangling one) has this name.
