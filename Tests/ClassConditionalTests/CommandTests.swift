@@ -45,6 +45,26 @@ struct ClassCondCommandTests {
         #expect(eval.stderr.contains("no trained model here (run `taggan classcond train` first)"), "\(eval.stderr)")
     }
 
+    /// A model folder another live run holds is refused (exit 1, naming the folder and the
+    /// process) before anything is written to it; once let go, its lock file left behind
+    /// does not stop the next run.
+    @Test func trainingAModelAnotherRunHoldsIsRefused() throws {
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-locked-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        let arguments = ["classcond", "train", "--workspace", workspace.path, "--data", "digits", "--model", "cgan",
+                         "--data-dir", corporaFolder().appendingPathComponent("digits").path, "--steps", "2"]
+        let model = workspace.appendingPathComponent("classcond/digits/cgan")
+        try holdingLock(model.appendingPathComponent(".taggan-lock")) {
+            let run = try TagganProcess(arguments)
+            #expect(run.status == 1)
+            #expect(run.stderr.contains("\(model.path): another taggan run (process \(ProcessInfo.processInfo.processIdentifier)) holds it"),
+                    "\(run.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: model.path) == [".taggan-lock"])
+        }
+        let run = try TagganProcess(arguments)
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+
     /// Trains both models briefly on the digits, resumes, evaluates: the report has both
     /// rows with standard errors, the paper's rows marked as the paper's, and images.
     @Test func trainResumeAndEvalWriteTheReport() throws {
