@@ -275,10 +275,11 @@ public enum FeatureExtraction {
     }
 
     /// The shard files an unsharded run takes in: one job's (one N, rule and settings),
-    /// made with this run's network and weights.
+    /// made with this run's network and weights, each holding rows of its own shard only.
     static func checkShards(_ shards: [EmbeddingFiles], settings: (() throws -> [String: String])?) throws {
         let manifests = try shards.map { ($0.matrix.path, try ShardManifest.read(besides: $0.matrix)) }
         let missing = try ShardManifest.checkOneJob(manifests, kind: "features")
+        for (files, (_, manifest)) in zip(shards, manifests) { try files.checkRows(in: manifest) }
         if let settings = try settings?(), let (source, first) = manifests.first {
             try ShardManifest.checkSettings(settings, source: "this run (\(settings["model"] ?? "") and its weights)",
                                             against: first.settings, from: source)
