@@ -117,9 +117,18 @@ public enum IDXFile {
             throw TagganError.file(labelsURL.path, "not an idx label file (expected magic 0x00000801 and an 8-byte header)")
         }
         let count = word(images, 1), rows = word(images, 2), columns = word(images, 3)
-        guard rows > 0, columns > 0, images.count == 16 + count * rows * columns else {
+        // Each size is up to 2^32 - 1, so their product can pass Int's range: multiplied
+        // with overflow reported, a header no file could match is said to be one.
+        let (pixels, wide) = rows.multipliedReportingOverflow(by: columns)
+        let (total, long) = count.multipliedReportingOverflow(by: pixels)
+        let (expected, longer) = total.addingReportingOverflow(16)
+        guard !(wide || long || longer) else {
+            throw TagganError.file(imagesURL.path, "its header says \(count) images of \(rows)x\(columns): sizes too large "
+                                   + "(their product overflows), a corrupt header?")
+        }
+        guard rows > 0, columns > 0, images.count == expected else {
             throw TagganError.file(imagesURL.path, "\(images.count) bytes do not hold \(count) images of \(rows)x\(columns) "
-                                   + "(expected \(16 + count * rows * columns)): truncated?")
+                                   + "(expected \(expected)): truncated?")
         }
         guard word(labels, 1) == count, labels.count == 8 + count else {
             throw TagganError.file(labelsURL.path, "holds \(word(labels, 1)) labels in \(labels.count) bytes; "
