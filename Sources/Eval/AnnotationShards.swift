@@ -14,9 +14,9 @@ import TagganCore
 ///   `DatasetReader.files` sorts), so the merge of all N shards equals an unsharded run's
 ///   file byte for byte.
 /// - Idempotent: merging the same inputs again writes the same bytes, and an image found
-///   in two inputs with identical records (a shard listed twice, or two copies of one
-///   shard's file) is written once. The same image with different records in two
-///   inputs is an error naming both files.
+///   twice in one shard's inputs with identical records (the shard listed twice) is
+///   written once. The same image with different records in two inputs, or in the
+///   inputs of two shards (one holds the other's rows), is an error naming both files.
 /// - The output is written atomically, and only after every input was read and checked.
 public enum AnnotationShards {
     public enum Format: String, Sendable {
@@ -36,7 +36,7 @@ public enum AnnotationShards {
     /// What a merge joined.
     public struct Summary: Sendable, Equatable {
         public var images = 0
-        /// Images that more than one input held (identically).
+        /// Images that more than one input of one shard held (identically: the shard listed twice).
         public var duplicates = 0
         /// Shard indices no input held (the output lacks their images).
         public var missingShards: [Int] = []
@@ -60,8 +60,8 @@ public enum AnnotationShards {
         let parts = try inputs.map { ($0.path, try ShardManifest.read(besides: $0)) }
         var summary = Summary()
         summary.missingShards = try ShardManifest.checkOneJob(parts, kind: "annotate")
-        var byPath: [String: (record: Record, source: String)] = [:]
-        for input in inputs {
+        var byPath: [String: (record: Record, source: String, shard: Int)] = [:]
+        for (input, (_, manifest)) in zip(inputs, parts) {
             let text = String(decoding: try AtomicFile.read(input), as: UTF8.self)
             let records = try format == .jsonLines ? jsonLinesRecords(text, source: input.path) : csvRecords(text, source: input.path)
             for record in records {
@@ -70,10 +70,18 @@ public enum AnnotationShards {
                         throw TagganError.file(input.path, "tags '\(record.path)' differently from \(seen.source): "
                                                + "the two were not made by one job")
                     }
+                    // Records carry no content id to check against the shard rule, but an
+                    // image is in one shard only: found in two, one file holds the other's rows.
+                    guard seen.shard == manifest.index else {
+                        throw TagganError.file(input.path, "holds '\(record.path)', and so does \(seen.source), but they are shards "
+                                               + "\(manifest.index) and \(seen.shard) of \(manifest.count) and an image is in one shard "
+                                               + "only: one of the two holds the other's rows (copied under another shard's name?), "
+                                               + "so nothing was merged")
+                    }
                     summary.duplicates += 1
                     continue
                 }
-                byPath[record.path] = (record, input.path)
+                byPath[record.path] = (record, input.path, manifest.index)
             }
         }
         let ordered = byPath.values.map(\.record).sorted { $0.path < $1.path }

@@ -67,7 +67,14 @@ public struct Ingester {
         let embeddedTags: [String]
     }
 
+    /// Reads `sources` into the catalog, holding it for the run (`RunLock`): a second
+    /// ingest into the workspace meanwhile is refused, since the split rule and a shard's
+    /// manifest are checked before the transaction that depends on them.
     public func run(sources: [URL], skipped: SkipLog) throws -> Summary {
+        try RunLock.holding(file: workspace.appendingPathComponent(Catalog.fileName)) { try ingest(sources: sources, skipped: skipped) }
+    }
+
+    private func ingest(sources: [URL], skipped: SkipLog) throws -> Summary {
         let start = DispatchTime.now().uptimeNanoseconds
         let catalog = try Catalog(workspace: workspace)
         var summary = Summary()

@@ -116,6 +116,11 @@ public enum VectorEvaluation {
             guard fields.count >= 3, let score = Double(fields[2]) else {
                 throw TagganError.file(path, "line \(number + 1): expected 'word1<TAB>word2<TAB>score'")
             }
+            // Double() reads "nan" and "inf": a NaN ranks as no number does, and would
+            // quietly skew rho instead of being seen as a broken line.
+            guard score.isFinite else {
+                throw TagganError.file(path, "line \(number + 1): the score '\(fields[2])' is not a finite number")
+            }
             total += 1
             guard let a = vectors.vector(fields[0].lowercased()), let b = vectors.vector(fields[1].lowercased()) else {
                 continue

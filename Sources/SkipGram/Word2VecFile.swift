@@ -92,19 +92,31 @@ public enum Word2VecFile {
 
         func fail(_ reason: String) -> TagganError { TagganError.file(path, reason) }
 
+        /// A file's rows as read, before they are checked.
+        typealias Rows = (words: [String], dimension: Int, values: [Float])
+
         /// The file's vectors, every value finite: a NaN or infinity (text "nan", or
         /// such bits in a binary file) is an error naming its row, not a word whose
-        /// similarities are all NaN.
+        /// similarities are all NaN. Each word has one row: a word listed again is an
+        /// error naming both rows (a lookup would silently use one of two vectors, and
+        /// which one depends on the reader: gensim keeps the first).
         mutating func parse() throws -> WordVectors {
-            let vectors = try parseRows()
-            if let bad = vectors.values.firstIndex(where: { !$0.isFinite }) {
-                let row = bad / vectors.dimension
-                throw fail("row \(row + 1) ('\(vectors.words[row])'): value \(bad % vectors.dimension + 1) is \(vectors.values[bad]), not a finite number")
+            let (words, dimension, values) = try parseRows()
+            if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                let row = bad / dimension
+                throw fail("row \(row + 1) ('\(words[row])'): value \(bad % dimension + 1) is \(values[bad]), not a finite number")
             }
-            return vectors
+            var index: [String: Int] = [:]
+            index.reserveCapacity(words.count)
+            for (row, word) in words.enumerated() {
+                if let first = index.updateValue(row, forKey: word) {
+                    throw fail("row \(row + 1) ('\(word)'): the word is listed again (first at row \(first + 1)); each word has one vector")
+                }
+            }
+            return WordVectors(words: words, dimension: dimension, values: values, index: index)
         }
 
-        mutating func parseRows() throws -> WordVectors {
+        mutating func parseRows() throws -> Rows {
             guard !bytes.isEmpty else { throw fail("empty file, not a word-vector file") }
             let firstLineEnd = bytes.firstIndex(of: 0x0A) ?? bytes.count
             let fields = String(decoding: bytes[0 ..< firstLineEnd], as: UTF8.self)
@@ -148,7 +160,7 @@ public enum Word2VecFile {
             return word
         }
 
-        mutating func parseBinary(rows: Int, dimension: Int) throws -> WordVectors {
+        mutating func parseBinary(rows: Int, dimension: Int) throws -> Rows {
             // Each row needs at least a one-byte word, a space and the values.
             let (rowBytes, wide) = dimension.multipliedReportingOverflow(by: 4)
             let (need, long) = rows.multipliedReportingOverflow(by: wide ? Int.max : rowBytes + 2)
@@ -181,10 +193,10 @@ public enum Word2VecFile {
             #if _endian(big)
             values = values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) }
             #endif
-            return WordVectors(words: words, dimension: dimension, values: values)
+            return (words, dimension, values)
         }
 
-        mutating func parseText(rows: Int?, dimension: Int, firstLine: Int) throws -> WordVectors {
+        mutating func parseText(rows: Int?, dimension: Int, firstLine: Int) throws -> Rows {
             var words: [String] = []
             // Sized from the header only as far as the bytes left could hold.
             let room = (bytes.count - position) / 2
@@ -230,7 +242,7 @@ public enum Word2VecFile {
             if let rows, words.count != rows {
                 throw fail("truncated: the header promises \(rows) rows but the file has \(words.count)")
             }
-            return WordVectors(words: words, dimension: dimension, values: values)
+            return (words, dimension, values)
         }
     }
 }

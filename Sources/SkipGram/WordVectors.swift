@@ -17,8 +17,20 @@ public struct WordVectors: Sendable {
         self.values = values
         var index: [String: Int] = [:]
         index.reserveCapacity(words.count)
-        // A word listed twice (possible in foreign files) keeps its first, most frequent row.
+        // A word listed twice keeps its first, most frequent row (`Word2VecFile` refuses
+        // files that list a word twice; this is for vectors made in code).
         for (i, word) in words.enumerated() where index[word] == nil { index[word] = i }
+        self.index = index
+    }
+
+    /// With each word's row already known (`Word2VecFile` builds it while checking that
+    /// no word repeats), so a large vocabulary is hashed once.
+    init(words: [String], dimension: Int, values: [Float], index: [String: Int]) {
+        precondition(values.count == words.count * dimension && index.count == words.count,
+                     "\(words.count) words (\(index.count) indexed) x \(dimension) != \(values.count) values")
+        self.words = words
+        self.dimension = dimension
+        self.values = values
         self.index = index
     }
 

@@ -21,11 +21,15 @@ import Foundation
 /// - a folder or a block device: refused, with an error naming the path.
 public enum AtomicFile {
     /// The file's bytes (memory-mapped where safe), or an error naming the file and why
-    /// it cannot be read — the reading counterpart every loader uses.
-    public static func read(_ url: URL) throws -> Data {
+    /// it cannot be read — the reading counterpart every loader uses. A folder where the
+    /// file should be is said to be one ("is a folder, not `what`": "a CSV file"), not
+    /// left to Foundation's "The operation could not be completed".
+    public static func read(_ url: URL, as what: String = "a file") throws -> Data {
         do {
             return try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
+            var s = stat()
+            if stat(url.path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR { throw TagganError.file(url.path, "is a folder, not \(what)") }
             let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
             throw TagganError.file(url.path, "cannot read: \(reason)")
         }

@@ -164,6 +164,20 @@ public struct ShardManifest: Sendable, Equatable, Codable {
         return try ShardManifest(json: String(decoding: try AtomicFile.read(url), as: UTF8.self), source: url.path)
     }
 
+    /// Throws unless every one of `ids` (the content ids of the rows of the shard output
+    /// `source`, in order) is in this manifest's shard by `ShardSpec`'s rule, naming the
+    /// first that is not, as `row` describes it (its position -> "line 7 (key)"). A file
+    /// that holds another shard's rows (copied in under another shard's name, or left from
+    /// an unsharded run) would otherwise merge as this shard's, and this shard's own
+    /// images would be silently missing from the merge.
+    public func checkRows(_ ids: [Int], source: String, row: (Int) -> String) throws {
+        guard let shard, let position = ids.firstIndex(where: { !shard.contains(contentID: $0) }) else { return }
+        let actual = ShardSpec.shard(ofContentID: ids[position], count: count)
+        throw TagganError.file(source, "\(row(position)) holds image \(ids[position]), which is in shard \(actual)/\(count), but this is "
+                               + "shard \(index)/\(count) by its manifest: it holds another shard's rows, so nothing was merged "
+                               + "(copied in under another shard's name, or left from an unsharded run?)")
+    }
+
     /// Throws unless `settings` (of the shard output `source`) equal `reference` (those of
     /// `referenceSource`, another shard or the run about to use it), naming what differs.
     public static func checkSettings(_ settings: [String: String], source: String,

@@ -148,9 +148,15 @@ public struct ClassConditionalTrainingJob {
         public let recent: RecentLosses
     }
 
-    /// `configure` sets a new run's options; a resumed run keeps its checkpoint's.
+    /// `configure` sets a new run's options; a resumed run keeps its checkpoint's. The
+    /// model's folder is held for the run (`RunLock`): a second run on it is refused.
     public func run(data: LabelledImageData, splits: LabelledImageSplits,
                     configure: (inout ClassConditionalConfiguration) -> Void) throws -> Result {
+        try RunLock.holding(folder: folder) { try train(data: data, splits: splits, configure: configure) }
+    }
+
+    func train(data: LabelledImageData, splits: LabelledImageSplits,
+               configure: (inout ClassConditionalConfiguration) -> Void) throws -> Result {
         let trainer: ClassConditionalTrainer
         if resume {
             guard FileManager.default.fileExists(atPath: folder.appendingPathComponent(ClassConditionalCheckpoint.fileName).path) else {

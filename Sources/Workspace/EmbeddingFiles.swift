@@ -157,6 +157,17 @@ public struct EmbeddingFiles: Sendable {
         return result
     }
 
+    /// Throws unless the image of every committed row (the matrix's mapping's and each
+    /// part's) is in the shard `manifest` names (`ShardManifest.checkRows`), naming the
+    /// mapping and the first row that is not: shard files are checked before they are
+    /// taken in.
+    func checkRows(in manifest: ShardManifest) throws {
+        for url in [mapping] + partNumbers().map({ partFiles($0).mapping }) {
+            let (ids, keys) = try Self.mappingRows(url)
+            try manifest.checkRows(ids, source: url.path) { "line \($0 + 2) (\(keys[$0]))" }
+        }
+    }
+
     /// The image ids of every committed row (each once, in row order), without the values.
     public func ids(featureSize: Int) throws -> [Int] {
         var seen = Set<Int>(), ids: [Int] = []

@@ -177,55 +177,58 @@ public enum FeatureExtraction {
         let catalog = try workspace.existingCatalog()
         let f = config.featureSize
         let files = workspace.embeddings(model: config.name, shard: shard)
-        let settings = { try shardSettings(config, weights: weights) }
-        if let shard { try claimShard(files, shard: shard, settings: try settings()) }
-        var done = Set(try files.ids(featureSize: f))
-        var summary = Summary(files: files)
-        summary.alreadyDone = done.count
-        let catalogImages = try catalog.images(withTags: false)   // (ids, keys and paths are all it needs)
-        if shard == nil {
-            let taken = try takeInShards(workspace: workspace, model: config.name, featureSize: f, settings: settings,
-                                         catalogIDs: Set(catalogImages.map(\.id)))
-            summary.fromShards = taken.count
-            done.formUnion(taken)
-        }
-        // The shard picks images by their content id, which is the same on every machine.
-        let todo = catalogImages.filter { image in
-            !done.contains(image.id) && (shard?.contains(contentID: image.id) ?? true)
-        }
-        let preprocessor = ImagePreprocessor(config: config)
-        let progress = ProgressLine("features", total: todo.count, unit: "images")
-        // A part after every `partSize` images, so a killed run loses at most that much.
-        let partSize = max(batch, 512)
-        var pending = EmbeddingFiles.Rows()
-        func commit() throws {
-            guard !pending.ids.isEmpty else { return }
-            try files.append(pending, featureSize: f)
-            try catalog.markProcessed(pending.ids, stage: "features", model: config.name)
-            pending = EmbeddingFiles.Rows()
-        }
-        let batches = stride(from: 0, to: todo.count, by: batch).map { Array(todo[$0 ..< min($0 + batch, todo.count)]) }
-        try forEachDecodedBatch(batches.map { $0.map(\.url) }, preprocessor: preprocessor, skipped: skipped,
-                                catalogued: batches) { index, crops, inputs in
-            let images = batches[index]
-            let good = crops.indices.filter { crops[$0] != nil }
-            let net = try network.value()
-            if let inputs {
-                pending.values += net.embed(inputs).storage
-                pending.ids += good.map { images[$0].id }
-                pending.keys += good.map { images[$0].key }
+        // One run at a time adds to these files (RunLock): two would number their parts alike.
+        return try RunLock.holding(file: files.matrix) {
+            let settings = { try shardSettings(config, weights: weights) }
+            if let shard { try claimShard(files, shard: shard, settings: try settings()) }
+            var done = Set(try files.ids(featureSize: f))
+            var summary = Summary(files: files)
+            summary.alreadyDone = done.count
+            let catalogImages = try catalog.images(withTags: false)   // (ids, keys and paths are all it needs)
+            if shard == nil {
+                let taken = try takeInShards(workspace: workspace, model: config.name, featureSize: f, settings: settings,
+                                             catalogIDs: Set(catalogImages.map(\.id)))
+                summary.fromShards = taken.count
+                done.formUnion(taken)
             }
-            progress.advance(by: images.count)
-            if pending.ids.count >= partSize { try commit() }
+            // The shard picks images by their content id, which is the same on every machine.
+            let todo = catalogImages.filter { image in
+                !done.contains(image.id) && (shard?.contains(contentID: image.id) ?? true)
+            }
+            let preprocessor = ImagePreprocessor(config: config)
+            let progress = ProgressLine("features", total: todo.count, unit: "images")
+            // A part after every `partSize` images, so a killed run loses at most that much.
+            let partSize = max(batch, 512)
+            var pending = EmbeddingFiles.Rows()
+            func commit() throws {
+                guard !pending.ids.isEmpty else { return }
+                try files.append(pending, featureSize: f)
+                try catalog.markProcessed(pending.ids, stage: "features", model: config.name)
+                pending = EmbeddingFiles.Rows()
+            }
+            let batches = stride(from: 0, to: todo.count, by: batch).map { Array(todo[$0 ..< min($0 + batch, todo.count)]) }
+            try forEachDecodedBatch(batches.map { $0.map(\.url) }, preprocessor: preprocessor, skipped: skipped,
+                                    catalogued: batches) { index, crops, inputs in
+                let images = batches[index]
+                let good = crops.indices.filter { crops[$0] != nil }
+                let net = try network.value()
+                if let inputs {
+                    pending.values += net.embed(inputs).storage
+                    pending.ids += good.map { images[$0].id }
+                    pending.keys += good.map { images[$0].key }
+                }
+                progress.advance(by: images.count)
+                if pending.ids.count >= partSize { try commit() }
+            }
+            try commit()
+            _ = try network.value()   // (bad weights are an error even when nothing was left to embed)
+            summary.rows = try files.consolidate(featureSize: f).rows
+            FaultInjection.point("features.catalog")
+            progress.finish()
+            summary.seconds = progress.elapsedSeconds
+            summary.embedded = todo.count - skipped.count
+            return summary
         }
-        try commit()
-        _ = try network.value()   // (bad weights are an error even when nothing was left to embed)
-        summary.rows = try files.consolidate(featureSize: f).rows
-        FaultInjection.point("features.catalog")
-        progress.finish()
-        summary.seconds = progress.elapsedSeconds
-        summary.embedded = todo.count - skipped.count
-        return summary
     }
 
     /// Joins the rows of every `model` shard file set in W (`--shard I/N` runs, here or
@@ -272,10 +275,11 @@ public enum FeatureExtraction {
     }
 
     /// The shard files an unsharded run takes in: one job's (one N, rule and settings),
-    /// made with this run's network and weights.
+    /// made with this run's network and weights, each holding rows of its own shard only.
     static func checkShards(_ shards: [EmbeddingFiles], settings: (() throws -> [String: String])?) throws {
         let manifests = try shards.map { ($0.matrix.path, try ShardManifest.read(besides: $0.matrix)) }
         let missing = try ShardManifest.checkOneJob(manifests, kind: "features")
+        for (files, (_, manifest)) in zip(shards, manifests) { try files.checkRows(in: manifest) }
         if let settings = try settings?(), let (source, first) = manifests.first {
             try ShardManifest.checkSettings(settings, source: "this run (\(settings["model"] ?? "") and its weights)",
                                             against: first.settings, from: source)

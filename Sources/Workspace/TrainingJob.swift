@@ -34,10 +34,17 @@ public struct TrainingJob {
     }
 
     /// Trains from `resumed` (its recorded configuration; `steps` extends or shortens)
-    /// or afresh with `configure`'s configuration.
+    /// or afresh with `configure`'s configuration. The model folder is held for the run
+    /// (`RunLock`): a second run on it is refused, once the inputs have shown the
+    /// workspace is one (a mistyped W gets no models folder).
     public func run(resumed: CheckpointRecord?, steps: Int?, configure: (TrainingInputs) -> TrainingConfiguration) throws -> Result {
         let folder = workspace.modelFolder(mode.rawValue)
         let inputs = try loadTrainingInputs(workspace: workspace.url, vectors: vectors, trainingSet: trainingSet)
+        return try RunLock.holding(folder: folder) { try run(inputs, folder: folder, resumed: resumed, steps: steps, configure: configure) }
+    }
+
+    func run(_ inputs: TrainingInputs, folder: URL, resumed: CheckpointRecord?, steps: Int?,
+             configure: (TrainingInputs) -> TrainingConfiguration) throws -> Result {
         Log.info("train: \(inputs.data.imageCount) images, \(inputs.data.exampleCount) examples, "
                  + "\(inputs.data.tagVectors.rows) distinct tags, features \(inputs.data.featureSize)-d, "
                  + "vectors \(inputs.data.wordSize)-d" + inputs.droppedNote)

@@ -126,12 +126,16 @@ struct MergeCommand: TagganCommand {
         }
         let w = Workspace(path: workspace!)
         let catalog = shards.isEmpty ? try w.existingCatalog() : try w.catalog()
-        let merged = try catalog.merge(shards: shards.map { URL(fileURLWithPath: $0) })
+        // The catalog and each model's embeddings are held while merged into (RunLock),
+        // as ingest and features hold them.
+        let merged = try RunLock.holding(file: w.catalogURL) { try catalog.merge(shards: shards.map { URL(fileURLWithPath: $0) }) }
         let ids = Set(try catalog.images(withTags: false).map(\.id))
         var embeddings: [String: Int] = [:]
         for config in EfficientNetConfig.all where !EmbeddingFiles.shards(in: w.url, model: config.name).isEmpty {
-            embeddings[config.name] = try FeatureExtraction.takeInShards(workspace: w, model: config.name, featureSize: config.featureSize,
-                                                                         settings: nil, catalogIDs: ids).count
+            embeddings[config.name] = try RunLock.holding(file: w.embeddings(model: config.name).matrix) {
+                try FeatureExtraction.takeInShards(workspace: w, model: config.name, featureSize: config.featureSize,
+                                                   settings: nil, catalogIDs: ids).count
+            }
         }
         let s = try catalog.statistics()
         if common.json {

@@ -45,6 +45,49 @@ struct ClassCondCommandTests {
         #expect(eval.stderr.contains("no trained model here (run `taggan classcond train` first)"), "\(eval.stderr)")
     }
 
+    /// A folder where classcond expects a data file, and a file given as the data folder,
+    /// are errors saying so (exit 1), not Foundation's "The operation could not be completed".
+    @Test func aFolderGivenForADataFileOrAFileForTheDataFolderIsSaidToBeOne() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-paths-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let workspace = root.appendingPathComponent("W").path
+        let digits = root.appendingPathComponent("digits"), fashion = root.appendingPathComponent("fashion")
+        try FileManager.default.createDirectory(at: digits.appendingPathComponent("digits.csv"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: fashion.appendingPathComponent("train-images-idx3-ubyte"), withIntermediateDirectories: true)
+        let file = root.appendingPathComponent("digits.csv")
+        try Data("0,".utf8).write(to: file)
+        let cases: [([String], String)] = [
+            (["--data", "digits", "--data-dir", digits.path], "\(digits.path)/digits.csv: is a folder, not a CSV file"),
+            (["--data-dir", fashion.path], "\(fashion.path)/train-images-idx3-ubyte: is a folder, not an idx image file"),
+            (["--data", "digits", "--data-dir", file.path], "\(file.path): is a file, not a folder (the folder holding the data set's files)"),
+        ]
+        for (arguments, message) in cases {
+            let run = try TagganProcess(["classcond", "train", "--workspace", workspace] + arguments)
+            #expect(run.status == 1, "\(arguments)")
+            #expect(run.stderr.hasSuffix("taggan: error: \(message)\n"), "\(arguments): \(run.stderr)")
+        }
+    }
+
+    /// A model folder another live run holds is refused (exit 1, naming the folder and the
+    /// process) before anything is written to it; once let go, its lock file left behind
+    /// does not stop the next run.
+    @Test func trainingAModelAnotherRunHoldsIsRefused() throws {
+        let workspace = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-classcond-locked-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        let arguments = ["classcond", "train", "--workspace", workspace.path, "--data", "digits", "--model", "cgan",
+                         "--data-dir", corporaFolder().appendingPathComponent("digits").path, "--steps", "2"]
+        let model = workspace.appendingPathComponent("classcond/digits/cgan")
+        try holdingLock(model.appendingPathComponent(".taggan-lock")) {
+            let run = try TagganProcess(arguments)
+            #expect(run.status == 1)
+            #expect(run.stderr.contains("\(model.path): another taggan run (process \(ProcessInfo.processInfo.processIdentifier)) holds it"),
+                    "\(run.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: model.path) == [".taggan-lock"])
+        }
+        let run = try TagganProcess(arguments)
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+
     /// Trains both models briefly on the digits, resumes, evaluates: the report has both
     /// rows with standard errors, the paper's rows marked as the paper's, and images.
     @Test func trainResumeAndEvalWriteTheReport() throws {

@@ -69,6 +69,23 @@ struct LabelledImageDataTests {
         }
     }
 
+    /// Header sizes whose product passes Int's range (each may be up to 2^32 - 1) are
+    /// reported as too large, not as a wrapped "expected N bytes" or an overflow trap.
+    @Test func idxSizesWhoseProductOverflowsAreReportedAsTooLarge() throws {
+        let folder = try temporaryFolder("idx-huge")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let images = folder.appendingPathComponent("images"), labels = folder.appendingPathComponent("labels")
+        try idx([0x801, 2], [0, 1]).write(to: labels)
+        for (count, rows, columns) in [(UInt32.max, UInt32.max, UInt32.max), (4, 1 << 31, 1 << 31), (1 << 31, 1 << 31, 1 << 2),
+                                       (UInt32.max, UInt32.max, 1)] {
+            try idx([0x803, count, rows, columns], [1, 2, 3, 4]).write(to: images)
+            #expect(throws: TagganError.file(images.path, "its header says \(count) images of \(rows)x\(columns): sizes too large "
+                                             + "(their product overflows), a corrupt header?"), "\(count) x \(rows) x \(columns)") {
+                try IDXFile.readImages(images, labels: labels, classNames: (0...9).map(String.init))
+            }
+        }
+    }
+
     @Test func digitsCSVLinesAreCheckedField_by_field() throws {
         let folder = try temporaryFolder("digits")
         defer { try? FileManager.default.removeItem(at: folder) }

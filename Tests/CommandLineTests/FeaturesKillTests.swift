@@ -93,4 +93,45 @@ struct FeaturesKillTests {
         }
         #expect(!FileManager.default.fileExists(atPath: w.appendingPathComponent("embeddings.parts").path), "parts left after the resumed run")
     }
+
+    /// A run that would write what another live run is writing is refused at once (exit 1,
+    /// naming the file and the process holding its lock) and changes nothing: ingest while
+    /// the catalog is held, features and merge while the embeddings are held. Shard runs
+    /// have files, and locks, of their own, so a `--shard` run goes ahead meanwhile; once
+    /// the holder lets go, the same commands run.
+    @Test func runsOnOutputsAnotherRunHoldsAreRefused() throws {
+        try #require(FileManager.default.fileExists(atPath: PipelineTests.cache.appendingPathComponent("models/efficientnet-lite0.pth").path),
+                     "EfficientNet-Lite0 weights are missing: run bash corpora/fetch-all.sh")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-features-locked-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let env = ["TAGGAN_CORPORA": PipelineTests.cache.path]
+        let photos = root.appendingPathComponent("photos"), w = root.appendingPathComponent("W")
+        try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+        for name in Self.images.prefix(3) {
+            try FileManager.default.copyItem(at: IngestCommandTests.fixtures.appendingPathComponent(name), to: photos.appendingPathComponent(name))
+        }
+        let holder = "another taggan run (process \(ProcessInfo.processInfo.processIdentifier)) holds it"
+        let catalog = w.appendingPathComponent("catalog.sqlite"), matrix = w.appendingPathComponent("embeddings.npy")
+
+        try holdingLock(w.appendingPathComponent(".catalog.sqlite.taggan-lock")) {
+            let ingest = try TagganProcess(["ingest", photos.path, "--workspace", w.path], environment: env)
+            #expect(ingest.status == 1 && ingest.stderr.contains("\(catalog.path): \(holder)"), "\(ingest.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: catalog.path))
+        }
+        #expect(try TagganProcess(["ingest", photos.path, "--workspace", w.path], environment: env).status == 0)
+
+        try holdingLock(w.appendingPathComponent(".embeddings.npy.taggan-lock")) {
+            let features = try TagganProcess(["features", "--workspace", w.path], environment: env)
+            #expect(features.status == 1 && features.stderr.contains("\(matrix.path): \(holder)"), "\(features.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: matrix.path))
+            let shard = try TagganProcess(["features", "--workspace", w.path, "--shard", "0/2"], environment: env)
+            #expect(shard.status == 0, "\(shard.stderr)")
+            let merge = try TagganProcess(["merge", "--workspace", w.path], environment: env)
+            #expect(merge.status == 1 && merge.stderr.contains("\(matrix.path): \(holder)"), "\(merge.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: matrix.path))
+        }
+        let features = try TagganProcess(["features", "--workspace", w.path, "--json"], environment: env)
+        #expect(features.status == 0, "\(features.stderr)")
+        #expect(try NPY.read(contentsOf: matrix).rows == 3)
+    }
 }

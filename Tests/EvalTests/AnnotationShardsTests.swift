@@ -55,6 +55,24 @@ struct AnnotationShardsTests {
         #expect(again.duplicates == 3 && again.images == Self.all.count)
     }
 
+    /// Shard 2's file replaced by a copy of shard 1's (its manifest kept): an image is in
+    /// one shard only, so its records in two shards' files are refused, naming both files
+    /// and the image, and nothing is written (it merged, with shard 2's images missing).
+    @Test(arguments: ["jsonl", "csv"])
+    func aFileHoldingAnotherShardsRecordsIsRefused(_ ext: String) throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let inputs = try shardFiles(3, ext: ext)
+        try FileManager.default.removeItem(at: inputs[2])
+        try FileManager.default.copyItem(at: inputs[1], to: inputs[2])
+        let output = folder.appendingPathComponent("tags.\(ext)")
+        #expect(throws: TagganError.file(inputs[2].path, "holds '\(Self.all[1].path)', and so does \(inputs[1].path), but they are "
+                                         + "shards 2 and 1 of 3 and an image is in one shard only: one of the two holds the other's rows "
+                                         + "(copied under another shard's name?), so nothing was merged")) {
+            try AnnotationShards.merge(inputs, into: output)
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+    }
+
     @Test func aMissingShardIsReportedAndItsImagesAreAbsent() throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         let inputs = try shardFiles(3, ext: "jsonl")

@@ -115,6 +115,21 @@ struct VectorsCommandTests {
         #expect(!folder.contents.contains { $0.contains(".tmp-") })
     }
 
+    /// A similarity score that is NaN or infinite ("nan", "inf", "-Infinity" all parse
+    /// as numbers) is an error naming the file and the line, not a pair ranked anyhow.
+    @Test func nonFiniteSimilarityScoresAreErrorsNamingTheLine() throws {
+        let folder = TemporaryFolder()
+        let vectors = folder.path("v.bin")
+        try Word2VecFile.write(WordVectors(words: ["a", "b", "c"], dimension: 2, values: [1, 2, 3, 4, 5, 7]), to: vectors, format: .binary)
+        for score in ["nan", "NaN", "inf", "-Infinity"] {
+            let pairs = try folder.writePath("pairs-\(score).tsv", "# word1 word2 score\na\tb\t3.5\nb\tc\t\(score)\na\tc\t1\n")
+            let run = try Run(["vectors", "eval", vectors, "--similarity", pairs])
+            #expect(run.status == 1, "\(score)")
+            #expect(run.stderr.hasSuffix("taggan: error: \(pairs): line 3: the score '\(score)' is not a finite number\n"), "\(score): \(run.stderr)")
+            #expect(run.stdout.isEmpty, "\(score)")
+        }
+    }
+
     @Test func trainHelpListsTheTrainingOptions() throws {
         let run = try Run(["vectors", "train", "--help"])
         #expect(run.status == 0)

@@ -105,4 +105,23 @@ struct Word2VecFileTests {
             try Word2VecFile.read(folder.path("none.bin"))
         }
     }
+
+    /// A word has one vector: a word listed again, in word2vec text, GloVe text or binary,
+    /// is an error naming the file, the word, its row and the row it first appeared at.
+    @Test func aWordListedTwiceIsAnErrorNamingBothRows() throws {
+        let folder = TemporaryFolder()
+        let cases: [(String, [UInt8], String)] = [
+            ("repeat.txt", Array("3 2\na 1 2\nb 3 4\na 5 6\n".utf8),
+             "row 3 ('a'): the word is listed again (first at row 1); each word has one vector"),
+            ("repeat-glove.txt", Array("a 1 2\nb 3 4\nb 5 6\n".utf8),
+             "row 3 ('b'): the word is listed again (first at row 2); each word has one vector"),
+            ("repeat.bin", Array("3 1\n".utf8) + [0x61, 0x20, 0, 0, 0x80, 0x3F, 0x0A, 0x62, 0x20, 0, 0, 0, 0x40, 0x0A,
+                                                  0x62, 0x20, 0, 0, 0x40, 0x40, 0x0A],
+             "row 3 ('b'): the word is listed again (first at row 2); each word has one vector"),
+        ]
+        for (name, content, reason) in cases {
+            let path = try folder.writePath(name, content)
+            #expect(throws: TagganError.file(path, reason), "\(name)") { try Word2VecFile.read(path) }
+        }
+    }
 }

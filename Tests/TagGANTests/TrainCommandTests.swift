@@ -134,6 +134,39 @@ struct TrainCommandTests {
         }
     }
 
+    /// While one `taggan train` runs on a model, a second one on the same model is refused
+    /// at once (exit 1, naming the model folder and the running process) and leaves the
+    /// first run's checkpoint alone; once the first is killed (SIGKILL), the kernel has
+    /// dropped its lock and --resume continues from its checkpoint.
+    @Test func aSecondTrainerOnARunningModelIsRefusedAndAKilledRunStillResumes() throws {
+        let folder = temporaryFolder("concurrent")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try writeWorkspace(folder)
+        let common = ["--workspace", folder.path, "--vectors", folder.appendingPathComponent("vectors.bin").path, "--batch-size", "10"]
+            + trainingSet(folder)
+        let (first, _, _) = try TrainProcess.start(["train"] + common + ["--steps", "100000", "--checkpoint-every", "3"])
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL); first.waitUntilExit() } }
+        let model = folder.appendingPathComponent("models/cgan")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: model.appendingPathComponent("checkpoint.json").path) && first.isRunning
+                && Date() < deadline {
+            usleep(2000)
+        }
+        try #require(first.isRunning, "the first run ended before the second started")
+
+        let second = try TrainProcess(["train"] + common + ["--steps", "6", "--seed", "3"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("\(model.path): another taggan run (process \(first.processIdentifier)) holds it"), "\(second.stderr)")
+        #expect(try CheckpointRecord.read(folder: model).configuration.seed == 1, "the second run wrote the first one's model")
+
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let stoppedAt = try CheckpointRecord.read(folder: model).step
+        let resumed = try TrainProcess(["train"] + common + ["--resume", "--steps", String(stoppedAt + 2)])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try CheckpointRecord.read(folder: model).step == stoppedAt + 2)
+    }
+
     /// Each bad input: its exit status and the message a user sees.
     @Test func badInputsAreReportedWithTheFileAndReason() throws {
         let folder = temporaryFolder("bad")

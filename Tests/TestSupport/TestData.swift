@@ -52,3 +52,16 @@ public final class TemporaryFolder {
     /// The names in the folder, sorted.
     public var contents: [String] { (try? FileManager.default.contentsOfDirectory(atPath: url.path))?.sorted() ?? [] }
 }
+
+/// Runs `body` while this process holds an exclusive flock(2) on `lockFile` (created,
+/// with its folder, and given this process's id), as a running taggan holds its lock files.
+public func holdingLock<T>(_ lockFile: URL, _ body: () throws -> T) throws -> T {
+    try FileManager.default.createDirectory(at: lockFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data("\(ProcessInfo.processInfo.processIdentifier)\n".utf8).write(to: lockFile)
+    let descriptor = open(lockFile.path, O_RDWR | O_CLOEXEC)
+    defer { if descriptor >= 0 { close(descriptor) } }
+    guard descriptor >= 0, flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        throw CocoaError(.fileLocking, userInfo: [NSFilePathErrorKey: lockFile.path])
+    }
+    return try body()
+}

@@ -427,6 +427,7 @@ extension Catalog {
             }
             for (kind, manifest) in try other.shardManifests() {
                 manifests[kind, default: []].append((other.url.path, manifest))
+                if kind == "ingest" { try other.checkImages(in: manifest) }
             }
         }
         var summary = MergeSummary()
@@ -440,6 +441,22 @@ extension Catalog {
             }
         }
         return summary
+    }
+
+    /// Throws unless every image of this (shard) catalog is in the shard `manifest`
+    /// names (`ShardManifest.checkRows`): a shard workspace ingested unsharded before, or
+    /// another shard's catalog, would bring other shards' files, stale or not, into the
+    /// merge under this shard's name.
+    func checkImages(in manifest: ShardManifest) throws {
+        let rows = try db.prepare("SELECT id FROM images ORDER BY id")
+        var ids: [Int] = []
+        while try rows.step() { ids.append(rows.int(0)) }
+        try manifest.checkRows(ids, source: url.path) { position in
+            // Keys are looked up for the image reported only.
+            guard let key = try? db.prepare("SELECT MIN(key) FROM files WHERE image_id = ?").bind(ids[position]),
+                  (try? key.step()) == true, !key.isNull(0) else { return "an image row" }
+            return "its file \(key.string(0))"
+        }
     }
 
     /// `folder` if it holds a catalog, else an error naming the catalog it lacks.

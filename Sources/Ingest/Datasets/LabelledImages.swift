@@ -65,6 +65,12 @@ public enum LabelledImageDatasets {
     /// - digits: the 1,797 images shuffled once with a fixed seed (0), then 1,199 train,
     ///   299 validation, 299 test (a sixth each held out).
     public static func load(_ name: String, folder: URL) throws -> LabelledImageSplits {
+        // A file given as the folder is said to be one, not left to its first data file
+        // failing to open.
+        var s = stat()
+        if stat(folder.path, &s) == 0 && (s.st_mode & S_IFMT) != S_IFDIR {
+            throw TagganError.file(folder.path, "is a file, not a folder (the folder holding the data set's files)")
+        }
         switch name {
         case "fashion-mnist":
             func idx(_ prefix: String) throws -> LabelledImages {
@@ -102,7 +108,7 @@ public enum LabelledImageDatasets {
 /// 0x00000801 (count) for labels, then the bytes.
 public enum IDXFile {
     public static func readImages(_ imagesURL: URL, labels labelsURL: URL, classNames: [String]) throws -> LabelledImages {
-        let images = try AtomicFile.read(imagesURL), labels = try AtomicFile.read(labelsURL)
+        let images = try AtomicFile.read(imagesURL, as: "an idx image file"), labels = try AtomicFile.read(labelsURL, as: "an idx label file")
         func word(_ data: Data, _ i: Int) -> Int {
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int in
                 var value = 0
@@ -117,9 +123,18 @@ public enum IDXFile {
             throw TagganError.file(labelsURL.path, "not an idx label file (expected magic 0x00000801 and an 8-byte header)")
         }
         let count = word(images, 1), rows = word(images, 2), columns = word(images, 3)
-        guard rows > 0, columns > 0, images.count == 16 + count * rows * columns else {
+        // Each size is up to 2^32 - 1, so their product can pass Int's range: multiplied
+        // with overflow reported, a header no file could match is said to be one.
+        let (pixels, wide) = rows.multipliedReportingOverflow(by: columns)
+        let (total, long) = count.multipliedReportingOverflow(by: pixels)
+        let (expected, longer) = total.addingReportingOverflow(16)
+        guard !(wide || long || longer) else {
+            throw TagganError.file(imagesURL.path, "its header says \(count) images of \(rows)x\(columns): sizes too large "
+                                   + "(their product overflows), a corrupt header?")
+        }
+        guard rows > 0, columns > 0, images.count == expected else {
             throw TagganError.file(imagesURL.path, "\(images.count) bytes do not hold \(count) images of \(rows)x\(columns) "
-                                   + "(expected \(16 + count * rows * columns)): truncated?")
+                                   + "(expected \(expected)): truncated?")
         }
         guard word(labels, 1) == count, labels.count == 8 + count else {
             throw TagganError.file(labelsURL.path, "holds \(word(labels, 1)) labels in \(labels.count) bytes; "
@@ -148,7 +163,7 @@ public enum IDXFile {
 /// 0..16) and the label 0..9.
 public enum DigitsCSV {
     public static func read(_ url: URL) throws -> LabelledImages {
-        let data = try AtomicFile.read(url)
+        let data = try AtomicFile.read(url, as: "a CSV file")
         guard let text = String(data: data, encoding: .utf8) else { throw TagganError.file(url.path, "not UTF-8 text") }
         var values: [Float] = [], labels: [Int] = []
         for (number, line) in text.split(whereSeparator: \.isNewline).enumerated() {
