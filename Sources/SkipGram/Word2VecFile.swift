@@ -97,9 +97,10 @@ public enum Word2VecFile {
 
         /// The file's vectors, every value finite: a NaN or infinity (text "nan", or
         /// such bits in a binary file) is an error naming its row, not a word whose
-        /// similarities are all NaN. Each word has one row: a word listed again is an
-        /// error naming both rows (a lookup would silently use one of two vectors, and
-        /// which one depends on the reader: gensim keeps the first).
+        /// similarities are all NaN. A word listed again keeps its first row, and the file
+        /// is named in a warning with how many repeat and the first repeat's rows: some
+        /// published sets list a few words twice (GloVe 840B), and refusing them would
+        /// leave them unusable; gensim too keeps the first and warns.
         mutating func parse() throws -> WordVectors {
             let (words, dimension, values) = try parseRows()
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
@@ -108,10 +109,18 @@ public enum Word2VecFile {
             }
             var index: [String: Int] = [:]
             index.reserveCapacity(words.count)
+            var repeats = 0, firstRepeat: (row: Int, first: Int)?
             for (row, word) in words.enumerated() {
-                if let first = index.updateValue(row, forKey: word) {
-                    throw fail("row \(row + 1) ('\(word)'): the word is listed again (first at row \(first + 1)); each word has one vector")
+                if let first = index[word] {
+                    repeats += 1
+                    if firstRepeat == nil { firstRepeat = (row, first) }
+                } else {
+                    index[word] = row
                 }
+            }
+            if let (row, first) = firstRepeat {
+                Log.warning("\(path): \(repeats) row\(repeats == 1 ? "" : "s") repeat\(repeats == 1 ? "s" : "") a word listed before "
+                            + "(the first: row \(row + 1) '\(words[row])', first at row \(first + 1)); each word keeps its first row")
             }
             return WordVectors(words: words, dimension: dimension, values: values, index: index)
         }

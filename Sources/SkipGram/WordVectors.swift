@@ -17,16 +17,16 @@ public struct WordVectors: Sendable {
         self.values = values
         var index: [String: Int] = [:]
         index.reserveCapacity(words.count)
-        // A word listed twice keeps its first, most frequent row (`Word2VecFile` refuses
-        // files that list a word twice; this is for vectors made in code).
+        // A word listed twice keeps its first, most frequent row (as `Word2VecFile`'s
+        // index does, which also warns).
         for (i, word) in words.enumerated() where index[word] == nil { index[word] = i }
         self.index = index
     }
 
-    /// With each word's row already known (`Word2VecFile` builds it while checking that
-    /// no word repeats), so a large vocabulary is hashed once.
+    /// With each word's row already known (`Word2VecFile` builds it while looking for
+    /// repeated words), so a large vocabulary is hashed once.
     init(words: [String], dimension: Int, values: [Float], index: [String: Int]) {
-        precondition(values.count == words.count * dimension && index.count == words.count,
+        precondition(values.count == words.count * dimension && index.count <= words.count,
                      "\(words.count) words (\(index.count) indexed) x \(dimension) != \(values.count) values")
         self.words = words
         self.dimension = dimension

@@ -45,6 +45,21 @@ struct CommandLineTests {
         #expect(fine.status == 0 && fine.stdout.contains("dog"), "\(fine.stderr)")
     }
 
+    /// A word-vector file that lists a word twice is read with the word's first row and a
+    /// warning naming the file, the number of repeats and the first repeat's rows.
+    @Test func aRepeatedWordIsWarnedAboutAndKeepsItsFirstRow() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-repeat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let vectors = folder.appendingPathComponent("v.txt")
+        try "4 2\ncat 1 0\ndog 0.9 0.1\nbird 0 1\ncat 0 1\n".write(to: vectors, atomically: true, encoding: .utf8)
+        let run = try Run(["vectors", "nearest", vectors.path, "cat", "-k", "1"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("\(vectors.path): 1 row repeats a word listed before (the first: row 4 'cat', first at row 1)"),
+                "\(run.stderr)")
+        #expect(run.stdout.contains("dog") && !run.stdout.contains("bird"), "\(run.stdout)")
+    }
+
     @Test func version() throws {
         let run = try Run("--version")
         #expect(run.status == 0 && run.stdout == "taggan 0.1.0\n")
