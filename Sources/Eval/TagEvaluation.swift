@@ -116,7 +116,9 @@ public enum TagEvaluation {
         let mean = TagMetrics.meanInTagOrder
         let bootstrap = APBootstrap(ranked: ranked, truth: truth, tags: Set(aps.keys))
         let apDraws = draws.prefix(max(resamples / 5, 1)).map { bootstrap.averagePrecisions(draw: $0) }
-        metrics["map"] = interval(mean(aps), apDraws.filter { !$0.isEmpty }.map(mean))
+        // No tag with `minimumImagesForAP` test images: no mAP (absent, shown as "–" / null),
+        // rather than a 0 that reads as a method that ranks every tag last.
+        if !aps.isEmpty { metrics["map"] = interval(mean(aps), apDraws.filter { !$0.isEmpty }.map(mean)) }
         var byKind: [String: KindMetrics]?
         if let seenTags {
             byKind = [:]
@@ -129,7 +131,7 @@ public enum TagEvaluation {
                     kindMetrics["recall@\(k)"] = metrics.removeValue(forKey: "\(kind) recall@\(k)")
                 }
                 let mapDraws = kindAPs.isEmpty ? [] : apDraws.map { $0.filter { ofKind($0.key) } }.filter { !$0.isEmpty }.map(mean)
-                kindMetrics["map"] = interval(mean(kindAPs), mapDraws)
+                if !kindAPs.isEmpty { kindMetrics["map"] = interval(mean(kindAPs), mapDraws) }
                 let occurrences = truth.reduce(0) { $0 + $1.filter(ofKind).count }
                 byKind![kind] = KindMetrics(occurrences: occurrences, tags: Set(truth.joined()).filter(ofKind).count,
                                             tagsForMAP: kindAPs.count, metrics: kindMetrics)

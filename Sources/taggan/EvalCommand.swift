@@ -66,7 +66,7 @@ struct EvalCommand: TagganCommand {
                 "command": "eval", "report": report.path, "images": images, "seconds": seconds, "best_method": best.rawValue,
                 "methods": reports.map { m in
                     ["method": m.method, "precision@5": m.metrics["precision@5"]!.value, "precision@10": m.metrics["precision@10"]!.value,
-                     "recall@10": m.metrics["recall@10"]!.value, "map": m.metrics["map"]!.value, "n_plus": m.nPlus] as [String: Any]
+                     "recall@10": m.metrics["recall@10"]!.value, "map": m.metrics["map"].map { $0.value as Any } ?? NSNull(), "n_plus": m.nPlus] as [String: Any]
                 },
             ])
             return
@@ -75,8 +75,9 @@ struct EvalCommand: TagganCommand {
         func padded(_ text: String) -> String { text + String(repeating: " ", count: max(1, width - text.count)) }
         print(padded("method") + "   P@5    P@10   R@10   mAP")
         for m in reports {
-            print(padded(m.method) + String(format: "%.3f  %.3f  %.3f  %.3f", m.metrics["precision@5"]!.value,
-                                             m.metrics["precision@10"]!.value, m.metrics["recall@10"]!.value, m.metrics["map"]!.value))
+            print(padded(m.method) + String(format: "%.3f  %.3f  %.3f  ", m.metrics["precision@5"]!.value,
+                                             m.metrics["precision@10"]!.value, m.metrics["recall@10"]!.value)
+                  + (m.metrics["map"].map { String(format: "%.3f", $0.value) } ?? "n/a (no tag has \(TagMetrics.minimumImagesForAP) test images)"))
         }
         for note in notes { print("note: \(note)") }
         print("report: \(report.path)/report.html (\(String(format: "%.1f", seconds)) s)")
