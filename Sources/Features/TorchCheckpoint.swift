@@ -130,16 +130,7 @@ public enum TorchCheckpoint {
                                 out[row + j] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(
                                     fromByteOffset: storage.start + 4 * (offset + j * step), as: UInt32.self)))
                             }
-                            var a = outer.count - 1
-                            while a >= 0 {
-                                let axis = outer[a]
-                                index[a] += 1
-                                offset += reference.strides[axis]
-                                if index[a] < reference.shape[axis] { break }
-                                offset -= reference.strides[axis] * index[a]
-                                index[a] = 0
-                                a -= 1
-                            }
+                            Self.advance(&index, &offset, over: outer, reference)
                         }
                     }
                     return
@@ -156,24 +147,32 @@ public enum TorchCheckpoint {
                     }
                 }
                 // Walk the index space in row-major order, keeping the storage offset.
-                var index = [Int](repeating: 0, count: reference.shape.count)
+                let axes = Array(reference.shape.indices)
+                var index = [Int](repeating: 0, count: axes.count)
                 var offset = reference.offset
                 for i in 0..<count {
                     values[i] = element(offset)
-                    var axis = reference.shape.count - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        offset += reference.strides[axis]
-                        if index[axis] < reference.shape[axis] { break }
-                        offset -= reference.strides[axis] * index[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
+                    Self.advance(&index, &offset, over: axes, reference)
                 }
             }
             result.tensors[name] = Tensor(shape: reference.shape, values: values)
         }
         return result
+    }
+
+    /// One step of a row-major walk over `axes` of `reference` (the last fastest):
+    /// `index[i]` is the position along `axes[i]`, `offset` the storage offset it gives.
+    private static func advance(_ index: inout [Int], _ offset: inout Int, over axes: [Int], _ reference: TensorReference) {
+        var a = axes.count - 1
+        while a >= 0 {
+            let axis = axes[a]
+            index[a] += 1
+            offset += reference.strides[axis]
+            if index[a] < reference.shape[axis] { return }
+            offset -= reference.strides[axis] * index[a]
+            index[a] = 0
+            a -= 1
+        }
     }
 
     static let elementWidth: [String: Int] = [
