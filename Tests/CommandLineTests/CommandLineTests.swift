@@ -48,16 +48,14 @@ struct CommandLineTests {
     /// A word-vector file that lists a word twice is read with the word's first row and a
     /// warning naming the file, the number of repeats and the first repeat's rows.
     @Test func aRepeatedWordIsWarnedAboutAndKeepsItsFirstRow() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-repeat-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let vectors = folder.appendingPathComponent("v.txt")
-        try "4 2\ncat 1 0\ndog 0.9 0.1\nbird 0 1\ncat 0 1\n".write(to: vectors, atomically: true, encoding: .utf8)
+        let folder = TemporaryFolder("taggan-repeat")
+        let vectors = try folder.write("v.txt", Data("4 2\ncat 1 0\ndog 0.9 0.1\nbird 0 1\ncat 0 1\n".utf8))
         let run = try Run(["vectors", "nearest", vectors.path, "cat", "-k", "1"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.contains("\(vectors.path): 1 row repeats a word listed before (the first: row 4 'cat', first at row 1)"),
                 "\(run.stderr)")
         #expect(run.stdout.contains("dog") && !run.stdout.contains("bird"), "\(run.stdout)")
+        withExtendedLifetime(folder) {}   // (the folder is removed when it goes)
     }
 
     @Test func version() throws {
