@@ -116,11 +116,17 @@ public enum AnnotationWriter {
         text += "\""
     }
 
+    /// One CSV field, quoted when it holds a comma, quote or line break. The test runs on
+    /// Unicode scalars, not Characters: "\r\n" is one Character, equal to neither "\r" nor
+    /// "\n", so a file name holding a CRLF went out unquoted and split its row in two
+    /// (and `taggan merge --annotations` then refused the file).
+    static func csvField(_ text: String) -> String {
+        let needsQuotes = text.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+        return needsQuotes ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
     public static func csv(_ annotations: [Annotation]) -> String {
-        func field(_ text: String) -> String {
-            text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
+        let field = csvField
         var lines = ["path,tag,confidence"]
         for annotation in annotations {
             if annotation.tags.isEmpty { lines.append("\(field(annotation.path)),,") }

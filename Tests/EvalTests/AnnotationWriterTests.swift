@@ -65,6 +65,20 @@ struct AnnotationWriterTests {
             """)
     }
 
+    /// A CRLF in a file name ("\r\n" is one Swift Character, equal to neither "\r" nor
+    /// "\n") is quoted like a lone CR or LF, so each image stays one record: reading the
+    /// file back as merge does gives every path whole, in its own consecutive rows.
+    @Test func csvQuotesAFileNameHoldingCRLF() throws {
+        let annotations = [Annotation(path: "crlf\r\nname.png", tags: ["cat", "sea"], confidences: [0.9, 0.4]),
+                           Annotation(path: "cr\rname.png", tags: ["sky"], confidences: [0.5]),
+                           Annotation(path: "tag\r\n.png", tags: ["a\r\nb"], confidences: [0.5])]
+        let text = AnnotationWriter.csv(annotations)
+        #expect(text.hasPrefix("path,tag,confidence\r\n\"crlf\r\nname.png\",cat,0.900\r\n\"crlf\r\nname.png\",sea,0.400\r\n"))
+        #expect(text.contains("\"tag\r\n.png\",\"a\r\nb\",0.500\r\n"))
+        let records = try AnnotationShards.csvRecords(text, source: "t.csv")
+        #expect(records.map(\.path) == annotations.map(\.path))
+    }
+
     @Test func filtering() {
         let a = Annotation(path: "x", tags: ["a", "b", "c", "d"], confidences: [0.9, 0.5, 0.3, 0.2])
         #expect(a.filtered(top: 2, threshold: 0).tags == ["a", "b"])
