@@ -79,6 +79,30 @@ struct AnnotationWriterTests {
         #expect(records.map(\.path) == annotations.map(\.path))
     }
 
+    /// File names and tags that spreadsheets run as formulas (leading = + - @, tab, CR)
+    /// get a leading apostrophe inside quotes; other fields, and the JSON Lines, are as given.
+    @Test func csvDefusesSpreadsheetFormulasInNamesAndTags() {
+        let annotations = [
+            Annotation(path: "=HYPERLINK(\"http://x\",\"y\").png", tags: ["=cmd|'/c calc'!a0", "+1", "-2", "@sum(1)"],
+                       confidences: [0.9, 0.8, 0.7, 0.6]),
+            Annotation(path: "\tx.png", tags: ["\rz", "a=b", "ok"], confidences: [0.5, 0.4, 0.3]),
+            Annotation(path: "-3.png", tags: [], confidences: []),
+        ]
+        #expect(AnnotationWriter.csv(annotations) == """
+            path,tag,confidence\r
+            "'=HYPERLINK(""http://x"",""y"").png","'=cmd|'/c calc'!a0",0.900\r
+            "'=HYPERLINK(""http://x"",""y"").png","'+1",0.800\r
+            "'=HYPERLINK(""http://x"",""y"").png","'-2",0.700\r
+            "'=HYPERLINK(""http://x"",""y"").png","'@sum(1)",0.600\r
+            "'\tx.png","'\rz",0.500\r
+            "'\tx.png",a=b,0.400\r
+            "'\tx.png",ok,0.300\r
+            "'-3.png",,\r
+
+            """)
+        #expect(AnnotationWriter.jsonLines([annotations[2]]) == "{\"path\":\"-3.png\",\"tags\":[]}\n")
+    }
+
     @Test func filtering() {
         let a = Annotation(path: "x", tags: ["a", "b", "c", "d"], confidences: [0.9, 0.5, 0.3, 0.2])
         #expect(a.filtered(top: 2, threshold: 0).tags == ["a", "b"])
