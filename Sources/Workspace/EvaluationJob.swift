@@ -47,7 +47,14 @@ public struct EvaluationJob {
         let w = workspace
         var inputs = try load(w)
         let settings = try chooseSettings(&inputs)
-        let choice = MethodChoice(methods: settings, chosenOn: "the validation split (\(inputs.validation.count) images)")
+        var choice = MethodChoice(methods: settings, chosenOn: "the validation split (\(inputs.validation.count) images)")
+        if inputs.validation.isEmpty {
+            // Nothing was measured, so every validation score is 0 and the tie went to the
+            // first method, the frequency prior: annotate --method auto gave every image the
+            // same tags. Without a validation split auto stays what it is before any eval.
+            choice.best = .knn
+            choice.chosenOn = "no validation split: k-NN transfer, annotate's default before any eval"
+        }
         try choice.write(to: w.url)
         let (reports, ranked) = try score(settings, best: choice.best, inputs)
         let notes = inputs.notes + closingNotes(settings, choice: choice, inputs, w)
@@ -129,7 +136,7 @@ public struct EvaluationJob {
                 try report(paper, label: "\(setting.method.title), paper's protocol",
                            note: "\(samples) samples per image from G's prior, each votes for its 20 nearest candidates; 10 most voted")
             }
-            let suffix = setting.method == best ? " (validation-best: annotate's default)" : ""
+            let suffix = setting.method != best ? "" : inputs.validation.isEmpty ? " (annotate's default)" : " (validation-best: annotate's default)"
             try report(setting, label: "\(setting.method.title), \(setting.summary)", note: setting.note + suffix)
         }
         return (reports, ranked)
@@ -138,8 +145,13 @@ public struct EvaluationJob {
     func closingNotes(_ settings: [MethodSetting], choice: MethodChoice, _ inputs: Inputs, _ w: Workspace) -> [String] {
         var notes = DecoderCeilings.ceilings(settings: settings, train: inputs.train, truth: inputs.data.truth(inputs.test, in: inputs.space),
                                              samples: samples, split: split.rawValue)
-        notes.append("The validation-best method, \(choice.best.title) (\(choice.setting(choice.best)?.summary ?? "")), is recorded with "
-                     + "every method's setting and calibration in \(w.methodChoiceURL.path) for taggan annotate --method auto.")
+        if inputs.validation.isEmpty {
+            notes.append("With no validation split nothing was chosen: taggan annotate --method auto uses \(choice.best.title) "
+                         + "(\(choice.setting(choice.best)?.summary ?? "")), as before any eval, recorded in \(w.methodChoiceURL.path).")
+        } else {
+            notes.append("The validation-best method, \(choice.best.title) (\(choice.setting(choice.best)?.summary ?? "")), is recorded with "
+                         + "every method's setting and calibration in \(w.methodChoiceURL.path) for taggan annotate --method auto.")
+        }
         if split == .validation {
             notes.append("Every setting and calibration was chosen on this same validation split, so these rows are optimistic; the test split's report is the fair one.")
         }

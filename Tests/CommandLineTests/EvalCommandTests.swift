@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import TagganCore
+import TestSupport
+
+/// `taggan eval` on workspaces a user can make that are not the usual 80/10/10 catalog:
+/// real OpenClipart PNGs with XMP sidecars giving them the tags a test chooses, ingested
+/// with the split it chooses and embedded by the real network. Needs the fetched data
+/// (corpora/fetch-all.sh) and fails without it.
+@Suite("taggan eval on odd workspaces (real images)")
+struct EvalCommandTests {
+    static var cache: URL { TestData.corporaCache }
+
+    static func escapedXML(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    /// `root/W`: `count` real PNGs, image i tagged `tags(i)` by its sidecar, ingested with
+    /// `split` (T/V/E) and embedded.
+    static func workspace(_ root: URL, count: Int, split: String, tags: (Int) -> [String]) throws -> URL {
+        let folder = root.appendingPathComponent("photos"), w = root.appendingPathComponent("W")
+        let names = (0 ..< count).map { String(format: "img%02d.png", $0) }
+        try AnnotateTests.copyImages(to: folder, names: names)
+        for (i, name) in names.enumerated() {
+            try AnnotateTests.sidecar(tags: tags(i).map(escapedXML))
+                .write(to: folder.appendingPathComponent(name + ".xmp"), atomically: true, encoding: .utf8)
+        }
+        let environment = ["TAGGAN_CORPORA": cache.path]
+        let ingest = try TagganProcess(["ingest", folder.path, "--workspace", w.path, "--layout", "xmp", "--split", split],
+                                       environment: environment)
+        try #require(ingest.status == 0, "\(ingest.stderr)")
+        let features = try TagganProcess(["features", "--workspace", w.path], environment: environment)
+        try #require(features.status == 0, "\(features.stderr)")
+        return w
+    }
+
+    static func eval(_ w: URL, _ report: URL, _ extra: [String] = []) throws -> TagganProcess {
+        try TagganProcess(["eval", "--workspace", w.path, "--report", report.path, "--resamples", "20"] + extra,
+                          environment: ["TAGGAN_CORPORA": cache.path])
+    }
+
+    /// With no validation split every method's validation score is 0; the tie went to the
+    /// first method, the frequency prior, which methods.json then named best, so annotate
+    /// --method auto gave every image the same tags. Without validation auto must stay
+    /// k-NN transfer (its default before any eval), and the report must not call anything
+    /// "validation-best".
+    @Test func withoutAValidationSplitAutoStaysKNNNotTheFrequencyPrior() throws {
+        let root = TemporaryFolder("taggan-eval-noval")
+        let w = try Self.workspace(root.url, count: 20, split: "80/0/20") { i in i % 2 == 0 ? ["cat", "pet"] : ["tree", "plant"] }
+        let run = try Self.eval(w, root.url.appendingPathComponent("report"))
+        try #require(run.status == 0, "\(run.stderr)")
+        let methods = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: w.appendingPathComponent("methods.json"))) as? [String: Any])
+        #expect(methods["best"] as? String == "knn")
+        #expect(run.stdout.contains("With no validation split nothing was chosen: taggan annotate --method auto uses k-NN transfer (k 5)"))
+        let markdown = try String(contentsOf: root.url.appendingPathComponent("report/report.md"), encoding: .utf8)
+        #expect(!markdown.contains("validation-best"))
+    }
+}
