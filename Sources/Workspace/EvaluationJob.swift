@@ -55,12 +55,14 @@ public struct EvaluationJob {
             choice.best = .knn
             choice.chosenOn = "no validation split: k-NN transfer, annotate's default before any eval"
         }
-        try choice.write(to: w.url)
         let (reports, ranked) = try score(settings, best: choice.best, inputs)
         let notes = inputs.notes + closingNotes(settings, choice: choice, inputs, w)
         let evaluation = EvaluationReport(title: "taggan evaluation", dataset: w.path, split: split.rawValue, notes: notes,
                                           methods: reports, losses: inputs.losses, examples: exampleRows(ranked, inputs))
         try evaluation.write(to: report)
+        // After the report: a run that could not write its report leaves the method
+        // choice annotate --method auto reads as it was.
+        try choice.write(to: w.url)
         return Result(reports: reports, notes: notes, best: choice.best,
                       seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9, images: inputs.test.count)
     }

@@ -39,6 +39,30 @@ struct EvalCommandTests {
                           environment: ["TAGGAN_CORPORA": cache.path])
     }
 
+    /// A report folder that cannot be made is refused before the work, naming it and the
+    /// reason, and W/methods.json (what annotate --method auto reads) is not written: it
+    /// failed after the whole evaluation with Foundation's "The operation could not be
+    /// completed", methods.json already replaced.
+    @Test func anUnwritableReportFolderFailsFirstAndLeavesMethodsAlone() throws {
+        let root = TemporaryFolder("taggan-eval-report")
+        let w = try Self.workspace(root.url, count: 20, split: "60/10/30") { i in i % 2 == 0 ? ["cat"] : ["tree"] }
+        let file = try root.write("a-file", "not a folder")
+        let report = file.appendingPathComponent("report")
+        let run = try Self.eval(w, report)
+        #expect(run.status == 1)
+        #expect(run.stderr == "taggan: error: \(report.path): cannot create the report folder (at \(report.path)): Not a directory\n", "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.appendingPathComponent("methods.json").path))
+        // A new folder two levels deep is made; a run that then fails leaves no empty folders.
+        let nested = root.url.appendingPathComponent("x/y/report")
+        let ok = try Self.eval(w, nested)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: nested.path).sorted() == ["report.html", "report.json", "report.md"])
+        let failing = root.url.appendingPathComponent("p/q/report")
+        let noWorkspace = try Self.eval(root.url.appendingPathComponent("no-such-W"), failing)
+        #expect(noWorkspace.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: root.url.appendingPathComponent("p").path))
+    }
+
     /// With no validation split every method's validation score is 0; the tie went to the
     /// first method, the frequency prior, which methods.json then named best, so annotate
     /// --method auto gave every image the same tags. Without validation auto must stay
