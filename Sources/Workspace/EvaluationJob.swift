@@ -102,7 +102,11 @@ public struct EvaluationJob {
         if vectorsFile == nil { notes.append("no word vectors (give --vectors): the word-space methods and the generators are left out") }
         var space = data.tagSpace
         let train = try data.trainingSet(space: &space, vectors: vectorsFile, vocabulary: vocabulary, command: "taggan eval")
-        let methods = TagMethods(train: train, generators: vectorsFile == nil ? [:] : generators)
+        let wordSpace = train.available.contains(true)
+        if let vectorsPath, vectorsFile != nil, !wordSpace {
+            notes.append("none of the \(train.tagCount) tags has a vector in \(vectorsPath): the word-space methods and the generators are left out")
+        }
+        let methods = TagMethods(train: train, generators: vectorsFile == nil || !wordSpace ? [:] : generators)
         return Inputs(data: data, space: space, train: train, methods: methods, validation: validation, test: test,
                       notes: notes, losses: losses)
     }

@@ -63,6 +63,23 @@ struct EvalCommandTests {
         #expect(!FileManager.default.fileExists(atPath: root.url.appendingPathComponent("p").path))
     }
 
+    /// Without word vectors (none recorded, none given) the word-space methods cannot
+    /// rank anything: they are left out of the table, methods.json and the report, as the
+    /// note says, instead of standing there with P@5 0.000 like methods that ran and failed.
+    @Test func withoutWordVectorsTheWordSpaceMethodsAreLeftOut() throws {
+        let root = TemporaryFolder("taggan-eval-novectors")
+        let w = try Self.workspace(root.url, count: 20, split: "60/10/30") { i in i % 2 == 0 ? ["cat", "pet"] : ["tree", "plant"] }
+        let run = try Self.eval(w, root.url.appendingPathComponent("report"))
+        try #require(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("note: no word vectors (give --vectors): the word-space methods and the generators are left out"))
+        #expect(run.stdout.contains("TagProp") && !run.stdout.contains("word-space regression") && !run.stdout.contains("ConSE"), "\(run.stdout)")
+        let methods = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: w.appendingPathComponent("methods.json"))) as? [String: Any])
+        let names = try #require(methods["methods"] as? [[String: Any]]).compactMap { $0["method"] as? String }
+        #expect(names == ["prior", "knn", "tagprop", "linear"])
+        let json = try String(contentsOf: root.url.appendingPathComponent("report/report.json"), encoding: .utf8)
+        #expect(!json.contains("word-space regression") && !json.contains("ConSE"))
+    }
+
     /// With no validation split every method's validation score is 0; the tie went to the
     /// first method, the frequency prior, which methods.json then named best, so annotate
     /// --method auto gave every image the same tags. Without validation auto must stay
