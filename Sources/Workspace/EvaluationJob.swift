@@ -88,6 +88,7 @@ public struct EvaluationJob {
         }
         let vectorsPath = vectors ?? w.recordedVectors()
         let vectorsFile = try vectorsPath.map { try Word2VecFile.read($0) }
+        let tagNames = data.tagSpace.names
         if let vectorsFile, let vectorsPath {
             // The generators emit vectors of their training words' size; other vectors
             // would score every generated word against the wrong space (P@5 0, silently).
@@ -97,6 +98,8 @@ public struct EvaluationJob {
                     throw TagganError.file(vectorsPath, "has \(vectorsFile.dimension)-d vectors, but the \(method.rawValue) model "
                                            + "generates \(size)-d ones (give the vectors it was trained with)")
                 }
+                try Self.checkSameVectors(vectorsFile, at: vectorsPath, as: try w.checkpoint(method.rawValue).data.source["vectors"],
+                                          model: method.rawValue, words: tagNames)
             }
         }
         if vectorsFile == nil { notes.append("no word vectors (give --vectors): the word-space methods and the generators are left out") }
@@ -109,6 +112,26 @@ public struct EvaluationJob {
         let methods = TagMethods(train: train, generators: vectorsFile == nil || !wordSpace ? [:] : generators)
         return Inputs(data: data, space: space, train: train, methods: methods, validation: validation, test: test,
                       notes: notes, losses: losses)
+    }
+
+    /// Throws when `vectors` (read from `path`) give a tag word another vector than the
+    /// file the model was trained with (`trainedWith`, its checkpoint's record) does: the
+    /// generator emits vectors in its training space, and scored against another space of
+    /// the same size every generated word is wrong (P@5 0.000 for the CGAN with vectors
+    /// retrained on the same corpus, reported as the model's result without a word).
+    /// Another file with the same vectors (a copy, a text export) passes; when the
+    /// training file is gone there is nothing to compare and nothing is said.
+    static func checkSameVectors(_ vectors: WordVectors, at path: String, as trainedWith: String?, model: String, words: [String]) throws {
+        guard let trainedWith, FileManager.default.fileExists(atPath: trainedWith),
+              URL(fileURLWithPath: trainedWith).resolvingSymlinksInPath() != URL(fileURLWithPath: path).resolvingSymlinksInPath() else { return }
+        let trained = try Word2VecFile.read(trainedWith)
+        for word in words {
+            guard let a = trained.vector(word), let b = vectors.vector(word) else { continue }
+            if zip(a, b).contains(where: { abs($0 - $1) > 1e-4 * max(1, abs($0)) }) {
+                throw TagganError.file(path, "gives '\(word)' another vector than \(trainedWith), which the \(model) model was trained "
+                                       + "with: its generated vectors mean nothing in this space (give those vectors, or retrain the model)")
+            }
+        }
     }
 
     /// Settings chosen on validation (or each method's default without one).

@@ -80,6 +80,32 @@ struct EvalCommandTests {
         #expect(!json.contains("word-space regression") && !json.contains("ConSE"))
     }
 
+    /// Word vectors of the model's size but not the ones it was trained with (retrained
+    /// on another corpus or seed) are refused, naming both files: the generator's vectors
+    /// mean nothing in another space and the CGAN scored P@5 0.000 as its own result. A
+    /// text copy of the training vectors is accepted.
+    @Test func vectorsOtherThanTheModelsAreRefused() throws {
+        let root = TemporaryFolder("taggan-eval-vectors")
+        let w = try Self.workspace(root.url, count: 20, split: "60/10/30") { i in i % 2 == 0 ? ["cat", "pet"] : ["tree", "plant"] }
+        func vectors(_ name: String, seed: UInt64) throws -> URL {
+            var random = SeededRandom(seed: seed)
+            let words = ["cat", "pet", "tree", "plant"], values = Tensor.gaussian(shape: [words.count, 8], using: &random)
+            var text = "\(words.count) 8\n"
+            for (i, word) in words.enumerated() { text += word + " " + values.row(i).map { String($0) }.joined(separator: " ") + "\n" }
+            return try root.write(name, text)
+        }
+        let trained = try vectors("trained.txt", seed: 1), copy = try vectors("copy.txt", seed: 1), other = try vectors("other.txt", seed: 2)
+        let train = try TagganProcess(["train", "--workspace", w.path, "--vectors", trained.path, "--steps", "2", "--batch-size", "10"],
+                                      environment: ["TAGGAN_CORPORA": Self.cache.path])
+        try #require(train.status == 0, "\(train.stderr)")
+        let refused = try Self.eval(w, root.url.appendingPathComponent("r1"), ["--vectors", other.path, "--samples", "5"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("taggan: error: \(other.path): gives 'cat' another vector than \(trained.path), which the cgan model "
+                                        + "was trained with"), "\(refused.stderr)")
+        let accepted = try Self.eval(w, root.url.appendingPathComponent("r2"), ["--vectors", copy.path, "--samples", "5"])
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+    }
+
     /// With no validation split every method's validation score is 0; the tie went to the
     /// first method, the frequency prior, which methods.json then named best, so annotate
     /// --method auto gave every image the same tags. Without validation auto must stay
