@@ -196,6 +196,23 @@ struct DatasetTests {
         #expect(summary.statistics["images"] == 1)
     }
 
+    /// A folder where a MIR Flickr tag file should be is reported with that reason (it
+    /// was a bare "unreadable file"), and its image is skipped as for any unreadable tags.
+    @Test func aFolderAsATagFileIsReportedAsAFolder() throws {
+        let data = TemporaryFolder(), workspace = TemporaryFolder()
+        try data.write("mir/im1.jpg", try Fixtures.data("baseline.jpg"))
+        try data.write("mir/im2.jpg", try Fixtures.data("progressive.jpg"))
+        try FileManager.default.createDirectory(at: data.url.appendingPathComponent("mir/meta/tags/tags1.txt"), withIntermediateDirectories: true)
+        try data.write("mir/meta/tags/tags2.txt", "fine\n")
+        let (items, problems) = try DatasetReader(root: data.url.appendingPathComponent("mir")).read()
+        #expect(items.map(\.key) == ["mir/im2.jpg"])
+        let problem = try #require(problems.first)
+        #expect(problems.count == 1 && problem.path.hasSuffix("mir/meta/tags/tags1.txt") && problem.reason == "unreadable file")
+        #expect(problem.detail == "a folder, not a tag file (tags of mir/im1.jpg)")
+        let (summary, skipped) = try ingest(data.url.appendingPathComponent("mir"), workspace.url)
+        #expect(skipped.byReason.map(\.reason) == ["unreadable file"] && summary.statistics["images"] == 1)
+    }
+
     @Test func annotationListThroughASymlinkOutsideIsReported() throws {
         let data = TemporaryFolder(), workspace = TemporaryFolder(), outside = TemporaryFolder()
         try data.write("mir/im1.jpg", try Fixtures.data("baseline.jpg"))
