@@ -213,6 +213,20 @@ struct DatasetTests {
         #expect(skipped.byReason.map(\.reason) == ["unreadable file"] && summary.statistics["images"] == 1)
     }
 
+    /// A tag file with a NUL byte is reported as not text and its image skipped, like a
+    /// file that is not UTF-8: its tag "do\0g" was stored cut at the NUL, as "do".
+    @Test func aTagFileWithANULByteIsReportedNotCut() throws {
+        let data = TemporaryFolder()
+        try data.write("mir/im1.jpg", try Fixtures.data("baseline.jpg"))
+        try data.write("mir/im2.jpg", try Fixtures.data("progressive.jpg"))
+        try data.write("mir/meta/tags/tags1.txt", Data("cat\ndo\0g\n".utf8))
+        try data.write("mir/meta/tags/tags2.txt", "fine\n")
+        let (items, problems) = try DatasetReader(root: data.url.appendingPathComponent("mir")).read()
+        #expect(items.map(\.key) == ["mir/im2.jpg"])
+        #expect(problems.map(\.reason) == ["not a text file"])
+        #expect(problems.first?.detail == "a NUL byte at offset 6 (tags of mir/im1.jpg)")
+    }
+
     @Test func annotationListThroughASymlinkOutsideIsReported() throws {
         let data = TemporaryFolder(), workspace = TemporaryFolder(), outside = TemporaryFolder()
         try data.write("mir/im1.jpg", try Fixtures.data("baseline.jpg"))

@@ -119,6 +119,13 @@ public struct DatasetReader: Sendable {
             problems.append(SourceProblem(path: url.path, reason: "not UTF-8 text", detail: "tags of \(key)"))
             return nil
         }
+        // A NUL byte is valid UTF-8 but no text file holds one, and the catalog's C string
+        // cut the tag at it ("do\0g" was stored as "do", silently).
+        if let offset = data.firstIndex(of: 0) {
+            problems.append(SourceProblem(path: url.path, reason: "not a text file",
+                                          detail: "a NUL byte at offset \(offset - data.startIndex) (tags of \(key))"))
+            return nil
+        }
         return text.split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
