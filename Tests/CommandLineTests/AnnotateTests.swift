@@ -134,6 +134,31 @@ struct AnnotateTests {
         #expect(retrained["reused"] as? Int == 0 && retrained["annotated"] as? Int == 2, "\(retrained)")
     }
 
+    /// --vectors of the model's size that give its words other vectors than the file it
+    /// was trained with are refused, naming both (the generated vectors would be decoded
+    /// in the wrong space, every tag meaningless); a copy of the training vectors is fine.
+    @Test func vectorsOtherThanTheModelsAreRefused() throws {
+        let fixture = try Self.fixture("other-vectors")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png"])
+        let other = fixture.root.appendingPathComponent("other.txt"), copy = fixture.root.appendingPathComponent("copy.txt")
+        try Self.writeVectors(other, seed: 99)
+        try FileManager.default.copyItem(at: fixture.vectors, to: copy)
+        let jsonl = fixture.root.appendingPathComponent("t.jsonl").path
+        func annotate(_ vectors: URL) throws -> TagganProcess {
+            try TagganProcess(["annotate", folder.path, "--workspace", fixture.workspace.path, "--vectors", vectors.path,
+                               "--vocab", "all", "--samples", "5", "--top", "3", "--jsonl", jsonl], environment: ["TAGGAN_CORPORA": Self.cache.path])
+        }
+        let refused = try annotate(other)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("taggan: error: \(other.path): gives 'cat' another vector than \(fixture.vectors.path), which the cgan model "
+                                        + "was trained with"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: jsonl))
+        let accepted = try annotate(copy)
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+    }
+
     /// A folder in which every image fails is a failed run (exit 1, said on stderr).
     @Test func everyImageFailingExitsOne() throws {
         let fixture = try Self.fixture("all-broken")
