@@ -32,7 +32,8 @@ public struct Annotation: Sendable, Equatable, Codable {
 /// JSON Lines: one object per image, `{"path": ..., "tags": [{"tag": ..., "confidence": ...}]}`.
 /// CSV (RFC 4180): header `path,tag,confidence`, one row per (image, tag), and `path,,`
 /// for an image left without tags, so both files list the same images; fields quoted
-/// when they hold a comma, quote or line break.
+/// when they hold a comma, quote or line break, and a field a spreadsheet would run as a
+/// formula (leading = + - @) prefixed with an apostrophe (`csvField`).
 public enum AnnotationWriter {
     public static func jsonLines(_ annotations: [Annotation]) -> String {
         var text = ""
@@ -116,11 +117,28 @@ public enum AnnotationWriter {
         text += "\""
     }
 
+    /// One CSV field, quoted when it holds a comma, quote or line break. The test runs on
+    /// Unicode scalars, not Characters: "\r\n" is one Character, equal to neither "\r" nor
+    /// "\n", so a file name holding a CRLF went out unquoted and split its row in two
+    /// (and `taggan merge --annotations` then refused the file).
+    ///
+    /// A field that starts with = + - @, a tab or a carriage return is written with a
+    /// leading apostrophe, inside quotes: Excel, LibreOffice and Google Sheets run such a
+    /// cell as a formula when the CSV is opened (a file named `=HYPERLINK(...).png`, or a
+    /// tag from a user's sidecar, would run), and the apostrophe makes it text (OWASP's
+    /// advice against CSV injection). The JSON Lines file keeps every name as it is.
+    static func csvField(_ text: String) -> String {
+        let formula = text.unicodeScalars.first.map(formulaStarts.contains) ?? false
+        let text = formula ? "'" + text : text
+        let needsQuotes = formula || text.unicodeScalars.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }
+        return needsQuotes ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+    }
+
+    /// First characters that make a spreadsheet read a cell as a formula.
+    static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+
     public static func csv(_ annotations: [Annotation]) -> String {
-        func field(_ text: String) -> String {
-            text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-                ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
+        let field = csvField
         var lines = ["path,tag,confidence"]
         for annotation in annotations {
             if annotation.tags.isEmpty { lines.append("\(field(annotation.path)),,") }

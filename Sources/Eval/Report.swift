@@ -80,7 +80,7 @@ public struct EvaluationReport: Sendable, Codable {
     }
 
     public func markdown() -> String {
-        var text = "# \(title)\n\nData set: \(dataset); split: \(split); \(methods.first?.images ?? 0) images; written \(created).\n\n"
+        var text = "# \(title)\n\nData set: \(Self.markdownText(dataset)); split: \(split); \(methods.first?.images ?? 0) images; written \(created).\n\n"
         text += "Values are means over test images with bootstrap 95% intervals.\n\n"
         text += "| method | " + Self.headlineMetrics.joined(separator: " | ") + " | N+ |\n"
         text += "|---|" + String(repeating: "---|", count: Self.headlineMetrics.count + 1) + "\n"
@@ -91,18 +91,39 @@ public struct EvaluationReport: Sendable, Codable {
         text += kindMarkdown() + calibrationMarkdown()
         let notesByMethod = methods.filter { !$0.note.isEmpty }.map { "- **\($0.method)**: \($0.note)" }
         if !notesByMethod.isEmpty { text += "\n" + notesByMethod.joined(separator: "\n") + "\n" }
-        if !notes.isEmpty { text += "\n## Notes\n\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
+        if !notes.isEmpty { text += "\n## Notes\n\n" + notes.map { "- \(Self.markdownText($0))" }.joined(separator: "\n") + "\n" }
         if !examples.isEmpty {
             text += "\n## Examples\n\n"
             for example in examples.prefix(20) {
-                text += "- `\(example.key)` — true: \(example.truth.joined(separator: ", "))\n"
+                text += "- \(Self.markdownText(example.key)) — true: \(example.truth.map(Self.markdownText).joined(separator: ", "))\n"
                 for p in example.predictions {
-                    let marked = p.tags.map { example.truth.contains($0) ? "**\($0)**" : $0 }
+                    let marked = p.tags.map { example.truth.contains($0) ? "**\(Self.markdownText($0))**" : Self.markdownText($0) }
                     text += "  - \(p.method): \(marked.joined(separator: ", "))\n"
                 }
             }
         }
         return text
+    }
+
+    /// Catalog text (tags, file names, the paths in notes) as Markdown shows it, literally:
+    /// tags come from users' sidecars and catalogs, and Markdown viewers render inline
+    /// HTML, so a tag `<img src=x onerror=...>` ran in the viewer, `**x**` turned bold and
+    /// `|` split a table row. The characters Markdown reads inline are backslash-escaped
+    /// (CommonMark lets any ASCII punctuation be), and line breaks, which would end the
+    /// list item, are written as \n, \r, \t.
+    static func markdownText(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\", "`", "*", "_", "[", "]", "<", ">", "|", "&", "~", "#", "!": result += "\\"; result.unicodeScalars.append(scalar)
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case "\u{0}" ..< " ", "\u{7F}": result += "\u{FFFD}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     // MARK: Seen and unseen tags, calibration

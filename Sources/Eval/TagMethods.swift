@@ -169,9 +169,17 @@ public struct TagMethods: Sendable {
         self.generators = generators
     }
 
-    /// The methods that can run here: the generators only where a model exists.
+    /// Whether any tag has a word vector. Without one (no vectors file, or none of the
+    /// catalog's tags in it) the word-space methods have nothing to rank: they scored 0 on
+    /// every image and stood in the report as methods that had run and failed, under a
+    /// note saying they were left out.
+    public var hasWordSpace: Bool { train.available.contains(true) }
+
+    /// The methods that can run here: the generators only where a model exists, the
+    /// word-space methods only where some tag has a vector.
     public var available: [TagMethod] {
         TagMethod.allCases.filter { !$0.isGenerator || generators[$0] != nil }
+            .filter { ($0 != .regression && $0 != .conse) || hasWordSpace }
             .filter { $0 != .fusion || TagMethod.allCases.contains { $0.isGenerator && generators[$0] != nil } }
     }
 
@@ -306,24 +314,26 @@ extension TagMethods {
         linear.lambda = headChoice.value
         try finish(linear, head.rank(queries: features))
 
-        let (regression, regressionChoice) = try WordSpaceRegression.chooseOnValidation(
-            trainFeatures: train.features, trainTags: train.tags, tagVectors: train.tagVectors, available: train.available,
-            validationFeatures: features, validationTags: truth)
-        var regressionSetting = MethodSetting(method: .regression, note: "ridge regression to the unit mean of the image's tag vectors, "
-                                              + "tags by cosine (the generator's non-adversarial counterpart); lambda "
-                                              + note(regressionChoice) { String(format: "%g", $0) })
-        regressionSetting.lambda = regressionChoice.value
-        try finish(regressionSetting, regression.rank(queries: features))
+        if hasWordSpace {
+            let (regression, regressionChoice) = try WordSpaceRegression.chooseOnValidation(
+                trainFeatures: train.features, trainTags: train.tags, tagVectors: train.tagVectors, available: train.available,
+                validationFeatures: features, validationTags: truth)
+            var regressionSetting = MethodSetting(method: .regression, note: "ridge regression to the unit mean of the image's tag vectors, "
+                                                  + "tags by cosine (the generator's non-adversarial counterpart); lambda "
+                                                  + note(regressionChoice) { String(format: "%g", $0) })
+            regressionSetting.lambda = regressionChoice.value
+            try finish(regressionSetting, regression.rank(queries: features))
 
-        let conse = ConSE.fit(space: train.neighbours, trainTags: train.tags, tagVectors: train.tagVectors, available: train.available)
-        let conseTried = ConSE.kCandidates.filter { $0 <= train.tags.count }.map { k in
-            (value: k, precisionAt5: TagMetrics.meanPrecision(conse.rank(neighbours: validationNeighbours, k: k, top: 5), truth: truth))
+            let conse = ConSE.fit(space: train.neighbours, trainTags: train.tags, tagVectors: train.tagVectors, available: train.available)
+            let conseTried = ConSE.kCandidates.filter { $0 <= train.tags.count }.map { k in
+                (value: k, precisionAt5: TagMetrics.meanPrecision(conse.rank(neighbours: validationNeighbours, k: k, top: 5), truth: truth))
+            }
+            let conseChoice = ValidationChoice(tried: conseTried)
+            var conseSetting = MethodSetting(method: .conse, note: "similarity-weighted mean tag vector of the k nearest training images, "
+                                             + "tags by cosine (Norouzi et al. 2014); k " + note(conseChoice) { "k=\($0)" })
+            conseSetting.k = conseChoice.value
+            try finish(conseSetting, conse.rank(neighbours: validationNeighbours, k: conseChoice.value))
         }
-        let conseChoice = ValidationChoice(tried: conseTried)
-        var conseSetting = MethodSetting(method: .conse, note: "similarity-weighted mean tag vector of the k nearest training images, "
-                                         + "tags by cosine (Norouzi et al. 2014); k " + note(conseChoice) { "k=\($0)" })
-        conseSetting.k = conseChoice.value
-        try finish(conseSetting, conse.rank(neighbours: validationNeighbours, k: conseChoice.value))
 
         var bestGenerator: MethodSetting?
         for method in [TagMethod.cgan, .icgan] {

@@ -196,17 +196,28 @@ public struct AnnotationJob {
         return .refused
     }
 
-    /// A comma-separated list, or @FILE with one word per line.
+    /// A comma-separated list, or @FILE with one word per line (a word may then hold a
+    /// comma), each word normalised as ingest normalises tags (`TagNormaliser`: NFC,
+    /// lowercase, inner spaces to one underscore; nothing left of a word of punctuation
+    /// only): the catalog's tags, and so every suggestion, are in that form, and
+    /// `--exclude "Dog, New York"` matched neither `dog` nor `new_york`. A file that cannot
+    /// be read is an error naming it and why (missing, a folder, not UTF-8).
     public static func wordList(_ text: String?) throws -> [String] {
         guard let text else { return [] }
+        let words: [Substring]
         if text.hasPrefix("@") {
             let path = String(text.dropFirst())
-            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw TagganError.file(path, "cannot read the word list")
-            }
-            return contents.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            var s = stat()
+            guard stat(path, &s) == 0 else { throw TagganError.file(path, "cannot read the word list: \(String(cString: strerror(errno)))") }
+            guard (s.st_mode & S_IFMT) != S_IFDIR else { throw TagganError.file(path, "is a folder, not a word list (one word a line)") }
+            let data = try AtomicFile.read(URL(fileURLWithPath: path), as: "a word list")
+            guard let contents = String(data: data, encoding: .utf8) else { throw TagganError.file(path, "the word list is not UTF-8 text") }
+            words = contents.split(whereSeparator: \.isNewline)
+        } else {
+            words = text.split(separator: ",")
         }
-        return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var seen = Set<String>()
+        return words.compactMap { TagNormaliser.normalise(String($0)) }.filter { seen.insert($0).inserted }
     }
 }
 

@@ -100,6 +100,13 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         }
         let vectors = try needsVectors ? vectorsPath.map { try Word2VecFile.read($0) } : nil
         var space = data?.tagSpace ?? TagSpace([])
+        // A generator's vectors mean nothing in another word space of the same size (eval's check).
+        if let vectors, let vectorsPath {
+            for generator in needed {
+                try EvaluationJob.checkSameVectors(vectors, at: vectorsPath, as: try w.checkpoint(generator.rawValue).data.source["vectors"],
+                                                   model: generator.rawValue, words: vectors.words)
+            }
+        }
         let train = try (data ?? WorkspaceTrainingRows(workspace: workspace, images: [], train: [], trainFeatures: Tensor(zeros: [0, featureWidth])))
             .trainingSet(space: &space, vectors: vectors, vocabulary: request.vocabulary, command: "taggan annotate")
         if needsVectors, train.candidates.isEmpty { throw TagganError.file(vectorsPath ?? "", "no candidate word has a vector") }

@@ -47,13 +47,22 @@ public struct EvaluationJob {
         let w = workspace
         var inputs = try load(w)
         let settings = try chooseSettings(&inputs)
-        let choice = MethodChoice(methods: settings, chosenOn: "the validation split (\(inputs.validation.count) images)")
-        try choice.write(to: w.url)
+        var choice = MethodChoice(methods: settings, chosenOn: "the validation split (\(inputs.validation.count) images)")
+        if inputs.validation.isEmpty {
+            // Nothing was measured, so every validation score is 0 and the tie went to the
+            // first method, the frequency prior: annotate --method auto gave every image the
+            // same tags. Without a validation split auto stays what it is before any eval.
+            choice.best = .knn
+            choice.chosenOn = "no validation split: k-NN transfer, annotate's default before any eval"
+        }
         let (reports, ranked) = try score(settings, best: choice.best, inputs)
         let notes = inputs.notes + closingNotes(settings, choice: choice, inputs, w)
         let evaluation = EvaluationReport(title: "taggan evaluation", dataset: w.path, split: split.rawValue, notes: notes,
                                           methods: reports, losses: inputs.losses, examples: exampleRows(ranked, inputs))
         try evaluation.write(to: report)
+        // After the report: a run that could not write its report leaves the method
+        // choice annotate --method auto reads as it was.
+        try choice.write(to: w.url)
         return Result(reports: reports, notes: notes, best: choice.best,
                       seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9, images: inputs.test.count)
     }
@@ -79,6 +88,7 @@ public struct EvaluationJob {
         }
         let vectorsPath = vectors ?? w.recordedVectors()
         let vectorsFile = try vectorsPath.map { try Word2VecFile.read($0) }
+        let tagNames = data.tagSpace.names
         if let vectorsFile, let vectorsPath {
             // The generators emit vectors of their training words' size; other vectors
             // would score every generated word against the wrong space (P@5 0, silently).
@@ -88,14 +98,40 @@ public struct EvaluationJob {
                     throw TagganError.file(vectorsPath, "has \(vectorsFile.dimension)-d vectors, but the \(method.rawValue) model "
                                            + "generates \(size)-d ones (give the vectors it was trained with)")
                 }
+                try Self.checkSameVectors(vectorsFile, at: vectorsPath, as: try w.checkpoint(method.rawValue).data.source["vectors"],
+                                          model: method.rawValue, words: tagNames)
             }
         }
         if vectorsFile == nil { notes.append("no word vectors (give --vectors): the word-space methods and the generators are left out") }
         var space = data.tagSpace
         let train = try data.trainingSet(space: &space, vectors: vectorsFile, vocabulary: vocabulary, command: "taggan eval")
-        let methods = TagMethods(train: train, generators: vectorsFile == nil ? [:] : generators)
+        let wordSpace = train.available.contains(true)
+        if let vectorsPath, vectorsFile != nil, !wordSpace {
+            notes.append("none of the \(train.tagCount) tags has a vector in \(vectorsPath): the word-space methods and the generators are left out")
+        }
+        let methods = TagMethods(train: train, generators: vectorsFile == nil || !wordSpace ? [:] : generators)
         return Inputs(data: data, space: space, train: train, methods: methods, validation: validation, test: test,
                       notes: notes, losses: losses)
+    }
+
+    /// Throws when `vectors` (read from `path`) give a tag word another vector than the
+    /// file the model was trained with (`trainedWith`, its checkpoint's record) does: the
+    /// generator emits vectors in its training space, and scored against another space of
+    /// the same size every generated word is wrong (P@5 0.000 for the CGAN with vectors
+    /// retrained on the same corpus, reported as the model's result without a word).
+    /// Another file with the same vectors (a copy, a text export) passes; when the
+    /// training file is gone there is nothing to compare and nothing is said.
+    static func checkSameVectors(_ vectors: WordVectors, at path: String, as trainedWith: String?, model: String, words: [String]) throws {
+        guard let trainedWith, FileManager.default.fileExists(atPath: trainedWith),
+              URL(fileURLWithPath: trainedWith).resolvingSymlinksInPath() != URL(fileURLWithPath: path).resolvingSymlinksInPath() else { return }
+        let trained = try Word2VecFile.read(trainedWith)
+        for word in words {
+            guard let a = trained.vector(word), let b = vectors.vector(word) else { continue }
+            if zip(a, b).contains(where: { abs($0 - $1) > 1e-4 * max(1, abs($0)) }) {
+                throw TagganError.file(path, "gives '\(word)' another vector than \(trainedWith), which the \(model) model was trained "
+                                       + "with: its generated vectors mean nothing in this space (give those vectors, or retrain the model)")
+            }
+        }
     }
 
     /// Settings chosen on validation (or each method's default without one).
@@ -129,7 +165,7 @@ public struct EvaluationJob {
                 try report(paper, label: "\(setting.method.title), paper's protocol",
                            note: "\(samples) samples per image from G's prior, each votes for its 20 nearest candidates; 10 most voted")
             }
-            let suffix = setting.method == best ? " (validation-best: annotate's default)" : ""
+            let suffix = setting.method != best ? "" : inputs.validation.isEmpty ? " (annotate's default)" : " (validation-best: annotate's default)"
             try report(setting, label: "\(setting.method.title), \(setting.summary)", note: setting.note + suffix)
         }
         return (reports, ranked)
@@ -138,8 +174,13 @@ public struct EvaluationJob {
     func closingNotes(_ settings: [MethodSetting], choice: MethodChoice, _ inputs: Inputs, _ w: Workspace) -> [String] {
         var notes = DecoderCeilings.ceilings(settings: settings, train: inputs.train, truth: inputs.data.truth(inputs.test, in: inputs.space),
                                              samples: samples, split: split.rawValue)
-        notes.append("The validation-best method, \(choice.best.title) (\(choice.setting(choice.best)?.summary ?? "")), is recorded with "
-                     + "every method's setting and calibration in \(w.methodChoiceURL.path) for taggan annotate --method auto.")
+        if inputs.validation.isEmpty {
+            notes.append("With no validation split nothing was chosen: taggan annotate --method auto uses \(choice.best.title) "
+                         + "(\(choice.setting(choice.best)?.summary ?? "")), as before any eval, recorded in \(w.methodChoiceURL.path).")
+        } else {
+            notes.append("The validation-best method, \(choice.best.title) (\(choice.setting(choice.best)?.summary ?? "")), is recorded with "
+                         + "every method's setting and calibration in \(w.methodChoiceURL.path) for taggan annotate --method auto.")
+        }
         if split == .validation {
             notes.append("Every setting and calibration was chosen on this same validation split, so these rows are optimistic; the test split's report is the fair one.")
         }

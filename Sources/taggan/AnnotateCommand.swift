@@ -77,6 +77,7 @@ struct AnnotateCommand: TagganCommand {
     func validate() throws {
         if jsonl == nil && csv == nil && !xmp { throw usage("say where the tags go: --jsonl F, --csv F and/or --xmp") }
         if jsonl == "" || csv == "" { throw usage("--jsonl and --csv need a file name") }
+        if include == "@" || exclude == "@" { throw usage("--include and --exclude need a file name after @") }
         if let jsonl, let csv, URL(fileURLWithPath: jsonl).standardizedFileURL == URL(fileURLWithPath: csv).standardizedFileURL {
             throw usage("--jsonl and --csv name the same file")
         }
@@ -124,6 +125,12 @@ struct AnnotateCommand: TagganCommand {
         job.threshold = threshold
         job.excluded = Set(try AnnotationJob.wordList(exclude))
         job.included = try include.map { Set(try AnnotationJob.wordList($0)) }
+        // An --include list with no word in it would leave every image without tags and
+        // still succeed: say so instead.
+        if let include, job.included?.isEmpty == true {
+            if include.hasPrefix("@") { throw TagganError.file(String(include.dropFirst()), "the --include word list holds no words") }
+            throw usage("--include lists no words (comma-separated, or @FILE)")
+        }
         job.force = force
         job.weights = weights
         job.shard = shard

@@ -16,7 +16,8 @@ struct DemoCommand: TagganCommand {
         corpus plus the tag lists, embeds every image with EfficientNet-Lite0, trains the CGAN
         and the IC-GAN, writes the evaluation report, and tags a sample folder with XMP
         sidecars, JSON Lines and CSV. Needs the data of corpora/fetch-all.sh. Re-running
-        resumes where it stopped.
+        resumes where it stopped. The workspace must be new, empty or an earlier demo's
+        (marked by a .taggan-demo file): the demo replaces files in it.
         """)
 
     @Option(value: "W", help: "where to put the artifacts") var workspace = "demo-workspace"
@@ -44,8 +45,44 @@ struct DemoCommand: TagganCommand {
         return body()
     }
 
+    /// The file that marks a folder as a demo's workspace.
+    static let marker = ".taggan-demo"
+
+    /// Makes `workspace` the demo's, or throws naming it: a folder that does not exist or
+    /// is empty gets the mark (`.taggan-demo`), one with the mark (an earlier or killed
+    /// demo) is resumed, and anything else is refused. The demo replaces annotate-sample/
+    /// (removed whole and refilled), report/, tag-corpus.txt, annotations.jsonl/.csv,
+    /// vectors.bin, the models and the catalog's contents, so run in a folder of other
+    /// files it deleted and overwrote the user's files of those names.
+    static func claim(_ workspace: URL) throws {
+        let fm = FileManager.default
+        var s = stat()
+        if stat(workspace.path, &s) == 0 {
+            guard (s.st_mode & S_IFMT) == S_IFDIR else {
+                throw TagganError.file(workspace.path, "is a file, not a folder (--workspace names the folder the demo writes into)")
+            }
+            let marked = fm.fileExists(atPath: workspace.appendingPathComponent(marker).path)
+            let contents: [String]
+            do { contents = try fm.contentsOfDirectory(atPath: workspace.path) } catch {
+                throw TagganError.file(workspace.path, "cannot list the folder: \(String(cString: strerror(errno)))")
+            }
+            guard marked || contents.isEmpty else {
+                throw TagganError.file(workspace.path, "holds files and is not a taggan demo's workspace (it has no \(marker)): the demo "
+                                       + "would replace its annotate-sample/, report/, models/ and other files; give a new or empty folder "
+                                       + "(a demo workspace from before taggan marked them: create \(marker) in it to resume)")
+            }
+        } else {
+            do { try fm.createDirectory(at: workspace, withIntermediateDirectories: true) } catch {
+                throw TagganError.file(workspace.path, "cannot create the folder: "
+                                       + ((error as NSError).localizedFailureReason ?? error.localizedDescription))
+            }
+        }
+        try AtomicFile.write("taggan demo workspace: taggan demo --workspace resumes here\n", to: workspace.appendingPathComponent(marker))
+    }
+
     func run() throws -> Int32 {
         let workspace = URL(fileURLWithPath: self.workspace).standardizedFileURL
+        try Self.claim(workspace)
         let cache = corporaCache()
         let clipart = cache.appendingPathComponent("openclipart"), english = cache.appendingPathComponent("text/english.txt")
         for needed in [clipart, english, cache.appendingPathComponent("models/efficientnet-lite0.pth")]

@@ -48,6 +48,43 @@ struct EvalCommand: TagganCommand {
         } else if lstat(report, &s) == 0 {
             throw TagganError.file(report, "is a link to nothing (--report names the folder the report goes to)")
         }
+        let created = try Self.prepareReportFolder(report)
+        do { return try evaluate() } catch {
+            for folder in created.reversed() { rmdir(folder) }   // only those still empty
+            throw error
+        }
+    }
+
+    /// Creates the report folder (and its parents) and checks that a file can be made in
+    /// it, before the minutes of work rather than after them: a folder that cannot be
+    /// created or written failed only once everything was computed, with Foundation's
+    /// "The operation could not be completed. You don't have permission." and with
+    /// W/methods.json already replaced. Returns the folders this call created.
+    static func prepareReportFolder(_ report: String) throws -> [String] {
+        let folder = URL(fileURLWithPath: report).standardizedFileURL
+        var created: [String] = []
+        var path = ""
+        for component in folder.pathComponents {
+            path = component == "/" ? "/" : (path == "/" ? "" : path) + "/" + component
+            if mkdir(path, 0o777) == 0 {
+                created.append(path)
+            } else if errno != EEXIST {
+                throw TagganError.file(report, "cannot create the report folder (at \(path)): \(String(cString: strerror(errno)))")
+            }
+        }
+        let probe = folder.appendingPathComponent(".taggan-write-check-\(getpid())").path
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            for folder in created.reversed() { rmdir(folder) }
+            throw TagganError.file(report, "cannot write the report into this folder: \(reason)")
+        }
+        close(descriptor)
+        unlink(probe)
+        return created
+    }
+
+    func evaluate() throws -> Int32 {
         var job = EvaluationJob(workspace: Workspace(path: workspace), split: Catalog.Split(rawValue: split.rawValue)!)
         job.vectors = vectors
         job.samples = samples

@@ -134,6 +134,31 @@ struct AnnotateTests {
         #expect(retrained["reused"] as? Int == 0 && retrained["annotated"] as? Int == 2, "\(retrained)")
     }
 
+    /// --vectors of the model's size that give its words other vectors than the file it
+    /// was trained with are refused, naming both (the generated vectors would be decoded
+    /// in the wrong space, every tag meaningless); a copy of the training vectors is fine.
+    @Test func vectorsOtherThanTheModelsAreRefused() throws {
+        let fixture = try Self.fixture("other-vectors")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png"])
+        let other = fixture.root.appendingPathComponent("other.txt"), copy = fixture.root.appendingPathComponent("copy.txt")
+        try Self.writeVectors(other, seed: 99)
+        try FileManager.default.copyItem(at: fixture.vectors, to: copy)
+        let jsonl = fixture.root.appendingPathComponent("t.jsonl").path
+        func annotate(_ vectors: URL) throws -> TagganProcess {
+            try TagganProcess(["annotate", folder.path, "--workspace", fixture.workspace.path, "--vectors", vectors.path,
+                               "--vocab", "all", "--samples", "5", "--top", "3", "--jsonl", jsonl], environment: ["TAGGAN_CORPORA": Self.cache.path])
+        }
+        let refused = try annotate(other)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("taggan: error: \(other.path): gives 'cat' another vector than \(fixture.vectors.path), which the cgan model "
+                                        + "was trained with"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: jsonl))
+        let accepted = try annotate(copy)
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+    }
+
     /// A folder in which every image fails is a failed run (exit 1, said on stderr).
     @Test func everyImageFailingExitsOne() throws {
         let fixture = try Self.fixture("all-broken")
@@ -161,6 +186,43 @@ struct AnnotateTests {
         let rows = try String(contentsOf: csv, encoding: .utf8).components(separatedBy: "\r\n").filter { !$0.isEmpty }
         #expect(lines.count == 2)
         #expect(rows == ["path,tag,confidence", "a.png,,", "\"b, with comma.png\",,"], "\(rows)")
+    }
+
+    /// --include/--exclude words are matched in the catalog's tag form (lowercase, NFC,
+    /// spaces to underscores): "CAT, Dog" keeps cat and dog, which before matched nothing
+    /// and left every image untagged. An --include list with no word (empty, or an empty
+    /// file) is an error, not a run that drops every tag; @FILE that is missing or a
+    /// folder is an error naming it and why; nothing is written in any of those cases.
+    @Test func wordListsAreMatchedAsTagsAndAnEmptyIncludeIsAnError() throws {
+        let fixture = try Self.fixture("words")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png", "b.png"])
+        let jsonl = fixture.root.appendingPathComponent("t.jsonl")
+        let run = try Self.annotate(fixture, folder, ["--jsonl", jsonl.path, "--include", " CAT, Dog ,"])
+        #expect(run.status == 0, "\(run.stderr)")
+        for line in try String(contentsOf: jsonl, encoding: .utf8).split(separator: "\n") {
+            let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let tags = try #require(object["tags"] as? [[String: Any]]).compactMap { $0["tag"] as? String }
+            #expect(!tags.isEmpty && Set(tags).isSubset(of: ["cat", "dog"]), "\(line)")
+        }
+        try FileManager.default.removeItem(at: jsonl)
+        let empty = fixture.root.appendingPathComponent("empty.txt")
+        try "\n \n".write(to: empty, atomically: true, encoding: .utf8)
+        let missing = fixture.root.appendingPathComponent("missing.txt").path
+        let refusals: [([String], Int32, String)] = [
+            (["--include", ""], 2, "taggan: error: taggan annotate: --include lists no words (comma-separated, or @FILE)\n"),
+            (["--include", " , "], 2, "taggan: error: taggan annotate: --include lists no words (comma-separated, or @FILE)\n"),
+            (["--include", "@"], 2, "taggan: error: taggan annotate: --include and --exclude need a file name after @\n"),
+            (["--include", "@" + empty.path], 1, "taggan: error: \(empty.path): the --include word list holds no words\n"),
+            (["--exclude", "@" + folder.path], 1, "taggan: error: \(folder.path): is a folder, not a word list (one word a line)\n"),
+            (["--include", "@" + missing], 1, "taggan: error: \(missing): cannot read the word list: No such file or directory\n"),
+        ]
+        for (extra, status, message) in refusals {
+            let refused = try Self.annotate(fixture, folder, ["--jsonl", jsonl.path] + extra)
+            #expect(refused.status == status && refused.stderr == message, "\(extra): \(refused.status) \(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: jsonl.path))
+        }
     }
 
     /// `--shard I/N`: each shard tags only its images (by content: a byte-identical copy

@@ -171,6 +171,27 @@ struct CommandLineTests {
         #expect(ended.status == 1 && ended.stderr == "taggan: error: -v.bin: no such file\n")
     }
 
+    /// A TAGGAN_THREADS that is not a positive number is reported once on stderr (it was
+    /// ignored without a word; an empty one means unset), and one past 4 per processor (at least 64) is held there
+    /// and reported (99999 was taken as it was: 99999 workers on 2 cores).
+    @Test func oddTAGGANTHREADSValuesAreReportedAndBounded() throws {
+        let processors = ProcessInfo.processInfo.activeProcessorCount, maximum = max(64, 4 * processors)
+        for value in ["0", "-1", "abc", "", "2x"] {
+            let run = try TagganProcess(["doctor", "--json", "--size", "64"], environment: ["TAGGAN_THREADS": value])
+            #expect(run.status == 0)
+            let object = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            #expect(object["threads"] as? Int == processors)
+            let warning = "taggan: TAGGAN_THREADS=\(value) is not a positive number of threads; using the \(processors) active processors\n"
+            #expect(run.stderr.components(separatedBy: warning).count == (value.isEmpty ? 1 : 2), "\(value): \(run.stderr)")
+        }
+        let large = try TagganProcess(["doctor", "--json", "--size", "64"], environment: ["TAGGAN_THREADS": "99999"])
+        #expect(large.status == 0)
+        let object = try #require(JSONSerialization.jsonObject(with: Data(large.stdout.utf8)) as? [String: Any])
+        #expect(object["threads"] as? Int == maximum)
+        #expect(large.stderr.components(separatedBy: "taggan: TAGGAN_THREADS=99999 is more than \(maximum) (4 per processor); using \(maximum)\n").count == 2,
+                "\(large.stderr)")
+    }
+
     @Test("doctor names the conv kernel variant and why: TAGGAN_KERNELS=generic when set, else the widest the CPU runs")
     func doctorNamesTheKernelVariant() throws {
         let forced = try TagganProcess(["doctor", "--json", "--size", "64"], environment: ["TAGGAN_KERNELS": "generic"])

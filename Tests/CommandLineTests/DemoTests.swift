@@ -7,6 +7,33 @@ import TestSupport
 /// steps per model: what a script that runs the demo reads from its stdout.
 @Suite("taggan demo (real data)")
 struct DemoTests {
+    /// A --workspace that holds the user's files (a folder named annotate-sample, a
+    /// report/, an annotations.csv) and no .taggan-demo mark is refused before any step,
+    /// naming it, and every file stays as it was (the demo removed annotate-sample/ whole
+    /// and overwrote the rest); a file as --workspace is refused too. An empty folder is
+    /// taken and marked.
+    @Test func refusesAWorkspaceHoldingOtherFilesAndChangesNothing() throws {
+        let root = TemporaryFolder("taggan-demo-claim")
+        let user = root.url.appendingPathComponent("mine")
+        try root.write("mine/annotate-sample/holiday.txt", "precious")
+        try root.write("mine/report/report.md", "my notes")
+        try root.write("mine/annotations.csv", "mine")
+        let run = try TagganProcess(["demo", "--workspace", user.path, "--steps", "1"], environment: ["TAGGAN_CORPORA": PipelineTests.cache.path])
+        #expect(run.status == 1)
+        #expect(run.stderr.hasPrefix("taggan: error: \(user.path): holds files and is not a taggan demo's workspace (it has no .taggan-demo)"),
+                "\(run.stderr)")
+        #expect(try String(contentsOf: user.appendingPathComponent("annotate-sample/holiday.txt"), encoding: .utf8) == "precious")
+        #expect(try String(contentsOf: user.appendingPathComponent("report/report.md"), encoding: .utf8) == "my notes")
+        #expect(try String(contentsOf: user.appendingPathComponent("annotations.csv"), encoding: .utf8) == "mine")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: user.path).sorted() == ["annotate-sample", "annotations.csv", "report"])
+
+        let file = try root.write("file", "not a folder")
+        let onFile = try TagganProcess(["demo", "--workspace", file.path], environment: ["TAGGAN_CORPORA": PipelineTests.cache.path])
+        #expect(onFile.status == 1)
+        #expect(onFile.stderr.hasPrefix("taggan: error: \(file.path): is a file, not a folder"), "\(onFile.stderr)")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "not a folder")
+    }
+
     @Test func demoJSONPrintsExactlyOneJSONObjectOnStdout() throws {
         let cache = PipelineTests.cache
         let clipart = cache.appendingPathComponent("openclipart")

@@ -65,6 +65,44 @@ struct AnnotationWriterTests {
             """)
     }
 
+    /// A CRLF in a file name ("\r\n" is one Swift Character, equal to neither "\r" nor
+    /// "\n") is quoted like a lone CR or LF, so each image stays one record: reading the
+    /// file back as merge does gives every path whole, in its own consecutive rows.
+    @Test func csvQuotesAFileNameHoldingCRLF() throws {
+        let annotations = [Annotation(path: "crlf\r\nname.png", tags: ["cat", "sea"], confidences: [0.9, 0.4]),
+                           Annotation(path: "cr\rname.png", tags: ["sky"], confidences: [0.5]),
+                           Annotation(path: "tag\r\n.png", tags: ["a\r\nb"], confidences: [0.5])]
+        let text = AnnotationWriter.csv(annotations)
+        #expect(text.hasPrefix("path,tag,confidence\r\n\"crlf\r\nname.png\",cat,0.900\r\n\"crlf\r\nname.png\",sea,0.400\r\n"))
+        #expect(text.contains("\"tag\r\n.png\",\"a\r\nb\",0.500\r\n"))
+        let records = try AnnotationShards.csvRecords(text, source: "t.csv")
+        #expect(records.map(\.path) == annotations.map(\.path))
+    }
+
+    /// File names and tags that spreadsheets run as formulas (leading = + - @, tab, CR)
+    /// get a leading apostrophe inside quotes; other fields, and the JSON Lines, are as given.
+    @Test func csvDefusesSpreadsheetFormulasInNamesAndTags() {
+        let annotations = [
+            Annotation(path: "=HYPERLINK(\"http://x\",\"y\").png", tags: ["=cmd|'/c calc'!a0", "+1", "-2", "@sum(1)"],
+                       confidences: [0.9, 0.8, 0.7, 0.6]),
+            Annotation(path: "\tx.png", tags: ["\rz", "a=b", "ok"], confidences: [0.5, 0.4, 0.3]),
+            Annotation(path: "-3.png", tags: [], confidences: []),
+        ]
+        #expect(AnnotationWriter.csv(annotations) == """
+            path,tag,confidence\r
+            "'=HYPERLINK(""http://x"",""y"").png","'=cmd|'/c calc'!a0",0.900\r
+            "'=HYPERLINK(""http://x"",""y"").png","'+1",0.800\r
+            "'=HYPERLINK(""http://x"",""y"").png","'-2",0.700\r
+            "'=HYPERLINK(""http://x"",""y"").png","'@sum(1)",0.600\r
+            "'\tx.png","'\rz",0.500\r
+            "'\tx.png",a=b,0.400\r
+            "'\tx.png",ok,0.300\r
+            "'-3.png",,\r
+
+            """)
+        #expect(AnnotationWriter.jsonLines([annotations[2]]) == "{\"path\":\"-3.png\",\"tags\":[]}\n")
+    }
+
     @Test func filtering() {
         let a = Annotation(path: "x", tags: ["a", "b", "c", "d"], confidences: [0.9, 0.5, 0.3, 0.2])
         #expect(a.filtered(top: 2, threshold: 0).tags == ["a", "b"])

@@ -43,6 +43,27 @@ struct ReportTests {
         #expect(report.metricsChart().contains("height=\"316\""))
     }
 
+    /// Tags and file names come from users' catalogs and sidecars: in report.md they are
+    /// text, never inline HTML a Markdown viewer would run, emphasis, code or a table cell
+    /// break, and a line break in a file name does not end its list item. The HTML escapes
+    /// them too.
+    @Test func markdownShowsHostileTagsAndNamesLiterally() throws {
+        var report = try Self.sampleReport()
+        let hostile = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>", "**bold**", "x|y", "`tick`", "[a](javascript:b)"]
+        report.examples = [.init(key: "odd`\nname<b>.png", thumbnail: nil, truth: hostile,
+                                 predictions: [.init(method: "m", tags: hostile + ["plain"], confidences: Array(repeating: 0.5, count: 7))])]
+        report.notes = ["no model in /w/<script>x</script>/models"]
+        let markdown = report.markdown()
+        for raw in hostile + ["<script>x</script>", "odd`"] { #expect(!markdown.contains(raw), "\(raw)") }
+        #expect(markdown.contains("- odd\\`\\nname\\<b\\>.png — true: \\<img src=x onerror=alert(1)\\>, \\<script\\>alert(1)\\</script\\>, "
+                                  + "\\*\\*bold\\*\\*, x\\|y, \\`tick\\`, \\[a\\](javascript:b)\n"))
+        #expect(markdown.contains("  - m: **\\<img src=x onerror=alert(1)\\>**, **\\<script\\>alert(1)\\</script\\>**, **\\*\\*bold\\*\\***, "
+                                  + "**x\\|y**, **\\`tick\\`**, **\\[a\\](javascript:b)**, plain\n"))
+        #expect(markdown.contains("- no model in /w/\\<script\\>x\\</script\\>/models\n"))
+        let html = report.html()
+        for raw in hostile where raw.contains("<") { #expect(!html.contains(raw), "\(raw)") }
+    }
+
     @Test func writesThreeFilesAtomically() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("taggan-report-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }

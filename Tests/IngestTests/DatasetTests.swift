@@ -196,6 +196,37 @@ struct DatasetTests {
         #expect(summary.statistics["images"] == 1)
     }
 
+    /// A folder where a MIR Flickr tag file should be is reported with that reason (it
+    /// was a bare "unreadable file"), and its image is skipped as for any unreadable tags.
+    @Test func aFolderAsATagFileIsReportedAsAFolder() throws {
+        let data = TemporaryFolder(), workspace = TemporaryFolder()
+        try data.write("mir/im1.jpg", try Fixtures.data("baseline.jpg"))
+        try data.write("mir/im2.jpg", try Fixtures.data("progressive.jpg"))
+        try FileManager.default.createDirectory(at: data.url.appendingPathComponent("mir/meta/tags/tags1.txt"), withIntermediateDirectories: true)
+        try data.write("mir/meta/tags/tags2.txt", "fine\n")
+        let (items, problems) = try DatasetReader(root: data.url.appendingPathComponent("mir")).read()
+        #expect(items.map(\.key) == ["mir/im2.jpg"])
+        let problem = try #require(problems.first)
+        #expect(problems.count == 1 && problem.path.hasSuffix("mir/meta/tags/tags1.txt") && problem.reason == "unreadable file")
+        #expect(problem.detail == "a folder, not a tag file (tags of mir/im1.jpg)")
+        let (summary, skipped) = try ingest(data.url.appendingPathComponent("mir"), workspace.url)
+        #expect(skipped.byReason.map(\.reason) == ["unreadable file"] && summary.statistics["images"] == 1)
+    }
+
+    /// A tag file with a NUL byte is reported as not text and its image skipped, like a
+    /// file that is not UTF-8: its tag "do\0g" was stored cut at the NUL, as "do".
+    @Test func aTagFileWithANULByteIsReportedNotCut() throws {
+        let data = TemporaryFolder()
+        try data.write("mir/im1.jpg", try Fixtures.data("baseline.jpg"))
+        try data.write("mir/im2.jpg", try Fixtures.data("progressive.jpg"))
+        try data.write("mir/meta/tags/tags1.txt", Data("cat\ndo\0g\n".utf8))
+        try data.write("mir/meta/tags/tags2.txt", "fine\n")
+        let (items, problems) = try DatasetReader(root: data.url.appendingPathComponent("mir")).read()
+        #expect(items.map(\.key) == ["mir/im2.jpg"])
+        #expect(problems.map(\.reason) == ["not a text file"])
+        #expect(problems.first?.detail == "a NUL byte at offset 6 (tags of mir/im1.jpg)")
+    }
+
     @Test func annotationListThroughASymlinkOutsideIsReported() throws {
         let data = TemporaryFolder(), workspace = TemporaryFolder(), outside = TemporaryFolder()
         try data.write("mir/im1.jpg", try Fixtures.data("baseline.jpg"))

@@ -103,12 +103,27 @@ public struct DatasetReader: Sendable {
             problems.append(SourceProblem(path: url.path, reason: "path points outside the data set", detail: nil))
             return nil
         }
+        // Why a tag file cannot be read is said (a folder under the tag file's name was
+        // reported as a bare "unreadable file").
+        var s = stat()
+        if stat(url.path, &s) == 0, (s.st_mode & S_IFMT) == S_IFDIR {
+            problems.append(SourceProblem(path: url.path, reason: "unreadable file", detail: "a folder, not a tag file (tags of \(key))"))
+            return nil
+        }
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            problems.append(SourceProblem(path: url.path, reason: "unreadable file", detail: nil))
+            let reason = access(url.path, R_OK) == 0 ? "read failed" : String(cString: strerror(errno))
+            problems.append(SourceProblem(path: url.path, reason: "unreadable file", detail: "\(reason) (tags of \(key))"))
             return nil
         }
         guard let text = String(data: data, encoding: .utf8) else {
             problems.append(SourceProblem(path: url.path, reason: "not UTF-8 text", detail: "tags of \(key)"))
+            return nil
+        }
+        // A NUL byte is valid UTF-8 but no text file holds one, and the catalog's C string
+        // cut the tag at it ("do\0g" was stored as "do", silently).
+        if let offset = data.firstIndex(of: 0) {
+            problems.append(SourceProblem(path: url.path, reason: "not a text file",
+                                          detail: "a NUL byte at offset \(offset - data.startIndex) (tags of \(key))"))
             return nil
         }
         return text.split(whereSeparator: \.isNewline)
