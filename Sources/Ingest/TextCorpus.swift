@@ -10,7 +10,11 @@ import TagganCore
 ///   gensim's `LineSentence` reads. A context window never crosses a line.
 /// - `.paragraphs`: running text; a sentence ends at a blank line.
 /// Either way a sentence longer than `maximumSentenceWords` tokens is cut into pieces of
-/// that length (gensim's limit, 10,000), so one huge line cannot exhaust memory.
+/// that length (gensim's limit, 10,000). A line longer than `longLineBytes` (a corpus
+/// such as text8 is one 100 MB line) is read in pieces cut at a space, so memory stays
+/// small, and the parts of a split meet inside it at a space rather than at a line
+/// start, so every thread trains on its share of it (word2vec's threads too start at a
+/// byte offset); without that one thread read the whole line while the others had none.
 ///
 /// Tokenisation (`TextTokenizer`): lowercase, tokens are maximal runs of letters, digits
 /// and underscores (so a catalog tag such as "signs_and_symbols", whose inner spaces
@@ -37,9 +41,16 @@ public struct TextCorpus: SentenceSource {
     }
 
     public static var maximumSentenceWords: Int { 10_000 }
+    /// Lines longer than this are long lines (see above): read in pieces, split at spaces.
+    public static var longLineBytes: Int { 1 << 20 }
 
     public let segments: [Segment]
     public let layout: Layout
+    /// `longLineBytes`, or a smaller value in tests.
+    let longLine: Int
+    /// Per file, the offsets at which the parts of the split this corpus is one of start
+    /// (none for a corpus not split): where a long line is cut (`read`).
+    let partStarts: [String: [Int]]
     /// The files this corpus was opened on, for messages.
     private let paths: [String]
 
@@ -59,13 +70,20 @@ public struct TextCorpus: SentenceSource {
             let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             segments.append(Segment(path: path, range: 0 ..< size))
         }
-        self.init(segments: segments, layout: layout, paths: paths)
+        self.init(segments: segments, layout: layout, paths: paths, longLine: Self.longLineBytes)
     }
 
-    init(segments: [Segment], layout: Layout, paths: [String]) {
+    init(segments: [Segment], layout: Layout, paths: [String], longLine: Int, partStarts: [String: [Int]] = [:]) {
         self.segments = segments
         self.layout = layout
         self.paths = paths
+        self.longLine = layout == .yfcc ? Int.max : longLine   // (a YFCC line is one record, never cut)
+        self.partStarts = partStarts
+    }
+
+    /// This corpus with long lines from `bytes` on (for tests of the long-line rules).
+    func withLongLines(from bytes: Int) -> TextCorpus {
+        TextCorpus(segments: segments, layout: layout, paths: paths, longLine: bytes)
     }
 
     public var name: String {
@@ -80,7 +98,7 @@ public struct TextCorpus: SentenceSource {
     public func split(into count: Int) -> [any SentenceSource] {
         let total = byteCount
         let parts = max(1, min(count, max(total, 1)))
-        var result: [any SentenceSource] = []
+        var pieceLists: [[Segment]] = []
         for part in 0..<parts {
             let low = total * part / parts, high = total * (part + 1) / parts
             var pieces: [Segment] = []
@@ -94,9 +112,11 @@ public struct TextCorpus: SentenceSource {
                     pieces.append(Segment(path: segment.path, range: from + base ..< to + base))
                 }
             }
-            result.append(TextCorpus(segments: pieces, layout: layout, paths: paths))
+            pieceLists.append(pieces)
         }
-        return result
+        var starts: [String: [Int]] = [:]
+        for piece in pieceLists.joined() where piece.range.lowerBound > 0 { starts[piece.path, default: []].append(piece.range.lowerBound) }
+        return pieceLists.map { TextCorpus(segments: $0, layout: layout, paths: paths, longLine: longLine, partStarts: starts.mapValues { $0.sorted() }) }
     }
 
     public func forEachSentence(_ body: (TokenizedSentence) throws -> Void) throws {
@@ -108,6 +128,20 @@ public struct TextCorpus: SentenceSource {
         try tokenizer.endSentence(body)
     }
 
+    /// Whether `byte` may end a piece of a long line: a space, tab, CR or LF, so that no
+    /// token (nor a UTF-8 sequence) is cut.
+    @inline(__always)
+    private static func isCut(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D }
+
+    /// Reads the lines of `segment` (those starting inside it) into `tokenizer`.
+    ///
+    /// Where a part of a split starts at offset B inside a line starting at s: when
+    /// s <= B - longLine (a long line), that part starts just after the first cut byte
+    /// (`isCut`) at or after B, and the part reading the line stops there; otherwise the
+    /// line is not this part's. The part reading a line (from its start, or from a cut)
+    /// stops at the first part start B past its own start where the line is long, which it
+    /// knows from `partStarts`; the part starting at B finds s <= B - longLine as "no
+    /// newline in the longLine bytes before B". So every byte is read by one part.
     private func read(_ segment: Segment, tokenizer: inout TextTokenizer,
                       _ body: (TokenizedSentence) throws -> Void) throws {
         let path = segment.path
@@ -120,17 +154,48 @@ public struct TextCorpus: SentenceSource {
         var buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         defer { buffer.deallocate() }
         var filled = 0
-        // The first line of a segment that starts mid-line belongs to the previous part.
         var position = segment.range.lowerBound
-        var skipping = false
+        let end = segment.range.upperBound
+        // The first line of a segment that starts mid-line belongs to the previous part,
+        // unless it is a long one: then this part starts after its first cut byte from here.
+        var skipping = false, skippingToCut = false
         if position > 0 {
             var previous: UInt8 = 0
             guard pread(descriptor, &previous, 1, off_t(position - 1)) == 1 else {
                 throw TagganError.file(path, "read failed at byte \(position - 1)")
             }
-            skipping = previous != UInt8(ascii: "\n")
+            if previous != UInt8(ascii: "\n") {
+                if position >= longLine, longLine < Int.max {
+                    var before = [UInt8](repeating: 0, count: longLine)
+                    guard pread(descriptor, &before, longLine, off_t(position - longLine)) == longLine else {
+                        throw TagganError.file(path, "read failed at byte \(position - longLine)")
+                    }
+                    skippingToCut = !before.contains(UInt8(ascii: "\n"))
+                }
+                skipping = !skippingToCut
+            }
         }
         var bufferOffset = position  // file offset of buffer[0]
+        // File offset of the first byte of the line being read (for a line entered after a
+        // cut byte, a bound that is enough: it lies at least longLine before this part).
+        var lineStart = position
+        let laterStarts = (partStarts[path] ?? []).filter { $0 > segment.range.lowerBound }
+        // Where the line being read must stop: the first later part start where it is long.
+        func stop() -> Int? { longLine == Int.max ? nil : laterStarts.first { lineStart <= $0 - longLine } }
+        var stopAt = stop()
+        func tokenize(_ start: Int, _ count: Int, endsLine: Bool) throws {
+            let piece = UnsafeBufferPointer(start: buffer + start, count: count)
+            do {
+                if layout == .yfcc {
+                    let text = YFCCRecord.sentenceText(piece)
+                    try text.withUnsafeBufferPointer { try tokenizer.tokenize(line: $0, layout: .lines, body) }
+                } else {
+                    try tokenizer.tokenize(line: piece, layout: layout, endsLine: endsLine, body)
+                }
+            } catch let error as TextTokenizer.InvalidUTF8 {
+                throw TagganError.file(path, "invalid UTF-8 at byte \(bufferOffset + start + error.offset)")
+            }
+        }
         reading: while true {
             if filled == capacity {
                 let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
@@ -144,33 +209,58 @@ public struct TextCorpus: SentenceSource {
             let atEnd = got == 0
             filled += got
             position += got
-            // Process whole lines; keep a partial last line for the next read.
             var consumed = 0
+            if skippingToCut {
+                guard let cut = (0..<filled).first(where: { Self.isCut(buffer[$0]) }) else {
+                    if atEnd { break reading }
+                    bufferOffset += filled
+                    filled = 0
+                    continue reading
+                }
+                consumed = cut + 1
+                skippingToCut = false
+                lineStart = buffer[cut] == UInt8(ascii: "\n") ? bufferOffset + consumed : segment.range.lowerBound - longLine
+                stopAt = stop()
+            }
+            // Process whole lines; keep a partial last line for the next read.
             while consumed < filled {
+                if lineStart >= end { break reading }
                 let rest = filled - consumed
                 let newline = memchr(buffer + consumed, 0x0A, rest)
-                guard newline != nil || atEnd else { break }
                 let length = newline.map { $0.assumingMemoryBound(to: UInt8.self) - (buffer + consumed) + 1 } ?? rest
-                let line = UnsafeBufferPointer(start: buffer + consumed, count: length)
-                let start = bufferOffset + consumed
-                consumed += length
                 if skipping {
+                    // (the rest of a line that is another part's, read past without keeping it)
+                    consumed += length
+                    guard newline != nil else { break }
                     skipping = false
+                    lineStart = bufferOffset + consumed
+                    stopAt = stop()
                     continue
                 }
-                if start >= segment.range.upperBound { break reading }
-                do {
-                    if layout == .yfcc {
-                        let text = YFCCRecord.sentenceText(line)
-                        try text.withUnsafeBufferPointer { try tokenizer.tokenize(line: $0, layout: .lines, body) }
-                        continue
+                if let stop = stopAt, bufferOffset + consumed + length > stop {
+                    // A long line running on into a later part: up to its first cut byte from there.
+                    if let cut = (max(stop - bufferOffset, consumed) ..< consumed + length).first(where: { Self.isCut(buffer[$0]) }) {
+                        try tokenize(consumed, cut + 1 - consumed, endsLine: buffer[cut] == UInt8(ascii: "\n"))
+                        break reading
                     }
-                    try tokenizer.tokenize(line: line, layout: layout, body)
-                } catch let error as TextTokenizer.InvalidUTF8 {
-                    throw TagganError.file(path, "invalid UTF-8 at byte \(start + error.offset)")
+                    if newline == nil && !atEnd { break }   // (the cut byte is further on)
                 }
+                guard newline != nil || atEnd else { break }
+                let start = consumed
+                consumed += length
+                lineStart = bufferOffset + consumed
+                stopAt = stop()
+                try tokenize(start, length, endsLine: true)
             }
             if atEnd { break }
+            if skipping && bufferOffset + consumed >= end { break }   // (any line starting later is not this part's)
+            // A long line's piece so far, up to its last cut byte (before its stop), goes to
+            // the tokenizer now, so that the buffer does not grow to the whole line.
+            if filled - consumed >= min(longLine, 1 << 20),
+               let cut = (consumed ..< filled).reversed().first(where: { i in Self.isCut(buffer[i]) && stopAt.map { bufferOffset + i < $0 } ?? true }) {
+                try tokenize(consumed, cut + 1 - consumed, endsLine: false)
+                consumed = cut + 1
+            }
             if consumed > 0 {
                 let remaining = filled - consumed
                 if remaining > 0 { UnsafeMutableRawPointer(buffer).copyMemory(from: buffer + consumed, byteCount: remaining) }
@@ -217,7 +307,9 @@ public struct TextTokenizer {
         return c == 0x27 ? 2 : 0
     }
 
-    mutating func tokenize(line: UnsafeBufferPointer<UInt8>, layout: TextCorpus.Layout,
+    /// `endsLine` false: `line` is a piece of a long line that goes on (it ends at a
+    /// space), so its sentence does not end with it.
+    mutating func tokenize(line: UnsafeBufferPointer<UInt8>, layout: TextCorpus.Layout, endsLine: Bool = true,
                            _ body: (TokenizedSentence) throws -> Void) throws {
         let tokensBefore = ends.count
         var i = 0
@@ -252,6 +344,7 @@ public struct TextTokenizer {
             }
         }
         try endToken(body)
+        guard endsLine else { return }
         switch layout {
         case .lines, .yfcc: try endSentence(body)
         case .paragraphs: if ends.count == tokensBefore && Self.isBlank(line) { try endSentence(body) }

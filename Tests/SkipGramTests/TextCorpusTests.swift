@@ -65,6 +65,45 @@ struct TextCorpusTests {
         }
     }
 
+    /// Long lines (here from a few bytes on) are read in pieces and shared by the parts
+    /// of a split: whatever the line lengths, cut points and part counts, the parts
+    /// together yield every token once, in order, and an unsplit read gives the same
+    /// sentences as reading each line whole. A text8-like file (one line, no newline)
+    /// reaches more than one part.
+    @Test func longLinesAreReadInPiecesAndSharedByThePartsOfASplit() throws {
+        let folder = TemporaryFolder()
+        var random = SeededRandom(seed: 17)
+        var paths: [String] = [], lines: [[String]] = []
+        for file in 0..<3 {
+            var text = ""
+            for line in 0..<(4 + random.index(below: 6)) {
+                let count = random.index(below: 5) == 0 ? 150 + random.index(below: 300) : random.index(below: 30)
+                let words = (0..<count).map { "f\(file)l\(line)w\($0)" + String(repeating: "x", count: random.index(below: 4)) }
+                lines.append(words)
+                text += words.joined(separator: random.index(below: 3) == 0 ? "  " : " ") + (random.index(below: 4) == 0 ? " \n" : "\n")
+            }
+            paths.append(try folder.writePath("f\(file).txt", text))
+        }
+        let text8 = (0..<2_500).map { "t\($0)" }
+        paths.append(try folder.writePath("text8.txt", " " + text8.joined(separator: " ")))
+        let expected = Array(lines.joined()) + text8
+        for longLine in [16, 40, 64, 200, 5_000] {
+            let corpus = try TextCorpus(paths: paths).withLongLines(from: longLine)
+            #expect(try corpus.allSentences() == lines.filter { !$0.isEmpty } + [text8], "long lines from \(longLine) bytes")
+            for parts in 1...12 {
+                let split = corpus.split(into: parts)
+                let each = try split.map { try Array($0.allSentences().joined()) }
+                #expect(Array(each.joined()) == expected, "long lines from \(longLine) bytes, \(parts) parts")
+            }
+        }
+        // Alone, the one-line file is shared by every part.
+        let alone = try TextCorpus(paths: [paths.last!]).withLongLines(from: 64)
+        for parts in 2...12 {
+            let each = try alone.split(into: parts).map { try Array($0.allSentences().joined()) }
+            #expect(Array(each.joined()) == text8 && each.allSatisfy { !$0.isEmpty }, "\(parts) parts: \(each.map(\.count))")
+        }
+    }
+
     @Test func invalidUTF8NamesTheFileAndByte() throws {
         let folder = TemporaryFolder()
         let path = try folder.writePath("bad.txt", Array("good words\nbad ".utf8) + [0xC3, 0x28] + Array(" here\n".utf8))
