@@ -221,6 +221,9 @@ public struct TextCorpus: SentenceSource {
                 skippingToCut = false
                 lineStart = buffer[cut] == UInt8(ascii: "\n") ? bufferOffset + consumed : segment.range.lowerBound - longLine
                 stopAt = stop()
+                // A cut byte at or past where this part's share of the line stops: the next
+                // part starts after the same byte, and this one has nothing of the line.
+                if let stop = stopAt, bufferOffset + cut >= stop, buffer[cut] != UInt8(ascii: "\n") { break reading }
             }
             // Process whole lines; keep a partial last line for the next read.
             while consumed < filled {

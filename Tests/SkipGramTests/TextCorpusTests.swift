@@ -84,6 +84,10 @@ struct TextCorpusTests {
             }
             paths.append(try folder.writePath("f\(file).txt", text))
         }
+        // A long line with a word longer than a part of the split (no cut byte inside it).
+        let longWord = (0..<60).map { $0 == 30 ? "w" + String(repeating: "o", count: 4_000) : "m\($0)" }
+        paths.append(try folder.writePath("word.txt", longWord.joined(separator: " ") + "\n"))
+        lines.append(longWord)
         let text8 = (0..<2_500).map { "t\($0)" }
         paths.append(try folder.writePath("text8.txt", " " + text8.joined(separator: " ")))
         let expected = Array(lines.joined()) + text8
@@ -95,6 +99,11 @@ struct TextCorpusTests {
                 let each = try split.map { try Array($0.allSentences().joined()) }
                 #expect(Array(each.joined()) == expected, "long lines from \(longLine) bytes, \(parts) parts")
             }
+        }
+        // Parts that start and end inside one word of a long line.
+        let word = try TextCorpus(paths: [paths[paths.count - 2]]).withLongLines(from: 16)
+        for parts in 2...12 {
+            #expect(try Array(word.split(into: parts).flatMap { try $0.allSentences().joined() }) == longWord, "\(parts) parts")
         }
         // Alone, the one-line file is shared by every part.
         let alone = try TextCorpus(paths: [paths.last!]).withLongLines(from: 64)
