@@ -259,7 +259,7 @@ public struct TextCorpus: SentenceSource {
             if skipping && bufferOffset + consumed >= end { break }   // (any line starting later is not this part's)
             // A long line's piece so far, up to its last cut byte (before its stop), goes to
             // the tokenizer now, so that the buffer does not grow to the whole line.
-            if filled - consumed >= min(longLine, 1 << 20),
+            if layout != .yfcc, filled - consumed >= min(longLine, 1 << 20),   // (a YFCC line is one record: never in pieces)
                let cut = (consumed ..< filled).reversed().first(where: { i in Self.isCut(buffer[i]) && stopAt.map { bufferOffset + i < $0 } ?? true }) {
                 try tokenize(consumed, cut + 1 - consumed, endsLine: false)
                 consumed = cut + 1
