@@ -46,6 +46,13 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
     /// generators rank them alone; the others are filtered to them).
     private let allowed: Set<Int>?
 
+    /// Those of `words` this method never gives (not among its tags, or outside --vocab),
+    /// sorted: an --include word among them matches nothing.
+    public func wordsNeverGiven(_ words: Set<String>) -> [String] {
+        let given = Set((allowed.map(Array.init) ?? Array(names.indices)).map { names[$0] })
+        return words.subtracting(given).sorted()
+    }
+
     public init(_ request: Request, workspace w: Workspace, featureWidth: Int) throws {
         let workspace = w.url, samples = request.samples
         let choice = try w.methodChoice()

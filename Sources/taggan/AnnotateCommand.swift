@@ -137,6 +137,11 @@ struct AnnotateCommand: TagganCommand {
         let skipped = SkipLog()
         let (tagger, result) = try job.run(building: { [request] in try AnnotationMethod(request, workspace: w, featureWidth: 1280) },
                                            sidecars: xmp, skipped: skipped)
+        if let included = job.included, case let never = tagger.wordsNeverGiven(included), !never.isEmpty {
+            Log.warning("--include: \(never.count) of its \(included.count) words \(never.count == 1 ? "is not a tag" : "are not tags") "
+                        + "\(tagger.setting.method.title) can give, so \(never.count == 1 ? "it matches" : "they match") nothing: "
+                        + never.prefix(10).joined(separator: ", ") + (never.count > 10 ? ", ..." : ""))
+        }
         try AnnotationWriter.write(result.annotations, jsonLines: jsonlURL, csv: csvURL)
         FaultInjection.point("annotate.outputs")
         if let shard {

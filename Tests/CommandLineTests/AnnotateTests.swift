@@ -207,6 +207,12 @@ struct AnnotateTests {
             #expect(!tags.isEmpty && Set(tags).isSubset(of: ["cat", "dog"]), "\(line)")
         }
         try FileManager.default.removeItem(at: jsonl)
+        // A word the method never gives matches nothing, and the warning says which.
+        let unknown = try Self.annotate(fixture, folder, ["--jsonl", jsonl.path, "--include", "cat, Unicorn"])
+        #expect(unknown.status == 0 && unknown.stderr.contains("--include: 1 of its 2 words is not a tag")
+                && unknown.stderr.contains("can give, so it matches nothing: unicorn"), "\(unknown.stderr)")
+        #expect(!run.stderr.contains("--include:"), "\(run.stderr)")
+        try FileManager.default.removeItem(at: jsonl)
         let empty = fixture.root.appendingPathComponent("empty.txt")
         try "\n \n".write(to: empty, atomically: true, encoding: .utf8)
         let missing = fixture.root.appendingPathComponent("missing.txt").path
