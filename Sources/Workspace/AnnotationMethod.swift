@@ -110,7 +110,7 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         // A generator's vectors mean nothing in another word space of the same size (eval's check).
         if let vectors, let vectorsPath {
             for generator in needed {
-                try EvaluationJob.checkSameVectors(vectors, at: vectorsPath, as: try w.checkpoint(generator.rawValue).data.source["vectors"],
+                try EvaluationJob.checkSameVectors(vectors, at: vectorsPath, source: try w.checkpoint(generator.rawValue).data.source,
                                                    model: generator.rawValue, words: vectors.words)
             }
         }

@@ -43,6 +43,8 @@ public func loadTrainingInputs(workspace: URL, vectors: URL, trainingSet: URL? =
         guard !rows.isEmpty else { throw TagganError.file(workspace.path, "no tagged, embedded images in the train split") }
     }
     let table = try Word2VecFile.read(vectors.path)
+    // (so that eval and annotate can tell when other vectors were written over this file)
+    source.merge(try EvaluationJob.vectorsRecord(vectors.path)) { $1 }
 
     var usedRows: [Int] = [], tags: [[Int]] = []
     var vectorRowOfTag: [Int: Int] = [:], names: [String] = [], vectorRows: [Int] = []

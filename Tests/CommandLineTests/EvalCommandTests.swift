@@ -104,6 +104,17 @@ struct EvalCommandTests {
                                         + "was trained with"), "\(refused.stderr)")
         let accepted = try Self.eval(w, root.url.appendingPathComponent("r2"), ["--vectors", copy.path, "--samples", "5"])
         #expect(accepted.status == 0, "\(accepted.stderr)")
+        // The training file itself, touched but the same bytes, passes; other vectors
+        // written over it (retrained into the same path) are refused.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: trained.path)
+        let touched = try Self.eval(w, root.url.appendingPathComponent("r3"), ["--vectors", trained.path, "--samples", "5"])
+        #expect(touched.status == 0, "\(touched.stderr)")
+        try FileManager.default.removeItem(at: trained)
+        try FileManager.default.copyItem(at: other, to: trained)
+        let replaced = try Self.eval(w, root.url.appendingPathComponent("r4"), ["--samples", "5"])
+        #expect(replaced.status == 1)
+        #expect(replaced.stderr.contains("taggan: error: \(trained.path): is not the file the cgan model was trained with any more"),
+                "\(replaced.stderr)")
     }
 
     /// With no validation split every method's validation score is 0; the tie went to the
