@@ -93,12 +93,13 @@ public struct EvaluationJob {
             // The generators emit vectors of their training words' size; other vectors
             // would score every generated word against the wrong space (P@5 0, silently).
             for method in [TagMethod.cgan, .icgan] where generators[method] != nil {
-                let size = try w.checkpoint(method.rawValue).configuration.sizes.wordSize
+                let record = try w.checkpoint(method.rawValue)
+                let size = record.configuration.sizes.wordSize
                 guard size == vectorsFile.dimension else {
                     throw TagganError.file(vectorsPath, "has \(vectorsFile.dimension)-d vectors, but the \(method.rawValue) model "
                                            + "generates \(size)-d ones (give the vectors it was trained with)")
                 }
-                try Self.checkSameVectors(vectorsFile, at: vectorsPath, source: try w.checkpoint(method.rawValue).data.source,
+                try Self.checkSameVectors(vectorsFile, at: vectorsPath, source: record.data.source,
                                           model: method.rawValue, words: tagNames)
             }
         }
@@ -123,12 +124,12 @@ public struct EvaluationJob {
     /// training file is gone there is nothing to compare and nothing is said.
     ///
     /// When `path` is the training file itself, what the model recorded of it
-    /// (`vectorsRecord`: size, modification time, SHA-256; absent in older checkpoints)
+    /// (`VectorsFileRecord`: size, modification time, SHA-256; absent in older checkpoints)
     /// must still hold: vectors retrained into the same file are refused too.
     static func checkSameVectors(_ vectors: WordVectors, at path: String, source: [String: String], model: String, words: [String]) throws {
         guard let trainedWith = source["vectors"], FileManager.default.fileExists(atPath: trainedWith) else { return }
         guard URL(fileURLWithPath: trainedWith).resolvingSymlinksInPath() != URL(fileURLWithPath: path).resolvingSymlinksInPath() else {
-            if try vectorsChanged(path, since: source) {
+            if try VectorsFileRecord.changed(path, since: source) {
                 throw TagganError.file(path, "is not the file the \(model) model was trained with any more (its bytes changed since: "
                                        + "retrained?): its generated vectors mean nothing in the new space (retrain the model, or give the vectors it was trained with)")
             }
@@ -142,24 +143,6 @@ public struct EvaluationJob {
                                        + "with: its generated vectors mean nothing in this space (give those vectors, or retrain the model)")
             }
         }
-    }
-
-    /// What a model records of its vectors file besides the path (`TrainingInputs`'
-    /// source): size, modification time and SHA-256.
-    static func vectorsRecord(_ path: String) throws -> [String: String] {
-        guard let stamp = Catalog.stamp(path) else { return [:] }
-        return ["vectors_size": "\(stamp.size)", "vectors_mtime": "\(stamp.mtime)",
-                "vectors_sha256": SHA256.hex(try AtomicFile.read(URL(fileURLWithPath: path)))]
-    }
-
-    /// Whether the file at `path` differs from what `source` recorded of it: by SHA-256,
-    /// read only when its size or modification time moved (false without a record).
-    static func vectorsChanged(_ path: String, since source: [String: String]) throws -> Bool {
-        guard let digest = source["vectors_sha256"] else { return false }
-        if let stamp = Catalog.stamp(path), "\(stamp.size)" == source["vectors_size"], "\(stamp.mtime)" == source["vectors_mtime"] {
-            return false
-        }
-        return SHA256.hex(try AtomicFile.read(URL(fileURLWithPath: path))) != digest
     }
 
     /// Settings chosen on validation (or each method's default without one).

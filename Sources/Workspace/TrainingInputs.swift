@@ -44,7 +44,7 @@ public func loadTrainingInputs(workspace: URL, vectors: URL, trainingSet: URL? =
     }
     let table = try Word2VecFile.read(vectors.path)
     // (so that eval and annotate can tell when other vectors were written over this file)
-    source.merge(try EvaluationJob.vectorsRecord(vectors.path)) { $1 }
+    source.merge(try VectorsFileRecord.fields(vectors.path)) { $1 }
 
     var usedRows: [Int] = [], tags: [[Int]] = []
     var vectorRowOfTag: [Int: Int] = [:], names: [String] = [], vectorRows: [Int] = []
@@ -112,4 +112,25 @@ func readTrainingList(_ listURL: URL, embeddings embeddingsURL: URL) throws -> (
     }
     guard !rows.isEmpty else { throw TagganError.file(listURL.path, "no training images listed") }
     return (embeddings, rows, tagLists)
+}
+
+/// What a model records of its word-vector file besides the path (in its checkpoint's
+/// source): size, modification time and SHA-256, so that eval and annotate can tell when
+/// other vectors were written over that file (`EvaluationJob.checkSameVectors`).
+enum VectorsFileRecord {
+    static func fields(_ path: String) throws -> [String: String] {
+        guard let stamp = Catalog.stamp(path) else { return [:] }
+        return ["vectors_size": "\(stamp.size)", "vectors_mtime": "\(stamp.mtime)",
+                "vectors_sha256": SHA256.hex(try AtomicFile.read(URL(fileURLWithPath: path)))]
+    }
+
+    /// Whether the file at `path` differs from what `source` recorded of it: by SHA-256,
+    /// read only when its size or modification time moved (false without a record).
+    static func changed(_ path: String, since source: [String: String]) throws -> Bool {
+        guard let digest = source["vectors_sha256"] else { return false }
+        if let stamp = Catalog.stamp(path), "\(stamp.size)" == source["vectors_size"], "\(stamp.mtime)" == source["vectors_mtime"] {
+            return false
+        }
+        return SHA256.hex(try AtomicFile.read(URL(fileURLWithPath: path))) != digest
+    }
 }
