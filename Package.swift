@@ -111,15 +111,16 @@ let package = Package(
         // SIMD16's squareRoot in Adam's update ran as 16 scalar square roots with branches
         // (14% of the default step's cycles). Without errno it is vsqrtps: the same
         // correctly rounded values.
-        .target(name: "TagGAN", dependencies: ["TagganCore", "_ConvKernels", "_ConvKernelsAVX2", "_ConvKernelsAVX512"],
+        .target(name: "TagGAN", dependencies: ["TagganCore"],
                 swiftSettings: optimisedInDebug + [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
         .target(name: "Eval", dependencies: ["TagganCore"], swiftSettings: optimisedInDebug),
 
         // The numeric core every stage shares: tensors, BLAS, random numbers, parallel
-        // loops, and the command-line conventions (progress, JSON summaries, atomic files).
+        // loops, taggan's own matrix products, and the command-line conventions (progress,
+        // JSON summaries, atomic files).
         .target(
             name: "TagganCore",
-            dependencies: ["_BLASLoader"],
+            dependencies: ["_BLASLoader", "_ConvKernels", "_ConvKernelsAVX2", "_ConvKernelsAVX512"],
             swiftSettings: optimisedInDebug),
 
         // MARK: - Implementation details: C libraries and shims

@@ -11,10 +11,10 @@ allowed() {
         Workspace) echo "Ingest SkipGram Features TagGAN Eval TagganCore" ;;
         Ingest) echo "TagganCore _JPEGShim CJPEG CPNG CLibXML2 CSQLite CZlib CLibCrypto" ;;
         Features) echo "TagganCore _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512" ;;
-        TagGAN) echo "TagganCore _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512" ;;
+        TagGAN) echo "TagganCore" ;;
         SkipGram|Eval) echo "TagganCore" ;;
         _ConvKernels|_ConvKernelsAVX2|_ConvKernelsAVX512) echo "" ;;
-        TagganCore) echo "_BLASLoader" ;;
+        TagganCore) echo "_BLASLoader _ConvKernels _ConvKernelsAVX2 _ConvKernelsAVX512" ;;
         IngestFuzz) echo "Ingest TagganCore" ;;
         *) echo "" ;;
     esac

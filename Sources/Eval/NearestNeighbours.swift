@@ -2,9 +2,10 @@ import Foundation
 import TagganCore
 
 /// Exact cosine nearest neighbours as blocked matrix products: rows are L2-normalised
-/// once, a block of queries times the transposed base gives all similarities (sgemm),
-/// and a bounded min-heap keeps each query's top k. Memory is one block of
-/// `blockRows` x base.rows similarities.
+/// once, a block of queries times the transposed base gives all similarities (a
+/// row-stable product, so a query's similarities, and so its neighbours, do not depend on
+/// the other queries), and a bounded min-heap keeps each query's top k. Memory is one
+/// block of `blockRows` x base.rows similarities.
 public struct CosineIndex: Sendable {
     /// L2-normalised rows of the base set (zero rows stay zero: similarity 0).
     public let base: Tensor
@@ -44,7 +45,7 @@ public struct CosineIndex: Sendable {
             let rows = min(blockRows, queries.rows - start)
             let slice = Tensor(shape: [rows, queries.columns],
                                values: Array(normalised.storage[start * queries.columns ..< (start + rows) * queries.columns]))
-            block.assignProduct(slice, base, transposeB: true)
+            block.assignRowStableProduct(slice, base, transposeB: true)
             block.withUnsafeBufferPointer { similarities in
                 for r in 0..<rows {
                     let query = start + r

@@ -173,10 +173,11 @@ public struct RidgeMap: Sendable, Equatable {
         self.bias = bias
     }
 
-    /// X W + b for every row of `features` ([Q, F] -> [Q, T]), one sgemm.
+    /// X W + b for every row of `features` ([Q, F] -> [Q, T]): a row-stable product, so a
+    /// row's scores do not depend on the other rows.
     public func apply(_ features: Tensor) -> Tensor {
         var out = Tensor(zeros: [0])
-        out.assignProduct(features, weightsTransposed, transposeB: true)
+        out.assignRowStableProduct(features, weightsTransposed, transposeB: true)
         let t = bias.count
         out.withUnsafeMutableBufferPointer { values in
             for row in 0..<features.rows { for c in 0..<t { values[row * t + c] += bias[c] } }

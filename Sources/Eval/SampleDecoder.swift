@@ -133,7 +133,7 @@ public enum SampleDecoder: Codable, Sendable, Hashable, CustomStringConvertible 
                 let count = min(block, range.upperBound - start)
                 let slice = CosineIndex.normalisedRows(Tensor(
                     shape: [count * s, d], values: Array(samples.storage[start * s * d ..< (start + count) * s * d])))
-                cosines.assignProduct(slice, candidates.base, transposeB: true)
+                cosines.assignRowStableProduct(slice, candidates.base, transposeB: true, threads: 1)
                 cosines.withUnsafeBufferPointer { all in
                     for i in 0..<count {
                         body(start + i, UnsafeBufferPointer(rebasing: all[i * s * c ..< (i + 1) * s * c]))

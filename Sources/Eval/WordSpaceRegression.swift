@@ -49,7 +49,7 @@ public struct TagVectorSpace: Sendable {
         let available = available
         return rankInBlocks(predictions.rows, blockRows: blockRows) { rows in
             let block = CosineIndex.normalisedRows(RidgeRegression.gather(predictions, Array(rows)))
-            return RankedTags.rankingRows(Tensor.matmul(block, unitVectors, transposeB: true), top: top) { available[$0] }
+            return RankedTags.rankingRows(Tensor.rowStableProduct(block, unitVectors, transposeB: true), top: top) { available[$0] }
         }
     }
 }

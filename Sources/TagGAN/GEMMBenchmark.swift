@@ -8,7 +8,7 @@ import TagganCore
 /// - `blas1`, `blas2`: BLAS sgemm as the step calls it, the library at 1 and 2 threads;
 /// - `split2`: two workers, each a one-thread sgemm on half of C (its columns, or its rows
 ///   when there are more rows than columns), instead of the library splitting M = 100;
-/// - `own1`, `own2`: `Products.multiply` (the conv net's 1x1 tiles, the big operand read
+/// - `own1`, `own2`: `KernelProducts.multiply` (the conv net's 1x1 tiles, the big operand read
 ///   in place) on 1 and 2 threads;
 /// - `packed1`: the 1x1 kernel as the conv net uses it, op(B) packed into panels of 16
 ///   columns on every call (the training operands change every step), one thread.
@@ -83,10 +83,10 @@ public enum GEMMBenchmark {
                 }
             }
             measure("own1") {
-                Products.multiply(ta, tb, m: m, n: n, k: k, a: pa, lda: lda, b: pb, ldb: ldb, beta: 0, c: pc, ldc: n, threads: 1)
+                KernelProducts.multiply(ta, tb, m: m, n: n, k: k, a: pa, lda: lda, b: pb, ldb: ldb, beta: 0, c: pc, ldc: n, threads: 1)
             }
             measure("own2") {
-                Products.multiply(ta, tb, m: m, n: n, k: k, a: pa, lda: lda, b: pb, ldb: ldb, beta: 0, c: pc, ldc: n, threads: 2)
+                KernelProducts.multiply(ta, tb, m: m, n: n, k: k, a: pa, lda: lda, b: pb, ldb: ldb, beta: 0, c: pc, ldc: n, threads: 2)
             }
             // The conv net's way: op(A) as dense rows, op(B) packed [panel][k][16], both on every call.
             let panels = (n + 15) / 16
@@ -109,7 +109,7 @@ public enum GEMMBenchmark {
                     x = UnsafePointer(rows)
                 }
                 let full = n / 16
-                Products.run(Products.chosenKernel, x: x, lda: ta == .transposed ? k : lda, m: m, k: k, b: packed,
+                KernelProducts.run(KernelProducts.chosenKernel, x: x, lda: ta == .transposed ? k : lda, m: m, k: k, b: packed,
                              panelStride: k * 16, rowStride: 16, n: n, tail: n % 16 == 0 ? nil : UnsafePointer(packed + full * k * 16),
                              c: pc, ldc: n, accumulate: false, threads: 1)
             }

@@ -27,7 +27,7 @@ public struct Linear: Sendable {
     public var bias: Tensor
     public var weightGradient: Tensor
     public var biasGradient: Tensor
-    /// Products through `Products.multiply` rather than sgemm (when `Products.enabled`).
+    /// Products through `KernelProducts.multiply` rather than sgemm (when `Products.enabled`).
     public var ownProducts = false
     /// The weight-gradient product writes weightGradient = weightGradientScale x^T dy,
     /// or adds that to what weightGradient holds when `weightGradientAccumulates` (or
@@ -51,9 +51,15 @@ public struct Linear: Sendable {
 
     /// y = x W + b, x is rows x inputs; with `rectified`, y = max(x W + b, 0) (the ReLU
     /// that follows the layer, applied in the bias's pass: the same values as `ReLU.forward`).
-    public func forward(_ x: Tensor, into y: inout Tensor, rectified: Bool = false) {
+    /// `rowStable` (inference on a batch of images): x W as `Tensor.assignRowStableProduct`,
+    /// so each row of y depends on its row of x alone.
+    public func forward(_ x: Tensor, into y: inout Tensor, rectified: Bool = false, rowStable: Bool = false) {
         precondition(x.columns == inputs, "linear layer takes \(inputs) inputs, got \(x.columns)")
-        Products.assign(&y, x, weight, own: ownProducts)
+        if rowStable {
+            y.assignRowStableProduct(x, weight)
+        } else {
+            Products.assign(&y, x, weight, own: ownProducts)
+        }
         let rows = y.rows, n = outputs
         bias.withUnsafeBufferPointer { b in
             y.withUnsafeMutableBufferPointer { out in

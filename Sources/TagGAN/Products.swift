@@ -1,54 +1,15 @@
 import Foundation
 import TagganCore
-import _ConvKernels
-import _ConvKernelsAVX2
-import _ConvKernelsAVX512
 
-/// The training step's matrix products on taggan's own kernel (`Kernels.product` in
-/// `_ConvKernels`: the conv net's 1x1 tiles, 6 x 16, 6 x 32 in the AVX-512 build),
-/// compiled once per `KernelVariant` and chosen at run time as the conv net's are.
+/// Which of the GAN training step's matrix products run on taggan's own kernel
+/// (`KernelProducts`) and which on sgemm, and sgemm split between two one-thread calls.
 ///
-/// Why not sgemm for these: the products have M = 100-300 rows (the batch) against
+/// Why not sgemm for some: the products have M = 100-300 rows (the batch) against
 /// weights up to 1700 x 3000 that change every step. sgemm packs both operands on every
-/// call and, on 2 threads, splits the 100 rows between the threads; here the threads
-/// split the columns of C, so each reads and packs only its half of the weights
+/// call and, on 2 threads, splits the 100 rows between the threads; `KernelProducts`
+/// splits the columns of C, so each thread reads and packs only its half of the weights
 /// (`taggan bench gemm` measures both, shape by shape).
-///
-///   NN  C = A B:    X = A, B packed by each worker a chunk at a time (`run`);
-///   TN  C = A^T B:  X = A^T (A is the batch's activations: transposed into scratch), B as for NN;
-///   NT  C = A B^T:  computed as C^T = B A^T, X = B in place (the weights), A^T packed
-///                   (the batch's gradients), then C = (C^T)^T.
-///
-/// The depth is taken in blocks of `depthBlock` so that a block of six rows of X and a
-/// pair of panels stay in the L1 and L2 caches; each C value is then the sum over the
-/// depth in order, block by block: fixed for a given shape whatever the thread count, so
-/// a resumed run repeats the uninterrupted one bit for bit.
 public enum Products {
-    /// The depth of one pass (k blocks): 6 rows x 384 of X is 9 KiB, a pair of panels
-    /// 384 x 32 floats 48 KiB.
-    static let depthBlock = 384
-
-    typealias Kernel = @Sendable (_ x: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ depth: Int,
-                                  _ b: UnsafePointer<Float>, _ panelStride: Int, _ rowStride: Int, _ panels: Int,
-                                  _ lastColumns: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
-                                  _ accumulate: Bool, _ chunkPanels: Int) -> Void
-
-    static func kernel(_ variant: KernelVariant) -> Kernel {
-        switch variant {
-        case .generic:
-            return { _ConvKernels.Kernels.product(x: $0, lda: $1, rows: $2, depth: $3, b: $4, panelStride: $5, rowStride: $6, panels: $7, lastColumns: $8, c: $9, ldc: $10, accumulate: $11, chunkPanels: $12) }
-        case .avx2:
-            return { _ConvKernelsAVX2.Kernels.product(x: $0, lda: $1, rows: $2, depth: $3, b: $4, panelStride: $5, rowStride: $6, panels: $7, lastColumns: $8, c: $9, ldc: $10, accumulate: $11, chunkPanels: $12) }
-        case .avx512:
-            return { _ConvKernelsAVX512.Kernels.product(x: $0, lda: $1, rows: $2, depth: $3, b: $4, panelStride: $5, rowStride: $6, panels: $7, lastColumns: $8, c: $9, ldc: $10, accumulate: $11, chunkPanels: $12) }
-        }
-    }
-
-    static let chosenKernel = kernel(KernelVariant.chosen.variant)
-
-    /// The variant `multiply` uses unless told otherwise (`KernelVariant.chosen`).
-    public static var variant: KernelVariant { KernelVariant.chosen.variant }
-
     /// Whether the GAN's networks (`Generator`, `Discriminator`) give the products
     /// `prefers` to `multiply` (`TAGGAN_GAN_PRODUCTS=own`) or leave every product to
     /// sgemm (the default). Off by default because, measured in the whole step, it was
@@ -120,7 +81,7 @@ public enum Products {
                         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, own: Bool) {
         if own && enabled && alpha == 1 && prefers(transposeA, transposeB, m: m, n: n, k: k) {
-            multiply(transposeA, transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            KernelProducts.multiply(transposeA, transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         } else if own && splitting {
             split(transposeA, transposeB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta,
                   c: c, ldc: ldc)
@@ -149,189 +110,6 @@ public enum Products {
                             c: pc.baseAddress!, ldc: n, own: own)
                 }
             }
-        }
-    }
-
-    /// Whether `multiply` takes the product itself rather than passing it to sgemm: every
-    /// kind but TT, once each dimension fills a tile.
-    public static func handles(_ transposeA: BLAS.Transpose, _ transposeB: BLAS.Transpose, m: Int, n: Int, k: Int) -> Bool {
-        !(transposeA == .transposed && transposeB == .transposed) && m >= 6 && n >= 16 && k >= 8
-    }
-
-    /// C = op(A) op(B) (beta 0) or C += op(A) op(B) (beta 1), row-major, as `BLAS.sgemm`
-    /// with alpha 1; shapes `handles` refuses go to sgemm. `threads` workers split C.
-    public static func multiply(_ transposeA: BLAS.Transpose, _ transposeB: BLAS.Transpose, m: Int, n: Int, k: Int,
-                                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                threads: Int = Parallel.defaultThreads, variant: KernelVariant? = nil) {
-        precondition(beta == 0 || beta == 1, "Products.multiply takes beta 0 or 1, got \(beta)")
-        guard handles(transposeA, transposeB, m: m, n: n, k: k) else {
-            BLAS.sgemm(transposeA, transposeB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb,
-                       beta: beta, c: c, ldc: ldc)
-            return
-        }
-        BLAS.noteProduct(transposeA, transposeB, m: m, n: n, k: k)
-        let kernel = variant.map(Self.kernel) ?? chosenKernel
-        let scratch = Scratch.take()
-        defer { Scratch.give(scratch) }
-        let accumulate = beta == 1
-        switch (transposeA, transposeB) {
-        case (.none, .none):
-            run(kernel, x: a, lda: lda, m: m, k: k, b: b, panelStride: 16, rowStride: ldb, n: n, tail: nil, packing: true,
-                c: c, ldc: ldc, accumulate: accumulate, threads: threads, variant: variant)
-        case (.transposed, .none):
-            let x = scratch.buffer(0, m * k)
-            for i in 0..<k {
-                let row = a + i * lda
-                for r in 0..<m { x[r * k + i] = row[r] }
-            }
-            run(kernel, x: x, lda: k, m: m, k: k, b: b, panelStride: 16, rowStride: ldb, n: n, tail: nil, packing: true,
-                c: c, ldc: ldc, accumulate: accumulate, threads: threads, variant: variant)
-        default:
-            // C^T (n x m) = B (n x k, in place) A^T, A^T packed: panel q, row i = A[16q ..< 16q + 16, i].
-            let panels = (m + 15) / 16
-            let packed = scratch.buffer(0, panels * k * 16)
-            for q in 0..<panels {
-                let base = packed + q * k * 16, width = min(16, m - q * 16)
-                for j in 0..<16 {
-                    if j < width {
-                        let row = a + (q * 16 + j) * lda
-                        for i in 0..<k { base[i * 16 + j] = row[i] }
-                    } else {
-                        for i in 0..<k { base[i * 16 + j] = 0 }
-                    }
-                }
-            }
-            let t = scratch.buffer(1, n * m)
-            let tail: UnsafePointer<Float>? = m % 16 == 0 ? nil : UnsafePointer(packed + (m / 16) * k * 16)
-            run(kernel, x: b, lda: ldb, m: n, k: k, b: packed, panelStride: k * 16, rowStride: 16, n: m, tail: tail,
-                c: t, ldc: m, accumulate: false, threads: threads, variant: variant)
-            for r in 0..<m {
-                let out = c + r * ldc
-                if accumulate {
-                    for j in 0..<n { out[j] += t[j * m + r] }
-                } else {
-                    for j in 0..<n { out[j] = t[j * m + r] }
-                }
-            }
-        }
-    }
-
-    /// C (m x n) (+)= X (m x k) B (k x n). B is either row-major in place (`packing`:
-    /// row stride `rowStride`; each worker packs the chunk of it that its blocks of rows
-    /// are about to go over, `Kernels.packPanels`) or already packed (n / 16 full panels
-    /// at `b`, panel p, row i at b + p * panelStride + i * rowStride, the last partial
-    /// panel [k, 16] at `tail`). The depth is split into even blocks of at most
-    /// `depthBlock`. The workers take column ranges (pairs of panels) when there are at
-    /// least 4 pairs per worker (so that the split is even to an eighth), else ranges of
-    /// rows (blocks of 6): either way each C value is computed by one worker, in one order.
-    static func run(_ kernel: Kernel, x: UnsafePointer<Float>, lda: Int, m: Int, k: Int,
-                    b: UnsafePointer<Float>, panelStride: Int, rowStride: Int, n: Int, tail: UnsafePointer<Float>?,
-                    packing: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, threads: Int,
-                    variant: KernelVariant? = nil) {
-        let full = n / 16, lastColumns = n - full * 16
-        let panels = full + (lastColumns > 0 ? 1 : 0)
-        let blocks = (k + depthBlock - 1) / depthBlock, blockDepth = (k + blocks - 1) / blocks
-        let pack = packer(variant ?? Self.variant)
-        nonisolated(unsafe) let x = x, b = b, c = c, tail = tail
-        @Sendable func work(rows: Range<Int>, panels range: Range<Int>) {
-            let scratch = packing ? Scratch.take() : nil
-            defer { if let scratch { Scratch.give(scratch) } }
-            var k0 = 0
-            while k0 < k {
-                let depth = min(blockDepth, k - k0)
-                let add = accumulate || k0 > 0
-                var chunk = max(2, 256 * 1024 / (depth * 64))
-                chunk += chunk & 1
-                let xBlock = x + rows.lowerBound * lda + k0, cBlock = c + rows.lowerBound * ldc
-                if let scratch {
-                    let buffer = scratch.buffer(2, chunk * 16 * depth)
-                    var q0 = range.lowerBound
-                    while q0 < range.upperBound {
-                        let q1 = min(range.upperBound, q0 + chunk)
-                        let columns = min(n, 16 * q1) - 16 * q0
-                        pack(b + k0 * rowStride + 16 * q0, rowStride, depth, columns, buffer)
-                        kernel(xBlock, lda, rows.count, depth, buffer, 16 * depth, 16, q1 - q0, columns - 16 * (q1 - q0 - 1),
-                               cBlock + 16 * q0, ldc, add, q1 - q0)
-                        q0 = q1
-                    }
-                } else {
-                    let mainEnd = min(range.upperBound, full)
-                    if range.lowerBound < mainEnd {
-                        kernel(xBlock, lda, rows.count, depth, b + range.lowerBound * panelStride + k0 * rowStride,
-                               panelStride, rowStride, mainEnd - range.lowerBound, 16, cBlock + range.lowerBound * 16,
-                               ldc, add, chunk)
-                    }
-                    if range.upperBound > full, let tail {
-                        kernel(xBlock, lda, rows.count, depth, tail + k0 * 16, 0, 16, 1, lastColumns,
-                               cBlock + full * 16, ldc, add, 1)
-                    }
-                }
-                k0 += depth
-            }
-        }
-        let pairs = (panels + 1) / 2
-        if threads <= 1 {
-            work(rows: 0..<m, panels: 0..<panels)
-        } else if pairs >= 4 * threads {
-            Parallel.forEachChunk(pairs, threads: threads) { _, range in
-                work(rows: 0..<m, panels: 2 * range.lowerBound ..< min(panels, 2 * range.upperBound))
-            }
-        } else {
-            let blocks = (m + 5) / 6
-            Parallel.forEachChunk(blocks, threads: threads) { _, range in
-                work(rows: 6 * range.lowerBound ..< min(m, 6 * range.upperBound), panels: 0..<panels)
-            }
-        }
-    }
-
-    typealias Packer = @Sendable (_ b: UnsafePointer<Float>, _ ldb: Int, _ depth: Int, _ columns: Int,
-                                  _ out: UnsafeMutablePointer<Float>) -> Void
-
-    static func packer(_ variant: KernelVariant) -> Packer {
-        switch variant {
-        case .generic: return { _ConvKernels.Kernels.packPanels($0, ldb: $1, depth: $2, columns: $3, into: $4) }
-        case .avx2: return { _ConvKernelsAVX2.Kernels.packPanels($0, ldb: $1, depth: $2, columns: $3, into: $4) }
-        case .avx512: return { _ConvKernelsAVX512.Kernels.packPanels($0, ldb: $1, depth: $2, columns: $3, into: $4) }
-        }
-    }
-
-    /// Reusable scratch (one per product running at once; trainers in parallel tests
-    /// each take their own).
-    final class Scratch: @unchecked Sendable {
-        private var buffers: [(pointer: UnsafeMutablePointer<Float>, count: Int)] = []
-
-        nonisolated(unsafe) private static var pool: [Scratch] = []
-        private static let lock = NSLock()
-
-        static func take() -> Scratch {
-            lock.lock()
-            defer { lock.unlock() }
-            return pool.popLast() ?? Scratch()
-        }
-
-        static func give(_ scratch: Scratch) {
-            lock.lock()
-            pool.append(scratch)
-            lock.unlock()
-        }
-
-        /// Buffer `index`, at least `count` floats (contents undefined).
-        func buffer(_ index: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
-            while buffers.count <= index { buffers.append((Self.allocate(16), 16)) }
-            if buffers[index].count < count {
-                buffers[index].pointer.deallocate()
-                buffers[index] = (Self.allocate(count), count)
-            }
-            return buffers[index].pointer
-        }
-
-        private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-            UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
-        }
-
-        deinit {
-            for buffer in buffers { buffer.pointer.deallocate() }
         }
     }
 }

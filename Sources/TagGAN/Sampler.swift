@@ -16,10 +16,12 @@ import TagganCore
 ///
 /// Cost: G's joint layer is linear, so G(z, x) = h(z) W_z + h(x) W_x + b. The image part
 /// h(x) W_x + b is computed once per image and the noise part once per sample, both as
-/// BLAS products over a block of images; sampling 100 per image costs little more than
-/// the 100 noise branches. Image i's noise comes from the stream `split(stream: i)` of
-/// the seed, so results do not depend on the block size or on which other images are
-/// in the batch.
+/// products over a block of images; sampling 100 per image costs little more than the
+/// 100 noise branches. An image's samples depend on that image alone, bit for bit: its
+/// noise comes from the stream of the seed named by a hash of its feature row's bits
+/// (`noiseStream`), not by its place in `features`, and every product is row-stable
+/// (`Tensor.assignRowStableProduct`). So an image is tagged the same whether a folder is
+/// tagged whole, in shards or a few images at a time, and two copies of it alike.
 public struct TagSampler: Sendable {
     public let generator: Generator
     public let configuration: TrainingConfiguration
@@ -82,20 +84,20 @@ public struct TagSampler: Sendable {
         while start < n {
             let rows = min(blockImages, n - start)
             let x = Tensor(shape: [rows, f], values: Array(features.storage[start * f ..< (start + rows) * f]))
-            generator.featureLayer.forward(x, into: &hiddenX)
+            generator.featureLayer.forward(x, into: &hiddenX, rowStable: true)
             ReLU.forward(&hiddenX)
-            imagePart.assignProduct(hiddenX, featureRows)
+            imagePart.assignRowStableProduct(hiddenX, featureRows)
             if z.count != rows * s * sizes.noiseSize { z = Tensor(zeros: [rows * s, sizes.noiseSize]) }
             z.withUnsafeMutableBufferPointer { p in
                 for i in 0..<rows {
-                    var random = root.split(stream: UInt64(start + i))
+                    var random = root.split(stream: Self.noiseStream(features, row: start + i))
                     random.fillGaussian(UnsafeMutableBufferPointer(rebasing: p[i * s * sizes.noiseSize ..< (i + 1) * s * sizes.noiseSize]))
                 }
                 if noiseScale != 1 { VectorKernels.scale(p, by: noiseScale) }
             }
-            generator.noiseLayer.forward(z, into: &hiddenZ)
+            generator.noiseLayer.forward(z, into: &hiddenZ, rowStable: true)
             ReLU.forward(&hiddenZ)
-            noisePart.assignProduct(hiddenZ, noiseRows)
+            noisePart.assignRowStableProduct(hiddenZ, noiseRows)
             // result rows = noise part + (image part + bias) of their image.
             generator.outputLayer.bias.withUnsafeBufferPointer { bias in
                 imagePart.withUnsafeMutableBufferPointer { image in
@@ -117,5 +119,21 @@ public struct TagSampler: Sendable {
             start += rows
         }
         return result
+    }
+
+    /// The noise stream of the image whose (conditioned) features are row `row`: a 64-bit
+    /// FNV-1a hash of the row's float bits, mixed by SplitMix64's finaliser. Equal rows (an
+    /// image and its copy) share their noise; others differ but for a 2^-64 chance.
+    static func noiseStream(_ features: Tensor, row: Int) -> UInt64 {
+        let f = features.columns
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        features.withUnsafeBufferPointer { p in
+            for value in UnsafeBufferPointer(rebasing: p[row * f ..< (row + 1) * f]) {
+                hash = (hash ^ UInt64(value.bitPattern)) &* 0x100_0000_01b3
+            }
+        }
+        hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
+        return hash ^ (hash >> 31)
     }
 }

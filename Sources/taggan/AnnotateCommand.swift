@@ -182,7 +182,7 @@ struct AnnotateCommand: TagganCommand {
     func report(_ result: AnnotationJob.Result, tagger: AnnotationMethod, skipped: SkipLog) {
         if common.json {
             var object: [String: Any] = ["command": "annotate", "folder": URL(fileURLWithPath: folder).path, "method": tagger.method.rawValue,
-                                         "setting": tagger.setting.summary, "chosen_by": tagger.chosenBy, "calibrated": tagger.calibrated,
+                                         "model": tagger.key, "setting": tagger.setting.summary, "chosen_by": tagger.chosenBy, "calibrated": tagger.calibrated,
                                          "images": result.files, "annotated": result.annotations.count, "reused": result.reused,
                                          "sidecars_written": result.sidecarsWritten, "skipped": skipped.json, "seconds": result.seconds]
             if let jsonlURL { object["jsonl"] = jsonlURL.path }

@@ -78,7 +78,7 @@ struct GEMMBenchCommand: TagganCommand {
         if common.json {
             JSONSummary.print([
                 "command": "bench gemm", "batch": batch, "features": features, "words": words, "mismatch": mismatch,
-                "kernels_in_use": Products.variant.rawValue, "step_gflop": total / 1e9,
+                "kernels_in_use": KernelProducts.variant.rawValue, "step_gflop": total / 1e9,
                 "products": results.map { r in
                     var row: [String: Any] = ["name": r.shape.name, "kind": r.shape.kind, "m": r.shape.m, "n": r.shape.n,
                                               "k": r.shape.k, "largest_difference": r.largestDifference]
@@ -91,7 +91,7 @@ struct GEMMBenchCommand: TagganCommand {
         }
         print(String(format: "GAN step products, batch %d, features %d, words %d%@: %.2f GFLOP per step; GFLOP/s (own kernels: %@)",
                      batch, features, words, mismatch ? ", mismatched pairs" : "", total / 1e9,
-                     Products.variant.rawValue))
+                     KernelProducts.variant.rawValue))
         print("product".padding(toLength: 30, withPad: " ", startingAt: 0) + "kind  " + "m x n x k".padding(toLength: 17, withPad: " ", startingAt: 0)
               + methods.map { $0.padding(toLength: 11, withPad: " ", startingAt: 0) }.joined() + "share")
         let blas2Total = totals[methods.firstIndex(of: "blas2")!]

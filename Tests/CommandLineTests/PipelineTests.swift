@@ -1,10 +1,12 @@
 import Foundation
+import Ingest
 import Testing
 import TestSupport
 
 /// The whole pipeline through the command line, as a user runs it, on 60 real
 /// OpenClipart images: ingest, word vectors, features, a short training run, the
-/// evaluation report, and annotation of a folder holding one corrupt image.
+/// evaluation report, and annotation of a folder holding one corrupt image, and of a
+/// folder whole and in shards by every method, which must agree bit for bit.
 @Suite("Pipeline end to end (real data)")
 struct PipelineTests {
     static var cache: URL { TestData.corporaCache }
@@ -155,6 +157,42 @@ struct PipelineTests {
             let bad = try TagganProcess(["annotate", folder.path, "--workspace", w.path, "--jsonl", limited.path] + extra,
                                         environment: ["TAGGAN_CORPORA": Self.cache.path])
             #expect(bad.status == status && bad.stderr.contains(message), "\(extra): \(bad.stderr)")
+        }
+
+        // Every method tags an image the same, bit for bit, whether the folder is tagged
+        // whole or in 3 shards (so with other images in its batches), with OpenBLAS held to
+        // its Haswell kernel, which every AVX2-only CPU runs and whose sgemm sums in an order
+        // that depends on the number of rows. Compared in the catalog, where scores are kept
+        // to the last bit (the JSON Lines round them), and in a copy of W without eval's
+        // choice, so the scores are raw, not calibrated into steps; --force, so no shard
+        // reuses stored tags.
+        let many = root.appendingPathComponent("many"), raw = root.appendingPathComponent("W-raw")
+        try FileManager.default.createDirectory(at: many, withIntermediateDirectories: true)
+        for folder in ["food/fruit", "buildings"] {
+            let names = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("png/\(folder)").path).sorted()
+            for name in names.prefix(6) {
+                try FileManager.default.copyItem(at: data.appendingPathComponent("png/\(folder)/\(name)"), to: many.appendingPathComponent(name))
+            }
+        }
+        try FileManager.default.copyItem(at: w, to: raw)
+        try FileManager.default.removeItem(at: raw.appendingPathComponent("methods.json"))
+        let haswell = ["TAGGAN_CORPORA": Self.cache.path, "OPENBLAS_CORETYPE": "Haswell"]
+        for (method, workspace) in [("knn", raw), ("tagprop", raw), ("linear", raw), ("regression", raw), ("conse", raw),
+                                    ("cgan", raw), ("fusion", w)] {
+            let out = root.appendingPathComponent("shards-\(method)")
+            func annotate(_ extra: [String]) throws -> [Int: Catalog.StoredAnnotation] {
+                let result = try TagganProcess(["annotate", many.path, "--workspace", workspace.path, "--method", method, "--samples", "10",
+                                                "--top", "5", "--force", "--json", "--jsonl", out.appendingPathComponent("tags.jsonl").path] + extra,
+                                               environment: haswell)
+                #expect(result.status == 0, "\(method) \(extra): \(result.stderr.suffix(600))")
+                let model = try #require(try json(result)["model"] as? String, "\(method): \(result.stdout)")
+                return try Catalog(workspace: workspace).annotations(model: model)
+            }
+            let whole = try annotate([])
+            #expect(whole.count == 12 && whole.values.allSatisfy { !$0.tags.isEmpty }, "\(method): \(whole)")
+            var sharded: [Int: Catalog.StoredAnnotation] = [:]
+            for index in 0..<3 { sharded = try annotate(["--shard", "\(index)/3"]) }
+            #expect(sharded == whole, "\(method): tags stored by the shards differ from the whole folder's")
         }
     }
 }

@@ -372,7 +372,9 @@ struct NeighbourAndSamplingTests {
     }
 
     /// The sampler's factored product equals running G itself (dropout off) on the same
-    /// noise, and a block size changes nothing.
+    /// noise (the seed's stream named by a hash of the image's features), a block size
+    /// changes nothing, and an image's samples are the same bits sampled alone, among
+    /// other images in another order, or as a copy of another row.
     @Test func samplerMatchesTheGenerator() throws {
         var random = SeededRandom(seed: 60)
         let sizes = smallSizes()
@@ -398,7 +400,7 @@ struct NeighbourAndSamplingTests {
         let scaled = sampler.sample(features: features, samplesPerImage: 3, seed: 9, noiseScale: 0.5)
         let root = SeededRandom(seed: 9)
         for image in 0..<5 {
-            var noiseRandom = root.split(stream: UInt64(image))
+            var noiseRandom = root.split(stream: TagSampler.noiseStream(features, row: image))
             let z = Tensor.gaussian(shape: [3, 3], using: &noiseRandom)
             let x = Tensor(shape: [3, 6], values: Array(repeating: features.row(image), count: 3).flatMap { $0 })
             var unused = SeededRandom(seed: 0)
@@ -410,6 +412,15 @@ struct NeighbourAndSamplingTests {
             generator.forward(noise: half, features: x, training: false, random: &unused)
             for i in 0..<12 { #expect(abs(generator.output[i] - scaled[image * 12 + i]) < 1e-5) }
         }
+        let order = [3, 0, 3, 4]
+        let reordered = sampler.sample(features: Tensor(shape: [4, 6], values: order.flatMap { features.row($0) }),
+                                       samplesPerImage: 3, seed: 9)
+        for (place, image) in order.enumerated() {
+            let alone = sampler.sample(features: Tensor(shape: [1, 6], values: features.row(image)), samplesPerImage: 3, seed: 9)
+            #expect(alone.storage == Array(samples.storage[image * 12 ..< (image + 1) * 12]), "image \(image) alone")
+            #expect(Array(reordered.storage[place * 12 ..< (place + 1) * 12]) == alone.storage, "image \(image) at place \(place)")
+        }
+        #expect(TagSampler.noiseStream(features, row: 0) != TagSampler.noiseStream(features, row: 1))
     }
 }
 
