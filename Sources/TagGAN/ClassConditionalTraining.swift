@@ -279,11 +279,15 @@ public final class ClassConditionalTrainer {
     /// checkpoint in place.
     public func train(checkpointEvery: Int, folder: URL?, source: [String: String] = [:],
                       observer: (ClassConditionalTrainer, StepStatistics) -> Void = { _, _ in }) throws {
-        while step < configuration.steps {
-            let statistics = try trainStep()
-            observer(self, statistics)
-            if let folder, checkpointEvery > 0, step % checkpointEvery == 0, step < configuration.steps {
-                try saveCheckpoint(to: folder, source: source)
+        // BLAS's thread count held steady for the run (another trainer of the process, the
+        // tagging GAN's, sets it to 1 for its steps; the sums would change with it).
+        try BLAS.withThreadCount(nil) {
+            while step < configuration.steps {
+                let statistics = try trainStep()
+                observer(self, statistics)
+                if let folder, checkpointEvery > 0, step % checkpointEvery == 0, step < configuration.steps {
+                    try saveCheckpoint(to: folder, source: source)
+                }
             }
         }
         flushHistory()

@@ -262,13 +262,10 @@ public final class GANTrainer {
     }
 
     /// Runs `body` with the BLAS library at one thread when the products split themselves
-    /// (`Products.splitting`, two or more workers), restoring the count afterwards.
+    /// (`Products.splitting`, two or more workers), restoring the count afterwards; no
+    /// other trainer of the process changes the count meanwhile (`BLAS.withThreadCount`).
     func withOneBLASThreadWhenSplitting<T>(_ body: () throws -> T) throws -> T {
-        guard Products.splitting && Parallel.defaultThreads >= 2 && BLAS.currentThreads != 1 else { return try body() }
-        let threads = BLAS.currentThreads
-        try BLAS.setThreads(1)
-        defer { try? BLAS.setThreads(threads) }
-        return try body()
+        try BLAS.withThreadCount(Products.splitting && Parallel.defaultThreads >= 2 ? 1 : nil, body)
     }
 
     private func trainStepOnce() throws -> StepStatistics {

@@ -119,6 +119,26 @@ public enum BLAS {
         _ = taggan_blas_set_threads(Int32(threads))
     }
 
+    /// Held while a trainer runs with a thread count of its choosing (`withThreadCount`).
+    private static let threadCountLock = NSRecursiveLock()
+
+    /// Runs `body` with the library at `threads` threads (the count left as it is when
+    /// nil), restoring the count afterwards, while no other `withThreadCount` of this
+    /// process runs. sgemm's sums depend on its thread count under some kernels
+    /// (OpenBLAS's Haswell and Zen ones: 2 threads and 1 give other last bits), so a
+    /// trainer that set the count in the middle of another's run changed that run's
+    /// result. Two trainers in one process (the test suite, a program using the
+    /// libraries) take turns instead; a command runs one.
+    public static func withThreadCount<T>(_ threads: Int?, _ body: () throws -> T) throws -> T {
+        threadCountLock.lock()
+        defer { threadCountLock.unlock() }
+        guard let threads, threads != currentThreads else { return try body() }
+        let previous = currentThreads
+        try setThreads(threads)
+        defer { try? setThreads(previous) }
+        return try body()
+    }
+
     /// C = alpha * op(A) * op(B) + beta * C, all row-major. `recorded` false: a part of a
     /// product whose whole shape the caller gave `noteProduct`.
     ///
