@@ -41,6 +41,10 @@ public enum BLAS {
         }
     }
 
+    /// The OpenBLAS core type taggan sets for this CPU when the user sets none (SkylakeX
+    /// for AVX-512, Haswell for AVX2 + FMA), or nil when it leaves the choice to OpenBLAS.
+    public static var coretypeForThisCPU: String? { taggan_cpu_openblas_coretype().map { String(cString: $0) } }
+
     private static let loaded: Result<Backend, LoadError> = load()
 
     /// The loaded backend; loads it on first use.

@@ -26,7 +26,13 @@ struct DoctorCommand: TagganCommand {
             .joined(separator: ", ")
         let kernelNote: String
         switch backend.kernelChosenBy {
-        case "user": kernelNote = "OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "") set by the user"
+        case "user":
+            // A user's (or a machine image's) setting is honoured; say when it leaves the
+            // CPU's widest vectors unused (sgemm at half speed: Haswell on an AVX-512 CPU).
+            let set = environment["OPENBLAS_CORETYPE"] ?? ""
+            let own = BLAS.coretypeForThisCPU
+            kernelNote = "OPENBLAS_CORETYPE=\(set) set by the user"
+                + (own.map { $0.lowercased() != set.lowercased() ? "; taggan would choose \($0) for this CPU" : "" } ?? "")
         case "taggan": kernelNote = "OPENBLAS_CORETYPE=\(environment["OPENBLAS_CORETYPE"] ?? "") set by taggan from CPU features"
         default: kernelNote = "the library's own detection"
         }
@@ -72,6 +78,7 @@ struct DoctorCommand: TagganCommand {
                     "config": backend.config ?? "",
                     "kernel": backend.kernel ?? "",
                     "kernel_chosen_by": backend.kernelChosenBy,
+                    "kernel_taggan_would_choose": BLAS.coretypeForThisCPU ?? "",
                     "threads": backend.threads,
                 ] as [String: Any],
                 "sgemm": ["size": size, "gflops": (gflops * 10).rounded() / 10,

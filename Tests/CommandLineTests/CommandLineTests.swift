@@ -192,6 +192,22 @@ struct CommandLineTests {
                 "\(large.stderr)")
     }
 
+    /// An OPENBLAS_CORETYPE the user (or a machine image) set is honoured, and doctor says
+    /// which core type taggan would set for this CPU when it is another (Haswell forced on
+    /// an AVX-512 CPU runs sgemm at about half speed).
+    @Test func doctorSaysWhenTheUsersBLASCoreTypeIsNotTheOneForThisCPU() throws {
+        let own = try #require(BLAS.coretypeForThisCPU, "this CPU has neither AVX-512 nor AVX2 + FMA")
+        let other = own == "Haswell" ? "Sandybridge" : "Haswell"
+        let forced = try TagganProcess(["doctor", "--size", "64"], environment: ["OPENBLAS_CORETYPE": other])
+        #expect(forced.status == 0)
+        #expect(forced.stdout.contains("OPENBLAS_CORETYPE=\(other) set by the user; taggan would choose \(own) for this CPU"), "\(forced.stdout)")
+        let same = try TagganProcess(["doctor", "--size", "64", "--json"], environment: ["OPENBLAS_CORETYPE": own])
+        let blas = try #require((JSONSerialization.jsonObject(with: Data(same.stdout.utf8)) as? [String: Any])?["blas"] as? [String: Any])
+        #expect(blas["kernel_chosen_by"] as? String == "user" && blas["kernel_taggan_would_choose"] as? String == own, "\(blas)")
+        let plain = try TagganProcess(["doctor", "--size", "64"], environment: ["OPENBLAS_CORETYPE": own])
+        #expect(!plain.stdout.contains("taggan would choose"), "\(plain.stdout)")
+    }
+
     @Test("doctor names the conv kernel variant and why: TAGGAN_KERNELS=generic when set, else the widest the CPU runs")
     func doctorNamesTheKernelVariant() throws {
         let forced = try TagganProcess(["doctor", "--json", "--size", "64"], environment: ["TAGGAN_KERNELS": "generic"])
