@@ -125,6 +125,11 @@ struct MergeCommand: TagganCommand {
             return 0
         }
         let w = Workspace(path: workspace!)
+        // Into a new workspace: shards that do not belong together are refused before
+        // W's catalog is made (an existing one is checked against them in `merge`).
+        if !shards.isEmpty && !FileManager.default.fileExists(atPath: w.catalogURL.path) {
+            try Catalog.checkShardsBelongTogether(shards.map { URL(fileURLWithPath: $0) })
+        }
         let catalog = shards.isEmpty ? try w.existingCatalog() : try w.catalog()
         // The catalog and each model's embeddings are held while merged into (RunLock),
         // as ingest and features hold them.

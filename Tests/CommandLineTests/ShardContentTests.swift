@@ -44,7 +44,8 @@ struct ShardContentTests {
 
     /// `ingest --shard 0/2` into a workspace an unsharded ingest filled keeps the other
     /// shard's images (their files are not this shard's to remove), so its catalog is
-    /// not a shard 0 catalog and merging it would bring those images in under shard 0.
+    /// not a shard 0 catalog and merging it would bring those images in under shard 0;
+    /// the refusal leaves a new target workspace uncreated and an existing one unchanged.
     @Test func aShardCatalogHoldingAnotherShardsImagesIsRefusedOnMerge() throws {
         let root = TemporaryFolder("taggan-shard-catalog")
         let photos = root.url.appendingPathComponent("photos")
@@ -63,6 +64,12 @@ struct ShardContentTests {
         #expect(merge.stderr.contains("\(mixed)/catalog.sqlite: its file photos/"), "\(merge.stderr)")
         #expect(merge.stderr.contains(", which is in shard 1/2, but this is shard 0/2 by its manifest: it holds another shard's rows, "
                                       + "so nothing was merged"), "\(merge.stderr)")
-        #expect(try Catalog(workspace: URL(fileURLWithPath: target)).statistics()["images"] == 0, "nothing merged")
+        // Refused before W's catalog was made: a new workspace is left as it was, with no
+        // empty catalog in it; one that has a catalog is checked against it, and nothing merged.
+        #expect(!FileManager.default.fileExists(atPath: target), "a refused merge made \(target)")
+        let before = try Catalog(workspace: URL(fileURLWithPath: clean)).statistics()
+        let existing = try TagganProcess(["merge", "--workspace", clean, mixed])
+        #expect(existing.status == 1 && existing.stderr.contains("so nothing was merged"), "\(existing.stderr)")
+        #expect(try Catalog(workspace: URL(fileURLWithPath: clean)).statistics() == before, "something merged into \(clean)")
     }
 }

@@ -414,8 +414,33 @@ extension Catalog {
     /// replaced by its equal.
     @discardableResult
     public func merge(shards: [URL]) throws -> MergeSummary {
+        var summary = MergeSummary()
+        let manifests = try Self.checkShards(shards, rule: try splitRule().map { (url.path, $0) })
+        for (kind, parts) in manifests.sorted(by: { $0.key < $1.key }) {
+            summary.missingShards[kind] = try ShardManifest.checkOneJob(parts, kind: kind)
+        }
+        for shard in shards { try merge(from: shard) }
+        for (kind, parts) in manifests where kind == "annotate" {
+            if let model = parts.first?.manifest.settings["model"] {
+                summary.annotations[model] = try annotations(model: model).count
+            }
+        }
+        return summary
+    }
+
+    /// The checks `merge(shards:)` makes before it changes anything, for a catalog not
+    /// made yet: `taggan merge` makes them before it creates W's catalog, so a refused
+    /// merge into a new workspace leaves no empty catalog behind.
+    public static func checkShardsBelongTogether(_ shards: [URL]) throws {
+        for (kind, parts) in try checkShards(shards, rule: nil) { _ = try ShardManifest.checkOneJob(parts, kind: kind) }
+    }
+
+    /// Each shard's split rule against `rule` (this catalog's) and the others', each
+    /// ingest shard's images against its manifest; the manifests by kind of run.
+    static func checkShards(_ shards: [URL], rule start: (source: String, rule: SplitRule)?) throws
+        -> [String: [(source: String, manifest: ShardManifest)]] {
         var manifests: [String: [(source: String, manifest: ShardManifest)]] = [:]
-        var rule: (source: String, rule: SplitRule)? = try splitRule().map { (url.path, $0) }
+        var rule = start
         for shard in shards {
             let other = try Catalog(workspace: try Self.existingWorkspace(shard))
             if let theirs = try other.splitRule() {
@@ -430,17 +455,7 @@ extension Catalog {
                 if kind == "ingest" { try other.checkImages(in: manifest) }
             }
         }
-        var summary = MergeSummary()
-        for (kind, parts) in manifests.sorted(by: { $0.key < $1.key }) {
-            summary.missingShards[kind] = try ShardManifest.checkOneJob(parts, kind: kind)
-        }
-        for shard in shards { try merge(from: shard) }
-        for (kind, parts) in manifests where kind == "annotate" {
-            if let model = parts.first?.manifest.settings["model"] {
-                summary.annotations[model] = try annotations(model: model).count
-            }
-        }
-        return summary
+        return manifests
     }
 
     /// Throws unless every image of this (shard) catalog is in the shard `manifest`
