@@ -187,6 +187,8 @@ struct VectorsNearest: TagganCommand {
             for (neighbour, similarity) in neighbours {
                 print(String(format: "%.4f  ", similarity) + neighbour)
             }
+            // A vocabulary of this one word has no neighbours: say so rather than print nothing.
+            if neighbours.isEmpty { Log.warning("\(path): '\(key)' is its only word, so it has no neighbours") }
         }
         return 0
     }

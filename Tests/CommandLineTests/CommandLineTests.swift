@@ -45,6 +45,19 @@ struct CommandLineTests {
         #expect(fine.status == 0 && fine.stdout.contains("dog"), "\(fine.stderr)")
     }
 
+    /// `vectors nearest` on a vocabulary of that one word prints no neighbours and says
+    /// why on stderr (it printed nothing at all), exit 0; JSON gives an empty list.
+    @Test func nearestInAOneWordVocabularySaysItHasNoNeighbours() throws {
+        let folder = TemporaryFolder("taggan-one-word")
+        let vectors = try folder.write("v.txt", Data("1 2\ncat 1 0\n".utf8))
+        let run = try Run(["vectors", "nearest", vectors.path, "cat"])
+        #expect(run.status == 0 && run.stdout.isEmpty, "\(run.stdout)")
+        #expect(run.stderr == "taggan: warning: \(vectors.path): 'cat' is its only word, so it has no neighbours\n", "\(run.stderr)")
+        let json = try Run(["vectors", "nearest", vectors.path, "cat", "--json"])
+        #expect(json.status == 0 && json.stdout.contains("\"neighbours\":[]"), "\(json.stdout)")
+        withExtendedLifetime(folder) {}
+    }
+
     /// A word-vector file that lists a word twice is read with the word's first row and a
     /// warning naming the file, the number of repeats and the first repeat's rows.
     @Test func aRepeatedWordIsWarnedAboutAndKeepsItsFirstRow() throws {
