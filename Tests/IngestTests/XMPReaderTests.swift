@@ -108,5 +108,15 @@ struct XMPReaderTests {
         #expect(TagNormaliser.normalise("--!") == nil)
         #expect(TagNormaliser.normalise("x-ray") == "x-ray")
         #expect(TagNormaliser.normalise("Straße") == "straße")
+        // Invisible characters are dropped (a BOM, a zero-width space, a word joiner, a soft
+        // hyphen, a control character); the joiners that change how a word is written stay,
+        // and tabs and newlines still separate words.
+        #expect(TagNormaliser.normalise("\u{FEFF}Cat") == "cat")
+        #expect(TagNormaliser.normalise("ca\u{200B}t\u{2060}") == "cat")
+        #expect(TagNormaliser.normalise("sun\u{AD}flower\u{7}") == "sunflower")
+        #expect(TagNormaliser.normalise("\u{200B}\u{FEFF}") == nil)
+        #expect(TagNormaliser.normalise("\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}") == "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}")
+        #expect(TagNormaliser.normalise("👩\u{200D}💻 Coder") == "👩\u{200D}💻_coder")
+        #expect(TagNormaliser.normalise("new\tyork\nstate") == "new_york_state")
     }
 }

@@ -34,15 +34,31 @@ public struct SourceItem: Sendable {
 /// underscore — so "New  York" becomes "new_york", one token for the word vectors (the
 /// word2vec phrase convention, and the convention OpenClipart's own tags already use:
 /// "signs_and_symbols"). Empty tags and tags made only of punctuation are dropped.
+/// Invisible characters are dropped first, so that a tag typed with one (a byte-order
+/// mark left by a text editor, a zero-width space pasted from a web page) is the tag
+/// without it: U+FEFF, U+200B, U+2060, the soft hyphen U+00AD, and control characters
+/// other than whitespace. The zero-width (non-)joiners U+200C and U+200D stay: they
+/// change how Persian and Indic words and emoji are written.
 /// The raw form is kept beside the normalised one in the catalog.
 public enum TagNormaliser {
     public static func normalise(_ raw: String) -> String? {
-        let composed = raw.precomposedStringWithCanonicalMapping.lowercased()
+        var visible = raw
+        if raw.unicodeScalars.contains(where: isInvisible) {
+            visible = String(String.UnicodeScalarView(raw.unicodeScalars.filter { !isInvisible($0) }))
+        }
+        let composed = visible.precomposedStringWithCanonicalMapping.lowercased()
         let words = composed.split(whereSeparator: { $0.isWhitespace || $0.isNewline })
         guard !words.isEmpty else { return nil }
         let tag = words.joined(separator: "_")
         guard tag.unicodeScalars.contains(where: { CharacterSet.alphanumerics.contains($0) }) else { return nil }
         return tag
+    }
+
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0xFEFF, 0x200B, 0x2060, 0x00AD: return true
+        default: return scalar.properties.generalCategory == .control && !scalar.properties.isWhitespace
+        }
     }
 }
 
