@@ -15,7 +15,7 @@ import TagganCore
 /// never occur in training included: the fair comparison for a generator run with
 /// `--vocab all`. Training images with no tag vector contribute nothing.
 ///
-/// Cost: the neighbour search, Q N F through blocked sgemm (`CosineIndex`, memory
+/// Cost: the neighbour search, Q N F through blocked row-stable products (`CosineIndex`, memory
 /// 256 x N similarities), then Q (k D + D T) for the mean and the decoder; the model keeps
 /// the N x F centred features and N x D image vectors.
 public struct ConSE: Sendable {

@@ -13,7 +13,7 @@ import TagganCore
 ///
 /// Cost: fitting is one pass over the training rows (N F^2 + N F * tags per image) plus,
 /// per lambda, F^3 / 6 + F^2 T Double multiply-adds (F = 1280, T = 2,074 tags: about 3.7 G,
-/// a few seconds on 2 cores); memory F^2 + 2 F T values. Ranking is one sgemm per block of
+/// a few seconds on 2 cores); memory F^2 + 2 F T values. Ranking is one row-stable product per block of
 /// `blockRows` queries (Q F T) and keeps a block of scores, blockRows x T.
 public struct LinearTagHead: Sendable {
     public let centring: FeatureCentring

@@ -34,7 +34,8 @@ public struct CosineIndex: Sendable {
     /// The k most similar base rows for every query row: (index, cosine), best first;
     /// ties go to the lower index. `exclude(query, baseIndex)` removes candidates (e.g.
     /// the query itself when the base and queries are the same set).
-    public func nearest(_ queries: Tensor, k: Int, blockRows: Int = 256,
+    /// `threads`: the product's workers (1 inside a caller's own parallel loop).
+    public func nearest(_ queries: Tensor, k: Int, blockRows: Int = 256, threads: Int = Parallel.defaultThreads,
                         exclude: ((Int, Int) -> Bool)? = nil) -> [[(index: Int, similarity: Float)]] {
         precondition(queries.columns == base.columns, "queries have \(queries.columns) columns, base \(base.columns)")
         let normalised = Self.normalisedRows(queries)
@@ -45,7 +46,7 @@ public struct CosineIndex: Sendable {
             let rows = min(blockRows, queries.rows - start)
             let slice = Tensor(shape: [rows, queries.columns],
                                values: Array(normalised.storage[start * queries.columns ..< (start + rows) * queries.columns]))
-            block.assignRowStableProduct(slice, base, transposeB: true)
+            block.assignRowStableProduct(slice, base, transposeB: true, threads: threads)
             block.withUnsafeBufferPointer { similarities in
                 for r in 0..<rows {
                     let query = start + r

@@ -13,9 +13,10 @@ import TagganCore
 /// the training rows serves every lambda of a validation grid; each `solve` is a Cholesky
 /// factorisation plus two triangular solves over all target columns at once.
 ///
-/// Cost: building, N F^2 multiply-adds (sgemm over blocks of `blockRows` rows; the F x F
+/// Cost: building, N F^2 multiply-adds (taggan's own products over blocks of `blockRows`
+/// rows, so the fit is the same bits on every machine and thread count; the F x F
 /// Gram in Double, 13 MB for F = 1280) plus N F per target entry (dense targets: N F T
-/// through sgemm; multi-hot targets: one row addition per (image, tag) pair, so no N x T
+/// through the same products; multi-hot targets: one row addition per (image, tag) pair, so no N x T
 /// matrix exists). Each solve: F^3 / 6 multiply-adds for Cholesky and F^2 T for the
 /// solves, in Double, parallel over targets; memory F^2 + F T Doubles.
 ///
@@ -68,7 +69,7 @@ public struct RidgeRegression: Sendable {
         while start < used.count {
             let block = Array(used[start ..< min(start + blockRows, used.count)])
             let xBlock = Self.gather(features, block), yBlock = Self.gather(targets, block)
-            product.assignProduct(yBlock, xBlock, transposeA: true)   // T x F
+            product.assignRowStableProduct(yBlock, xBlock, transposeA: true)   // T x F, alike on every machine
             Self.accumulate(product, into: &crossSum)
             yBlock.withUnsafeBufferPointer { y in
                 for r in 0..<block.count { for c in 0..<t { targetSum[c] += Double(y[r * t + c]) } }
@@ -91,7 +92,7 @@ public struct RidgeRegression: Sendable {
         while start < n {
             let block = Array(rows[start ..< min(start + blockRows, n)])
             let xBlock = Self.gather(features, block)
-            product.assignProduct(xBlock, xBlock, transposeA: true)   // F x F in Float, added up in Double
+            product.assignRowStableProduct(xBlock, xBlock, transposeA: true)   // F x F in Float, added up in Double
             Self.accumulate(product, into: &gram)
             xBlock.withUnsafeBufferPointer { x in
                 for r in 0..<block.count { for c in 0..<f { featureSum[c] += Double(x[r * f + c]) } }

@@ -54,7 +54,7 @@ public enum SampleDecoder: Codable, Sendable, Hashable, CustomStringConvertible 
     /// Ranked candidates for every image of an image-major [images * samplesPerImage, D]
     /// block of samples (TagGAN's `TagSampler.sample` layout): the `top` best candidate
     /// rows (all of them when `top` >= the candidate count), mapped through `labels`
-    /// (the tag id of each candidate row) when given. Cosines come from one sgemm per
+    /// (the tag id of each candidate row) when given. Cosines come from one row-stable product per
     /// block of `blockImages` images; blocks run in parallel.
     public func rank(samples: Tensor, samplesPerImage s: Int, candidates: CosineIndex, top: Int,
                      labels: [Int]? = nil, blockImages: Int = 16) -> [RankedTags] {

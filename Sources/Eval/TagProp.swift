@@ -47,7 +47,7 @@ import TagganCore
 /// Only the tags of i or of its neighbours (S_i) need work per image: any other tag has
 /// x_iw = 0 and t_iw = 0, a term whose value and gradient are counted in closed form.
 ///
-/// Cost: the leave-one-out search dominates, N^2 F multiply-adds through blocked sgemm
+/// Cost: the leave-one-out search dominates, N^2 F multiply-adds through blocked products
 /// (100,000 images x 1280 features: 1.3e13, a few minutes on 2 cores; memory 256 x N
 /// similarities); each likelihood evaluation is O(N K |tags per image|); ranking a query
 /// is its neighbour search plus O(K |tags per image| + T log T) for the full ranking.
@@ -359,16 +359,19 @@ struct TagPropLikelihood {
     /// dozens of times.
     @_optimize(speed)
     func evaluate(_ p: Parameters) -> (value: Double, gradient: Gradient) {
-        // Images in parallel chunks, each with its own sums, added in chunk order.
-        let partials = ParallelSlots<(Double, Gradient)>(count: images)
-        Parallel.forEachChunk(images, grain: 64) { chunk, range in
-            partials[chunk] = imageTerms(range, p)
+        // Images in blocks of 64, each with its own sums, added in block order: blocks fixed
+        // by the image count alone, so the fit is the same bits whatever the thread count
+        // (chunks per worker made it depend on TAGGAN_THREADS and the cores).
+        let blocks = (images + 63) / 64
+        let partials = ParallelSlots<(Double, Gradient)>(count: blocks)
+        Parallel.forEach(blocks) { block in
+            partials[block] = imageTerms(64 * block ..< min(images, 64 * (block + 1)), p)
         }
         var value = 0.0
         var g = Gradient(gamma: [Double](repeating: 0, count: k), theta: 0,
                          alpha: [Double](repeating: 0, count: tagCount), beta: [Double](repeating: 0, count: tagCount))
-        for chunk in 0..<images {
-            guard let (v, part) = partials[chunk] else { break }   // chunks are numbered 0, 1, ...
+        for block in 0..<blocks {
+            guard let (v, part) = partials[block] else { continue }
             value += v
             g.theta += part.theta
             for r in 0..<k { g.gamma[r] += part.gamma[r] }

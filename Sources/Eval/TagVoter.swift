@@ -17,9 +17,9 @@ public struct TagVoter: Sendable {
 
     /// `samples`: S x D generated vectors for one image. `perSample` overrides the
     /// voter's count of words each sample votes for.
-    public func vote(samples: Tensor, top: Int = 10, perSample: Int? = nil) -> RankedTags {
+    public func vote(samples: Tensor, top: Int = 10, perSample: Int? = nil, threads: Int = Parallel.defaultThreads) -> RankedTags {
         var votes: [Int: (count: Int, similarity: Float)] = [:]
-        for neighbours in index.nearest(samples, k: min(perSample ?? self.perSample, index.base.rows)) {
+        for neighbours in index.nearest(samples, k: min(perSample ?? self.perSample, index.base.rows), threads: threads) {
             for n in neighbours {
                 let current = votes[n.index] ?? (0, 0)
                 votes[n.index] = (current.count + 1, current.similarity + n.similarity)
@@ -40,7 +40,7 @@ public struct TagVoter: Sendable {
         let results = ParallelSlots<RankedTags>(count: images)
         Parallel.forEach(images) { i in
             let block = Tensor(shape: [s, d], values: Array(samples.storage[i * s * d ..< (i + 1) * s * d]))
-            results[i] = vote(samples: block, top: top, perSample: perSample)
+            results[i] = vote(samples: block, top: top, perSample: perSample, threads: 1)
         }
         return results.values(images).map { $0! }
     }

@@ -9,7 +9,7 @@ public typealias NeighbourLists = [[(index: Int, similarity: Float)]]
 /// the first k it needs), so an evaluation searches each split once, for the largest k.
 ///
 /// Cost: the index keeps the N x F centred unit training rows; a search is Q N F
-/// multiply-adds through blocked sgemm (`CosineIndex`, 256 x N similarities at a time)
+/// multiply-adds through blocked row-stable products (`CosineIndex`, 256 x N similarities at a time)
 /// and Q k kept neighbours; the leave-one-out search of the training set is N^2 F.
 public struct TrainingNeighbours: Sendable {
     public let centring: FeatureCentring

@@ -65,7 +65,7 @@ public struct TagVectorSpace: Sendable {
 /// so whatever it reaches measures the word space and the decoder, with no generator.
 /// Training images none of whose tags has a vector are left out of the fit.
 ///
-/// Cost: as `LinearTagHead` with T = D (200): one pass N F^2 + N F D through sgemm, per
+/// Cost: as `LinearTagHead` with T = D (200): one pass N F^2 + N F D through own products, per
 /// lambda F^3 / 6 + F^2 D; ranking Q (F D + D T) for T candidate tags.
 public struct WordSpaceRegression: Sendable {
     public let centring: FeatureCentring

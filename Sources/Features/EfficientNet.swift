@@ -285,14 +285,17 @@ public final class EfficientNet: @unchecked Sendable {
         return features
     }
 
-    /// Logits from features: features x W^T + b.
+    /// Logits from features: features x W^T + b, a row-stable product (an image's classes
+    /// do not depend on the other images classified with it).
     public func logits(_ features: Tensor) -> Tensor {
         precondition(features.columns == config.featureSize, "features of shape \(features.shape)")
-        var logits = Tensor(zeros: [features.rows, config.classes])
-        for r in 0..<features.rows {
-            logits.storage.replaceSubrange(r * config.classes ..< (r + 1) * config.classes, with: classifierBias)
+        var logits = Tensor.rowStableProduct(features, classifier, transposeB: true)
+        let classes = config.classes
+        logits.withUnsafeMutableBufferPointer { out in
+            for r in 0..<features.rows {
+                for c in 0..<classes { out[r * classes + c] += classifierBias[c] }
+            }
         }
-        logits.assignProduct(features, classifier, transposeB: true, beta: 1)
         return logits
     }
 

@@ -21,7 +21,9 @@ import TagganCore
 ///
 /// Gradients (for dy = dL/dy): dW = x^T dy, db = sum over rows of dy, dx = dy W^T, each
 /// one matrix product: BLAS sgemm, or taggan's own kernel for some shapes (`Products`)
-/// when `ownProducts` (the tagging GAN's layers) and `TAGGAN_GAN_PRODUCTS=own`.
+/// when `ownProducts` (the tagging GAN's layers) and `TAGGAN_GAN_PRODUCTS=own`. At
+/// inference over a batch of images, `forward(rowStable: true)` always takes the own
+/// kernel, so each row's output depends on its input row alone.
 public struct Linear: Sendable {
     public var weight: Tensor
     public var bias: Tensor

@@ -121,9 +121,10 @@ public struct TagSampler: Sendable {
         return result
     }
 
-    /// The noise stream of the image whose (conditioned) features are row `row`: a 64-bit
-    /// FNV-1a hash of the row's float bits, mixed by SplitMix64's finaliser. Equal rows (an
-    /// image and its copy) share their noise; others differ but for a 2^-64 chance.
+    /// The noise stream of the image whose (conditioned) features are row `row`: FNV-1a's
+    /// step over the row's 32-bit float patterns, mixed by SplitMix64's finaliser. Equal
+    /// rows (an image and its copy) share their noise; rows that differ in any bit get
+    /// other streams but for a hash collision (a feature of -0.0 and one of 0.0 differ).
     static func noiseStream(_ features: Tensor, row: Int) -> UInt64 {
         let f = features.columns
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -12,7 +12,7 @@ import _ConvKernelsAVX512
 ///   NN  C = A B:    X = A, B packed by each worker a chunk at a time (`run`);
 ///   TN  C = A^T B:  X = A^T (A is the batch's activations: transposed into scratch), B as for NN;
 ///   NT  C = A B^T:  computed as C^T = B A^T, X = B in place (the weights), A^T packed
-///                   (the batch's gradients), then C = (C^T)^T.
+///                   (the batch's gradients), then C = (C^T)^T, a slab of B's rows at a time.
 ///
 /// The depth is taken in blocks of `depthBlock` so that a block of six rows of X and a
 /// pair of panels stay in the L1 and L2 caches; each C value is then the sum over the
@@ -108,17 +108,25 @@ public enum KernelProducts {
                     }
                 }
             }
-            let t = scratch.buffer(1, n * m)
+            // B's rows a slab at a time, so that C^T's scratch stays near 1 MB whatever n is
+            // (a base of 100k images against 256 queries would otherwise hold 100 MB).
+            let slab = max(96, (1 << 18) / m / 6 * 6)
+            let t = scratch.buffer(1, min(n, slab) * m)
             let tail: UnsafePointer<Float>? = m % 16 == 0 ? nil : UnsafePointer(packed + (m / 16) * k * 16)
-            run(kernel, x: b, lda: ldb, m: n, k: k, b: packed, panelStride: k * 16, rowStride: 16, n: m, tail: tail,
-                c: t, ldc: m, accumulate: false, threads: threads, variant: variant)
-            for r in 0..<m {
-                let out = c + r * ldc
-                if accumulate {
-                    for j in 0..<n { out[j] += t[j * m + r] }
-                } else {
-                    for j in 0..<n { out[j] = t[j * m + r] }
+            var s0 = 0
+            while s0 < n {
+                let rows = min(slab, n - s0)
+                run(kernel, x: b + s0 * ldb, lda: ldb, m: rows, k: k, b: packed, panelStride: k * 16, rowStride: 16, n: m,
+                    tail: tail, c: t, ldc: m, accumulate: false, threads: threads, variant: variant)
+                for r in 0..<m {
+                    let out = c + r * ldc + s0
+                    if accumulate {
+                        for j in 0..<rows { out[j] += t[j * m + r] }
+                    } else {
+                        for j in 0..<rows { out[j] = t[j * m + r] }
+                    }
                 }
+                s0 += rows
             }
         }
     }
@@ -252,9 +260,13 @@ extension Tensor {
     /// sgemm cannot promise that: OpenBLAS's Haswell and Zen kernels (every AVX2-only CPU)
     /// sum in an order that depends on the number of rows.
     /// `threads` workers split the result (1 inside a caller's own parallel loop).
-    public mutating func assignRowStableProduct(_ a: Tensor, _ b: Tensor, transposeB: Bool = false,
+    ///
+    /// With `transposeA` (op(a) = a^T), each value is likewise one fixed-order sum of its
+    /// own terms: the same bits whatever the thread count, the BLAS library or its kernel
+    /// (a ridge fit's X^T X, made alike on every node of a cluster).
+    public mutating func assignRowStableProduct(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
                                                 threads: Int = Parallel.defaultThreads) {
-        let m = a.rows, k = a.columns, n = transposeB ? b.rows : b.columns
+        let m = transposeA ? a.columns : a.rows, k = transposeA ? a.rows : a.columns, n = transposeB ? b.rows : b.columns
         precondition(k == (transposeB ? b.columns : b.rows), "inner dimensions differ: \(a.shape) and \(b.shape)")
         if count != m * n { self = Tensor(zeros: [m, n]) } else { resize(to: [m, n]) }
         guard m > 0, n > 0 else { return }
@@ -265,7 +277,8 @@ extension Tensor {
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 withUnsafeMutableBufferPointer { pc in
-                    KernelProducts.multiply(.none, transposeB ? .transposed : .none, m: m, n: n, k: k, a: pa.baseAddress!, lda: k,
+                    KernelProducts.multiply(transposeA ? .transposed : .none, transposeB ? .transposed : .none, m: m, n: n, k: k,
+                                            a: pa.baseAddress!, lda: a.columns,
                                             b: pb.baseAddress!, ldb: b.columns, beta: 0, c: pc.baseAddress!, ldc: n, threads: threads,
                                             rowStable: true)
                 }
@@ -274,9 +287,9 @@ extension Tensor {
     }
 
     /// `assignRowStableProduct` as a new matrix.
-    public static func rowStableProduct(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor {
+    public static func rowStableProduct(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
         var c = Tensor(zeros: [0])
-        c.assignRowStableProduct(a, b, transposeB: transposeB)
+        c.assignRowStableProduct(a, b, transposeA: transposeA, transposeB: transposeB)
         return c
     }
 }

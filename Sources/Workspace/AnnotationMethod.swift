@@ -149,6 +149,7 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         // The digest of the setting's JSON, the training features, tags and tag vectors (and
         // --vocab's words), one after another, hashed in place rather than copied together.
         let learnt = SHA256()
+        learnt.update(Data(Self.scoringScheme.utf8))
         learnt.update(try encoder.encode(chosen))
         train.features.storage.withUnsafeBytes { learnt.update($0) }
         learnt.update(Data(train.tags.map { $0.sorted().map { space.names[$0] }.joined(separator: ",") }.joined(separator: "\n").utf8))
@@ -156,6 +157,13 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         if let allowed { learnt.update(Data(allowed.sorted().map { space.names[$0] }.joined(separator: "\n").utf8)) }
         key = "\(method.rawValue) \(SHA256.hex(digest: learnt.finalize()).prefix(16)) samples:\(samples) weights:\(weightsDigest)"
     }
+
+    /// How scores are computed, part of every key: tags a run stored under an older scheme
+    /// are not reused (a resumed or repeated run redoes them), so a folder is never tagged
+    /// half one way and half the other. Scheme 2: row-stable products and a generator's
+    /// noise seeded by a hash of the image's features (scheme 1 took sgemm, and noise by
+    /// the image's place in its batch).
+    static let scoringScheme = "scoring scheme 2"
 
     /// Each row's `top` tags, best first, with confidences: calibrated precisions when
     /// eval calibrated the method, else its raw scores.

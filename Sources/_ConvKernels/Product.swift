@@ -1,8 +1,9 @@
 extension Kernels {
     /// C[m, n] = X[m, k] B[k, n], or C += X B when `accumulate`: the 1x1 kernel's tiles
     /// (`pointwise`: 6 rows x 16 columns, the AVX-512 build 6 x 32 over two panels) as a
-    /// general product, for the GAN's training products (TagGAN's `Products`), whose
-    /// operands change every step and so are read where they lie whenever they can be.
+    /// general product (TagganCore's `KernelProducts`): the GAN's training products, whose
+    /// operands change every step and so are read where they lie whenever they can be,
+    /// and every product over a batch of images that must be row-stable.
     ///
     /// X is row-major with row stride `lda`. B is `panels` panels of 16 columns; row i of
     /// panel p is the 16 floats at `b + p * panelStride + i * rowStride`: a row-major k x n

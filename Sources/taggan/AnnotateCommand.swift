@@ -103,13 +103,16 @@ struct AnnotateCommand: TagganCommand {
 
     func run() throws -> Int32 {
         // The job keeps every core busy itself (batch i + 1 decodes while the network and
-        // the method run on batch i), so the method's products (k-NN's similarities, a
-        // generator's samples) run on the calling thread: OpenBLAS's own threads gained
-        // nothing there and spun in sched_yield against the network after each product.
-        // Xeon, 5 rounds alternating, whole command, --method knn: 300 500x333 JPEGs
-        // 1.85-2.51 s against 2.01-2.63 s, 200 2400x1600 2.67-3.01 s against 2.78-3.28 s;
-        // --method cgan on the 500x333 ones, 3 rounds: 2.76-2.91 s against 3.03-3.13 s.
-        // (OPENBLAS_NUM_THREADS, when set, is the user's choice and is kept.)
+        // the method run on batch i). The method's products over the batch are taggan's
+        // own, row-stable (`KernelProducts`), on workers that park when idle; what is left
+        // to BLAS (a ridge head's solve when the method is fitted) runs on one thread:
+        // OpenBLAS's own threads spun in sched_yield against the network after each
+        // product (Xeon, 5 rounds alternating, whole command, --method knn, when k-NN's
+        // similarities were sgemm: 300 500x333 JPEGs 1.85-2.51 s against 2.01-2.63 s).
+        // The own products cost nothing here against that one-thread sgemm (Zen 5, 3
+        // rounds alternating, BENCHMARKS.md session 19: --method knn on 200 2400x1600
+        // JPEGs 1.46-1.50 s against 1.47-1.49 s, --method cgan on 300 500x333 ones
+        // 1.39-1.44 s against 1.46-1.53 s). (OPENBLAS_NUM_THREADS, when set, is kept.)
         if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { try BLAS.setThreads(1) }
         for output in [jsonlURL, csvURL].compactMap({ $0 }) { try Self.refuseToOverwriteImage(output) }
         let w = Workspace(path: workspace)

@@ -44,14 +44,15 @@ struct KernelProductsTests {
 
     /// A row-stable product's row is the same bits whatever other rows A holds. For every
     /// variant this CPU runs, NN and NT, one and two workers, shapes from 1 x 1 x 1 to past
-    /// a depth block with a partial last panel: each row of a 23-row product equals that
+    /// a depth block with a partial last panel and past one NT slab: each row of a 23-row product equals that
     /// row computed alone and in a shuffled 7-row subset (where it falls at another place
     /// in its 6-row tile, and for NT in its 16-column panel and in a lone panel rather than
     /// a pair), and every value matches a double-precision reference.
     @Test(arguments: KernelVariant.allCases.filter(\.isSupported))
     func rowStableRowsDependOnTheirOwnRowAlone(variant: KernelVariant) {
         let m = 23, subset = [5, 0, 22, 11, 17, 3, 8]
-        for (n, k) in [(1, 1), (5, 3), (16, 8), (40, 7), (17, 385), (100, 1280)] {
+        // (11500 x 9: NT takes B's rows in slabs, 11394 of them at 23 rows of A.)
+        for (n, k) in [(1, 1), (5, 3), (16, 8), (40, 7), (17, 385), (100, 1280), (11500, 9)] {
             for tb in [BLAS.Transpose.none, .transposed] {
                 var random = SeededRandom(seed: UInt64(n * 31 + k))
                 var a = [Float](repeating: 0, count: m * k), b = [Float](repeating: 0, count: n * k)
