@@ -89,6 +89,18 @@ public struct Ingester {
             knownImage[rows.string(0)] = rows.int(4)
         }
         let shard = options.shardSpec
+        // A shard run needs a workspace of its own shard: one an unsharded ingest (or
+        // another shard) filled keeps those images, whose files are not this run's to
+        // remove, and `taggan merge` would refuse it at the end. Said now, before hashing.
+        if let shard {
+            let ids = try catalog.db.prepare("SELECT id FROM images")
+            var others = 0
+            while try ids.step() { if !shard.contains(contentID: ids.int(0)) { others += 1 } }
+            if others > 0 {
+                throw TagganError.file(catalog.url.path, "holds \(others) image\(others == 1 ? "" : "s") of other shards than \(shard) "
+                                       + "(an unsharded ingest, or another shard's, filled it): give each --shard run its own workspace")
+            }
+        }
 
         // List every source.
         var items: [(item: SourceItem, reader: DatasetReader, stamp: Stamp)] = []

@@ -42,10 +42,12 @@ struct ShardContentTests {
         }
     }
 
-    /// `ingest --shard 0/2` into a workspace an unsharded ingest filled keeps the other
-    /// shard's images (their files are not this shard's to remove), so its catalog is
-    /// not a shard 0 catalog and merging it would bring those images in under shard 0;
-    /// the refusal leaves a new target workspace uncreated and an existing one unchanged.
+    /// `ingest --shard 0/2` into a workspace an unsharded ingest filled is refused before
+    /// it reads a file, the catalog unchanged: it would keep the other shard's images
+    /// (their files are not this shard's to remove). Such a catalog marked as shard 0 (an
+    /// older taggan made them) is refused on merge, since it would bring those images in
+    /// under shard 0; the refusal leaves a new target workspace uncreated and an existing
+    /// one unchanged.
     @Test func aShardCatalogHoldingAnotherShardsImagesIsRefusedOnMerge() throws {
         let root = TemporaryFolder("taggan-shard-catalog")
         let photos = root.url.appendingPathComponent("photos")
@@ -54,11 +56,22 @@ struct ShardContentTests {
             try FileManager.default.copyItem(at: IngestCommandTests.fixtures.appendingPathComponent(name), to: photos.appendingPathComponent(name))
         }
         let mixed = root.path("mixed"), clean = root.path("clean"), target = root.path("W")
-        for arguments in [["ingest", photos.path, "--workspace", mixed], ["ingest", photos.path, "--workspace", mixed, "--shard", "0/2"],
-                          ["ingest", photos.path, "--workspace", clean, "--shard", "1/2"]] {
+        for arguments in [["ingest", photos.path, "--workspace", mixed], ["ingest", photos.path, "--workspace", clean, "--shard", "1/2"]] {
             let run = try TagganProcess(arguments)
             #expect(run.status == 0, "\(arguments): \(run.stderr)")
         }
+        let catalogFile = URL(fileURLWithPath: mixed).appendingPathComponent("catalog.sqlite")
+        let unsharded = try Catalog(workspace: URL(fileURLWithPath: mixed)).statistics()
+        let refused = try TagganProcess(["ingest", photos.path, "--workspace", mixed, "--shard", "0/2"])
+        #expect(refused.status == 1 && refused.stderr.contains("\(catalogFile.path): holds ")
+                && refused.stderr.contains("of other shards than 0/2 (an unsharded ingest, or another shard's, filled it): "
+                                           + "give each --shard run its own workspace"), "\(refused.stderr)")
+        let after = try Catalog(workspace: URL(fileURLWithPath: mixed))
+        #expect(try after.statistics() == unsharded && after.shardManifests().isEmpty, "the refused shard run changed the catalog")
+        // As an older taggan left it: the unsharded catalog marked as shard 0/2's.
+        let cleanManifest = try #require(try Catalog(workspace: URL(fileURLWithPath: clean)).shardManifests()["ingest"])
+        try Catalog(workspace: URL(fileURLWithPath: mixed)).recordShard(ShardManifest(
+            kind: "ingest", shard: try ShardSpec(index: 0, count: 2), settings: cleanManifest.settings))
         let merge = try TagganProcess(["merge", "--workspace", target, mixed, clean])
         #expect(merge.status == 1)
         #expect(merge.stderr.contains("\(mixed)/catalog.sqlite: its file photos/"), "\(merge.stderr)")
