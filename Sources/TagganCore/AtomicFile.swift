@@ -89,6 +89,49 @@ public enum AtomicFile {
         }
     }
 
+    /// Throws the error `write(to: url)` would, for the reasons known before any byte is
+    /// written: a folder or block device at `url`, a parent that is a file, a folder in
+    /// which no file can be made (read-only, another user's). For commands that write
+    /// their output after minutes or hours of work, or after changing other files (annotate's
+    /// sidecars): they check first. Creates nothing (a probe file is made and removed in
+    /// the nearest existing folder); a device, FIFO or socket at `url` is not opened.
+    public static func checkWritable(_ url: URL) throws {
+        var s = stat()
+        if lstat(url.path, &s) == 0 {
+            switch s.st_mode & S_IFMT {
+            case S_IFREG: break
+            case S_IFLNK:
+                var followed = stat()
+                if stat(url.path, &followed) == 0 && (followed.st_mode & S_IFMT) != S_IFREG
+                    && (followed.st_mode & S_IFMT) != S_IFDIR && (followed.st_mode & S_IFMT) != S_IFBLK { return }
+                return try checkWritable(try linkTarget(of: url))
+            case S_IFDIR: throw TagganError.file(url.path, "is a folder, not a file")
+            case S_IFBLK: throw TagganError.file(url.path, "is a block device: refusing to write to it")
+            default: return
+            }
+        }
+        let parent = url.deletingLastPathComponent()
+        var folder = parent
+        while lstat(folder.path, &s) != 0 {
+            guard errno == ENOENT || errno == ENOTDIR, folder.path != "/" else {
+                throw TagganError.file(url.path, "cannot create its folder \(parent.path): \(String(cString: strerror(errno)))")
+            }
+            folder = folder.deletingLastPathComponent()
+        }
+        guard stat(folder.path, &s) == 0, (s.st_mode & S_IFMT) == S_IFDIR else {
+            throw TagganError.file(url.path, "cannot create its folder \(parent.path): \(folder.path) is not a folder")
+        }
+        let probe = folder.appendingPathComponent(".taggan-write-check-\(getpid())").path
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            let why = String(cString: strerror(errno))
+            throw TagganError.file(url.path, folder == parent ? "cannot write into its folder \(folder.path): \(why)"
+                                   : "cannot create its folder \(parent.path) in \(folder.path): \(why)")
+        }
+        close(descriptor)
+        unlink(probe)
+    }
+
     /// The temporary file `write` uses for `url` (see the type's comment).
     public static func temporaryURL(for url: URL, process: Int32? = nil) -> URL {
         let suffix = ".taggan-tmp" + (process.map { "-\($0)" } ?? "")

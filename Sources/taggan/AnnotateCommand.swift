@@ -114,7 +114,12 @@ struct AnnotateCommand: TagganCommand {
         // JPEGs 1.46-1.50 s against 1.47-1.49 s, --method cgan on 300 500x333 ones
         // 1.39-1.44 s against 1.46-1.53 s). (OPENBLAS_NUM_THREADS, when set, is kept.)
         if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil { try BLAS.setThreads(1) }
-        for output in [jsonlURL, csvURL].compactMap({ $0 }) { try Self.refuseToOverwriteImage(output) }
+        // Checked before the folder is tagged: an output that could not be written failed
+        // only at the end, after the whole run, with every --xmp sidecar already changed.
+        for output in [jsonlURL, csvURL].compactMap({ $0 }) {
+            try Self.refuseToOverwriteImage(output)
+            try AtomicFile.checkWritable(output)
+        }
         let w = Workspace(path: workspace)
         var request = AnnotationMethod.Request()
         request.method = $method.given ? method.method : mode.flatMap { TagMethod(rawValue: $0.rawValue) }

@@ -63,6 +63,9 @@ struct VectorsTrain: TagganCommand {
     }
 
     func run() throws -> Int32 {
+        // Checked before the training (hours on a large corpus), which used to end in
+        // "cannot create the temporary file ...: Permission denied" with nothing saved.
+        try AtomicFile.checkWritable(URL(fileURLWithPath: out))
         let options = self.options
         let format = self.format ?? Word2VecFile.format(forPath: out)
         let (vocabulary, report, countSeconds) = try VectorTraining.run(corpora: corpora, layout: layout, minCount: minCount,

@@ -493,6 +493,46 @@ struct AnnotateTests {
         #expect(try Data(contentsOf: image) == before)
     }
 
+    /// A --jsonl or --csv that cannot be written (its folder a file or read-only, the
+    /// path a folder) is refused before the folder is tagged, naming the path and why:
+    /// it failed only at the end of the run, exit 1, with every --xmp sidecar already
+    /// written. Nothing is written and no file is left beside the output.
+    @Test func unwritableOutputsAreRefusedBeforeAnySidecarIsWritten() throws {
+        let fixture = try Self.fixture("unwritable")
+        defer {
+            chmod(fixture.root.appendingPathComponent("read-only").path, 0o755)
+            try? FileManager.default.removeItem(at: fixture.root)
+        }
+        let fm = FileManager.default
+        let folder = fixture.root.appendingPathComponent("photos")
+        try Self.copyImages(to: folder, names: ["a.png", "b.png"])
+        let file = fixture.root.appendingPathComponent("a-file"), readOnly = fixture.root.appendingPathComponent("read-only")
+        try Data("not a folder".utf8).write(to: file)
+        try fm.createDirectory(at: readOnly, withIntermediateDirectories: true)
+        let cases: [(String, [String], String)] = [
+            ("--jsonl", [file.path + "/t.jsonl"], "\(file.path)/t.jsonl: cannot create its folder \(file.path): \(file.path) is not a folder"),
+            ("--csv", [file.path + "/sub/t.csv"], "\(file.path)/sub/t.csv: cannot create its folder \(file.path)/sub: \(file.path) is not a folder"),
+            ("--jsonl", [readOnly.path], "\(readOnly.path): is a folder, not a file"),
+            ("--jsonl", [readOnly.path + "/t.jsonl"], "\(readOnly.path)/t.jsonl: cannot write into its folder \(readOnly.path): Permission denied"),
+        ]
+        // Root writes into a read-only folder: that case runs as nobody (the fixture's
+        // workspace and the images made theirs to write).
+        chmod(readOnly.path, 0o555)
+        for url in [fixture.root, fixture.workspace, folder] { chmod(url.path, 0o777) }
+        for (option, values, message) in cases {
+            let arguments = ["annotate", folder.path, "--workspace", fixture.workspace.path, "--vectors", fixture.vectors.path,
+                             "--vocab", "all", "--samples", "5", "--top", "3", "--xmp", option] + values
+            let run = message.hasSuffix("Permission denied") && geteuid() == 0
+                ? try TagganProcess(["--reuid=65534", "--regid=65534", "--clear-groups", TagganProcess.executable.path] + arguments,
+                                    environment: ["TAGGAN_CORPORA": Self.cache.path], executable: URL(fileURLWithPath: "/usr/bin/setpriv"))
+                : try TagganProcess(arguments, environment: ["TAGGAN_CORPORA": Self.cache.path])
+            #expect(run.status == 1 && run.stderr.hasSuffix("taggan: error: \(message)\n"), "\(values): \(run.stderr)")
+            #expect(try fm.contentsOfDirectory(atPath: folder.path).sorted() == ["a.png", "b.png"], "\(values): sidecars written")
+        }
+        #expect(try fm.contentsOfDirectory(atPath: readOnly.path).isEmpty)
+        #expect(try Data(contentsOf: file) == Data("not a folder".utf8))
+    }
+
     /// A Lightroom-style `a.xmp` that `a.jpg` and `a.png` would both use is left byte for
     /// byte (it may be a raw file's, and one image's tags must not land in the other's):
     /// each image gets its own `a.jpg.xmp` / `a.png.xmp`, while a `b.xmp` only `b.png`

@@ -115,6 +115,25 @@ struct VectorsCommandTests {
         #expect(!folder.contents.contains { $0.contains(".tmp-") })
     }
 
+    /// An --out that cannot be written (its folder a file, or a folder itself) is refused
+    /// before the corpus is read: the error came only after the training, hours on a
+    /// large corpus, with nothing saved.
+    @Test func outputThatCannotBeWrittenIsRefusedBeforeTraining() throws {
+        let folder = TemporaryFolder()
+        let text = try folder.writePath("c.txt", Self.corpus)
+        let file = try folder.writePath("a-file", "not a folder")
+        let cases: [(String, String)] = [
+            ("\(file)/v.bin", "\(file)/v.bin: cannot create its folder \(file): \(file) is not a folder"),
+            ("\(file)/sub/v.bin", "\(file)/sub/v.bin: cannot create its folder \(file)/sub: \(file) is not a folder"),
+        ]
+        for (out, message) in cases {
+            let run = try Run(["vectors", "train", text, "--out", out, "--dim", "4", "--epochs", "1", "--min-count", "1"])
+            #expect(run.status == 1 && run.stderr.hasSuffix("taggan: error: \(message)\n"), "\(out): \(run.stderr)")
+            #expect(!run.stderr.contains("vectors train:"), "trained before the check: \(run.stderr)")
+        }
+        #expect(folder.contents == ["a-file", "c.txt"])
+    }
+
     /// A similarity score that is NaN or infinite ("nan", "inf", "-Infinity" all parse
     /// as numbers) is an error naming the file and the line, not a pair ranked anyhow.
     @Test func nonFiniteSimilarityScoresAreErrorsNamingTheLine() throws {
