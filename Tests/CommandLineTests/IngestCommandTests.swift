@@ -81,6 +81,25 @@ struct IngestCommandTests {
         #expect((summary["catalog"] as? [String: Int])?["files"] == 2, "\(summary)")
     }
 
+    /// A FIFO named as an image is reported, not left out without a word (a link to one
+    /// already was), and a FIFO as an image's sidecar is reported as one, not as "You
+    /// don't have permission."; neither is opened (the run would hang on it), and the
+    /// other image is ingested.
+    @Test func fifosNamedAsImagesOrSidecarsAreReportedAsSuch() throws {
+        let root = try Self.source()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let photos = root.appendingPathComponent("photos")
+        #expect(mkfifo(photos.appendingPathComponent("pipe.jpg").path, 0o644) == 0)
+        try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("gray8.png"), to: photos.appendingPathComponent("piped.png"))
+        #expect(mkfifo(photos.appendingPathComponent("piped.png.xmp").path, 0o644) == 0)
+        let run = try TagganProcess(["ingest", photos.path, "--workspace", root.appendingPathComponent("W").path, "--layout", "xmp", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("skipped \(photos.path)/pipe.jpg: not a regular file (a FIFO)"), "\(run.stderr)")
+        #expect(run.stderr.contains("skipped \(photos.path)/piped.png.xmp: not a regular file (a FIFO)"), "\(run.stderr)")
+        let summary = try #require(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect((summary["catalog"] as? [String: Int])?["files"] == 2, "\(summary)")
+    }
+
     /// `ingest --export-tag-corpus F --workspace W` with no SOURCE exports from the
     /// catalog W has; with neither, SOURCE is missing.
     @Test func exportTagCorpusNeedsNoSource() throws {

@@ -44,6 +44,13 @@ public enum XMPReader {
 
     public static func read(contentsOf url: URL) throws -> TagMetadata {
         let data: Data
+        // Foundation refuses a FIFO or socket with "You don't have permission.": say what it is.
+        var s = stat()
+        if stat(url.path, &s) == 0, (s.st_mode & S_IFMT) != S_IFREG {
+            let kind = (s.st_mode & S_IFMT) == S_IFDIR ? "a folder" : (s.st_mode & S_IFMT) == S_IFIFO ? "a FIFO"
+                : (s.st_mode & S_IFMT) == S_IFSOCK ? "a socket" : "a device"
+            throw TagganError.file(url.path, "not a regular file: \(kind)")
+        }
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
             if let size = attributes[.size] as? Int, size > maxBytes {
