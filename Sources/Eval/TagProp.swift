@@ -346,7 +346,7 @@ struct TagPropLikelihood {
         }
     }
 
-    struct Gradient {
+    struct Gradient: Equatable {
         var gamma: [Double]
         var theta: Double
         var alpha: [Double]
@@ -358,13 +358,13 @@ struct TagPropLikelihood {
     /// other inner loops: debug builds compile Eval unoptimised, and the tests fit TagProp
     /// dozens of times.
     @_optimize(speed)
-    func evaluate(_ p: Parameters) -> (value: Double, gradient: Gradient) {
+    func evaluate(_ p: Parameters, threads: Int = Parallel.defaultThreads) -> (value: Double, gradient: Gradient) {
         // Images in blocks of 64, each with its own sums, added in block order: blocks fixed
         // by the image count alone, so the fit is the same bits whatever the thread count
         // (chunks per worker made it depend on TAGGAN_THREADS and the cores).
         let blocks = (images + 63) / 64
         let partials = ParallelSlots<(Double, Gradient)>(count: blocks)
-        Parallel.forEach(blocks) { block in
+        Parallel.forEach(blocks, threads: threads) { block in
             partials[block] = imageTerms(64 * block ..< min(images, 64 * (block + 1)), p)
         }
         var value = 0.0

@@ -7,9 +7,9 @@ import TagganCore
 struct TagPropTests {
     /// A small random likelihood: 15 images, 8 tags (tag 7 never in training), K = 4 random
     /// neighbours per image with decreasing similarities.
-    static func fixture(weighting: TagProp.Weighting, sigmoid: Bool) -> TagPropLikelihood {
+    static func fixture(weighting: TagProp.Weighting, sigmoid: Bool, images: Int = 15) -> TagPropLikelihood {
         var random = SeededRandom(seed: 21)
-        let images = 15, tags = 8, k = 4
+        let tags = 8, k = 4
         var trainTags: [Set<Int>] = []
         for _ in 0..<images {
             var set = Set<Int>()
@@ -28,6 +28,23 @@ struct TagPropTests {
         }
         return TagPropLikelihood(neighbours: neighbours, k: k, trainTags: trainTags, tagCount: tags,
                                  weighting: weighting, sigmoid: sigmoid, sigmoidPrior: 0.5)
+    }
+
+    /// The likelihood and its gradient are the same bits on 1, 2 or 3 workers (sums over
+    /// fixed blocks of 64 images, added in block order; with a chunk per worker they
+    /// changed with TAGGAN_THREADS and the core count, and so did the fitted weights).
+    @Test func likelihoodIsTheSameBitsWhateverTheWorkerCount() {
+        for sigmoid in [false, true] {
+            let problem = Self.fixture(weighting: .distance, sigmoid: sigmoid, images: 1000)
+            var p = problem.initialParameters()
+            p.theta = 3.7
+            let one = problem.evaluate(p, threads: 1)
+            for threads in [2, 3] {
+                let other = problem.evaluate(p, threads: threads)
+                #expect(other.value.bitPattern == one.value.bitPattern && other.gradient == one.gradient,
+                        "sigmoid \(sigmoid), \(threads) workers: \(other.value) against \(one.value)")
+            }
+        }
     }
 
     /// Central differences, h = 1e-6 on each parameter; tolerance |fd - analytic| <=
