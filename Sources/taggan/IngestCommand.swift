@@ -127,13 +127,13 @@ struct MergeCommand: TagganCommand {
         let w = Workspace(path: workspace!)
         // Into a new workspace: shards that do not belong together are refused before
         // W's catalog is made (an existing one is checked against them in `merge`).
-        if !shards.isEmpty && !FileManager.default.fileExists(atPath: w.catalogURL.path) {
-            try Catalog.checkShardsBelongTogether(shards.map { URL(fileURLWithPath: $0) })
-        }
+        let shardURLs = shards.map { URL(fileURLWithPath: $0) }
+        let checked = !shards.isEmpty && !FileManager.default.fileExists(atPath: w.catalogURL.path)
+            ? try Catalog.checkShardsBelongTogether(shardURLs) : nil
         let catalog = shards.isEmpty ? try w.existingCatalog() : try w.catalog()
         // The catalog and each model's embeddings are held while merged into (RunLock),
         // as ingest and features hold them.
-        let merged = try RunLock.holding(file: w.catalogURL) { try catalog.merge(shards: shards.map { URL(fileURLWithPath: $0) }) }
+        let merged = try RunLock.holding(file: w.catalogURL) { try catalog.merge(shards: shardURLs, checked: checked) }
         let ids = Set(try catalog.images(withTags: false).map(\.id))
         var embeddings: [String: Int] = [:]
         for config in EfficientNetConfig.all where !EmbeddingFiles.shards(in: w.url, model: config.name).isEmpty {

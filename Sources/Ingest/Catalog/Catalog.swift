@@ -412,10 +412,14 @@ extension Catalog {
     /// Idempotent: merging the same shards again, or one shard twice, leaves the same
     /// catalog, since every row is keyed by content (image id, file key, tag name) and
     /// replaced by its equal.
+    /// `checked`: what `checkShardsBelongTogether` found for these shards before this
+    /// (new, empty) catalog was made, so the shards are not read and checked twice.
     @discardableResult
-    public func merge(shards: [URL]) throws -> MergeSummary {
+    public func merge(shards: [URL], checked: CheckedShards? = nil) throws -> MergeSummary {
         var summary = MergeSummary()
-        let manifests = try Self.checkShards(shards, rule: try splitRule().map { (url.path, $0) })
+        let rule = try splitRule().map { (source: url.path, rule: $0) }
+        // (A catalog that gained a split rule since the check is checked against it.)
+        let manifests = try (rule == nil ? checked?.manifests : nil) ?? Self.checkShards(shards, rule: rule)
         for (kind, parts) in manifests.sorted(by: { $0.key < $1.key }) {
             summary.missingShards[kind] = try ShardManifest.checkOneJob(parts, kind: kind)
         }
@@ -431,8 +435,15 @@ extension Catalog {
     /// The checks `merge(shards:)` makes before it changes anything, for a catalog not
     /// made yet: `taggan merge` makes them before it creates W's catalog, so a refused
     /// merge into a new workspace leaves no empty catalog behind.
-    public static func checkShardsBelongTogether(_ shards: [URL]) throws {
-        for (kind, parts) in try checkShards(shards, rule: nil) { _ = try ShardManifest.checkOneJob(parts, kind: kind) }
+    public static func checkShardsBelongTogether(_ shards: [URL]) throws -> CheckedShards {
+        let manifests = try checkShards(shards, rule: nil)
+        for (kind, parts) in manifests { _ = try ShardManifest.checkOneJob(parts, kind: kind) }
+        return CheckedShards(manifests: manifests)
+    }
+
+    /// Shards `checkShardsBelongTogether` found to belong together, for `merge(shards:checked:)`.
+    public struct CheckedShards {
+        let manifests: [String: [(source: String, manifest: ShardManifest)]]
     }
 
     /// Each shard's split rule against `rule` (this catalog's) and the others', each

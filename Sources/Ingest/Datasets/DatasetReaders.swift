@@ -79,8 +79,7 @@ public struct DatasetReader: Sendable {
                 // A FIFO, socket or device under an image's name was left out without a
                 // word, while a link to one was reported ("not a regular file").
                 case _ where Self.imageExtensions.contains(url.pathExtension.lowercased()):
-                    let kind = (s.st_mode & S_IFMT) == S_IFIFO ? "a FIFO" : (s.st_mode & S_IFMT) == S_IFSOCK ? "a socket" : "a device"
-                    problems.append(SourceProblem(path: url.path, reason: "not a regular file", detail: kind))
+                    problems.append(SourceProblem(path: url.path, reason: "not a regular file", detail: fileKind(s.st_mode)))
                 default: continue
                 }
             }

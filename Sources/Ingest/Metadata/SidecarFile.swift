@@ -84,15 +84,7 @@ public enum SidecarFile {
             throw Refusal(reason: "sidecar unreadable", detail: "\(target.path): \(String(cString: strerror(errno))); left as it is")
         }
         guard (s.st_mode & S_IFMT) == S_IFREG else {
-            let kind: String
-            switch s.st_mode & S_IFMT {
-            case S_IFDIR: kind = "a folder"
-            case S_IFIFO: kind = "a FIFO"
-            case S_IFCHR, S_IFBLK: kind = "a device"
-            case S_IFSOCK: kind = "a socket"
-            default: kind = "not a regular file"
-            }
-            throw Refusal(reason: "sidecar not a regular file", detail: "\(target.path) is \(kind); left as it is")
+            throw Refusal(reason: "sidecar not a regular file", detail: "\(target.path) is \(fileKind(s.st_mode)); left as it is")
         }
         let descriptor = open(target.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -125,5 +117,17 @@ public enum SidecarFile {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
+    }
+}
+
+/// What a file that is not a regular one is, from its `stat` mode, for messages: "a
+/// folder", "a FIFO", "a device", "a socket", else "not a regular file".
+func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFDIR: return "a folder"
+    case S_IFIFO: return "a FIFO"
+    case S_IFCHR, S_IFBLK: return "a device"
+    case S_IFSOCK: return "a socket"
+    default: return "not a regular file"
     }
 }

@@ -47,9 +47,7 @@ public enum XMPReader {
         // Foundation refuses a FIFO or socket with "You don't have permission.": say what it is.
         var s = stat()
         if stat(url.path, &s) == 0, (s.st_mode & S_IFMT) != S_IFREG {
-            let kind = (s.st_mode & S_IFMT) == S_IFDIR ? "a folder" : (s.st_mode & S_IFMT) == S_IFIFO ? "a FIFO"
-                : (s.st_mode & S_IFMT) == S_IFSOCK ? "a socket" : "a device"
-            throw TagganError.file(url.path, "not a regular file: \(kind)")
+            throw TagganError.file(url.path, "not a regular file: \(fileKind(s.st_mode))")
         }
         do {
             let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
