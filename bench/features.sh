@@ -44,6 +44,17 @@ o, t = ours["inference_images_per_second_best"], ort["images_per_second_best"]
 print(f"inference, batch 32, 2 threads (best over rounds): taggan {o:.1f} images/s, "
       f"onnxruntime {t:.1f} images/s, ratio {o / t:.2f}x "
       f"(CPU time stolen in those rounds: taggan {ours['steal_percent']}%, onnxruntime {ort['steal_percent']}%)")
+# Each round runs the two back to back, so its ratio compares them under the same host
+# conditions; on a shared host whose speed swings by a third within minutes (seen on a Zen 3,
+# 2026-12-07) one fast round of either side can decide the ratio of bests, the median of
+# the rounds' ratios less so.
+peers = [r["images_per_second_best"] for r in rows if "peer" in r]
+mine = [r["inference_images_per_second_best"] for r in rows if "peer" not in r]
+ratios = sorted(m / p for m, p in zip(mine, peers))
+if ratios:
+    mid = len(ratios) // 2
+    median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    print("round by round: " + " / ".join(f"{m / p:.2f}x" for m, p in zip(mine, peers)) + f" (median {median:.2f}x)")
 PY
 if [ -d "$FOLDER" ]; then
     echo "whole folder $FOLDER:"
