@@ -22,7 +22,8 @@ struct AnnotateCommand: TagganCommand {
         and only new tags are appended (dc:subject, digiKam:TagsList, lr:hierarchicalSubject).
         Which sidecar: photo.jpg.xmp when it exists (digiKam, darktable, exiftool), else
         photo.xmp when it exists (Lightroom, Capture One) and no other image (photo.png)
-        would share it, else a new photo.jpg.xmp. Images smaller than 16 px both ways
+        would share it, else a new photo.jpg.xmp (photo.xmp when that name is too long for
+        the file system). Images smaller than 16 px both ways
         are skipped as too small, as ingest skips them. A sidecar that is a link stays a link and its target is updated, only when the
         target is inside FOLDER; nothing outside FOLDER is written. A sidecar that is
         not valid XMP, cannot be read, is not a regular file or holds its tag list in

@@ -493,6 +493,30 @@ struct AnnotateTests {
         #expect(try Data(contentsOf: image) == before)
     }
 
+    /// An image whose `<name>.<ext>.xmp` would be longer than the file system allows a
+    /// name (255 bytes) gets its tags in `<name>.xmp`, which fits; two such images that
+    /// would share that `<name>.xmp` are each reported as "sidecar name too long" (they
+    /// were "sidecar unreadable: File name too long") and the other images' sidecars are
+    /// written.
+    @Test func imagesWithNamesTooLongForTheUsualSidecarGetTheShortOneOrAClearReason() throws {
+        let fixture = try Self.fixture("longnames")
+        defer { try? FileManager.default.removeItem(at: fixture.root) }
+        let folder = fixture.root.appendingPathComponent("photos")
+        let long = String(repeating: "a", count: 251), shared = String(repeating: "b", count: 251)
+        try Self.copyImages(to: folder, names: ["\(long).png", "\(shared).png", "\(shared).PNG", "plain.png"])
+        let run = try Self.annotate(fixture, folder, ["--xmp", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try Self.json(run)["sidecars_written"] as? Int == 2, "\(run.stdout)")
+        let short = try String(contentsOf: folder.appendingPathComponent("\(long).xmp"), encoding: .utf8)
+        #expect(Self.words.contains { short.contains("<rdf:li>\($0)</rdf:li>") }, "\(short)")
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("plain.png.xmp").path))
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("\(shared).xmp").path))
+        for ext in ["png", "PNG"] {
+            #expect(run.stderr.contains("\(shared).\(ext).xmp: sidecar name too long"), "\(run.stderr)")
+        }
+        #expect(!run.stderr.contains("unreadable"), "\(run.stderr)")
+    }
+
     /// A --jsonl or --csv that cannot be written (its folder a file or read-only, the
     /// path a folder) is refused before the folder is tagged, naming the path and why:
     /// it failed only at the end of the run, exit 1, with every --xmp sidecar already

@@ -9,7 +9,9 @@ import TagganCore
 /// 2. else `<name>.xmp` when it exists (Lightroom's and Capture One's name), so the
 ///    user's own tool sees the tags rather than a second sidecar beside its own, unless
 ///    another image of the folder would share it (`locations(of:)`);
-/// 3. else a new `<name>.<ext>.xmp` (unambiguous when `a.jpg` and `a.png` share a folder).
+/// 3. else a new `<name>.<ext>.xmp` (unambiguous when `a.jpg` and `a.png` share a folder),
+///    or `<name>.xmp` when `<name>.<ext>.xmp` is longer than the file system allows a name
+///    to be (an image name of 252 to 255 bytes, where `<name>.xmp` still fits).
 /// Both names also match in upper case (`.XMP`), as cameras and Windows tools write them.
 ///
 /// How it is written: to a temporary name in the same folder, then renamed (AtomicFile).
@@ -24,7 +26,16 @@ public enum SidecarFile {
         let base = image.deletingPathExtension()
         let candidates = [long, image.appendingPathExtension("XMP"),
                           base.appendingPathExtension("xmp"), base.appendingPathExtension("XMP")]
-        return candidates.first(where: exists) ?? long
+        if let found = candidates.first(where: exists) { return found }
+        let short = base.appendingPathExtension("xmp")
+        return !fitsName(long) && fitsName(short) ? short : long
+    }
+
+    /// Whether `url`'s last component is no longer than its folder's file system allows
+    /// a name to be (`pathconf`'s NAME_MAX, 255 bytes where it cannot tell).
+    static func fitsName(_ url: URL) -> Bool {
+        let limit = pathconf(url.deletingLastPathComponent().path, Int32(_PC_NAME_MAX))
+        return url.lastPathComponent.utf8.count <= (limit > 0 ? limit : 255)
     }
 
     /// `location(of:)` for each of the folder's `images`, except that a `<name>.xmp` that
@@ -36,6 +47,7 @@ public enum SidecarFile {
         var users: [URL: Int] = [:]
         for sidecar in found.values { users[sidecar, default: 0] += 1 }
         for (image, sidecar) in found where users[sidecar]! > 1 { found[image] = image.appendingPathExtension("xmp") }
+        // (When that long name does not fit the file system, `existingContents` says so.)
         return found
     }
 
@@ -81,6 +93,10 @@ public enum SidecarFile {
         var s = stat()
         guard lstat(target.path, &s) == 0 else {
             if errno == ENOENT { return nil }
+            if errno == ENAMETOOLONG {
+                throw Refusal(reason: "sidecar name too long",
+                              detail: "\(target.path): \(target.lastPathComponent.utf8.count) bytes, more than the file system allows a name to be; no sidecar written")
+            }
             throw Refusal(reason: "sidecar unreadable", detail: "\(target.path): \(String(cString: strerror(errno))); left as it is")
         }
         guard (s.st_mode & S_IFMT) == S_IFREG else {
