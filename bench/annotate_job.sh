@@ -94,26 +94,22 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 python3 - "$results" <<'PY'
+import statistics
 import sys
-best = {}
-for line in open(sys.argv[1]):
-    folder, job, who, n, s, steal = line.rstrip("\n").split("\t")
-    key = (folder, job, who)
-    best[key] = min(best.get(key, (1e9, 0, 0)), (float(s), int(n), int(steal)))
 # Each round times the two back to back, in the order written to the results: its ratio
 # compares them under the same host conditions, so the rounds' ratios and their median
 # are printed too (a host whose speed swings within minutes can make the best rounds of
 # the two sides come from different conditions).
-times = {}
+best, times = {}, {}
 for line in open(sys.argv[1]):
     folder, job, who, n, s, steal = line.rstrip("\n").split("\t")
-    times.setdefault((folder, job, who), []).append(float(s))
+    key = (folder, job, who)
+    best[key] = min(best.get(key, (1e9, 0, 0)), (float(s), int(n), int(steal)))
+    times.setdefault(key, []).append(float(s))
 for folder in sorted({k[0] for k in best}):
     for job in ("features", "annotate"):
         (ts, tn, tst), (ps, pn, pst) = best[(folder, job, "taggan")], best[(folder, job, "python")]
-        rounds = sorted(p / t for t, p in zip(times[(folder, job, "taggan")], times[(folder, job, "python")]))
-        mid = len(rounds) // 2
-        median = rounds[mid] if len(rounds) % 2 else (rounds[mid - 1] + rounds[mid]) / 2
+        median = statistics.median(p / t for t, p in zip(times[(folder, job, "taggan")], times[(folder, job, "python")]))
         print(f"{folder:22} {job:8}  taggan {tn / ts:6.1f} images/s ({ts:5.1f} s, steal {tst}%)   "
               f"Pillow+onnxruntime {pn / ps:6.1f} images/s ({ps:5.1f} s, steal {pst}%)   ratio {(tn / ts) / (pn / ps):.2f}x"
               f"   (rounds' median {median:.2f}x)")

@@ -37,6 +37,7 @@ for round in $(seq "$ROUNDS"); do
 done | tee /tmp/taggan-bench-features.jsonl
 python3 - <<'PY'
 import json
+import statistics
 rows = [json.loads(l) for l in open("/tmp/taggan-bench-features.jsonl")]
 ort = max((r for r in rows if "peer" in r), key=lambda r: r["images_per_second_best"])
 ours = max((r for r in rows if "peer" not in r), key=lambda r: r["inference_images_per_second_best"])
@@ -50,11 +51,9 @@ print(f"inference, batch 32, 2 threads (best over rounds): taggan {o:.1f} images
 # the rounds' ratios less so.
 peers = [r["images_per_second_best"] for r in rows if "peer" in r]
 mine = [r["inference_images_per_second_best"] for r in rows if "peer" not in r]
-ratios = sorted(m / p for m, p in zip(mine, peers))
-if ratios:
-    mid = len(ratios) // 2
-    median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
-    print("round by round: " + " / ".join(f"{m / p:.2f}x" for m, p in zip(mine, peers)) + f" (median {median:.2f}x)")
+if peers and mine:
+    print("round by round: " + " / ".join(f"{m / p:.2f}x" for m, p in zip(mine, peers))
+          + f" (median {statistics.median(m / p for m, p in zip(mine, peers)):.2f}x)")
 PY
 if [ -d "$FOLDER" ]; then
     echo "whole folder $FOLDER:"

@@ -23,11 +23,9 @@ public enum SidecarFile {
     /// The existing sidecar of `image`, or the name a new one gets.
     public static func location(of image: URL) -> URL {
         let long = image.appendingPathExtension("xmp")
-        let base = image.deletingPathExtension()
-        let candidates = [long, image.appendingPathExtension("XMP"),
-                          base.appendingPathExtension("xmp"), base.appendingPathExtension("XMP")]
+        let base = image.deletingPathExtension(), short = base.appendingPathExtension("xmp")
+        let candidates = [long, image.appendingPathExtension("XMP"), short, base.appendingPathExtension("XMP")]
         if let found = candidates.first(where: exists) { return found }
-        let short = base.appendingPathExtension("xmp")
         return !fitsName(long) && fitsName(short) ? short : long
     }
 
@@ -46,8 +44,8 @@ public enum SidecarFile {
         var found = Dictionary(images.map { ($0, location(of: $0)) }, uniquingKeysWith: { first, _ in first })
         var users: [URL: Int] = [:]
         for sidecar in found.values { users[sidecar, default: 0] += 1 }
+        // (Where that long name does not fit the file system, `existingContents` says so.)
         for (image, sidecar) in found where users[sidecar]! > 1 { found[image] = image.appendingPathExtension("xmp") }
-        // (When that long name does not fit the file system, `existingContents` says so.)
         return found
     }
 
