@@ -65,6 +65,12 @@ public final class EfficientNet: @unchecked Sendable {
         /// Run row by row (`blockByRows`): the expanded activation would not fit in a
         /// core's L2 cache (`ConvBlocking.rowByRowBytes`); set once the blocking is known.
         var byRows = false
+        /// Input rows a row-by-row block expands per 1x1 call, and output rows it projects
+        /// per call (`blockByRows`); set with `byRows`.
+        var expandRows = 1, projectRows = 1
+        /// Expanded rows the ring holds: enough for one output row's k input rows plus a
+        /// call's worth ahead, a multiple of `expandRows` so that no call wraps around.
+        var ringRows: Int { expandRows * ((depthwise.kernel + expandRows - 1 + expandRows - 1) / expandRows) }
         var expandedBytes: Int { inputSide * inputSide * depthwise.channels * MemoryLayout<Float>.stride }
     }
 
@@ -207,7 +213,14 @@ public final class EfficientNet: @unchecked Sendable {
         head = try pointwise("_conv_head", "_bn1", last, config.featureSize)
         let blocking = blocking ?? EfficientNet.blocking(for: config)
         self.blocking = blocking
-        for i in built.indices { built[i].byRows = built[i].expandedBytes > blocking.rowByRowBytes }
+        /// Whole rows of `side` pixels that make `blocking.stripPixels` pixels, at most all of them.
+        func strip(_ side: Int) -> Int { min(side, max(1, (blocking.stripPixels + side - 1) / side)) }
+        for i in built.indices {
+            // The late blocks run by layers on groups of images (`forwardLate`) whatever their size.
+            built[i].byRows = i < firstLate && built[i].expandedBytes > blocking.rowByRowBytes
+            built[i].expandRows = strip(built[i].inputSide)
+            built[i].projectRows = strip(built[i].outputSide)
+        }
         blocks = built
         classifier = Tensor(shape: [config.classes, config.featureSize],
                             values: try tensor("_fc.weight", [config.classes, config.featureSize]))
@@ -331,17 +344,17 @@ public final class EfficientNet: @unchecked Sendable {
             for block in net.blocks {
                 if !block.byRows { padded = max(padded, block.paddedSide * block.paddedSide * block.depthwise.channels) }
                 activation = max(activation, block.inputSide * block.inputSide * block.project.outputs)
-                // Blocks run by rows hold k expanded rows and one depthwise row at a time.
-                let expandedRows = block.byRows ? block.depthwise.kernel : block.inputSide
+                // Blocks run by rows hold a ring of expanded rows and a few depthwise rows.
+                let expandedRows = block.byRows ? block.ringRows : block.inputSide
                 expanded = max(expanded, expandedRows * block.inputSide * block.depthwise.channels)
-                depthwise = max(depthwise, (block.byRows ? 1 : block.outputSide) * block.outputSide * block.depthwise.channels)
+                depthwise = max(depthwise, (block.byRows ? block.projectRows : block.outputSide) * block.outputSide * block.depthwise.channels)
             }
             expanded = max(expanded, net.headSide * net.headSide * net.head.outputs)
             a = AlignedFloats(count: activation)
             b = AlignedFloats(count: activation)
             self.expanded = AlignedFloats(count: expanded)
             self.depthwise = AlignedFloats(count: depthwise)
-            patches = AlignedFloats(count: (net.stemByRows ? 1 : net.stemSide) * net.stemSide * 27)
+            patches = AlignedFloats(count: (net.stemByRows ? net.blocks[0].expandRows : net.stemSide) * net.stemSide * 27)
             self.padded = AlignedFloats(count: padded)
             let late = net.blocks[net.firstLateBlock...], pixels = net.headSide * net.headSide, g = net.groupImages
             let lateChannels = late.map { max($0.project.inputs, $0.project.outputs) }.max() ?? 0
@@ -362,14 +375,17 @@ public final class EfficientNet: @unchecked Sendable {
 
     /// One MBConv block an output row at a time, for the large early activations that
     /// would otherwise go to memory and back between the three convolutions: each input
-    /// row is expanded once into a ring of the last k expanded rows, the depthwise pass
-    /// makes one output row from the ring, and the projection (+ residual) writes it to
-    /// y. Only the ring (k rows) and one depthwise row are live, and they stay in cache.
-    /// `ring` holds k * inputSide * channels floats, `row` outputSide * channels.
+    /// row is expanded once into a ring of expanded rows, the depthwise pass makes one
+    /// output row from the ring, and the projection (+ residual) writes it to y. Only the
+    /// ring and a few depthwise rows are live, and they stay in cache. The 1x1 calls take
+    /// whole rows in strips (`expandRows` input rows, `projectRows` depthwise rows per
+    /// call: `ConvBlocking.stripPixels`), so a narrow row does not read all the weights
+    /// for a few pixels. `ring` holds `ringRows` * inputSide * channels floats, `row`
+    /// `projectRows` * outputSide * channels.
     ///
     /// With `image` (the first block, which has no expansion: `stemByRows`) the block's
     /// input rows are the stem's output rows, made into the ring from the image as they
-    /// are needed (`patches`: one row of im2col patches), instead of x.
+    /// are needed (`patches`: `expandRows` rows of im2col patches), instead of x.
     private func blockByRows(_ block: Block, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
                              ring: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>,
                              image: UnsafePointer<Float>? = nil, patches: UnsafeMutablePointer<Float>? = nil) {
@@ -380,32 +396,44 @@ public final class EfficientNet: @unchecked Sendable {
                                                bias: dw.bias.pointer, kernel: k, stride: dw.stride,
                                                padLeft: dw.padLeft, outWidth: outSide)
         var expanded = 0  // input rows expanded so far
+        let ringRows = block.ringRows, dwRow = outSide * dw.channels
+        var pending = 0  // depthwise rows in `row` not projected yet
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: k) { rows in
             for oy in 0..<outSide {
                 let iy0 = oy * dw.stride - dw.padTop
-                // Expand the rows this output row needs that are not in the ring yet.
+                // Expand the rows this output row needs that are not in the ring yet,
+                // `expandRows` at a time (a multiple of it from the start, so each call's
+                // rows are adjacent in the ring).
                 while expanded < min(side, iy0 + k) {
+                    let count = min(block.expandRows, side - expanded)
+                    let slot = ring + (expanded % ringRows) * expandedRow
                     if let expand = block.expand {
-                        pointwise(expand, x + expanded * inRow, pixels: side,
-                                  into: ring + (expanded % k) * expandedRow, activate: true)
+                        pointwise(expand, x + expanded * inRow, pixels: count * side, into: slot, activate: true)
                     } else if let image, let patches {
                         let size = config.imageSize
                         ConvKernels.patches(input: image, height: size, width: size, channels: 3, kernel: 3, stride: 2,
                                             padTop: stemPadTop, padLeft: stemPadTop, output: patches,
-                                            outRows: expanded ..< expanded + 1, outWidth: stemSide)
-                        pointwise(stem, patches, pixels: side, into: ring + (expanded % k) * expandedRow, activate: true)
+                                            outRows: expanded ..< expanded + count, outWidth: stemSide)
+                        pointwise(stem, patches, pixels: count * side, into: slot, activate: true)
                     }
-                    expanded += 1
+                    expanded += count
                 }
                 let fromRing = block.expand != nil || image != nil
                 for ky in 0..<k {
                     let iy = iy0 + ky
                     rows[ky] = iy < 0 || iy >= side ? nil
-                        : fromRing ? UnsafePointer(ring + (iy % k) * expandedRow) : x + iy * inRow
+                        : fromRing ? UnsafePointer(ring + (iy % ringRows) * expandedRow) : x + iy * inRow
                 }
-                ConvKernels.depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: row, kernels: kernels)
-                pointwise(block.project, row, pixels: outSide, into: y + oy * outRow, activate: false,
-                          residual: block.residual ? x + oy * inRow : nil)
+                ConvKernels.depthwiseRow(layer, rows: UnsafePointer(rows.baseAddress!), output: row + pending * dwRow,
+                                         kernels: kernels)
+                pending += 1
+                // Project `projectRows` depthwise rows at a time (the last call fewer).
+                if pending == block.projectRows || oy == outSide - 1 {
+                    let first = oy + 1 - pending
+                    pointwise(block.project, row, pixels: pending * outSide, into: y + first * outRow, activate: false,
+                              residual: block.residual ? x + first * inRow : nil)
+                    pending = 0
+                }
             }
         }
     }

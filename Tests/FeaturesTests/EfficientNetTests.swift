@@ -363,7 +363,8 @@ enum KernelChecks {
     /// The whole of lite0 on the fixture's four crops with `variant`'s kernels, against
     /// onnxruntime's logits and features (the same 5e-5 as `EfficientNetParityTests`),
     /// with blocks run by rows and by layers both: once with this machine's blocking and
-    /// once with a 512 KiB L2's (Zen 1's), which runs more blocks by rows in smaller groups.
+    /// once with a 512 KiB L2's (Zen 1's), which runs more blocks by rows in smaller groups,
+    /// and once with a 64 KiB L2's, which runs every block before the late ones by rows.
     static func network(_ variant: KernelVariant) throws {
         try #require(Support.haveWeights, "weights missing: run bash corpora/fetch-all.sh --lite2")
         let expected = try NPY.read(contentsOf: Support.fixtures.appendingPathComponent("logits.npy"))
@@ -373,7 +374,11 @@ enum KernelChecks {
         // This machine's blocking, a 512 KiB L2's (most blocks by rows), and every block by
         // layers (the unpadded depthwise pass from 28 px up, the padded one below).
         let byLayers = ConvBlocking(rowByRowBytes: .max, groupImages: 4, weightChunkBytes: 256 << 10)
-        for blocking: ConvBlocking? in [nil, ConvBlocking(caches: small, lateImageBytes: 49 * 1280 * 4), byLayers] {
+        // A 64 KiB L2 (or TAGGAN_L2=64K): every block before the late ones by rows (the late
+        // ones marked so too crashed: their padded buffer was not allocated).
+        let tiny = MachineInfo.Caches(level1Data: 32 << 10, level2: 64 << 10, level3: 8 << 20, source: "test")
+        for blocking: ConvBlocking? in [nil, ConvBlocking(caches: small, lateImageBytes: 49 * 1280 * 4), byLayers,
+                                        ConvBlocking(caches: tiny, lateImageBytes: 49 * 1280 * 4)] {
             let net = try EfficientNet.load(contentsOf: Support.lite0Weights, config: .lite0, kernels: variant, blocking: blocking)
             #expect(net.kernels.variant == variant)
             let output = net.forward(inputs, threads: 2)
@@ -406,7 +411,7 @@ struct GenericKernelTests {
         KernelChecks.depthwise(.generic, height: height, width: width, channels: channels, kernel: kernel, stride: stride)
     }
 
-    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking, a 512 KiB L2's and all by layers")
+    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking, a 512 KiB L2's, a 64 KiB L2's and all by layers")
     func network() throws { try KernelChecks.network(.generic) }
 }
 
@@ -424,7 +429,7 @@ struct AVX2KernelTests {
         KernelChecks.depthwise(.avx2, height: height, width: width, channels: channels, kernel: kernel, stride: stride)
     }
 
-    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking, a 512 KiB L2's and all by layers")
+    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking, a 512 KiB L2's, a 64 KiB L2's and all by layers")
     func network() throws { try KernelChecks.network(.avx2) }
 }
 
@@ -442,7 +447,7 @@ struct AVX512KernelTests {
         KernelChecks.depthwise(.avx512, height: height, width: width, channels: channels, kernel: kernel, stride: stride)
     }
 
-    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking, a 512 KiB L2's and all by layers")
+    @Test("lite0 on these kernels within 5e-5 of onnxruntime, by this machine's blocking, a 512 KiB L2's, a 64 KiB L2's and all by layers")
     func network() throws { try KernelChecks.network(.avx512) }
 }
 
@@ -478,5 +483,39 @@ struct ConvBlockingTests {
         // 1.6, 4.8, 1.8 and 1.8 MB; from 28 px on at most 0.75 MB.
         #expect(net.blocks.map(\.byRows) == [true, true, true, true] + Array(repeating: false, count: 12))
         #expect(net.stemByRows)
+    }
+
+    @Test("row-by-row blocks take whole rows of at least 84 pixels per 1x1 call, and their ring holds k rows and a call ahead")
+    func strips() throws {
+        try #require(Support.haveWeights, "weights missing: run bash corpora/fetch-all.sh --lite2")
+        let net = try EfficientNet.load(contentsOf: Support.lite0Weights, config: .lite0,
+                                        blocking: ConvBlocking(rowByRowBytes: 512 << 10, groupImages: 2, weightChunkBytes: 128 << 10))
+        // Input sides 112, 112, 56, 56, 28, 28, then 14 (blocks 6-11), then 7.
+        #expect(net.blocks.map(\.expandRows) == [1, 1, 2, 2, 3, 3] + Array(repeating: 6, count: 6) + [7, 7, 7, 7])
+        #expect(net.blocks.map(\.projectRows) == [1, 2, 2, 3, 3, 6] + Array(repeating: 6, count: 5) + Array(repeating: 7, count: 5))
+        // Block 3 (5x5, 56 px, 2 rows a call): 5 + 1 rows rounded up to a multiple of 2; block 9
+        // (5x5, 14 px, 6 a call): 5 + 5 rounded up to 12; block 1 (3x3, one row a call): 3.
+        #expect(net.blocks[3].ringRows == 6 && net.blocks[9].ringRows == 12 && net.blocks[1].ringRows == 3)
+        #expect(net.blocking.description.contains("strips of 84 pixels"))
+    }
+
+    @Test("the features and logits are the same to the bit whatever the strips of rows the blocks run by rows take")
+    func stripsChangeNothing() throws {
+        try #require(Support.haveWeights, "weights missing: run bash corpora/fetch-all.sh --lite2")
+        let inputs = ImagePreprocessor(config: .lite0).normalise(try Support.crops())
+        // Every block before the late ones by rows; one row per call (as before strips), the
+        // default, and 30 pixels (which leaves short last calls and rings of odd sizes).
+        var outputs: [EfficientNet.Output] = []
+        for pixels in [1, ConvBlocking.defaultStripPixels, 30, 10_000] {
+            let blocking = ConvBlocking(rowByRowBytes: 0, groupImages: 2, weightChunkBytes: 128 << 10, stripPixels: pixels)
+            let net = try EfficientNet.load(contentsOf: Support.lite0Weights, config: .lite0, blocking: blocking)
+            #expect(net.blocks[..<net.firstLateBlock].allSatisfy { $0.byRows })
+            outputs.append(net.forward(inputs, threads: 2))
+        }
+        func differing(_ a: Tensor, _ b: Tensor) -> Int { zip(a.storage, b.storage).filter { $0 != $1 }.count }
+        for (index, output) in outputs.enumerated().dropFirst() {
+            #expect(differing(output.features, outputs[0].features) == 0, "strip setting \(index)")
+            #expect(differing(output.logits, outputs[0].logits) == 0, "strip setting \(index)")
+        }
     }
 }
