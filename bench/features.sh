@@ -8,7 +8,9 @@
 # Needs the weights (corpora/fetch-efficientnet.sh) and a venv with numpy, onnx and
 # onnxruntime (created at $BENCH_VENV, default /tmp/taggan-bench-venv, if missing).
 # The two engines alternate for ROUNDS rounds so a noisy neighbour hits both; each row
-# carries the share of CPU time the hypervisor stole while it ran (bench/steal.sh).
+# carries the share of CPU time the hypervisor stole while it ran (bench/steal.sh). Then
+# PAIRS (default 40) pairs of single batches alternate (bench/features_paired.py), a finer
+# interleaving for hosts whose speed moves within a round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CORPORA="${TAGGAN_CORPORA:-$PWD/corpora/cache}"
@@ -55,6 +57,10 @@ if peers and mine:
     print("round by round: " + " / ".join(f"{m / p:.2f}x" for m, p in zip(mine, peers))
           + f" (median {statistics.median(m / p for m, p in zip(mine, peers)):.2f}x)")
 PY
+# The same comparison batch by batch: both engines loaded once, one batch each in turn,
+# PAIRS pairs (bench/features_paired.py), each pair's ratio taken a quarter of a second apart.
+python3 bench/features_paired.py .build/release/taggan "$VENV/bin/python" "$WEIGHTS" "${PAIRS:-40}" $BATCH $THREADS \
+    | tee /tmp/taggan-bench-features-paired.jsonl | tail -n 1
 if [ -d "$FOLDER" ]; then
     echo "whole folder $FOLDER:"
     .build/release/taggan bench features "$FOLDER" --batch $BATCH --threads $THREADS --repeats 3

@@ -11,6 +11,25 @@ extension FeatureExtraction {
         public var folderRate: Double?
     }
 
+    /// Times one batch of synthetic crops (as `benchmark`'s) per line read on stdin and
+    /// prints its seconds, one line each, until end of input; a warm-up batch first, then
+    /// "ready". A driver alternating these batches with a peer's compares the two under
+    /// the same moment's host conditions (bench/features.sh).
+    public static func serveBatches(_ net: EfficientNet, batch: Int, threads: Int) {
+        let s = net.config.imageSize
+        var random = SeededRandom(seed: 1)
+        let inputs = Tensor.uniform(shape: [batch, s, s, 3], in: -1..<1, using: &random)
+        _ = net.embed(inputs, threads: threads)
+        print("ready")
+        fflush(nil)   // every output stream, stdout included
+        while readLine() != nil {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = net.embed(inputs, threads: threads)
+            print(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            fflush(nil)   // every output stream, stdout included
+        }
+    }
+
     public static func benchmark(_ net: EfficientNet, batch: Int, repeats: Int, threads: Int, folder: URL?) throws -> Benchmark {
         let s = net.config.imageSize
         var random = SeededRandom(seed: 1)

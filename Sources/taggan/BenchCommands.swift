@@ -149,11 +149,17 @@ struct FeaturesBenchCommand: TagganCommand {
     @Option(help: "images per forward pass", check: .positive) var batch = 32
     @Option(help: "timed batches", check: .positive) var repeats = 5
     @Option(help: "worker threads (default: all cores)", check: .positive) var threads: Int?
+    @Flag(help: "time one batch per line read on stdin, printing its seconds, until end of input "
+              + "(for bench/features.sh, which alternates batches with onnxruntime's)") var serve: Bool
     var common = CommonOptions()
 
     func run() throws -> Int32 {
         let config = model, threads = self.threads ?? Parallel.defaultThreads
         let net = try FeatureExtraction.loadNetwork(config, weights: weights)
+        if serve {
+            FeatureExtraction.serveBatches(net, batch: batch, threads: threads)
+            return 0
+        }
         let measured = try FeatureExtraction.benchmark(net, batch: batch, repeats: repeats, threads: threads,
                                                        folder: folder.map { URL(fileURLWithPath: $0) })
         var result: [String: Any] = [

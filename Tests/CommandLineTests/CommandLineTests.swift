@@ -252,6 +252,31 @@ struct CommandLineTests {
         #expect(rows.allSatisfy { ($0["gflops"] as? Double ?? 0) > 0 })
     }
 
+    @Test("bench features --serve says ready, then times one batch per line of input and stops at its end")
+    func benchFeaturesServesOneBatchPerLine() throws {
+        try #require(FileManager.default.fileExists(atPath: PipelineTests.cache.appendingPathComponent("models/efficientnet-lite0.pth").path),
+                     "EfficientNet-Lite0 weights are missing: run bash corpora/fetch-all.sh")
+        let process = Process()
+        process.executableURL = TagganProcess.executable
+        process.arguments = ["bench", "features", "--serve", "--batch", "2", "--threads", "1"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TAGGAN_CORPORA": PipelineTests.cache.path]) { $1 }
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data("go\ngo\ngo\n".utf8))
+        try input.fileHandleForWriting.close()
+        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(lines.first == "ready")
+        let seconds = lines.dropFirst().compactMap(Double.init)
+        #expect(lines.count == 4 && seconds.count == 3, "\(lines)")
+        #expect(seconds.allSatisfy { $0 > 0 && $0 < 60 }, "\(seconds)")
+    }
+
     @Test("bench gemm times every product of the GAN step every way, and every way's products match sgemm's")
     func benchGEMMCoversTheStepsProducts() throws {
         let run = try Run("bench", "gemm", "--json", "--batch", "7", "--features", "19", "--words", "5",

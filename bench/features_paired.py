@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Inference batch by batch, taggan and onnxruntime alternating: both engines are loaded
+and warmed up once (`taggan bench features --serve`, `features_onnxruntime.py --serve`),
+then PAIRS pairs of batches run one engine at a time, the order swapped every pair, and
+each pair's ratio (onnxruntime's seconds over taggan's) compares the two under the same
+moment's host conditions. On a shared host whose speed swings by a third within minutes
+(a Zen 3 VM, 2026-12) the ratio of two best-ofs taken seconds apart moved by 0.9-1.45x
+from round to round; a pair is a quarter of a second apart.
+
+    python3 bench/features_paired.py TAGGAN PYTHON WEIGHTS [PAIRS] [BATCH] [THREADS]
+
+Prints one JSON line (the median and quartiles of the pairs' ratios, each side's best and
+median images/s), then the same in words."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+taggan, python, weights = sys.argv[1:4]
+pairs = int(sys.argv[4]) if len(sys.argv) > 4 else 40
+batch = int(sys.argv[5]) if len(sys.argv) > 5 else 32
+threads = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+here = os.path.dirname(os.path.abspath(__file__))
+
+
+def start(command):
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    line = process.stdout.readline().strip()
+    if line != "ready":
+        sys.exit(f"{command[0]}: expected 'ready', got {line!r} (exit {process.poll()})")
+    return process
+
+
+def one_batch(process):
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    line = process.stdout.readline()
+    if not line:
+        sys.exit(f"engine exited (status {process.wait()})")
+    return float(line)
+
+
+ours = start([taggan, "bench", "features", "--serve", "--batch", str(batch), "--threads", str(threads)])
+peer = start([python, os.path.join(here, "features_onnxruntime.py"), "--serve", "--weights", weights,
+              "--batch", str(batch), "--threads", str(threads)])
+ratios, mine, theirs = [], [], []
+for i in range(pairs):
+    if i % 2 == 0:
+        t, p = one_batch(ours), one_batch(peer)
+    else:
+        p, t = one_batch(peer), one_batch(ours)
+    ratios.append(p / t)
+    mine.append(batch / t)
+    theirs.append(batch / p)
+for process in (ours, peer):
+    process.stdin.close()
+    process.wait()
+q = statistics.quantiles(ratios, n=4)
+print(json.dumps({
+    "pairs": pairs, "batch": batch, "threads": threads,
+    "ratio_median": statistics.median(ratios), "ratio_quartiles": [q[0], q[2]],
+    "taggan_images_per_second_best": max(mine), "taggan_images_per_second_median": statistics.median(mine),
+    "onnxruntime_images_per_second_best": max(theirs), "onnxruntime_images_per_second_median": statistics.median(theirs),
+}))
+print(f"batch by batch, {pairs} pairs alternating: ratio median {statistics.median(ratios):.2f}x "
+      f"(quartiles {q[0]:.2f}-{q[2]:.2f}x); taggan best {max(mine):.1f}, median {statistics.median(mine):.1f} images/s; "
+      f"onnxruntime best {max(theirs):.1f}, median {statistics.median(theirs):.1f}; "
+      f"ratio of bests {max(mine) / max(theirs):.2f}x")
