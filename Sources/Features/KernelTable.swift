@@ -76,8 +76,9 @@ public struct ConvBlocking: Sendable, Equatable, CustomStringConvertible {
     /// one 14 px row read all of a 301 KB weight matrix for 14 pixels, and computed 18 rows
     /// for them in blocks of 12 and 6; 84 is seven blocks of 12. Rule: 84 whatever the
     /// caches. On the Zen 3 (512 KiB L2, where the 14 px blocks run by rows) the 14 px
-    /// blocks took 17% less time and inference ran 4.7% faster (median of 10 alternating
-    /// rounds, 2 threads); 48 and 56 gained less, 112 and 224 no more.
+    /// blocks took 17% less time, and inference at 2 threads ran 4.7% faster by the median
+    /// of 10 alternating runs, 4.6% and 9% in two series of 30 alternating batch pairs;
+    /// 48 and 56 pixels gained less, 112 to 224 no more (BENCHMARKS.md, session 21).
     public let stripPixels: Int
 
     public var description: String {
