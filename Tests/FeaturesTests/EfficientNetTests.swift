@@ -512,10 +512,31 @@ struct ConvBlockingTests {
             #expect(net.blocks[..<net.firstLateBlock].allSatisfy { $0.byRows })
             outputs.append(net.forward(inputs, threads: 2))
         }
-        func differing(_ a: Tensor, _ b: Tensor) -> Int { zip(a.storage, b.storage).filter { $0 != $1 }.count }
         for (index, output) in outputs.enumerated().dropFirst() {
-            #expect(differing(output.features, outputs[0].features) == 0, "strip setting \(index)")
-            #expect(differing(output.logits, outputs[0].logits) == 0, "strip setting \(index)")
+            #expect(Self.differing(output.features, outputs[0].features) == 0, "strip setting \(index)")
+            #expect(Self.differing(output.logits, outputs[0].logits) == 0, "strip setting \(index)")
+        }
+    }
+
+    static func differing(_ a: Tensor, _ b: Tensor) -> Int { zip(a.storage, b.storage).filter { $0 != $1 }.count }
+
+    @Test("lite2's odd sides (130, 65, 33, 17 px, strided) give the same features to the bit in strips as one row at a time")
+    func lite2StripsChangeNothing() throws {
+        try #require(FileManager.default.fileExists(atPath: Support.lite2Weights.path),
+                     "lite2 weights missing: run bash corpora/fetch-all.sh --lite2")
+        let image = try ImageDecoder().decode(contentsOf: Support.fixtures.appendingPathComponent("chelsea.png"))
+        let inputs = ImagePreprocessor(config: .lite2).inputs([image])
+        var outputs: [EfficientNet.Output] = []
+        for pixels in [1, ConvBlocking.defaultStripPixels, 50] {
+            let blocking = ConvBlocking(rowByRowBytes: 0, groupImages: 2, weightChunkBytes: 128 << 10, stripPixels: pixels)
+            let net = try EfficientNet.load(contentsOf: Support.lite2Weights, config: .lite2, blocking: blocking)
+            // 17 px rows, 5 per call by default, 3 with 50 pixels: short last calls and rings of 10 or 9 rows.
+            #expect(net.blocks.contains { $0.byRows && $0.inputSide == 17 })
+            outputs.append(net.forward(inputs, threads: 1))
+        }
+        #expect(Support.top(1, outputs[0].logits.row(0)) == [285])
+        for (index, output) in outputs.enumerated().dropFirst() {
+            #expect(Self.differing(output.features, outputs[0].features) == 0, "strip setting \(index)")
         }
     }
 }
