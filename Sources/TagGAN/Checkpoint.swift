@@ -58,6 +58,28 @@ public struct CheckpointRecord: Codable, Sendable {
 
     public static let fileName = "checkpoint.json"
 
+    /// The record in `folder` and the bytes of the weights file it names, as one
+    /// checkpoint. A run training into the folder at the same time commits a new record
+    /// and then removes the old weights, so a reader that took the record just before a
+    /// commit finds its weights file gone: it then reads the record again (up to 8 times
+    /// while the record keeps moving on) instead of failing. Holding the bytes, the caller
+    /// never pairs one checkpoint's record with another's weights.
+    public static func readWithWeights(folder: URL) throws -> (record: CheckpointRecord, weights: Data) {
+        var record = try read(folder: folder), attempts = 1
+        while true {
+            let url = folder.appendingPathComponent(record.weights)
+            do {
+                return (record, try AtomicFile.read(url))
+            } catch {
+                guard attempts < 8, !FileManager.default.fileExists(atPath: url.path) else { throw error }
+                let newer = try read(folder: folder)
+                guard newer.weights != record.weights else { throw error }
+                record = newer
+                attempts += 1
+            }
+        }
+    }
+
     public static func read(folder: URL) throws -> CheckpointRecord {
         let url = folder.appendingPathComponent(fileName)
         let data: Data

@@ -35,10 +35,17 @@ public struct TagSampler: Sendable {
     }
 
     /// Loads the generator of the checkpoint in `modelFolder` (e.g. `W/models/icgan`).
+    /// (`CheckpointRecord.readWithWeights`: whole even while a run is committing new ones.)
     public init(modelFolder: URL) throws {
-        let record = try CheckpointRecord.read(folder: modelFolder)
+        let (record, weights) = try CheckpointRecord.readWithWeights(folder: modelFolder)
+        try self.init(record: record, weights: weights, modelFolder: modelFolder)
+    }
+
+    /// The generator of `record`, from the bytes of its weights file (`weights`, read from
+    /// `modelFolder`, which error messages name).
+    public init(record: CheckpointRecord, weights: Data, modelFolder: URL) throws {
         let url = modelFolder.appendingPathComponent(record.weights)
-        let file = try SafeTensors.read(contentsOf: url)
+        let file = try SafeTensors.decode(weights, path: url.path)
         var random = SeededRandom(seed: 0)
         var generator = Generator(sizes: record.configuration.sizes, random: &random)
         try generator.visitParameters { name, w, _ in

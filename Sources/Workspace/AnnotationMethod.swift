@@ -90,13 +90,14 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         var weightsDigest = ""
         for generator in needed {
             let folder = w.modelFolder(generator.rawValue)
-            let record = try w.checkpoint(generator.rawValue)
+            _ = try w.checkpoint(generator.rawValue)  // "no trained model" when there is none
+            // One checkpoint's record and weights, read once, even while `taggan train` commits
+            // new ones: the generator and the digest the annotations record are of the same bytes.
+            let (record, bytes) = try CheckpointRecord.readWithWeights(folder: folder)
             vectorsPath = vectorsPath ?? record.data.source["vectors"]
-            generators[generator] = try generatorSource(modelFolder: folder, samples: samples, featureWidth: featureWidth,
+            generators[generator] = try generatorSource(TagSampler(record: record, weights: bytes, modelFolder: folder),
+                                                        modelFolder: folder, samples: samples, featureWidth: featureWidth,
                                                         from: "efficientnet-lite0 (taggan annotate embeds the images with it)")
-            guard let bytes = FileManager.default.contents(atPath: folder.appendingPathComponent(record.weights).path) else {
-                throw TagganError.file(folder.appendingPathComponent(record.weights).path, "cannot read the model's weights")
-            }
             weightsDigest += SHA256.hex(bytes).prefix(16)
         }
         // --vocab names candidate words, so it needs the vectors file for any method.

@@ -85,7 +85,13 @@ extension WorkspaceTrainingRows {
 /// the features it will be given (an error naming the model when G takes another).
 public func generatorSource(modelFolder: URL, samples: Int, featureWidth: Int,
                      from features: String = "the workspace's embeddings") throws -> GeneratorSource {
-    let sampler = try TagSampler(modelFolder: modelFolder)
+    try generatorSource(TagSampler(modelFolder: modelFolder), modelFolder: modelFolder, samples: samples,
+                        featureWidth: featureWidth, from: features)
+}
+
+/// The same from a sampler already loaded from `modelFolder`.
+public func generatorSource(_ sampler: TagSampler, modelFolder: URL, samples: Int, featureWidth: Int,
+                            from features: String = "the workspace's embeddings") throws -> GeneratorSource {
     try sampler.checkFeatureWidth(featureWidth, from: features,
                                   model: modelFolder.appendingPathComponent(CheckpointRecord.fileName).path)
     return GeneratorSource(samplesPerImage: samples) { features, noise in

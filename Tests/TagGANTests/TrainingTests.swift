@@ -122,6 +122,54 @@ struct TrainingTests {
         #expect(files == [record.weights], "older weights files are removed once a newer checkpoint is committed")
     }
 
+    /// `taggan annotate` and `eval` load a model while `taggan train` may be writing it: a
+    /// new checkpoint is committed (checkpoint.json renamed into place) and then the old
+    /// weights file removed. A reader that took the record just before the commit found
+    /// its weights file gone and failed ("cannot read"); now it reads the record again.
+    @Test("a sampler loads whole checkpoints while a run commits new ones and removes the old weights")
+    func samplerLoadsWhileTrainingCommits() throws {
+        let (data, _) = try syntheticTask(images: 40, classes: 4, featureSize: 10, wordSize: 6, seed: 3, extraTag: true)
+        let trainer = try GANTrainer(data: data, configuration: tinyConfiguration(featureSize: 10, wordSize: 6))
+        let folder = temporaryFolder("concurrent-read")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try trainer.trainStep()
+        try trainer.saveCheckpoint(to: folder)
+        final class Flag: @unchecked Sendable {
+            private let lock = NSLock()
+            private var value = false
+            var isSet: Bool { lock.withLock { value } }
+            func set() { lock.withLock { value = true } }
+        }
+        let finished = Flag()
+        nonisolated(unsafe) let writer = trainer
+        nonisolated(unsafe) var writerError: Error?
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            do {
+                for _ in 0..<400 {
+                    try writer.trainStep()
+                    try writer.saveCheckpoint(to: folder)
+                }
+            } catch { writerError = error }
+            finished.set()
+        }
+        var loads = 0
+        var failures: [String] = []
+        while !finished.isSet {
+            do {
+                let sampler = try TagSampler(modelFolder: folder)
+                #expect(sampler.step >= 1)
+                loads += 1
+            } catch {
+                failures.append("\(error)")
+            }
+        }
+        group.wait()
+        #expect(writerError == nil)
+        #expect(failures.isEmpty, "\(failures.count) of \(loads + failures.count) loads failed, first: \(failures.first ?? "")")
+        #expect(loads >= 20)
+    }
+
     /// The fused SGD step (the velocity lent to the weight-gradient products, then one
     /// pass over v and w) trains the same networks as the plain one (gradient, then a
     /// pass over g, v and w): after 30 steps of the momentum ramp, with the column-norm
