@@ -58,13 +58,16 @@ for process in (ours, peer):
     process.stdin.close()
     process.wait()
 q = statistics.quantiles(ratios, n=4)
-print(json.dumps({
+summary = {
     "pairs": pairs, "batch": batch, "threads": threads,
     "ratio_median": statistics.median(ratios), "ratio_quartiles": [q[0], q[2]],
     "taggan_images_per_second_best": max(mine), "taggan_images_per_second_median": statistics.median(mine),
     "onnxruntime_images_per_second_best": max(theirs), "onnxruntime_images_per_second_median": statistics.median(theirs),
-}))
-print(f"batch by batch, {pairs} pairs alternating: ratio median {statistics.median(ratios):.2f}x "
-      f"(quartiles {q[0]:.2f}-{q[2]:.2f}x); taggan best {max(mine):.1f}, median {statistics.median(mine):.1f} images/s; "
-      f"onnxruntime best {max(theirs):.1f}, median {statistics.median(theirs):.1f}; "
-      f"ratio of bests {max(mine) / max(theirs):.2f}x")
+}
+print(json.dumps(summary))
+s = summary
+print(f"batch by batch, {pairs} pairs alternating: ratio median {s['ratio_median']:.2f}x "
+      f"(quartiles {q[0]:.2f}-{q[2]:.2f}x); taggan best {s['taggan_images_per_second_best']:.1f}, "
+      f"median {s['taggan_images_per_second_median']:.1f} images/s; "
+      f"onnxruntime best {s['onnxruntime_images_per_second_best']:.1f}, median {s['onnxruntime_images_per_second_median']:.1f}; "
+      f"ratio of bests {s['taggan_images_per_second_best'] / s['onnxruntime_images_per_second_best']:.2f}x")

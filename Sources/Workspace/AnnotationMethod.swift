@@ -90,10 +90,9 @@ public struct AnnotationMethod: CustomStringConvertible, Sendable {
         var weightsDigest = ""
         for generator in needed {
             let folder = w.modelFolder(generator.rawValue)
-            _ = try w.checkpoint(generator.rawValue)  // "no trained model" when there is none
             // One checkpoint's record and weights, read once, even while `taggan train` commits
             // new ones: the generator and the digest the annotations record are of the same bytes.
-            let (record, bytes) = try CheckpointRecord.readWithWeights(folder: folder)
+            let (record, bytes) = try w.checkpointWithWeights(generator.rawValue)
             vectorsPath = vectorsPath ?? record.data.source["vectors"]
             generators[generator] = try generatorSource(TagSampler(record: record, weights: bytes, modelFolder: folder),
                                                         modelFolder: folder, samples: samples, featureWidth: featureWidth,

@@ -16,9 +16,7 @@ extension FeatureExtraction {
     /// "ready". A driver alternating these batches with a peer's compares the two under
     /// the same moment's host conditions (bench/features.sh).
     public static func serveBatches(_ net: EfficientNet, batch: Int, threads: Int) {
-        let s = net.config.imageSize
-        var random = SeededRandom(seed: 1)
-        let inputs = Tensor.uniform(shape: [batch, s, s, 3], in: -1..<1, using: &random)
+        let inputs = syntheticCrops(net, batch: batch)
         _ = net.embed(inputs, threads: threads)
         print("ready")
         fflush(nil)   // every output stream, stdout included
@@ -30,10 +28,15 @@ extension FeatureExtraction {
         }
     }
 
-    public static func benchmark(_ net: EfficientNet, batch: Int, repeats: Int, threads: Int, folder: URL?) throws -> Benchmark {
+    /// The benchmarks' batch: `batch` normalised crops of uniform noise, the same every run.
+    static func syntheticCrops(_ net: EfficientNet, batch: Int) -> Tensor {
         let s = net.config.imageSize
         var random = SeededRandom(seed: 1)
-        let inputs = Tensor.uniform(shape: [batch, s, s, 3], in: -1..<1, using: &random)
+        return Tensor.uniform(shape: [batch, s, s, 3], in: -1..<1, using: &random)
+    }
+
+    public static func benchmark(_ net: EfficientNet, batch: Int, repeats: Int, threads: Int, folder: URL?) throws -> Benchmark {
+        let inputs = syntheticCrops(net, batch: batch)
         _ = net.embed(inputs, threads: threads)  // warm-up
         var best = Double.infinity, total = 0.0
         for _ in 0..<repeats {

@@ -41,10 +41,21 @@ public struct Workspace: Sendable {
 
     /// The checkpoint record of a trained model (an error naming the folder when there is none).
     public func checkpoint(_ mode: String) throws -> CheckpointRecord {
+        try requireModel(mode)
+        return try CheckpointRecord.read(folder: modelFolder(mode))
+    }
+
+    /// The checkpoint record of a trained model and its weights' bytes, as one checkpoint
+    /// (`CheckpointRecord.readWithWeights`).
+    public func checkpointWithWeights(_ mode: String) throws -> (record: CheckpointRecord, weights: Data) {
+        try requireModel(mode)
+        return try CheckpointRecord.readWithWeights(folder: modelFolder(mode))
+    }
+
+    private func requireModel(_ mode: String) throws {
         guard hasModel(mode) else {
             throw TagganError.file(modelFolder(mode).path, "no trained model (run taggan train --workspace \(path) --mode \(mode))")
         }
-        return try CheckpointRecord.read(folder: modelFolder(mode))
     }
 
     /// The word vectors a command uses when none is named: those a trained model recorded,
