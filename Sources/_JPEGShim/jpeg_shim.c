@@ -1,4 +1,5 @@
 #include "jpeg_shim.h"
+#include "jpeg_entropy.h"
 
 #include <setjmp.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@ struct taggan_jpeg {
     struct jpeg_error_mgr errors;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX + 64];
+    int libjpeg_entropy;  // 1: keep libjpeg's Huffman decoder (tests and benchmarks)
+    int own_entropy;      // 1 once taggan's Huffman decoder was put in place
 };
 
 static void fail(j_common_ptr info) {
@@ -83,6 +86,7 @@ int taggan_jpeg_start(taggan_jpeg *jpeg, int scale_denominator,
         break;
     }
     jpeg_start_decompress(info);
+    if (!jpeg->libjpeg_entropy) jpeg->own_entropy = taggan_jpeg_fast_entropy(info);
     *out_width = (int)info->output_width;
     *out_height = (int)info->output_height;
     return 0;
@@ -99,6 +103,10 @@ int taggan_jpeg_read(taggan_jpeg *jpeg, unsigned char *pixels, size_t stride) {
     return 0;
 }
 
+void taggan_jpeg_keep_libjpeg_entropy(taggan_jpeg *jpeg, int keep) { jpeg->libjpeg_entropy = keep ? 1 : 0; }
+
+int taggan_jpeg_own_entropy(const taggan_jpeg *jpeg) { return jpeg->own_entropy; }
+
 const char *taggan_jpeg_error(const taggan_jpeg *jpeg) { return jpeg->message; }
 
 void taggan_jpeg_close(taggan_jpeg *jpeg) {
@@ -106,3 +114,51 @@ void taggan_jpeg_close(taggan_jpeg *jpeg) {
     jpeg_destroy_decompress(&jpeg->info);
     free(jpeg);
 }
+
+// MARK: encoding (tests: JPEGs of every layout the decoders must agree on)
+
+int taggan_jpeg_encode(const unsigned char *pixels, int width, int height, int gray,
+                       int quality, int h_sampling, int v_sampling, int restart_interval,
+                       int progressive, int optimize, unsigned char **out, size_t *out_size) {
+    struct jpeg_compress_struct info;
+    taggan_jpeg failure;  // only its jump buffer and message are used
+    memset(&failure, 0, sizeof failure);
+    info.err = jpeg_std_error(&failure.errors);
+    failure.errors.error_exit = fail;
+    info.client_data = &failure;
+    unsigned char *buffer = NULL;
+    unsigned long size = 0;
+    if (setjmp(failure.jump)) {
+        jpeg_destroy_compress(&info);
+        free(buffer);
+        return -1;
+    }
+    jpeg_create_compress(&info);
+    jpeg_mem_dest(&info, &buffer, &size);
+    info.image_width = (JDIMENSION)width;
+    info.image_height = (JDIMENSION)height;
+    info.input_components = gray ? 1 : 3;
+    info.in_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&info);
+    jpeg_set_quality(&info, quality, TRUE);
+    if (!gray) {
+        info.comp_info[0].h_samp_factor = h_sampling;
+        info.comp_info[0].v_samp_factor = v_sampling;
+    }
+    info.restart_interval = (unsigned int)restart_interval;
+    info.optimize_coding = optimize ? TRUE : FALSE;
+    if (progressive) jpeg_simple_progression(&info);
+    jpeg_start_compress(&info, TRUE);
+    int stride = width * (gray ? 1 : 3);
+    while (info.next_scanline < info.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)info.next_scanline * stride);
+        jpeg_write_scanlines(&info, &row, 1);
+    }
+    jpeg_finish_compress(&info);
+    jpeg_destroy_compress(&info);
+    *out = buffer;
+    *out_size = size;
+    return 0;
+}
+
+void taggan_jpeg_free(unsigned char *buffer) { free(buffer); }

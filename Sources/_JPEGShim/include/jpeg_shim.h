@@ -38,10 +38,28 @@ int taggan_jpeg_start(taggan_jpeg *jpeg, int scale_denominator,
 /// Decodes every scanline into `pixels` (rows `stride` bytes apart). 0 or -1.
 int taggan_jpeg_read(taggan_jpeg *jpeg, unsigned char *pixels, size_t stride);
 
+/// With `keep` 1, the next taggan_jpeg_start keeps libjpeg's own Huffman decoder instead
+/// of taggan's faster one (jpeg_entropy.c), which it otherwise puts in place for
+/// single-scan baseline files. The pixels are the same either way; tests and benchmarks
+/// compare the two.
+void taggan_jpeg_keep_libjpeg_entropy(taggan_jpeg *jpeg, int keep);
+
+/// 1 when taggan's Huffman decoder decodes this file (after taggan_jpeg_start).
+int taggan_jpeg_own_entropy(const taggan_jpeg *jpeg);
+
 /// The last error's message.
 const char *taggan_jpeg_error(const taggan_jpeg *jpeg);
 
 void taggan_jpeg_close(taggan_jpeg *jpeg);
+
+/// Encodes 8-bit RGB (or gray) pixels as a JPEG with libjpeg: the quality, the luma
+/// sampling factors (chroma 1x1), a restart interval in MCUs (0: none), progressive or
+/// baseline, optimised or standard Huffman tables. For tests that need JPEGs of every
+/// layout. 0 on success, the bytes in *out (free with taggan_jpeg_free); -1 on error.
+int taggan_jpeg_encode(const unsigned char *pixels, int width, int height, int gray,
+                       int quality, int h_sampling, int v_sampling, int restart_interval,
+                       int progressive, int optimize, unsigned char **out, size_t *out_size);
+void taggan_jpeg_free(unsigned char *buffer);
 
 #ifdef __cplusplus
 }
