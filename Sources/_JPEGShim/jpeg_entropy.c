@@ -31,14 +31,18 @@
 #define TABLE_BITS 10
 #define TABLE_SIZE (1 << TABLE_BITS)
 
-// Table entries (int32): 0 = the code is longer than TABLE_BITS (decode it bit by bit).
-// Otherwise bits 0-4 the bits to consume, bits 5-8 the run of zeros, bits 9-12 the value's
-// size still to read (0 when the value is in the entry), bit 13 "end of block" (AC symbol
-// with size 0 and run other than 15), bits 16-31 the value (signed).
-#define ENTRY_LENGTH(e) ((e) & 31)
-#define ENTRY_RUN(e) (((e) >> 5) & 15)
-#define ENTRY_SIZE(e) (((e) >> 9) & 15)
-#define ENTRY_END 0x2000
+// Table entries (int32): bits 0-5 the bits to consume (in the low 6 bits so that the
+// shift by it needs no masking on x86), bits 6-9 the run of zeros, bits 10-13 the value's
+// size still to read (0 when the value is in the entry), bit 14 "end of block" (AC symbol
+// with size 0 and run other than 15), bit 15 "code longer than TABLE_BITS" (decode it bit
+// by bit), bits 16-31 the value (signed). An entry with neither bits 10-13 nor bit 15 is
+// a whole symbol and its value.
+#define ENTRY_LENGTH(e) ((e) & 63)
+#define ENTRY_RUN(e) (((e) >> 6) & 15)
+#define ENTRY_SIZE(e) (((e) >> 10) & 15)
+#define ENTRY_END 0x4000
+#define ENTRY_LONG 0x8000
+#define ENTRY_WHOLE(e) (((e) & 0xBC00) == 0)
 #define ENTRY_VALUE(e) ((e) >> 16)
 
 typedef struct {
@@ -82,7 +86,7 @@ static int build_table(fast_table *t, const JHUFF_TBL *huff, int is_dc) {
     for (int l = 1; l <= 16; l++) count += huff->bits[l];
     if (count > 256) return 0;
     memcpy(t->symbols, huff->huffval, sizeof t->symbols);
-    memset(t->table, 0, sizeof t->table);
+    for (int i = 0; i < TABLE_SIZE; i++) t->table[i] = ENTRY_LONG;
     int32_t code = 0, index = 0;
     for (int l = 1; l <= 16; l++) {
         int n = huff->bits[l];
@@ -98,12 +102,12 @@ static int build_table(fast_table *t, const JHUFF_TBL *huff, int is_dc) {
                 int32_t entry;
                 if (size == 0) {
                     int end = !is_dc && run != 15;
-                    entry = l | (run << 5) | (end ? ENTRY_END : 0);
+                    entry = l | (run << 6) | (end ? ENTRY_END : 0);
                 } else if (l + size <= TABLE_BITS) {
                     int raw = (suffix >> (spare - size)) & ((1 << size) - 1);
-                    entry = (l + size) | (run << 5) | (int32_t)((uint32_t)extend(raw, size) << 16);
+                    entry = (l + size) | (run << 6) | (int32_t)((uint32_t)extend(raw, size) << 16);
                 } else {
-                    entry = l | (run << 5) | (size << 9);
+                    entry = l | (run << 6) | (size << 10);
                 }
                 t->table[(code << spare) | suffix] = entry;
             }
@@ -255,12 +259,12 @@ static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
             REFILL();
             int32_t entry = dct->table[PEEK(TABLE_BITS)];
             int diff = 0;
-            if (entry != 0 && ENTRY_SIZE(entry) == 0) {
+            if (ENTRY_WHOLE(entry)) {
                 diff = ENTRY_VALUE(entry);
                 CONSUME(ENTRY_LENGTH(entry));
             } else {
                 int size;
-                if (entry != 0) {
+                if (!(entry & ENTRY_LONG)) {
                     size = ENTRY_SIZE(entry);
                     CONSUME(ENTRY_LENGTH(entry));
                 } else {
@@ -286,7 +290,7 @@ static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
             for (int k = 1; k < 64; k++) {
                 REFILL();
                 entry = act->table[PEEK(TABLE_BITS)];
-                if (entry != 0 && ENTRY_SIZE(entry) == 0) {
+                if (ENTRY_WHOLE(entry)) {
                     CONSUME(ENTRY_LENGTH(entry));
                     if (entry & ENTRY_END) break;
                     k += ENTRY_RUN(entry);
@@ -295,7 +299,7 @@ static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
                     continue;
                 }
                 int symbol;
-                if (entry != 0) {
+                if (!(entry & ENTRY_LONG)) {
                     symbol = (ENTRY_RUN(entry) << 4) | ENTRY_SIZE(entry);
                     CONSUME(ENTRY_LENGTH(entry));
                 } else {
