@@ -282,9 +282,12 @@ static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
                     CONSUME(size);
                 }
             }
-            // Wrapping arithmetic: corrupt files can push the sum past the int range.
+            // Corrupt files can repeat large differences until the sum leaves the int
+            // range: an error (the stricter of libjpeg versions' two behaviours), not a wrap.
             int *last = &dc[e->component[b]];
-            *last = (int)((unsigned)*last + (unsigned)diff);
+            long long sum = (long long)*last + diff;
+            if (sum > INT32_MAX || sum < INT32_MIN) ERREXIT(cinfo, JERR_BAD_DCT_COEF);
+            *last = (int)sum;
             block[0] = (JCOEF)*last;
             // AC: (run of zeros, value) pairs in zigzag order up to an end of block.
             for (int k = 1; k < 64; k++) {

@@ -81,6 +81,53 @@ struct HuffmanDecoderTests {
         #expect(try libjpeg.decodesWithOwnHuffman(data) == false)
     }
 
+    /// A hand-made gray baseline JPEG of `blocksWide` x `blocksHigh` blocks, each adding the
+    /// largest DC difference (2047) and then ending: one-code Huffman tables, quantiser 1.
+    static func risingDC(blocksWide: Int, blocksHigh: Int) -> Data {
+        var bytes: [UInt8] = [0xFF, 0xD8]
+        bytes += [0xFF, 0xDB, 0x00, 0x43, 0x00] + [UInt8](repeating: 1, count: 64)  // DQT: all ones
+        let (w, h) = (blocksWide * 8, blocksHigh * 8)
+        bytes += [0xFF, 0xC0, 0x00, 0x0B, 0x08, UInt8(h >> 8), UInt8(h & 255), UInt8(w >> 8), UInt8(w & 255),
+                  0x01, 0x01, 0x11, 0x00]  // SOF0: 8-bit, one component, 1x1, table 0
+        func table(_ classAndIndex: UInt8, symbol: UInt8) -> [UInt8] {  // one 1-bit code, '0'
+            [0xFF, 0xC4, 0x00, 0x14, classAndIndex, 1] + [UInt8](repeating: 0, count: 15) + [symbol]
+        }
+        bytes += table(0x00, symbol: 11) + table(0x10, symbol: 0x00)  // DC: size 11; AC: end of block
+        bytes += [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]
+        var accumulator: UInt32 = 0, pending = 0
+        func put(_ value: UInt32, _ count: Int) {
+            accumulator = accumulator << UInt32(count) | value
+            pending += count
+            while pending >= 8 {
+                let byte = UInt8((accumulator >> UInt32(pending - 8)) & 255)
+                bytes.append(byte)
+                if byte == 0xFF { bytes.append(0) }
+                pending -= 8
+            }
+            accumulator &= (1 << UInt32(pending)) - 1
+        }
+        for _ in 0..<(blocksWide * blocksHigh) { put(0b0_111_1111_1111_0, 13) }  // code 0, 2047, end
+        if pending > 0 { put((1 << UInt32(8 - pending)) - 1, 8 - pending) }  // pad with ones
+        return Data(bytes + [0xFF, 0xD9])
+    }
+
+    /// When the DC sum leaves the int range (2047 x 1,049,090 blocks > 2^31 - 1), taggan's
+    /// decoder refuses the file ("DCT coefficient out of range") instead of wrapping round;
+    /// the same stream 1,024 blocks shorter (sum 2,146,435,072) decodes.
+    @Test func dcSumsPastTheIntRangeAreAnError() throws {
+        let decoder = ImageDecoder(maxPixels: 100_000_000, entropyDecoder: .taggan)
+        let over = Self.risingDC(blocksWide: 1024, blocksHigh: 1025)
+        #expect(try decoder.decodesWithOwnHuffman(over, scaleDenominator: 8))
+        do {
+            _ = try decoder.decode(over, targetShorterSide: 1024)
+            Issue.record("a DC sum past the int range decoded")
+        } catch let error as ImageDecoder.DecodeError {
+            #expect(error.reason == "truncated or corrupt JPEG" && error.detail.contains("out of range"), "\(error)")
+        }
+        let under = Self.risingDC(blocksWide: 1024, blocksHigh: 1024)
+        #expect(try decoder.decode(under, targetShorterSide: 1024).width == 1024)
+    }
+
     /// The offset of the first byte after the SOS segment: where entropy-coded data starts.
     static func entropyStart(_ bytes: [UInt8]) -> Int {
         var i = 2
