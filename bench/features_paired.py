@@ -9,18 +9,27 @@ from round to round; a pair is a quarter of a second apart.
 
     python3 bench/features_paired.py TAGGAN PYTHON WEIGHTS [PAIRS] [BATCH] [THREADS]
 
+Before each batch the script waits SETTLE seconds (default 0.05): onnxruntime's worker
+threads spin for a while after a run (its default), and without the wait they took a core
+from the taggan batch that followed (Intel Xeon, 2026-12-08, two runs each: taggan's
+batches after onnxruntime's ran at a median 224 and 207 images/s against 279 and 227 when
+they came first; with the wait 256 / 261 and 277 / 278, no order left, and onnxruntime's
+own median no lower). The wait is outside the timed batch.
+
 Prints one JSON line (the median and quartiles of the pairs' ratios, each side's best and
-median images/s), then the same in words."""
+median images/s, the wait), then the same in words."""
 import json
 import os
 import statistics
 import subprocess
 import sys
+import time
 
 taggan, python, weights = sys.argv[1:4]
 pairs = int(sys.argv[4]) if len(sys.argv) > 4 else 40
 batch = int(sys.argv[5]) if len(sys.argv) > 5 else 32
 threads = int(sys.argv[6]) if len(sys.argv) > 6 else 2
+settle = float(os.environ.get("SETTLE", "0.05"))
 here = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -34,6 +43,7 @@ def start(command):
 
 
 def one_batch(process):
+    time.sleep(settle)  # let the other engine's threads stop spinning (see above)
     process.stdin.write("go\n")
     process.stdin.flush()
     line = process.stdout.readline()
@@ -59,7 +69,7 @@ for process in (ours, peer):
     process.wait()
 q = statistics.quantiles(ratios, n=4)
 summary = {
-    "pairs": pairs, "batch": batch, "threads": threads,
+    "pairs": pairs, "batch": batch, "threads": threads, "settle_seconds": settle,
     "ratio_median": statistics.median(ratios), "ratio_quartiles": [q[0], q[2]],
     "taggan_images_per_second_best": max(mine), "taggan_images_per_second_median": statistics.median(mine),
     "onnxruntime_images_per_second_best": max(theirs), "onnxruntime_images_per_second_median": statistics.median(theirs),
