@@ -133,7 +133,7 @@ typedef struct {
 __attribute__((noinline)) static int refill_slowly(j_decompress_ptr cinfo, reader *r) {
     r->bits = r->count > 0 ? r->bits & ~(~(uint64_t)0 >> r->count) : 0;
     while (r->count <= 56 && cinfo->unread_marker == 0) {
-        unsigned c = 0;
+        unsigned c = 0, fill = 0;
         do {
             if (r->available == 0) {
                 cinfo->src->next_input_byte = r->next;
@@ -147,10 +147,18 @@ __attribute__((noinline)) static int refill_slowly(j_decompress_ptr cinfo, reade
             c = *r->next++;
             r->available--;
             if (previous != 0xFF && c == 0xFF) continue;  // FF: look at what follows
-            if (previous == 0xFF && c == 0xFF) continue;  // FF FF: fill bytes
+            if (previous == 0xFF && c == 0xFF) {          // FF FF: fill bytes
+                fill++;
+                continue;
+            }
             if (previous == 0xFF) {
                 if (c == 0) {
-                    c = 0xFF;  // FF 00: a data byte FF
+                    // FF 00: a data byte FF. Fill bytes may precede a marker, not data:
+                    // FF FF 00 is corrupt. (libjpeg-turbo 2.1's fast path takes its FF FF
+                    // for a marker, gives up the MCU half-decoded and decodes it again
+                    // over the coefficients it already wrote: a picture with stray ones.)
+                    if (fill) WARNMS2(cinfo, JWRN_EXTRANEOUS_DATA, fill, 0);
+                    c = 0xFF;
                 } else {
                     cinfo->unread_marker = (int)c;
                     return 1;

@@ -81,6 +81,29 @@ struct HuffmanDecoderTests {
         #expect(try libjpeg.decodesWithOwnHuffman(data) == false)
     }
 
+    /// Fill bytes (extra 0xFF) are allowed before a marker, not before data: a stuffed FF 00
+    /// written as FF FF 00 is refused as corrupt (libjpeg-turbo 2.1's fast path misreads it
+    /// and gives a picture with stray coefficients, found by fuzzing), while FF FF before
+    /// the end-of-image marker decodes to the picture without them.
+    @Test func fillBytesBeforeDataAreCorruptBeforeAMarkerAllowed() throws {
+        var options = ImageEncoder.JPEGOptions()
+        options.quality = 95
+        let bytes = [UInt8](try ImageEncoder.jpeg(Self.texture(width: 96, height: 64, seed: 3), options))
+        let start = Self.entropyStart(bytes)
+        let stuffed = try #require((start..<bytes.count - 1).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0x00 })
+        var filled = bytes
+        filled.insert(0xFF, at: stuffed)
+        do {
+            _ = try own.decode(Data(filled))
+            Issue.record("FF FF 00 in entropy-coded data decoded")
+        } catch let error as ImageDecoder.DecodeError {
+            #expect(error.reason == "truncated or corrupt JPEG" && error.detail.contains("extraneous"), "\(error)")
+        }
+        var beforeEnd = bytes
+        beforeEnd.insert(contentsOf: [0xFF, 0xFF], at: bytes.count - 2)
+        #expect(try own.decode(Data(beforeEnd)) == (try libjpeg.decode(Data(bytes))))
+    }
+
     /// A hand-made gray baseline JPEG of `blocksWide` x `blocksHigh` blocks, each adding the
     /// largest DC difference (2047) and then ending: one-code Huffman tables, quantiser 1.
     static func risingDC(blocksWide: Int, blocksHigh: Int) -> Data {
