@@ -222,6 +222,19 @@ static void hit_marker(j_decompress_ptr cinfo, fast_entropy *e) {
         }                                                                                   \
     }
 #define CONSUME(n) (bits <<= (n), count -= (n))
+// A code longer than the table: its symbol into `symbol`, its bits consumed; a code no
+// table has is JWRN_HUFF_BAD_CODE (an error for taggan) and symbol 0.
+#define LONG_CODE(symbol, table)                                                            \
+    do {                                                                                    \
+        int length_;                                                                        \
+        (symbol) = long_code(bits, (table), &length_);                                      \
+        if (length_ > 16) {                                                                 \
+            CONSUME(16);                                                                    \
+            WARNMS(cinfo, JWRN_HUFF_BAD_CODE);                                              \
+        } else {                                                                            \
+            CONSUME(length_);                                                               \
+        }                                                                                   \
+    } while (0)
 #define PEEK(n) ((int)(bits >> (64 - (n))))
 
 // Whole bytes left unread in the buffer when a restart interval or the scan ends are data
@@ -276,14 +289,7 @@ static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
                     size = ENTRY_SIZE(entry);
                     CONSUME(ENTRY_LENGTH(entry));
                 } else {
-                    int length;
-                    size = long_code(bits, dct, &length);
-                    if (length > 16) {
-                        CONSUME(16);
-                        WARNMS(cinfo, JWRN_HUFF_BAD_CODE);
-                    } else {
-                        CONSUME(length);
-                    }
+                    LONG_CODE(size, dct);
                 }
                 if (size) {  // (code + value bits <= 31: the refill above made them readable)
                     diff = extend(PEEK(size), size);
@@ -314,14 +320,7 @@ static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
                     symbol = (ENTRY_RUN(entry) << 4) | ENTRY_SIZE(entry);
                     CONSUME(ENTRY_LENGTH(entry));
                 } else {
-                    int length;
-                    symbol = long_code(bits, act, &length);
-                    if (length > 16) {
-                        CONSUME(16);
-                        WARNMS(cinfo, JWRN_HUFF_BAD_CODE);
-                    } else {
-                        CONSUME(length);
-                    }
+                    LONG_CODE(symbol, act);
                 }
                 int run = symbol >> 4, size = symbol & 15;
                 if (size == 0) {
