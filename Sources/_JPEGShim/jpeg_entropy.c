@@ -18,8 +18,11 @@
 // Corrupt data is treated as libjpeg's slow path treats it: a marker reached before the
 // data ends is JWRN_HIT_MARKER and the missing bits read as zeros, a code longer than 16
 // bits is JWRN_HUFF_BAD_CODE and decodes as symbol 0. taggan's error manager makes both
-// warnings errors. Only single-scan baseline files with 8-bit samples are taken; for any
-// other file libjpeg's own decoder stays in place.
+// warnings errors. Where libjpeg is inconsistent this decoder is the stricter, so that it
+// never gives a picture libjpeg would not: whole bytes left before a restart marker or
+// the end of the scan are always JWRN_EXTRANEOUS_DATA, fill bytes before data (FF FF 00)
+// too, and a DC sum past the int range is JERR_BAD_DCT_COEF. Only single-scan baseline
+// files with 8-bit samples are taken; for any other file libjpeg's own decoder stays.
 
 #include "jpeg_entropy.h"
 
